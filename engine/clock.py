@@ -1,0 +1,46 @@
+"""Time as the engine uses it: UTC, truncated to milliseconds (the wire's precision, CONTRACT §2), so a
+timestamp a client reads back compares equal to the one the engine stored."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import isodate
+
+
+def now() -> datetime:
+    # Whole milliseconds as a float are exact to well under a microsecond, which fromtimestamp rounds to.
+    return datetime.fromtimestamp(time.time_ns() // 1_000_000 / 1000, timezone.utc)
+
+
+def format_timestamp(moment: datetime) -> str:
+    if moment.tzinfo is not timezone.utc:
+        moment = moment.astimezone(timezone.utc)
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"  # drop "+00:00"
+
+
+def parse_timestamp(text: str) -> datetime:
+    """ISO 8601 with a zone (`Z` or an offset); a naive time is taken as UTC. ValueError otherwise."""
+    text = text.strip()
+    if not text or len(text) > 40:
+        raise ValueError(f"{text!r} is not an ISO 8601 timestamp")
+    moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def parse_duration(text: str) -> timedelta:
+    """An ISO 8601 duration such as PT5S or P1DT2H; years and months are refused (no fixed length)."""
+    text = text.strip()
+    if text.upper().endswith("T") or text.upper() in ("P", "-P"):
+        raise ValueError(f"{text!r} is not an ISO 8601 duration: a designator has no number")
+    try:
+        value = isodate.parse_duration(text)
+    except (isodate.ISO8601Error, ValueError, TypeError):
+        raise ValueError(f"{text!r} is not an ISO 8601 duration") from None
+    if not isinstance(value, timedelta):
+        raise ValueError(f"{text!r}: years and months have no fixed length; use days")
+    if value < timedelta(0):
+        raise ValueError(f"{text!r} is negative")
+    return value

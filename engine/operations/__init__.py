@@ -1,0 +1,36 @@
+"""The facade: one function per operation of the spec, grouped in one module per section of it.
+
+Each operation takes the engine and the caller's principal first, runs its change as one transaction,
+and answers engine objects (`Snapshot`, `DataStore`, …) that the doors render. Timeouts are
+milliseconds as on the wire (-1 blocks, capped by `engine.max_timeout_ms`); `states` are execution
+state names. Callers import this package and call `operations.run(...)`, whatever module holds it.
+"""
+from .administration import (clear_cache, get_broker_uri, get_constants, get_features, get_modules,
+                             get_task_manager_url, list_process_definitions, uncache_processes, version)
+from .lifecycle_management import (dispose_process, dispose_processes, instantiate, recover_process,
+                                   recover_processes, reload, run, set_attribute, set_breakpoint,
+                                   set_instance_constants, set_log_settings, set_online, set_owner,
+                                   set_permissions, start_process, terminate_process, update_credentials)
+from .state_queries import (find_executions, get_attributes, get_instance_constants, get_process_snapshot,
+                            validate, wait_for_process)
+from .watchers import create_watcher, delete_watcher, get_watcher
+from .node_control import (get_maintenance_level, get_node_state, get_node_states, set_engine_online,
+                           set_maintenance_level, wait_for_no_running_processes)
+from .services import get_service_snapshot, list_services, start_service
+from .cluster import cluster_connect, cluster_disconnect
+from .diagnostics import check_sanity, garbage_collect, get_telemetry_data
+
+__all__ = [
+    "dispose_process", "dispose_processes", "instantiate", "reload", "recover_process", "recover_processes",
+    "run", "set_attribute", "set_breakpoint", "set_instance_constants", "set_log_settings", "set_online",
+    "set_owner", "set_permissions", "start_process", "terminate_process", "update_credentials",
+    "get_attributes", "get_instance_constants", "get_process_snapshot", "find_executions", "validate",
+    "wait_for_process",
+    "create_watcher", "get_watcher", "delete_watcher",
+    "get_maintenance_level", "set_maintenance_level", "get_node_state", "get_node_states", "set_engine_online",
+    "wait_for_no_running_processes", "list_services", "start_service", "get_service_snapshot",
+    "cluster_connect", "cluster_disconnect",
+    "clear_cache", "get_broker_uri", "get_constants", "get_features", "get_modules", "get_task_manager_url",
+    "list_process_definitions", "uncache_processes", "version",
+    "check_sanity", "get_telemetry_data", "garbage_collect",
+]

@@ -1,0 +1,37 @@
+"""The operations of the spec's "Cluster Control" section, for this node.
+
+Disconnecting stops this node taking work, gives its running processes up to `timeout` to finish,
+hands the rest back as READY for other nodes (or this one, once it connects again), and leaves the
+node registry; connecting joins it again.
+"""
+from __future__ import annotations
+
+from ..errors import InvalidState
+from ..lifecycle import check_timeout, timeout_seconds
+from ..model import NodeState
+from ..runtime.engine import ProcessEngine
+from ..security import Principal, require_admin
+from .node_control import _own_state
+
+
+def cluster_connect(pe: ProcessEngine, principal: Principal, timeout: int = -1) -> NodeState:
+    require_admin(principal, "clusterConnect")
+    check_timeout(timeout)
+    if pe.membership.connected:
+        raise InvalidState(f"node {pe.node_id} is connected already")
+    pe.membership.join()
+    pe.housekeeper.nudge()
+    return _own_state(pe)
+
+
+def cluster_disconnect(pe: ProcessEngine, principal: Principal, timeout: int = -1) -> NodeState:
+    require_admin(principal, "clusterDisconnect")
+    check_timeout(timeout)
+    if not pe.membership.connected:
+        raise InvalidState(f"node {pe.node_id} is not connected")
+    pe.membership.status = "disconnecting"  # takes no new work from here on
+    if pe.executor.wait_idle(timeout_seconds(pe, timeout)):
+        pe.executor.release_all()
+        pe.executor.wait_idle(timeout_seconds(pe, -1))
+    pe.membership.disconnect()
+    return _own_state(pe)

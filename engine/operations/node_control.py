@@ -1,0 +1,106 @@
+"""The operations of the spec's "Administration" section that steer the engine and its nodes:
+maintenance levels, online flags, node states, and waiting for running processes to drain."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from .. import maintenance
+from ..errors import InvalidParameter, InvalidState, NotFound
+from ..lifecycle import check_timeout, timeout_seconds
+from ..model import ClusterInfo, MaintenanceLevel, NodeState
+from ..runtime.engine import ProcessEngine
+from ..security import Principal, require_admin
+from ..storage import nodes as node_store
+
+WAIT_STATE_HANDLERS = ("timers", "lostInstances", "watchers")
+
+
+def get_maintenance_level(pe: ProcessEngine, principal: Principal) -> MaintenanceLevel:
+    require_admin(principal, "getMaintenanceLevel")
+    with pe.db.unit_of_work(write=False) as uow:
+        return maintenance.current(pe, uow.conn)
+
+
+def set_maintenance_level(pe: ProcessEngine, principal: Principal, level_id: str) -> None:
+    """Make `level_id` current and apply its online rule to every process instance, in one transaction."""
+    require_admin(principal, "setMaintenanceLevel")
+    wanted = maintenance.level(pe, (level_id or "").strip())
+    with pe.db.unit_of_work() as uow:
+        if maintenance.current(pe, uow.conn).id == wanted.id:
+            raise InvalidState(f"maintenance level {wanted.id!r} is already the current one")
+        changed = maintenance.apply_online_rule(uow.conn, wanted.online)
+        maintenance.store_level(uow.conn, wanted.id)
+        uow.after_commit(lambda: _after_online_change(pe, changed, wanted.online == "allOnline"))
+        uow.commit()
+
+
+def _after_online_change(pe: ProcessEngine, changed: list[tuple[str, str | None, str]], online: bool) -> None:
+    for execution_id, pool, state in changed:
+        pe.notify(execution_id)
+        if not online:
+            pe.executor.signal(execution_id, refresh=True)  # a running driver lets go at its next step
+        elif state == "READY":
+            pe.ready(execution_id, pool)
+    if online:
+        pe.timer_set(None)
+
+
+def get_node_state(pe: ProcessEngine, principal: Principal) -> NodeState:
+    """The state of the node that answers."""
+    require_admin(principal, "getNodeState")
+    return _own_state(pe)
+
+
+def get_node_states(pe: ProcessEngine, principal: Principal) -> list[NodeState]:
+    """Every node registered now (this one with its live figures), oldest first."""
+    require_admin(principal, "getNodeStates")
+    with pe.db.unit_of_work(write=False) as uow:
+        rows = node_store.all_nodes(uow.conn)
+    states = [_own_state(pe) if row["node_id"] == pe.node_id else _stored_state(row) for row in rows]
+    if not any(s.engine_id == pe.node_id for s in states):
+        states.append(_own_state(pe))  # disconnected: not in the registry, yet it answers
+    return states
+
+
+def _own_state(pe: ProcessEngine) -> NodeState:
+    membership = pe.membership
+    master = membership.connected and membership.master
+    cluster = ClusterInfo(membership.root_node, master, membership.status, membership.status_message,
+                          WAIT_STATE_HANDLERS if master else ())
+    return NodeState(pe.node_id, pe.online, pe.executor.running_count(), cluster)
+
+
+def _stored_state(row: dict) -> NodeState:
+    cluster = ClusterInfo(f"nodes/{row['node_id']}", bool(row["master"]), "connected", None,
+                          WAIT_STATE_HANDLERS if row["master"] else ())
+    return NodeState(row["node_id"], bool(row["online"]), int(row["running"] or 0), cluster)
+
+
+def set_engine_online(pe: ProcessEngine, principal: Principal, online: bool, param: str = "all",
+                      nodes: Iterable[str] = ()) -> None:
+    """Set nodes online or offline: `self`, `all`, or the `specified` ones. Another node applies it at
+    its next heartbeat; this one at once."""
+    require_admin(principal, "setEngineOnline")
+    wanted = [n for item in nodes for n in item.split(",") if n.strip()]
+    if param not in ("all", "self", "specified"):
+        raise InvalidParameter("param", f"{param!r} is not one of all, self, specified")
+    if param == "specified" and not wanted:
+        raise InvalidParameter("node", "name at least one node when param is 'specified'")
+    if param != "self":
+        with pe.db.unit_of_work() as uow:
+            asked = node_store.request_online(uow.conn, wanted if param == "specified" else None, online,
+                                              pe.node_id)
+            missing = sorted(set(wanted) - set(asked) - {pe.node_id})
+            if missing:
+                raise NotFound("node", ", ".join(missing))
+            uow.commit()
+        if param == "specified" and pe.node_id not in wanted:
+            return
+    pe.set_online(online)
+
+
+def wait_for_no_running_processes(pe: ProcessEngine, principal: Principal, timeout: int = -1) -> int:
+    """Wait until no process runs on this node (or the timeout); how many still run."""
+    require_admin(principal, "waitForNoRunningProcesses")
+    check_timeout(timeout)
+    return pe.executor.wait_idle(timeout_seconds(pe, timeout))

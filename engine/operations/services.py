@@ -1,0 +1,35 @@
+"""The operations of the spec's "Service Management" section (administrators only, CONTRACT §8)."""
+from __future__ import annotations
+
+from .. import services
+from ..lifecycle import deliver
+from ..model import ServiceInfo, Snapshot
+from ..runtime.engine import ProcessEngine
+from ..security import Principal, require_admin
+
+
+def list_services(pe: ProcessEngine, principal: Principal) -> list[ServiceInfo]:
+    """Every configured service process with its state, `running` or `stopped` (CONTRACT §10)."""
+    require_admin(principal, "listServices")
+    with pe.db.unit_of_work(write=False) as uow:
+        states = {s.id: services.is_running(services.current(pe, uow.conn, s.id)) for s in pe.settings.services}
+    return [ServiceInfo(s.id, s.process_uri, s.autostart, s.thread_pool_id, s.description,
+                        "running" if states[s.id] else "stopped") for s in pe.settings.services]
+
+
+def start_service(pe: ProcessEngine, principal: Principal, service_id: str, *, peek: bool = False,
+                  inspect_pipeline: bool = False) -> Snapshot:
+    """Start a service process; if it runs already, its snapshot (there is never a second one)."""
+    require_admin(principal, "startService")
+    record, _ = services.start(pe, principal, service_id)
+    return deliver(pe, record, peek, inspect_pipeline)
+
+
+def get_service_snapshot(pe: ProcessEngine, principal: Principal, service_id: str, *, peek: bool = False,
+                         inspect_pipeline: bool = False) -> Snapshot | None:
+    """The snapshot of the service's instance, or None when it has not been started."""
+    require_admin(principal, "getServiceSnapshot")
+    services.configured(pe, service_id)
+    with pe.db.unit_of_work(write=False) as uow:
+        record = services.current(pe, uow.conn, service_id)
+    return deliver(pe, record, peek, inspect_pipeline) if record is not None else None

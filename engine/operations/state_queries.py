@@ -1,0 +1,69 @@
+"""The operations of the spec's "Process State Queries" section."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable
+
+from ..datastore import DataStore
+from ..lifecycle import WaitFor, await_and_deliver, check_timeout, deliver, load
+from ..model import ParameterInfo, Snapshot, SnapshotList, ValidationResult
+from ..query import Query, compile_order, compile_where, page
+from ..runtime.engine import ProcessEngine
+from ..security import Principal, privilege_clause
+from ..snapshots import snapshot_of
+from ..states import END_STATES, Privilege
+from ..storage import codec, instances as store
+from .lifecycle_management import load_for_caller
+
+
+def get_attributes(pe: ProcessEngine, principal: Principal, execution_id: str,
+                   names: Iterable[str] | None = None) -> dict[str, str]:
+    with pe.db.unit_of_work(write=False) as uow:
+        record = load(uow.conn, principal, execution_id, Privilege.READ, for_update=False)
+    attributes = codec.loads(record.attributes, {})
+    wanted = list(names or ())
+    return {n: attributes[n] for n in wanted if n in attributes} if wanted else attributes
+
+
+def get_instance_constants(pe: ProcessEngine, principal: Principal, execution_id: str) -> DataStore:
+    with pe.db.unit_of_work(write=False) as uow:
+        record = load(uow.conn, principal, execution_id, Privilege.READ, for_update=False)
+    return codec.decode_store(record.instance_constants)
+
+
+def get_process_snapshot(pe: ProcessEngine, principal: Principal, execution_id: str, *, peek: bool = False,
+                         inspect_pipeline: bool = False) -> Snapshot:
+    with pe.db.unit_of_work(write=False) as uow:
+        record = load(uow.conn, principal, execution_id, Privilege.READ, for_update=False)
+    return deliver(pe, record, peek, inspect_pipeline)
+
+
+def find_executions(pe: ProcessEngine, principal: Principal, query: Query, *,
+                    inspect_pipeline: bool = False) -> SnapshotList:
+    """The instances the query matches that the caller may read, in SQL, with the total before paging."""
+    offset, limit = page(query, pe.settings.query.default_limit, pe.settings.query.max_limit)
+    where = compile_where(query.tree) & privilege_clause(principal, Privilege.READ)
+    with pe.db.unit_of_work(write=False) as uow:
+        records, total = store.find_instances(uow.conn, where, compile_order(query.sort), offset, limit)
+    return SnapshotList(tuple(snapshot_of(r, inspect_pipeline) for r in records), total)
+
+
+def validate(pe: ProcessEngine, principal: Principal, process_uri: str | None = None, *, cache: bool = True,
+             process: bytes | None = None) -> ValidationResult:
+    """Name, declared parameters and element IDs of a definition, or InvalidDefinition with position."""
+    loaded = load_for_caller(pe, principal, process_uri, cache, process)
+    definition = loaded.definition
+    parameters = tuple(ParameterInfo(p.name, p.type, p.required) for p in definition.parameters)
+    return ValidationResult(loaded.uri, definition.name, parameters, tuple(definition.elements))
+
+
+def wait_for_process(pe: ProcessEngine, principal: Principal, execution_id: str, *, timeout: int = -1,
+                     peek: bool = False, after_timestamp: datetime | None = None, inspect_pipeline: bool = False,
+                     states: Iterable[str] | None = None, wait_online: bool | None = None,
+                     state_change_index: int | None = None) -> Snapshot:
+    check_timeout(timeout)
+    with pe.db.unit_of_work(write=False) as uow:
+        load(uow.conn, principal, execution_id, Privilege.READ, for_update=False)
+    condition = WaitFor.of(states, wait_online, END_STATES, after_index=state_change_index,
+                           after_time=after_timestamp)
+    return await_and_deliver(pe, execution_id, condition, timeout, peek, inspect_pipeline)

@@ -1,0 +1,190 @@
+"""The query tree of CONTRACT §5 and its compilation to SQL.
+
+The wire forms (XML and JSON) are read by `schemas/query.py` into these objects; `compile_query` turns
+them into a SQLAlchemy WHERE clause and ORDER BY over the instance table, so a query always runs in the
+database, never over rows loaded into Python.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Union
+
+from sqlalchemy import and_, false, not_, or_, true
+from sqlalchemy.sql import ColumnElement
+
+from .clock import parse_timestamp
+from .datastore import BINARY, kind_of
+from .errors import InvalidQuery
+from .states import ExecutionState, HealthState
+from .storage.tables import instances
+
+
+class QueryField(str, Enum):
+    EXECUTION_ID = "executionId"
+    EXTERNAL_ID = "externalId"
+    STATE = "state"
+    OWNER = "owner"
+    PROCESS_URI = "processUri"
+    ONLINE = "online"
+    HEALTH = "health"
+    PREVIOUS_NODE = "previousNode"
+    OWNER_NODE = "ownerNode"
+    CREATED_AT = "createdAt"
+    STARTED_AT = "startedAt"
+    FINISHED_AT = "finishedAt"
+
+
+class QueryOperation(str, Enum):
+    IS_NULL = "isNull"
+    EQUALS = "equals"
+    IN = "in"
+    LIKE = "like"
+    LESS_THAN = "lessThan"
+    GREATER_THAN = "greaterThan"
+
+
+@dataclass(frozen=True)
+class Param:
+    """Tests one property: `field` and `operation` as the wire names them, `values` as raw text."""
+
+    field: str
+    operation: str
+    values: tuple[str, ...] = ()
+    value_type: str = "text/plain"
+
+
+@dataclass(frozen=True)
+class And:
+    nodes: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    nodes: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    node: "Node"
+
+
+Node = Union[Param, And, Or, Not]
+
+
+@dataclass(frozen=True)
+class SortCriterion:
+    field: str
+    ascending: bool = True
+
+
+@dataclass(frozen=True)
+class Query:
+    """A whole query; `limit` None means the configured default."""
+
+    tree: Node | None = None
+    sort: tuple[SortCriterion, ...] = ()
+    offset: int = 0
+    limit: int | None = None
+
+
+# -- compilation to SQL ---------------------------------------------------------------------------
+_COLUMNS = {
+    QueryField.EXECUTION_ID: instances.c.execution_id, QueryField.EXTERNAL_ID: instances.c.external_id,
+    QueryField.STATE: instances.c.state, QueryField.OWNER: instances.c.owner,
+    QueryField.PROCESS_URI: instances.c.process_uri, QueryField.ONLINE: instances.c.online,
+    QueryField.HEALTH: instances.c.health, QueryField.PREVIOUS_NODE: instances.c.previous_node,
+    QueryField.OWNER_NODE: instances.c.owner_node, QueryField.CREATED_AT: instances.c.created_at,
+    QueryField.STARTED_AT: instances.c.started_at, QueryField.FINISHED_AT: instances.c.finished_at,
+}
+_TIMES = {QueryField.CREATED_AT, QueryField.STARTED_AT, QueryField.FINISHED_AT}
+_ENUMS = {QueryField.STATE: ExecutionState, QueryField.HEALTH: HealthState}
+MAX_DEPTH = 64
+
+
+def compile_where(node: Node | None, depth: int = 0) -> ColumnElement:
+    """The WHERE clause of a query tree; InvalidQuery names the part that cannot be compiled."""
+    if depth > MAX_DEPTH:
+        raise InvalidQuery(f"the query tree is nested deeper than {MAX_DEPTH} levels")
+    if node is None:
+        return true()
+    if isinstance(node, And):
+        return and_(true(), *(compile_where(n, depth + 1) for n in node.nodes))
+    if isinstance(node, Or):
+        return or_(false(), *(compile_where(n, depth + 1) for n in node.nodes))
+    if isinstance(node, Not):
+        return not_(compile_where(node.node, depth + 1))
+    return _compile_param(node)
+
+
+def _compile_param(param: Param) -> ColumnElement:
+    field = _member(QueryField, param.field, "field")
+    operation = _member(QueryOperation, param.operation, "operation")
+    column = _COLUMNS[field]
+    if kind_of(param.value_type or "text/plain") == BINARY:
+        raise InvalidQuery(f"param {field.value}: values of type {param.value_type} cannot be compared")
+    if operation is QueryOperation.LIKE and (field in _TIMES or field is QueryField.ONLINE):
+        raise InvalidQuery(f"param {field.value}: like compares text, not {field.value}")
+    if operation in (QueryOperation.LESS_THAN, QueryOperation.GREATER_THAN) and field not in _TIMES:
+        raise InvalidQuery(f"param {field.value}: {operation.value} compares timestamps only")
+    _check_arity(field, operation, param.values)
+    values = [_typed(field, v) for v in param.values]
+    if operation is QueryOperation.IS_NULL:
+        return column.is_(None)
+    if operation is QueryOperation.EQUALS:
+        return column == values[0]
+    if operation is QueryOperation.IN:
+        return column.in_(values)
+    if operation is QueryOperation.LIKE:
+        return column.like(values[0])
+    return column < values[0] if operation is QueryOperation.LESS_THAN else column > values[0]
+
+
+def _check_arity(field: QueryField, operation: QueryOperation, values: tuple[str, ...]) -> None:
+    if operation is QueryOperation.IS_NULL and values:
+        raise InvalidQuery(f"param {field.value}: isNull takes no values")
+    if operation is QueryOperation.IN and not values:
+        raise InvalidQuery(f"param {field.value}: in needs at least one value")
+    if operation not in (QueryOperation.IS_NULL, QueryOperation.IN) and len(values) != 1:
+        raise InvalidQuery(f"param {field.value}: {operation.value} needs exactly one value, got {len(values)}")
+
+
+def _typed(field: QueryField, text: str) -> object:
+    if field in _TIMES:
+        try:
+            return parse_timestamp(text)
+        except (ValueError, OverflowError):
+            raise InvalidQuery(f"param {field.value}: {text!r} is not an ISO 8601 timestamp") from None
+    if field is QueryField.ONLINE:
+        lowered = text.strip().lower()
+        if lowered not in ("true", "false", "1", "0"):
+            raise InvalidQuery(f"param online: {text!r} is not a boolean")
+        return lowered in ("true", "1")
+    if field in _ENUMS:
+        return _member(_ENUMS[field], text, f"{field.value} value").value
+    return text
+
+
+def _member(enum: type, value: str, what: str):  # type: ignore[no-untyped-def]
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise InvalidQuery(f"unknown {what} {value!r} (one of: {allowed})") from None
+
+
+def compile_order(sort: tuple[SortCriterion, ...]) -> list[ColumnElement]:
+    order = []
+    for criterion in sort:
+        column = _COLUMNS[_member(QueryField, criterion.field, "sort field")]
+        order.append(column.asc() if criterion.ascending else column.desc())
+    order.extend([instances.c.created_at.asc(), instances.c.execution_id.asc()])
+    return order
+
+
+def page(query: Query, default_limit: int, max_limit: int) -> tuple[int, int]:
+    """(offset, limit): the defaults and cap of CONTRACT §5."""
+    if query.offset < 0 or (query.limit is not None and query.limit < 0):
+        raise InvalidQuery("offset and limit must not be negative")
+    limit = default_limit if query.limit is None else query.limit
+    return query.offset, min(limit, max_limit)

@@ -1,0 +1,1 @@
+"""Running instances: the interpreter, the executor and its thread pools, timers, waiters, nodes."""

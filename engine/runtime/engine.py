@@ -1,0 +1,209 @@
+"""The running engine of one node: storage, definitions, modules, thread pools, background work.
+
+`ProcessEngine` is what every operation of `engine.operations` receives first. Build it from settings,
+`start()` it (migrating the database, joining the nodes, picking up where the last run stopped), and
+`stop()` it: running instances are handed back as READY, so the next start continues them.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from typing import Any, Mapping
+
+from .. import clock
+from ..datastore import DataStore, make_value
+from ..definitions.repository import DefinitionRepository
+from ..errors import FeatureUnavailable
+from ..modules import load_modules
+from ..storage import codec, instances as store
+from ..storage.database import Database
+from .executor import Executor
+from .housekeeping import Housekeeper
+from .broadcast import Broadcast
+from .membership import Membership
+from .waiters import Waiters
+from .watching import Watching
+
+log = logging.getLogger(__name__)
+
+
+class ProcessEngine:
+    def __init__(self, settings: Any, modules: Mapping[str, Any] | None = None) -> None:
+        self.settings = settings
+        self.node_id: str = settings.engine.node_id
+        self.db = Database(settings.storage.url, sqlite_synchronous=settings.storage.sqlite_synchronous,
+                           pool_size=settings.storage.pool_size)
+        self.modules = dict(load_modules() if modules is None else modules)
+        self.repository = DefinitionRepository(settings.repository.root, self.modules, settings.repository.cache)
+        self.public_constants = constants_store(settings.constants)
+        self.waiters = Waiters()
+        self.watching = Watching(self)
+        self.broadcast = Broadcast(self, self._changed_elsewhere)
+        self.executor = Executor(self, dict(settings.engine.thread_pools))
+        self.membership = Membership(self)
+        self.housekeeper = Housekeeper(self)
+        self.registered: dict[tuple[str, str], tuple[int, int]] = {}  # (uri, revision) -> (id, version)
+        self.features: dict[str, str] = {"instantiate": "inactive"}
+        self.online = True
+        self.running = False
+        self._stopping = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self, migrate: bool = True) -> "ProcessEngine":
+        if migrate:
+            self.db.upgrade()
+        self.db.start_checkpointing()  # before any connection is opened to serve
+        try:
+            self.membership.join()
+        except BaseException:
+            self.db.dispose()
+            raise
+        self.broadcast.start()
+        self.watching.load()
+        self.running = True
+        self.housekeeper.start()
+        delay = self.settings.engine.startup_delay_ms / 1000
+        if delay > 0:
+            threading.Timer(delay, self._activate).start()
+        else:
+            self._activate()
+        log.info("engine node %s started on %s", self.node_id, self.db.engine.url.render_as_string())
+        return self
+
+    def _activate(self) -> None:
+        """Start-up has finished: instantiating is possible, and autostart services start."""
+        if not self.running or self._stopping:
+            return
+        self.features["instantiate"] = "active"
+        from ..security import ENGINE
+        from ..services import autostart
+
+        autostart(self, ENGINE)
+
+    def stop(self) -> None:
+        """Stop taking work, hand running instances back as READY, leave the nodes."""
+        if not self.running:
+            return
+        self._stopping = True
+        self.features["instantiate"] = "inactive"
+        self.waiters.close()
+        self.executor.shutdown(wait=True)
+        self.housekeeper.stop()
+        self.broadcast.stop()
+        try:
+            self.membership.leave()
+        finally:
+            self.running = False
+            self.db.dispose()
+
+    def __enter__(self) -> "ProcessEngine":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def set_online(self, online: bool) -> None:
+        """An offline node executes nothing: its running instances are handed back as READY at their
+        next step; back online, it picks up READY instances and due timers again."""
+        self.online = online
+        if online:
+            self.housekeeper.nudge()
+        else:
+            self.executor.release_all()
+
+    # -- services for operations and drivers ------------------------------------------------------
+    def accepting_work(self) -> bool:
+        return self.running and self.online and not self._stopping and self.membership.connected
+
+    def require_feature(self, name: str) -> None:
+        state = self.features.get(name, "unknown")
+        if state != "active":
+            raise FeatureUnavailable(name, state)
+
+    def notify(self, execution_id: str, record: Any = None) -> None:
+        """A commit changed an instance: wake its waiters and let its watchers look (at `record`, the
+        committed row, when the caller holds it)."""
+        self.waiters.notify(execution_id)
+        self.watching.observe(execution_id, record)
+        self.broadcast.send(execution_id)
+
+    def wake(self, key: str) -> None:
+        """Wake whoever waits on `key` (e.g. a watcher), here and on the other nodes."""
+        self.waiters.notify(key)
+        self.broadcast.send(key)
+
+    def _changed_elsewhere(self, key: str) -> None:
+        """Another node committed a change: wake our waiters; our watchers look at the stored row."""
+        self.waiters.notify(key)
+        if not key.startswith("watcher:"):
+            self.watching.observe(key, None)
+
+    def ready(self, execution_id: str, pool_id: str | None) -> None:
+        """An instance became READY: queue it here (another node may claim it first)."""
+        if self.accepting_work():
+            self.executor.submit(execution_id, pool_id)
+
+    def timer_set(self, due_at: Any) -> None:
+        self.housekeeper.nudge(due_at)
+
+    def register(self, uow: Any, loaded: Any) -> tuple[int, int]:
+        """(row id, version) of a definition revision, numbering it when new. Remembered once the
+        transaction that registered it commits: a revision's number never changes afterwards."""
+        key = (loaded.uri, loaded.revision)
+        known = self.registered.get(key)
+        if known is not None:
+            return known
+        from ..storage.definitions import register_revision
+
+        found = register_revision(uow.conn, loaded.uri, loaded.revision, loaded.definition.name, loaded.origin,
+                                  loaded.changed_at, loaded.source)
+        uow.after_commit(lambda: self.registered.__setitem__(key, found))
+        return found
+
+    def fail_internally(self, execution_id: str) -> None:
+        """An instance whose execution hit a bug of the engine: FAILED, with an incident ID to look up."""
+        incident = uuid.uuid4().hex[:12]
+        log.error("incident %s: instance %s failed inside the engine", incident, execution_id)
+        report = {"type": "InternalError", "message": f"internal error (incident {incident})",
+                  "source": None, "cause": None}
+        try:
+            with self.db.unit_of_work() as uow:
+                record = store.get_instance(uow.conn, execution_id, for_update=True)
+                if record is None or record.state != "RUNNING" or record.owner_node != self.node_id:
+                    return
+                from ..states import ExecutionState
+                from .records import state_values
+
+                values = state_values(record, ExecutionState.FAILED, self.node_id, clock.now())
+                values.update(message=report["message"], exception_report=codec.dumps(report), position=None,
+                              owner_node=None)
+                store.update_instance(uow.conn, execution_id, values)
+                uow.after_commit(lambda: self.notify(execution_id))
+                uow.commit()
+        except Exception:
+            log.exception("incident %s: could not mark %s FAILED", incident, execution_id)
+
+
+def constants_store(tree: Mapping[str, Any], prefix: str = "") -> DataStore:
+    """Public constants from the settings: a table is a partition, so `[constants.billing] vat = 0.2`
+    is the constant `billing/vat`."""
+    store_ = DataStore()
+    _flatten(tree, prefix, store_)
+    return store_
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str, target: DataStore) -> None:
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            _flatten(value, name + "/", target)
+            continue
+        items = value if isinstance(value, list) else [value]
+        target.set(name, [make_value("1", "text/plain", _text(v)) for v in items])
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)

@@ -1,0 +1,173 @@
+"""Thread pools and the hand-off of READY instances to them.
+
+An instance is submitted to the pool its `threadPoolId` names; one thread claims it, drives it until it
+suspends, ends or is released, and returns to the pool — a waiting instance holds no thread. An
+instance is queued at most once per node: a submit that arrives while it is queued or running is
+remembered and replayed when the running driver lets go.
+
+A caller that would only block until the instance suspends or ends may drive it itself (`run_here`),
+saving two thread switches and the re-reads of a waiter. It takes one of the pool's permits to do so,
+so a pool never runs more instances at once than it has threads.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Iterator
+
+from ..datastore import DataStore
+from ..storage import instances as store
+from ..storage.instances import InstanceRecord
+from .control import Control
+from .driver import Driver
+
+if TYPE_CHECKING:
+    from .engine import ProcessEngine
+
+log = logging.getLogger(__name__)
+
+
+class Executor:
+    def __init__(self, pe: "ProcessEngine", pool_sizes: dict[str, int]) -> None:
+        self.pe = pe
+        self.pools = {name: ThreadPoolExecutor(size, thread_name_prefix=f"pe-{name}")
+                      for name, size in pool_sizes.items()}
+        self.permits = {name: threading.BoundedSemaphore(size) for name, size in pool_sizes.items()}
+        self._lock = threading.Lock()
+        self._active: dict[str, bool] = {}      # queued or running here -> resubmit requested
+        self.controls: dict[str, Control] = {}  # running here
+        self.drivers: dict[str, Driver] = {}    # running here: `pending_insert` ones are not written yet
+        self.accepting = True
+        self._idle = threading.Condition()
+
+    def submit(self, execution_id: str, pool_id: str | None) -> None:
+        with self._lock:
+            if not self.accepting:
+                return
+            if execution_id in self._active:
+                self._active[execution_id] = True
+                return
+            self._active[execution_id] = False
+        pool = self.pools.get(pool_id or "default") or self.pools["default"]
+        pool.submit(self._run_guarded, execution_id, pool_id)
+
+    def is_active(self, execution_id: str) -> bool:
+        with self._lock:
+            return execution_id in self._active
+
+    def signal(self, execution_id: str, **flags: object) -> bool:
+        """Pass a signal to the driver of a running instance; False when it does not run here."""
+        control = self.controls.get(execution_id)
+        if control is None:
+            return False
+        control.signal(**flags)  # type: ignore[arg-type]
+        return True
+
+    def release_all(self) -> None:
+        for control in list(self.controls.values()):
+            control.signal(release=True)
+
+    def running_count(self) -> int:
+        return len(self.controls)
+
+    def active_ids(self) -> set[str]:
+        """Instances queued or running on this node now."""
+        with self._lock:
+            return set(self._active) | set(self.controls)
+
+    def permits_in_use(self, pool_id: str) -> int:
+        """How many instances run in the pool now (on its threads or on callers' threads)."""
+        return sum(1 for driver in list(self.drivers.values()) if self.pool_of(driver.record.thread_pool_id) == pool_id)
+
+    def pool_of(self, pool_id: str | None) -> str:
+        """The pool an instance asking for `pool_id` runs in."""
+        return pool_id if pool_id in self.pools else "default"
+
+    def wait_idle(self, timeout_s: float) -> int:
+        """Block until no instance runs on this node or the timeout passes; how many still run."""
+        with self._idle:
+            self._idle.wait_for(lambda: not self.controls, timeout_s)
+            return len(self.controls)
+
+    @contextmanager
+    def slot(self, pool_id: str | None) -> Iterator[bool]:
+        """One of the pool's permits for the calling thread, if one is free right now (True)."""
+        permit = self._permit(pool_id)
+        taken = permit.acquire(blocking=False)
+        try:
+            yield taken
+        finally:
+            if taken:
+                permit.release()
+
+    def drive_here(self, record: InstanceRecord, *, claimed: bool, dispose_at_end: bool = False,
+                   known: tuple[Any, DataStore] | None = None, unsaved: bool = False) -> Driver | None:
+        """Inside a `slot`: drive the instance on this thread until it suspends or ends; the driver
+        (its record as last committed), or None if it does not run here. `claimed`: the caller
+        committed it RUNNING for this node already — or, `unsaved`, holds it RUNNING in memory only,
+        for the driver to insert when it first saves. `known`: definition and pipeline it holds."""
+        with self._lock:
+            if record.execution_id in self._active or not (self.accepting or claimed or unsaved):
+                return None
+            self._active[record.execution_id] = False
+        return self._guarded(record.execution_id, record.thread_pool_id, record, dispose_at_end, known,
+                             claimed or unsaved, unsaved)
+
+    def _permit(self, pool_id: str | None) -> threading.BoundedSemaphore:
+        return self.permits.get(pool_id or "default") or self.permits["default"]
+
+    def _run_guarded(self, execution_id: str, pool_id: str | None) -> None:
+        with self._permit(pool_id):
+            self._guarded(execution_id, pool_id, None, False, None, False)
+
+    def _guarded(self, execution_id: str, pool_id: str | None, record: InstanceRecord | None,
+                 dispose_at_end: bool, known: Any, claimed: bool, unsaved: bool = False) -> Driver | None:
+        try:
+            return self._run(execution_id, record, dispose_at_end, known, claimed, unsaved)
+        except Exception:  # a bug must not kill the pool thread; the instance is marked, not lost
+            if unsaved:
+                raise  # nothing was saved to mark: the caller reports the failure
+            log.exception("executing %s failed", execution_id)
+            self.pe.fail_internally(execution_id)
+            return None
+        finally:
+            with self._lock:
+                again = self._active.pop(execution_id, False)
+            if again:
+                self.submit(execution_id, pool_id)
+
+    def _run(self, execution_id: str, record: InstanceRecord | None, dispose_at_end: bool,
+             known: Any, claimed: bool, unsaved: bool) -> Driver | None:
+        if record is None:
+            with self.pe.db.unit_of_work(write=False) as uow:
+                record = store.get_instance(uow.conn, execution_id)
+        if not claimed and not self._runnable(record):
+            return None
+        control = Control()
+        self.controls[execution_id] = control
+        try:
+            driver = Driver(self.pe, record, control, dispose_at_end)
+            driver.pending_insert = unsaved
+            self.drivers[execution_id] = driver
+            if not driver.prepare(known, claimed):
+                return None
+            driver.drive()
+            return driver
+        finally:
+            self.controls.pop(execution_id, None)
+            self.drivers.pop(execution_id, None)
+            with self._idle:
+                self._idle.notify_all()
+
+    def _runnable(self, record: InstanceRecord | None) -> bool:
+        return (record is not None and record.state == "READY" and record.online and record.health == "OK"
+                and record.owner_node in (None, self.pe.node_id) and self.pe.accepting_work())
+
+    def shutdown(self, wait: bool = True) -> None:
+        with self._lock:
+            self.accepting = False
+        self.release_all()
+        for pool in self.pools.values():
+            pool.shutdown(wait=wait, cancel_futures=True)

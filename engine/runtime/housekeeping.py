@@ -1,0 +1,127 @@
+"""The engine's background duties, in one thread: heartbeats, timers, LOST marking, picking up READY
+instances nobody runs, and purging disposed rows after their retention."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from .. import clock, idempotency
+from ..states import ExecutionState
+from ..storage import instances as store
+from ..storage.nodes import mark_lost
+from .records import state_values
+
+if TYPE_CHECKING:
+    from .engine import ProcessEngine
+
+log = logging.getLogger(__name__)
+
+
+class Housekeeper:
+    def __init__(self, pe: "ProcessEngine") -> None:
+        self.pe = pe
+        self._wake = threading.Condition()
+        self._next_timer: datetime | None = None
+        self._stopped = False
+        self._last_beat = 0.0
+        self._last_sweep = 0.0
+        self.ticks = 0
+        self._thread = threading.Thread(target=self._loop, name="pe-housekeeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopped = True
+            self._wake.notify_all()
+        self._thread.join(timeout=10)
+
+    def nudge(self, due_at: datetime | None = None) -> None:
+        """Wake up now, or by `due_at` at the latest."""
+        with self._wake:
+            if due_at is None or self._next_timer is None or due_at < self._next_timer:
+                self._next_timer = due_at or clock.now()
+            self._wake.notify_all()
+
+    def _loop(self) -> None:
+        poll = self.pe.settings.engine.timer_poll_ms / 1000
+        while not self._stopped:
+            try:
+                self.tick()
+            except Exception:  # the database may be away for a moment; try again next round
+                log.exception("housekeeping failed; retrying")
+            with self._wake:
+                if self._stopped:
+                    return
+                delay = poll
+                if self._next_timer is not None:
+                    delay = min(delay, max(0.0, (self._next_timer - clock.now()).total_seconds()))
+                self._wake.wait(delay)
+
+    def tick(self) -> None:
+        self.ticks += 1
+        settings = self.pe.settings
+        if time.monotonic() - self._last_beat >= settings.cluster.heartbeat_ms / 1000:
+            self.pe.membership.beat()
+            self._last_beat = time.monotonic()
+        if not self.pe.membership.connected:
+            return  # a node outside the cluster does no work for it
+        if self.pe.membership.is_master():
+            self.mark_lost()
+            if self.pe.accepting_work():
+                self.fire_timers()
+        if self.pe.accepting_work():
+            self.pick_up_ready()
+        if time.monotonic() - self._last_sweep >= 5 * settings.engine.timer_poll_ms / 1000:
+            self.pe.watching.sweep()
+            self._last_sweep = time.monotonic()
+        self.purge()
+
+    def fire_timers(self) -> None:
+        with self._wake:
+            self._next_timer = None
+        now = clock.now()
+        with self.pe.db.unit_of_work() as uow:
+            fired = []
+            for wait in store.due_timers(uow.conn, now, 500):
+                record = store.get_instance(uow.conn, wait.execution_id, for_update=True)
+                if record is None or record.state != ExecutionState.WAITING.value:
+                    continue
+                store.delete_wait(uow.conn, record.execution_id)
+                values = state_values(record, ExecutionState.READY, self.pe.node_id, now)
+                if store.update_instance(uow.conn, record.execution_id, values, expect_version=record.exec_version):
+                    fired.append((record.execution_id, record.thread_pool_id))
+            next_due = store.next_timer(uow.conn)
+            for execution_id, pool in fired:
+                uow.after_commit(lambda e=execution_id, p=pool: self.pe.ready(e, p))
+                uow.after_commit(lambda e=execution_id: self.pe.notify(e))
+            uow.commit()
+        if next_due is not None:
+            self.nudge(next_due)
+
+    def mark_lost(self) -> None:
+        with self.pe.db.unit_of_work() as uow:
+            lost = mark_lost(uow.conn, self.pe.membership.alive_nodes(uow.conn), clock.now(), self.pe.node_id)
+            for execution_id in lost:
+                uow.after_commit(lambda e=execution_id: self.pe.notify(e))
+            uow.commit()
+        if lost:
+            log.warning("%d instance(s) of vanished nodes marked LOST", len(lost))
+
+    def pick_up_ready(self) -> None:
+        with self.pe.db.unit_of_work(write=False) as uow:
+            ready = store.runnable_ids(uow.conn, self.pe.node_id, 1000)
+        for execution_id, pool in ready:
+            if not self.pe.executor.is_active(execution_id):
+                self.pe.ready(execution_id, pool)
+
+    def purge(self) -> None:
+        retention = timedelta(milliseconds=self.pe.settings.engine.dispose_retention_ms)
+        with self.pe.db.unit_of_work() as uow:
+            store.purge_disposed(uow.conn, clock.now() - retention)
+            idempotency.purge(uow.conn, self.pe.settings.engine.idempotency_ttl_s)
+            uow.commit()

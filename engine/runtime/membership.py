@@ -1,0 +1,150 @@
+"""This node's place among the nodes sharing the database: registration, heartbeat, master.
+
+On SQLite there is one node, which is master. On PostgreSQL the master is whichever node holds a
+session advisory lock (CONTRACT §9); it alone fires timers and marks the instances of vanished nodes
+LOST.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Connection
+
+from .. import clock
+from ..storage import nodes as store
+
+if TYPE_CHECKING:
+    from .engine import ProcessEngine
+
+log = logging.getLogger(__name__)
+MASTER_LOCK = 7263552
+
+
+class NodeConflict(RuntimeError):
+    """Another engine already serves this SQLite database."""
+
+
+class Membership:
+    def __init__(self, pe: "ProcessEngine") -> None:
+        self.pe = pe
+        self._lock_conn: Connection | None = None
+        self._lock_file: Any = None
+        self.master = pe.db.is_sqlite
+        self.status = "before"           # before | connected | disconnected | connectionLost
+        self.status_message: str | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.status == "connected"
+
+    @property
+    def root_node(self) -> str:
+        """This node's key in the registry (ZooKeeper's ZNode path, in the commercial engine)."""
+        return f"nodes/{self.pe.node_id}"
+
+    def join(self) -> None:
+        if self.pe.db.is_sqlite and self._lock_file is None:
+            self._lock_sqlite()
+        with self.pe.db.unit_of_work() as uow:
+            if not self.pe.db.is_sqlite and self.pe.node_id in store.live_nodes(uow.conn, self._fresh_since()):
+                raise NodeConflict(f"a live node already uses the node ID {self.pe.node_id!r}")
+            store.register_node(uow.conn, self.pe.node_id, clock.now(), self.pe.online)
+            uow.commit()
+        self.status, self.status_message = "connected", None
+
+    def beat(self) -> None:
+        if not self.connected and self.status != "connectionLost":
+            return
+        try:
+            with self.pe.db.unit_of_work() as uow:
+                alive, requested = store.heartbeat(uow.conn, self.pe.node_id, clock.now(), self.pe.online,
+                                                   self.master, self.pe.executor.running_count())
+                if not alive:
+                    log.warning("node %s was declared gone by another node; registering again", self.pe.node_id)
+                    store.register_node(uow.conn, self.pe.node_id, clock.now(), self.pe.online)
+                uow.commit()
+        except Exception as exc:
+            self.status, self.status_message = "connectionLost", f"heartbeat failed: {exc}"
+            raise
+        self.status, self.status_message = "connected", None
+        if requested is not None and requested != self.pe.online:
+            self.pe.set_online(requested)
+
+    def disconnect(self) -> None:
+        """Leave the nodes (this node's instances were handed back first); the file lock stays."""
+        with self.pe.db.unit_of_work() as uow:
+            store.remove_node(uow.conn, self.pe.node_id)
+            uow.commit()
+        self._drop_lock()
+        self.master = False
+        self.status, self.status_message = "disconnected", "disconnected on request"
+
+    def leave(self) -> None:
+        if self.connected or self.status == "connectionLost":
+            self.disconnect()
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing releases the flock
+            self._lock_file = None
+
+    def _lock_sqlite(self) -> None:
+        """SQLite serves one node: hold an OS lock beside the database file for as long as we run.
+
+        The kernel drops the lock when the holder dies, kill -9 included, so whoever holds it knows
+        that every other node recorded in the database is gone.
+        """
+        path = self.pe.db.file_path
+        if path is None:
+            return
+        handle = open(f"{path}.node-lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise NodeConflict(f"another engine is running on the SQLite database {path}; SQLite serves "
+                               "one node (one gunicorn worker) — use PostgreSQL for more") from None
+        self._lock_file = handle
+
+    def is_master(self) -> bool:
+        if not self.connected:
+            return False
+        if self.pe.db.is_sqlite:
+            self.master = True
+            return True
+        if self._lock_conn is None:
+            try:
+                conn = self.pe.db.engine.connect()
+                # One master per cluster, and a cluster is a database schema: the lock is the schema's.
+                held = conn.exec_driver_sql(
+                    f"SELECT pg_try_advisory_lock({MASTER_LOCK}, hashtext(current_database() || '.' || "
+                    "current_schema()))").scalar()
+                conn.commit()
+            except Exception:
+                log.exception("cannot reach the database to take the master lock")
+                return False
+            if held:
+                self._lock_conn = conn
+            else:
+                conn.close()
+        self.master = self._lock_conn is not None
+        return self.master
+
+    def _fresh_since(self):  # type: ignore[no-untyped-def]
+        return clock.now() - timedelta(milliseconds=self.pe.settings.cluster.lost_after_ms)
+
+    def alive_nodes(self, conn: Connection) -> list[str]:
+        """Nodes that count as alive: on SQLite only this one (it is the only node there can be)."""
+        if self.pe.db.is_sqlite:
+            return [self.pe.node_id]
+        since = clock.now() - timedelta(milliseconds=self.pe.settings.cluster.lost_after_ms)
+        store.forget_dead_nodes(conn, since)
+        return sorted(set(store.live_nodes(conn, since)) | {self.pe.node_id})
+
+    def _drop_lock(self) -> None:
+        if self._lock_conn is not None:
+            try:
+                self._lock_conn.close()
+            finally:
+                self._lock_conn = None

@@ -1,0 +1,110 @@
+"""Service processes (spec: "Service Management"): processes named in the settings, each with at most
+one running instance, some started with the engine.
+
+The `service_instances` table points at each service's current instance; starting a service locks
+that row (or creates it), so two callers — or two nodes — never start the same service twice.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import clock
+from .datastore import DataStore
+from .errors import NotFound
+from .runtime.records import apply, merge_parameters, new_record, state_values
+from .security import Principal
+from .states import END_STATES, AutoDispose, ExecutionState
+from .storage import codec, instances as store
+from .storage.instances import InstanceRecord
+from .storage.tables import service_instances
+
+if TYPE_CHECKING:
+    from config.settings import ServiceSettings
+
+    from .runtime.engine import ProcessEngine
+
+log = logging.getLogger(__name__)
+_ENDED = {s.value for s in END_STATES}
+
+
+def configured(pe: "ProcessEngine", service_id: str) -> "ServiceSettings":
+    for service in pe.settings.services:
+        if service.id == service_id:
+            return service
+    raise NotFound("service", service_id)
+
+
+def current(pe: "ProcessEngine", conn, service_id: str) -> InstanceRecord | None:  # type: ignore[no-untyped-def]
+    """The service's instance, if one exists and is not disposed."""
+    row = conn.execute(select(service_instances.c.execution_id)
+                       .where(service_instances.c.service_id == service_id)).first()
+    return store.get_instance(conn, row.execution_id) if row is not None else None
+
+
+def is_running(record: InstanceRecord | None) -> bool:
+    return record is not None and record.state not in _ENDED
+
+
+def start(pe: "ProcessEngine", principal: Principal, service_id: str) -> tuple[InstanceRecord, bool]:
+    """The service's running instance, starting a new one unless one runs; (record, started now)."""
+    service = configured(pe, service_id)
+    for _ in range(3):
+        try:
+            with pe.db.unit_of_work() as uow:
+                held = uow.conn.execute(select(service_instances).where(
+                    service_instances.c.service_id == service_id).with_for_update()).first()
+                record = current(pe, uow.conn, service_id) if held is not None else None
+                if is_running(record):
+                    return record, False
+                if record is not None:  # the ended instance of an earlier start makes way
+                    store.mark_disposed(uow.conn, [record.execution_id], clock.now())
+                record = _new_instance(pe, uow, principal, service)
+                _point_at(uow.conn, service_id, record.execution_id, held is not None)
+                uow.after_commit(lambda: pe.ready(record.execution_id, record.thread_pool_id))
+                uow.commit()
+                return record, True
+        except IntegrityError:  # another node created the row first: look again
+            continue
+    raise RuntimeError(f"service {service_id} could not be started")
+
+
+def _new_instance(pe: "ProcessEngine", uow, principal: Principal, service: "ServiceSettings") -> InstanceRecord:  # type: ignore[no-untyped-def]
+    loaded = pe.repository.load(service.process_uri)
+    log_defaults = pe.settings.engine.log
+    record = new_record(loaded, pe.register(uow, loaded), owner=principal.name, roles=sorted(principal.roles),
+                        node_id=pe.node_id, at=clock.now(), external_id=f"service:{service.id}",
+                        thread_pool_id=service.thread_pool_id, debug=False, auto_dispose=AutoDispose.NEVER.value,
+                        locked=False, log_settings={"diagnosticLevel": log_defaults.diagnostic_level,
+                                                    "dataLevel": log_defaults.data_level, "trace": log_defaults.trace})
+    record.pipeline = codec.encode_store(merge_parameters(loaded.definition, DataStore(), None, True))
+    apply(record, state_values(record, ExecutionState.READY, pe.node_id, clock.now()))
+    store.insert_instance(uow.conn, record)
+    return record
+
+
+def _point_at(conn, service_id: str, execution_id: str, exists: bool) -> None:  # type: ignore[no-untyped-def]
+    if exists:
+        conn.execute(update(service_instances).where(service_instances.c.service_id == service_id)
+                     .values(execution_id=execution_id, started_at=clock.now()))
+    else:
+        conn.execute(insert(service_instances).values(service_id=service_id, execution_id=execution_id,
+                                                      started_at=clock.now()))
+
+
+def autostart(pe: "ProcessEngine", principal: Principal) -> list[str]:
+    """Start every autostart service that does not run; the IDs started. A service that cannot start
+    (its definition is missing, say) is logged and the others still start."""
+    started = []
+    for service in pe.settings.services:
+        if not service.autostart:
+            continue
+        try:
+            if start(pe, principal, service.id)[1]:
+                started.append(service.id)
+        except Exception:
+            log.exception("service %s could not be started", service.id)
+    return started

@@ -1,0 +1,248 @@
+"""Connecting to SQLite or PostgreSQL, migrating, and the unit of work.
+
+SQLite: WAL, a busy timeout, foreign keys, and `BEGIN IMMEDIATE` for transactions that write, so two
+writers queue on the lock instead of failing with "database is locked" when one upgrades a read.
+While a `Checkpointer` runs, WAL checkpoints happen on its thread instead of inside a request's commit.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Callable
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, make_url
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).with_name("migrations")
+_SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+class Database:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.file_path = _sqlite_file(url) if self.is_sqlite else None
+        self._local = threading.local()
+        self._writer: Connection | None = None
+        self._held: list[Connection] = []
+        self._lock = threading.Lock()
+        # SQLite takes one writer at a time; writers of this process queue here, woken at once,
+        # rather than in SQLite's busy handler, which sleeps and retries.
+        self.write_lock = threading.Lock() if self.is_sqlite else None
+        self.writes = 0  # commits of write transactions, for the checkpointer to know when to look
+        self.checkpointer: Checkpointer | None = None
+        if self.is_sqlite:
+            self.engine = _sqlite_engine(self, url, sqlite_synchronous)
+        else:
+            self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2,
+                                        pool_pre_ping=True, future=True)
+
+    def upgrade(self) -> None:
+        """Apply every Alembic migration not yet applied (serialised across processes)."""
+        with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn.exec_driver_sql("SELECT pg_advisory_lock(7263551)")
+            try:
+                config = alembic_config(self.url)
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+                conn.commit()
+            finally:
+                if not self.is_sqlite:
+                    conn.exec_driver_sql("SELECT pg_advisory_unlock(7263551)")
+                    conn.commit()
+
+    def unit_of_work(self, write: bool = True) -> "UnitOfWork":
+        return UnitOfWork(self, write)
+
+    def connection(self, write: bool = False) -> tuple[Connection, bool]:
+        """A connection for one unit of work, and whether to close it afterwards.
+
+        SQLite: each thread keeps one connection for reading (to a local file, as cheap to hold as a
+        file handle), sparing every transaction a pool checkout; writers, who take turns anyway
+        (`write_lock`), share one, whose page cache no other connection's writes make stale.
+        PostgreSQL: one from the pool, given back after.
+        """
+        if not self.is_sqlite:
+            return self.engine.connect(), True
+        if write:
+            if _gone(self._writer):
+                self._writer = self._connect()
+            return self._writer, False  # type: ignore[return-value]
+        conn = getattr(self._local, "conn", None)
+        if _gone(conn):
+            conn = self._local.conn = self._connect()
+        return conn, False
+
+    def _connect(self) -> Connection:
+        conn = self.engine.connect()
+        with self._lock:
+            self._held.append(conn)
+        return conn
+
+    def start_checkpointing(self, interval_s: float = 0.2) -> None:
+        """SQLite file: checkpoint the WAL on a thread of its own from now on (connections opened
+        later leave it to that thread). Elsewhere nothing to do."""
+        if self.file_path is not None and self.checkpointer is None:
+            self.checkpointer = Checkpointer(self, interval_s)
+            self.checkpointer.start()
+
+    def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            self.checkpointer = None
+        with self._lock:
+            held, self._held = self._held, []
+        for conn in held:
+            try:
+                conn.close()
+            except Exception:  # closing a connection that is gone already
+                pass
+        self._local = threading.local()
+        self._writer = None
+        self.engine.dispose()
+
+
+def _gone(conn: Connection | None) -> bool:
+    return conn is None or conn.closed or conn.invalidated
+
+
+def _sqlite_file(url: str) -> str | None:
+    database = make_url(url).database
+    return None if database in (None, "", ":memory:") else str(Path(database).resolve())
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _sqlite_engine(database: Database, url: str, synchronous: str) -> Engine:
+    if synchronous.upper() not in _SYNC_MODES:
+        raise ValueError(f"storage.sqlite_synchronous must be one of {', '.join(_SYNC_MODES)}")
+    # No pool: each thread holds its own connection for good (Database.connection), however many
+    # threads the thread pools have.
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=NullPool,
+                           future=True)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if database.checkpointer is not None:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job, off the request path
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.info.get("pe_write", True)
+        # Straight to the driver: this runs for every transaction, and SQLAlchemy's own execute path
+        # costs more than the statement.
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+class Checkpointer(threading.Thread):
+    """Copies committed WAL pages into the database file, after writes, on its own connection.
+
+    SQLite otherwise does this inside the commit that crosses its threshold, making that request wait
+    for it. A PASSIVE checkpoint never blocks writers or readers; once it has copied everything, the
+    next writer starts the WAL over, so it stays small. If the thread stops, SQLite's checkpoint at
+    the last connection's close still moves every page.
+    """
+
+    def __init__(self, database: Database, interval_s: float) -> None:
+        super().__init__(name="sqlite-checkpointer", daemon=True)
+        self._database, self._interval = database, interval_s
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        seen = -1
+        conn = sqlite3.connect(self._database.file_path, timeout=30, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_size_limit=67108864")
+            while not self._stopped.wait(self._interval):
+                if self._database.writes != seen:
+                    seen = self._database.writes
+                    self.checkpoint(conn)
+            self.checkpoint(conn)
+        finally:
+            conn.close()
+
+    @staticmethod
+    def checkpoint(conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # busy or I/O: the next round tries again
+            log.warning("WAL checkpoint failed: %s", exc)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=30)
+
+
+class UnitOfWork:
+    """One transaction. Leaving it without `commit()` rolls back; hooks run only after a commit."""
+
+    def __init__(self, database: Database, write: bool) -> None:
+        self._database, self._write = database, write
+        self._after: list[Callable[[], None]] = []
+        self.committed = False
+
+    def __enter__(self) -> "UnitOfWork":
+        self._serialised = self._database.write_lock if self._write else None
+        if self._serialised is not None:
+            self._serialised.acquire()
+        try:
+            self.conn, self._close = self._database.connection(self._serialised is not None)
+            self.conn.info["pe_write"] = self._write  # read by the SQLite begin hook: BEGIN IMMEDIATE or not
+            self._tx = self.conn.begin()
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        self._after.append(hook)
+
+    def commit(self) -> None:
+        self._tx.commit()
+        self.committed = True
+        if self._write:
+            self._database.writes += 1
+        self._unlock()  # the hooks may start transactions of their own
+        for hook in self._after:
+            hook()
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if not self.committed and self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        try:
+            if getattr(self, "_close", False):
+                self.conn.close()
+        finally:
+            self._unlock()
+
+    def _unlock(self) -> None:
+        if self._serialised is not None:
+            self._serialised.release()
+            self._serialised = None

@@ -1,0 +1,282 @@
+"""Repository functions for process instances and what hangs off them. Each takes a connection and
+never commits."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
+
+from .. import jsontext
+from .tables import instances, permissions, process_log, wait_states
+
+
+@dataclass
+class InstanceRecord:
+    """One row of process_instances; JSON columns stay encoded until someone needs them."""
+
+    execution_id: str
+    external_id: str | None
+    process_uri: str
+    definition_id: int
+    definition_name: str | None
+    definition_location: str
+    definition_changed_at: datetime | None
+    definition_version: int
+    definition_origin: str
+    definition_revision: str
+    state: str
+    state_change_index: int
+    state_changed_at: datetime
+    health: str
+    health_message: str | None
+    health_exception_type: str | None
+    online: bool
+    debug: bool
+    locked: bool
+    auto_dispose: str
+    thread_pool_id: str | None
+    message: str | None
+    owner: str
+    current_user: str
+    current_roles: str
+    permissions: str
+    owner_node: str | None
+    previous_node: str | None
+    process_engine_id: str
+    parent_execution_id: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    disposed_at: datetime | None
+    state_format: int
+    current_element: str | None
+    position: str | None
+    pipeline: str
+    exception_report: str | None
+    attributes: str
+    instance_constants: str
+    breakpoints: str
+    log_settings: str
+    terminate_request: str | None
+    exec_version: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> "InstanceRecord":
+        return cls(**row._mapping)
+
+    def as_values(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def record_to_json(record: InstanceRecord) -> str:
+    """The row as JSON (timestamps ISO 8601), e.g. what a watcher captured."""
+    return jsontext.dumps({k: v.isoformat() if isinstance(v, datetime) else v for k, v in record.__dict__.items()})
+
+
+def record_from_json(text: str) -> InstanceRecord:
+    data = jsontext.loads(text)
+    for name in _TIMESTAMPS:
+        if data.get(name) is not None:
+            data[name] = datetime.fromisoformat(data[name])
+    return InstanceRecord(**data)
+
+
+_TIMESTAMPS = ("definition_changed_at", "state_changed_at", "created_at", "started_at", "finished_at", "disposed_at")
+
+
+LIVE = instances.c.disposed_at.is_(None)
+
+# Built once: SQLAlchemy memoises the cache key of a statement object, so reusing these (with the
+# values passed as parameters) skips most of its per-call statement work on the hot path.
+_BY_ID = instances.c.execution_id == bindparam("x_id")
+_INSERT = insert(instances)
+_GET = select(instances).where(_BY_ID, LIVE)
+_GET_ANY = select(instances).where(_BY_ID)
+_GET_LOCKED = _GET.with_for_update()
+_UPDATE = update(instances).where(_BY_ID, LIVE)
+_UPDATE_GUARDED = update(instances).where(_BY_ID, LIVE, instances.c.exec_version == bindparam("x_version"))
+
+
+class _RowInsert:
+    """The INSERT of a whole instance row, sent straight to the driver's cursor.
+
+    Every `run` ends in exactly this statement, and SQLAlchemy's per-execution bookkeeping costs as
+    much as the statement itself there. SQLAlchemy still does the work that matters, once per
+    dialect: it compiles the statement and supplies each column type's bind processor.
+    """
+
+    def __init__(self) -> None:
+        self._prepared: dict[str, tuple[str, list[str], list[Any], bool]] = {}
+
+    def __call__(self, conn: Connection, values: dict[str, Any]) -> None:
+        dialect = conn.dialect
+        prepared = self._prepared.get(dialect.name)
+        if prepared is None:
+            prepared = self._prepared[dialect.name] = self._prepare(dialect)
+        sql, keys, processors, positional = prepared
+        converted = [p(values[k]) if p else values[k] for k, p in zip(keys, processors)]
+        params: Any = tuple(converted) if positional else dict(zip(keys, converted))
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(sql, params)
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def _prepare(dialect: Any) -> tuple[str, list[str], list[Any], bool]:
+        columns = list(instances.c)
+        compiled = insert(instances).values({c.name: bindparam(c.name) for c in columns}).compile(dialect=dialect)
+        keys = list(compiled.positiontup) if compiled.positional else [c.name for c in columns]
+        types = {c.name: dialect.type_descriptor(c.type) for c in columns}
+        return str(compiled), keys, [types[k].bind_processor(dialect) for k in keys], bool(compiled.positional)
+
+
+insert_values = _RowInsert()
+
+
+def insert_instance(conn: Connection, record: InstanceRecord) -> None:
+    insert_values(conn, record.as_values())
+
+
+def get_instance(conn: Connection, execution_id: str, *, for_update: bool = False,
+                 include_disposed: bool = False) -> InstanceRecord | None:
+    query = _GET_ANY if include_disposed else _GET_LOCKED if for_update else _GET
+    row = conn.execute(query, {"x_id": execution_id}).first()
+    return InstanceRecord.from_row(row) if row is not None else None
+
+
+_CLAIM = _UPDATE_GUARDED.where(
+    instances.c.state == "READY", instances.c.online.is_(True), instances.c.health == "OK",
+    (instances.c.owner_node.is_(None)) | (instances.c.owner_node == bindparam("x_node")))
+
+
+def claim_instance(conn: Connection, execution_id: str, version: int, node_id: str, values: dict[str, Any]) -> bool:
+    """Take a READY, online, healthy instance for `node_id` — if nobody changed or claimed it since."""
+    params = dict(values, x_id=execution_id, x_version=version, x_node=node_id)
+    return conn.execute(_CLAIM, params).rowcount == 1
+
+
+def update_instance(conn: Connection, execution_id: str, values: dict[str, Any], *,
+                    expect_version: int | None = None, where: ColumnElement | None = None) -> bool:
+    """Update one live instance; with `expect_version` only if nobody changed its execution state
+    since, and with `where` only if that holds too."""
+    params = dict(values, x_id=execution_id)
+    if where is not None:
+        statement = _UPDATE.where(where)
+        if expect_version is not None:
+            statement = statement.where(instances.c.exec_version == bindparam("x_version"))
+    else:
+        statement = _UPDATE if expect_version is None else _UPDATE_GUARDED
+    if expect_version is not None:
+        params["x_version"] = expect_version
+    return conn.execute(statement, params).rowcount == 1
+
+
+def mark_disposed(conn: Connection, execution_ids: Sequence[str], at: datetime) -> int:
+    """Dispose instances (in batches: SQLite limits the parameters of one statement)."""
+    done = 0
+    for start in range(0, len(execution_ids), 500):
+        batch = list(execution_ids[start:start + 500])
+        done += conn.execute(update(instances).where(instances.c.execution_id.in_(batch), LIVE)
+                             .values(disposed_at=at, position=None)).rowcount
+        conn.execute(delete(wait_states).where(wait_states.c.execution_id.in_(batch)))
+    return done
+
+
+def find_instances(conn: Connection, where: ColumnElement, order: Sequence[ColumnElement],
+                   offset: int, limit: int) -> tuple[list[InstanceRecord], int]:
+    condition = and_(LIVE, where)
+    total = conn.execute(select(func.count()).select_from(instances).where(condition)).scalar_one()
+    rows = conn.execute(select(instances).where(condition).order_by(*order).offset(offset).limit(limit))
+    return [InstanceRecord.from_row(r) for r in rows], total
+
+
+def find_ids(conn: Connection, where: ColumnElement, limit: int | None = None) -> list[str]:
+    query = select(instances.c.execution_id).where(LIVE, where).order_by(instances.c.created_at)
+    return list(conn.execute(query.limit(limit) if limit else query).scalars())
+
+
+# -- permissions ------------------------------------------------------------------------------
+def replace_permission(conn: Connection, execution_id: str, name: str, privileges: Iterable[str]) -> None:
+    conn.execute(delete(permissions).where(permissions.c.execution_id == execution_id,
+                                           permissions.c.name == name))
+    rows = [{"execution_id": execution_id, "name": name, "privilege": p} for p in privileges]
+    if rows:
+        conn.execute(insert(permissions), rows)
+
+
+# -- wait states ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WaitRecord:
+    execution_id: str
+    element_id: str
+    kind: str                      # timer | signal | child
+    due_at: datetime | None
+    child_execution_id: str | None
+    created_at: datetime
+
+
+def put_wait(conn: Connection, wait: WaitRecord) -> None:
+    conn.execute(delete(wait_states).where(wait_states.c.execution_id == wait.execution_id))
+    conn.execute(insert(wait_states).values(**wait.__dict__))
+
+
+def get_wait(conn: Connection, execution_id: str) -> WaitRecord | None:
+    row = conn.execute(select(wait_states).where(wait_states.c.execution_id == execution_id)).first()
+    return WaitRecord(**row._mapping) if row is not None else None
+
+
+def delete_wait(conn: Connection, execution_id: str) -> bool:
+    return conn.execute(delete(wait_states).where(wait_states.c.execution_id == execution_id)).rowcount > 0
+
+
+def due_timers(conn: Connection, until: datetime, limit: int) -> list[WaitRecord]:
+    """Timers due by `until` whose instance could run now: online, healthy, not disposed."""
+    query = (select(wait_states).join(instances, instances.c.execution_id == wait_states.c.execution_id)
+             .where(wait_states.c.kind == "timer", wait_states.c.due_at <= until, LIVE,
+                    instances.c.online.is_(True), instances.c.health == "OK",
+                    instances.c.state == "WAITING")
+             .order_by(wait_states.c.due_at).limit(limit))
+    return [WaitRecord(**r._mapping) for r in conn.execute(query)]
+
+
+def next_timer(conn: Connection) -> datetime | None:
+    query = (select(func.min(wait_states.c.due_at)).join(instances, instances.c.execution_id == wait_states.c.execution_id)
+             .where(wait_states.c.kind == "timer", LIVE, instances.c.online.is_(True)))
+    return conn.execute(query).scalar()
+
+
+# -- process log ------------------------------------------------------------------------------
+def append_log(conn: Connection, entries: list[dict[str, Any]]) -> None:
+    if entries:
+        conn.execute(insert(process_log), entries)
+
+
+def read_log(conn: Connection, execution_id: str) -> list[dict[str, Any]]:
+    query = select(process_log).where(process_log.c.execution_id == execution_id).order_by(process_log.c.id)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def purge_disposed(conn: Connection, before: datetime) -> int:
+    """Delete instances disposed before `before`, with their log; how many went."""
+    gone = list(conn.execute(select(instances.c.execution_id)
+                             .where(instances.c.disposed_at < before).limit(1000)).scalars())
+    if gone:
+        conn.execute(delete(process_log).where(process_log.c.execution_id.in_(gone)))
+        conn.execute(delete(permissions).where(permissions.c.execution_id.in_(gone)))
+        conn.execute(delete(wait_states).where(wait_states.c.execution_id.in_(gone)))
+        conn.execute(delete(instances).where(instances.c.execution_id.in_(gone)))
+    return len(gone)
+
+
+def runnable_ids(conn: Connection, node_id: str, limit: int) -> list[tuple[str, str | None]]:
+    """READY instances this node may claim: (execution ID, thread pool ID), oldest change first."""
+    query = (select(instances.c.execution_id, instances.c.thread_pool_id)
+             .where(LIVE, instances.c.state == "READY", instances.c.online.is_(True), instances.c.health == "OK",
+                    (instances.c.owner_node.is_(None)) | (instances.c.owner_node == node_id))
+             .order_by(instances.c.state_changed_at).limit(limit))
+    return [(r.execution_id, r.thread_pool_id) for r in conn.execute(query)]

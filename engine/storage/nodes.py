@@ -1,0 +1,76 @@
+"""Engine nodes and their heartbeats; the basis of LOST detection (CONTRACT §3, §9)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from .tables import instances, nodes
+
+
+def register_node(conn: Connection, node_id: str, at: datetime, online: bool) -> None:
+    conn.execute(delete(nodes).where(nodes.c.node_id == node_id))
+    conn.execute(insert(nodes).values(node_id=node_id, started_at=at, heartbeat_at=at, online=online))
+
+
+def heartbeat(conn: Connection, node_id: str, at: datetime, online: bool, master: bool,
+              running: int) -> tuple[bool, bool | None]:
+    """Refresh this node's row: (whether it still existed, the online flag another node asked of
+    it, if any — taken, so it is applied once). The row is locked while it is read, so a request that
+    another node writes meanwhile waits for this beat and is taken by the next one, never overwritten."""
+    row = conn.execute(select(nodes.c.requested_online).where(nodes.c.node_id == node_id).with_for_update()).first()
+    if row is None:
+        return False, None
+    conn.execute(update(nodes).where(nodes.c.node_id == node_id).values(
+        heartbeat_at=at, online=online if row.requested_online is None else row.requested_online,
+        master=master, running=running, requested_online=None))
+    return True, row.requested_online
+
+
+def request_online(conn: Connection, node_ids: list[str] | None, online: bool, asking_node: str) -> list[str]:
+    """Ask nodes (all when None) to go online or offline at their next heartbeat; the IDs asked.
+    The asking node applies the change itself at once, so its row records the new flag instead of a
+    request: a request to itself could be taken by a heartbeat already under way and undo a later one."""
+    query = select(nodes.c.node_id)
+    if node_ids is not None:
+        query = query.where(nodes.c.node_id.in_(node_ids))
+    asked = list(conn.execute(query).scalars())
+    others = [n for n in asked if n != asking_node]
+    if others:
+        conn.execute(update(nodes).where(nodes.c.node_id.in_(others)).values(requested_online=online))
+    if asking_node in asked:
+        conn.execute(update(nodes).where(nodes.c.node_id == asking_node).values(online=online))
+    return asked
+
+
+def all_nodes(conn: Connection) -> list[dict]:
+    return [dict(r._mapping) for r in conn.execute(select(nodes).order_by(nodes.c.started_at))]
+
+
+def remove_node(conn: Connection, node_id: str) -> None:
+    conn.execute(delete(nodes).where(nodes.c.node_id == node_id))
+
+
+def live_nodes(conn: Connection, since: datetime) -> list[str]:
+    return list(conn.execute(select(nodes.c.node_id).where(nodes.c.heartbeat_at >= since)).scalars())
+
+
+def forget_dead_nodes(conn: Connection, since: datetime) -> list[str]:
+    dead = list(conn.execute(select(nodes.c.node_id).where(nodes.c.heartbeat_at < since)).scalars())
+    if dead:
+        conn.execute(delete(nodes).where(nodes.c.node_id.in_(dead)))
+    return dead
+
+
+def mark_lost(conn: Connection, alive: list[str], at: datetime, node_id: str) -> list[str]:
+    """Mark LOST every active instance claimed by a node that is not alive; their IDs."""
+    orphaned = and_(instances.c.state.in_(("READY", "RUNNING")), instances.c.health == "OK",
+                    instances.c.disposed_at.is_(None), instances.c.owner_node.is_not(None),
+                    instances.c.owner_node.not_in(alive))
+    ids = list(conn.execute(select(instances.c.execution_id).where(orphaned)).scalars())
+    if ids:
+        conn.execute(update(instances).where(instances.c.execution_id.in_(ids)).values(
+            health="LOST", health_message="the node executing it stopped or vanished",
+            exec_version=instances.c.exec_version + 1, process_engine_id=node_id))
+    return ids

@@ -1,0 +1,258 @@
+"""The tables. Columns a query filters on are indexed (CONTRACT §5: queries run as index scans).
+
+JSON-bearing columns are plain text written by `codec.py` under a format version, so a newer engine
+can read older rows — or knowingly refuse them — on any database.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text,
+                        TypeDecorator, UniqueConstraint, false, text)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator):
+    """Stored as naive UTC (portable across SQLite and PostgreSQL), handed out as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            if value.tzinfo is not timezone.utc:
+                value = value.astimezone(timezone.utc)
+            value = value.replace(tzinfo=None)
+        return value
+
+    def bind_processor(self, dialect):
+        """On SQLite, straight to the text SQLAlchemy's SQLite DATETIME writes (microseconds always
+        spelled out, so text order is time order), in one step: this runs for every timestamp written."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value):
+            value = self.process_bind_param(value, dialect)
+            return value.isoformat(" ", "microseconds") if value is not None else None
+        return process
+
+    def process_result_value(self, value, dialect):
+        if isinstance(value, str):  # SQLite hands back text for raw SQL results
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _index(column: str, condition: str) -> Index:
+    return Index(f"ix_process_instances_{column}", column, sqlite_where=text(condition),
+                 postgresql_where=text(condition))
+
+
+# Indexes of the rows where the column is set: most rows leave these columns NULL, so every insert
+# skips them, while `column = x` and `column < x` still use them.
+SPARSE_INDEXED = ("external_id", "owner_node", "parent_execution_id", "disposed_at")
+# Indexes of the instances not disposed: every query but by ID is over those alone, and an instance
+# disposed as it is first written (a `run` answered at its end) enters none of them.
+LIVE_INDEXED = ("process_uri", "state", "health", "owner", "created_at", "finished_at")
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instances"
+    __table_args__ = (*(_index(c, f"{c} IS NOT NULL") for c in SPARSE_INDEXED),
+                      *(_index(c, "disposed_at IS NULL") for c in LIVE_INDEXED))
+
+    execution_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    process_uri: Mapped[str] = mapped_column(String(1000))
+    # The definition revision in use, denormalised so a snapshot needs no join.
+    definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"))
+    definition_name: Mapped[str | None] = mapped_column(String(255))
+    definition_location: Mapped[str] = mapped_column(String(1000))
+    definition_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    definition_version: Mapped[int] = mapped_column(Integer)
+    definition_origin: Mapped[str] = mapped_column(String(16))        # repository | stream
+    definition_revision: Mapped[str] = mapped_column(String(64))
+
+    state: Mapped[str] = mapped_column(String(16))
+    state_change_index: Mapped[int] = mapped_column(Integer)
+    state_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    health: Mapped[str] = mapped_column(String(24))
+    health_message: Mapped[str | None] = mapped_column(Text)
+    health_exception_type: Mapped[str | None] = mapped_column(String(255))
+    online: Mapped[bool] = mapped_column(Boolean)
+    debug: Mapped[bool] = mapped_column(Boolean)
+    locked: Mapped[bool] = mapped_column(Boolean)
+    auto_dispose: Mapped[str] = mapped_column(String(16))
+    thread_pool_id: Mapped[str | None] = mapped_column(String(100))
+    message: Mapped[str | None] = mapped_column(Text)
+
+    owner: Mapped[str] = mapped_column(String(255))
+    current_user: Mapped[str] = mapped_column(String(255))
+    current_roles: Mapped[str] = mapped_column(Text)              # JSON list
+    permissions: Mapped[str] = mapped_column(Text)                # JSON {name: [privileges]}
+
+    owner_node: Mapped[str | None] = mapped_column(String(255))
+    previous_node: Mapped[str | None] = mapped_column(String(255))
+    process_engine_id: Mapped[str] = mapped_column(String(255))
+    parent_execution_id: Mapped[str | None] = mapped_column(String(36))
+
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    disposed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    # Saved execution state, read and written by codec.py under state_format.
+    state_format: Mapped[int] = mapped_column(Integer)
+    current_element: Mapped[str | None] = mapped_column(String(1000))
+    position: Mapped[str | None] = mapped_column(Text)
+    pipeline: Mapped[str] = mapped_column(Text)
+    exception_report: Mapped[str | None] = mapped_column(Text)
+    attributes: Mapped[str] = mapped_column(Text)
+    instance_constants: Mapped[str] = mapped_column(Text)
+    breakpoints: Mapped[str] = mapped_column(Text)
+    log_settings: Mapped[str] = mapped_column(Text)
+    terminate_request: Mapped[str | None] = mapped_column(Text)
+    # Bumped by every change of execution state; a writer that saw another value has lost the instance.
+    exec_version: Mapped[int] = mapped_column(Integer)
+
+
+class ProcessPermission(Base):
+    """One row per (instance, ACE name, privilege), so privilege checks run inside SQL queries."""
+
+    __tablename__ = "process_permissions"
+    __table_args__ = (Index("ix_process_permissions_name_privilege", "name", "privilege"),)
+
+    execution_id: Mapped[str] = mapped_column(ForeignKey("process_instances.execution_id", ondelete="CASCADE"),
+                                              primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    privilege: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class WaitState(Base):
+    """Why a WAITING instance waits: a timer (due_at), a signal (startProcess) or a child process."""
+
+    __tablename__ = "wait_states"
+
+    execution_id: Mapped[str] = mapped_column(ForeignKey("process_instances.execution_id", ondelete="CASCADE"),
+                                              primary_key=True)
+    element_id: Mapped[str] = mapped_column(String(1000))
+    kind: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    child_execution_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ProcessLog(Base):
+    __tablename__ = "process_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    execution_id: Mapped[str] = mapped_column(String(36), index=True)
+    logged_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    level: Mapped[str] = mapped_column(String(16))
+    element_id: Mapped[str | None] = mapped_column(String(1000))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class Definition(Base):
+    """Every content revision of a definition the engine has seen; `version` counts them per URI."""
+
+    __tablename__ = "definitions"
+    __table_args__ = (UniqueConstraint("uri", "revision"), UniqueConstraint("uri", "version"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uri: Mapped[str] = mapped_column(String(1000))
+    revision: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(255))
+    origin: Mapped[str] = mapped_column(String(16))                # repository | stream
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    source: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Node(Base):
+    """Engine nodes alive (heartbeat) — a node silent for cluster.lost_after_ms is gone."""
+
+    __tablename__ = "nodes"
+
+    node_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    online: Mapped[bool] = mapped_column(Boolean)
+    master: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    running: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # setEngineOnline for other nodes: each node applies the flag asked of it at its next heartbeat.
+    requested_online: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Watcher(Base):
+    """A process watcher (spec: "Process Watchers"): stored, so it outlives a restart of the node."""
+
+    __tablename__ = "watchers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    execution_id: Mapped[str] = mapped_column(String(36), index=True)
+    group_id: Mapped[str | None] = mapped_column(String(255))
+    owner: Mapped[str] = mapped_column(String(255))
+    conditions: Mapped[str] = mapped_column(Text)                   # JSON of WatchConditions
+    peek: Mapped[bool] = mapped_column(Boolean)
+    inspect_pipeline: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished: Mapped[bool] = mapped_column(Boolean, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    captured: Mapped[str | None] = mapped_column(Text)              # the instance row as it was, JSON
+
+
+class ServiceInstance(Base):
+    """The current instance of each service process (at most one running)."""
+
+    __tablename__ = "service_instances"
+
+    service_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    execution_id: Mapped[str] = mapped_column(String(36))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class IdempotencyKey(Base):
+    """A key a caller sent with a start: repeating it returns the execution created the first time,
+    and — once that was handed out — the very answer handed out, even after the process is gone."""
+
+    __tablename__ = "idempotency_keys"
+
+    caller: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    execution_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    captured: Mapped[str | None] = mapped_column(Text)              # the instance row handed out, JSON
+
+
+class EngineState(Base):
+    """Facts about the whole engine (every node) that outlive restarts, e.g. the maintenance level."""
+
+    __tablename__ = "engine_state"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+instances = ProcessInstance.__table__
+permissions = ProcessPermission.__table__
+wait_states = WaitState.__table__
+process_log = ProcessLog.__table__
+definitions = Definition.__table__
+nodes = Node.__table__
+watchers = Watcher.__table__
+service_instances = ServiceInstance.__table__
+engine_state = EngineState.__table__
+idempotency_keys = IdempotencyKey.__table__

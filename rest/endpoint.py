@@ -1,0 +1,166 @@
+"""Endpoints declared, not hand-parsed: each says its method, path, parameters, body and answer once;
+the same declaration parses the request, renders the answer and writes the OpenAPI document.
+
+A handler only translates: it receives the engine, the caller and the parsed arguments, makes one
+call of `engine.operations`, and returns the engine's answer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from flask import Blueprint, Response, current_app, request
+from lxml import etree
+
+from engine import jsontext
+from engine.errors import InvalidParameter
+from schemas import datastore, query as query_form
+from schemas.shapes import Shape
+from schemas.snapshot import SNAPSHOT, SNAPSHOTS
+
+from .auth import current_principal
+from .params import (JSON, Negotiated, Param, body_kind, negotiate, parse_boolean, parse_string, raw_body,
+                     text_body)
+
+
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    kind: str = "string"            # string | boolean | file
+    description: str = ""
+    arg: str | None = None
+
+    @property
+    def keyword(self) -> str:
+        return self.arg or self.name
+
+
+@dataclass(frozen=True)
+class Body:
+    kind: str                       # datastore | query | text | form
+    arg: str                        # the handler's keyword
+    required: bool = False
+    description: str = ""
+    fields: tuple[FormField, ...] = ()
+    name: str | None = None         # as the spec names it, when that differs from `arg`
+
+
+@dataclass(frozen=True)
+class Answer:
+    kind: str                       # shape | snapshot | optional_snapshot | snapshots | datastore | text | none
+    shape: Shape | None = None
+    description: str = ""
+
+
+@dataclass
+class Endpoint:
+    method: str
+    path: str                       # relative to {root}/rest, OpenAPI style: /processes/{executionId}
+    operation: str                  # the spec's operation name (the SOAP name)
+    params: tuple[Param, ...]
+    body: Body | None
+    answer: Answer
+    summary: str
+    tag: str
+
+
+ENDPOINTS: list[Endpoint] = []
+
+
+def endpoint(blueprint: Blueprint, method: str, path: str, operation: str, *, params: tuple[Param, ...] = (),
+             body: Body | None = None, answer: Answer, summary: str = "") -> Callable:
+    """Register a handler `(engine, principal, **arguments) -> result` for `method path`."""
+    declared = Endpoint(method, path, operation, params, body, answer, summary, blueprint.name)
+    ENDPOINTS.append(declared)
+
+    def register(handler: Callable[..., Any]) -> Callable[..., Any]:
+        optional = tuple(p.optional_query for p in params)
+
+        def view(**path_args: str) -> Response:
+            principal = current_principal()  # who asks comes first: nothing is read for a stranger
+            asked = request._get_current_object()  # type: ignore[attr-defined]  # once, not per proxy access
+            negotiated = negotiate(asked)
+            args = asked.args
+            arguments = {p.keyword: p.absent() if lazy and p.name not in args else p.read(asked, path_args, args)
+                         for p, lazy in zip(params, optional)}
+            if body is not None:
+                arguments.update(read_body(body))
+            engine = current_app.extensions["process_engine"]
+            return render(answer, handler(engine, principal, **arguments), negotiated)
+
+        view.__name__ = f"{operation}_{method.lower()}_{len(ENDPOINTS)}"
+        # No automatic OPTIONS answer: it would answer a stranger without asking who calls (CONTRACT §8).
+        blueprint.add_url_rule(path.replace("{", "<").replace("}", ">"), view.__name__, view, methods=[method],
+                               provide_automatic_options=False)
+        return handler
+    return register
+
+
+# -- bodies -------------------------------------------------------------------------------------------
+def read_body(body: Body) -> dict[str, Any]:
+    accepted = {"datastore": ("json", "xml"), "query": ("json", "xml"), "text": ("text",), "form": ("form",)}
+    kind = body_kind(request, accepted[body.kind])
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    raw = raw_body(request, limit) if kind not in (None, "form") else b""
+    if kind is None or (kind != "form" and not raw.strip()):
+        if body.required:
+            raise InvalidParameter(body.name or body.arg, "a request body is required here")
+        return {body.arg: None} if body.kind != "form" else {f.keyword: None for f in body.fields}
+    if body.kind == "datastore":
+        return {body.arg: datastore.load(raw)}
+    if body.kind == "query":
+        return {body.arg: query_form.load(raw)}
+    if body.kind == "text":
+        return {body.arg: text_body(request, body.name or body.arg, limit)}
+    return {f.keyword: _form_field(f) for f in body.fields}
+
+
+def _form_field(form_field: FormField) -> Any:
+    upload = request.files.get(form_field.name)
+    if form_field.kind == "file":
+        if upload is not None:
+            return upload.read()
+        text = request.form.get(form_field.name)
+        return text.encode("utf-8") if text is not None else None
+    text = upload.read().decode("utf-8", "replace") if upload is not None else request.form.get(form_field.name)
+    if text is None or (form_field.kind == "boolean" and not text.strip()):
+        return None
+    return parse_boolean(form_field.name, text) if form_field.kind == "boolean" else parse_string(form_field.name,
+                                                                                                  text.strip())
+
+
+# -- answers ------------------------------------------------------------------------------------------
+def render(answer: Answer, result: Any, negotiated: Negotiated) -> Response:
+    kind = answer.kind
+    if kind == "none" or (result is None and kind in ("optional_snapshot", "text")):
+        response = Response(status=204)
+        del response.headers["Content-Type"]  # nothing to type
+        return response
+    if kind == "text":
+        text = ("true" if result else "false") if isinstance(result, bool) else str(result)
+        return Response(text, mimetype="text/plain")
+    if kind == "datastore":
+        if negotiated.xml:
+            return xml_response(datastore.dump_xml(result, negotiated.simple))
+        return json_response(datastore.dump_json(result, negotiated.simple))
+    if kind == "snapshots":
+        response = shape_response(SNAPSHOTS, result.snapshots, negotiated)
+        response.headers["X-Total-Count"] = str(result.total)
+        return response
+    shape = SNAPSHOT if kind in ("snapshot", "optional_snapshot") else answer.shape
+    return shape_response(shape, result, negotiated)
+
+
+def shape_response(shape: Shape, result: Any, negotiated: Negotiated, status: int = 200) -> Response:
+    if negotiated.xml:
+        return xml_response(shape.xml(result, None, negotiated.options), status)
+    return json_response(shape.json(result, negotiated.options), status)
+
+
+def xml_response(element: etree._Element, status: int = 200) -> Response:
+    body = etree.tostring(element, xml_declaration=True, encoding="UTF-8")
+    return Response(body, status=status, mimetype="application/xml")
+
+
+def json_response(document: Any, status: int = 200) -> Response:
+    return Response(jsontext.dumps_utf8(document), status=status, mimetype=JSON)

@@ -1,0 +1,202 @@
+"""REST endpoints of the spec's "Lifecycle Management" section."""
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from engine import operations as ops
+from engine.datastore import DataStore, make_value
+from engine.errors import InvalidParameter
+from engine.states import DATA_LEVELS, LOG_LEVELS
+from schemas.snapshot import EXECUTION_IDS
+
+from .arguments import (AUTO_DISPOSE, CACHE, DEBUG, EXECUTION_ID, EXTERNAL_ID, IDEMPOTENCY_KEY, INSPECT, LOCKED,
+                        PEEK, PROCESS_URI, REPORT_IDS, SET_ONLINE, STATE_CHANGE_INDEX, STATES, THREAD_POOL, TIMEOUT,
+                        WAIT_ONLINE)
+from .endpoint import Answer, Body, FormField, endpoint
+from .params import Param
+
+bp = Blueprint("lifecycle", __name__)
+SNAPSHOT = Answer("snapshot", description="The process's snapshot.")
+IDS = Answer("shape", EXECUTION_IDS, "How many processes (and which, when asked).")
+QUERY = Body("query", "query", required=True, description="A query (CONTRACT §5), XML or JSON.")
+PARAMS = Body("datastore", "process_params", description="Process parameters: a data store in any of its four forms.")
+INSTANTIATE_FORM = Body("form", "form", required=False, description="multipart/form-data", fields=(
+    FormField("processUri", arg="process_uri"), FormField("externalId", arg="external_id"),
+    FormField("cache", "boolean"), FormField("threadPoolId", arg="thread_pool_id"),
+    FormField("process", "file", "An IPD to instantiate instead of the repository's."),
+    FormField("debug", "boolean"), FormField("autoDispose", arg="auto_dispose"), FormField("locked", "boolean")))
+
+
+@endpoint(bp, "DELETE", "/processes/{executionId}", "disposeProcess", params=(EXECUTION_ID,),
+          answer=Answer("optional_snapshot", description="The disposed process; nothing if there was none."))
+def dispose_process(engine, principal, executionId):
+    return ops.dispose_process(engine, principal, executionId)
+
+
+def _dispose_processes(engine, principal, reportExecutionIds, query):
+    return ops.dispose_processes(engine, principal, query, report_execution_ids=reportExecutionIds)
+
+
+endpoint(bp, "DELETE", "/processes", "disposeProcesses", params=(REPORT_IDS,), body=QUERY, answer=IDS,
+         summary="Dispose the processes a query matches (all or none).")(_dispose_processes)
+endpoint(bp, "POST", "/processes/dispose", "disposeProcesses", params=(REPORT_IDS,), body=QUERY, answer=IDS,
+         summary="disposeProcesses for clients that cannot send a body with DELETE.")(_dispose_processes)
+
+
+@endpoint(bp, "POST", "/processes", "instantiate", params=(IDEMPOTENCY_KEY,), body=INSTANTIATE_FORM, answer=SNAPSHOT,
+          summary="Create a process instance (multipart/form-data parameters).")
+def instantiate(engine, principal, process_uri, external_id, cache, thread_pool_id, process, debug, auto_dispose,
+                locked, idempotency_key):
+    return ops.instantiate(engine, principal, process_uri, external_id=external_id,
+                           cache=True if cache is None else cache, thread_pool_id=thread_pool_id, process=process,
+                           debug=debug, auto_dispose=auto_dispose, locked=bool(locked),
+                           idempotency_key=idempotency_key)
+
+
+@endpoint(bp, "POST", "/processes/{executionId}/reload", "reload",
+          params=(EXECUTION_ID, PROCESS_URI, Param("setOnline", "boolean", default=False)),
+          body=Body("form", "form", fields=(FormField("process", "file"),)), answer=SNAPSHOT)
+def reload(engine, principal, executionId, processUri, setOnline, process):
+    return ops.reload(engine, principal, executionId, process_uri=processUri, set_online=setOnline, process=process)
+
+
+@endpoint(bp, "POST", "/processes/{executionId}/recover", "recoverProcess",
+          params=(EXECUTION_ID, Param("setOnline", "boolean", default=False),
+                  Param("updateCredentials", "boolean", default=False)), answer=SNAPSHOT)
+def recover_process(engine, principal, executionId, setOnline, updateCredentials):
+    return ops.recover_process(engine, principal, executionId, set_online=setOnline,
+                               update_credentials=updateCredentials)
+
+
+@endpoint(bp, "POST", "/recover", "recoverProcesses", params=(Param("setOnline", "boolean", default=False), REPORT_IDS),
+          body=QUERY, answer=IDS)
+def recover_processes(engine, principal, setOnline, reportExecutionIds, query):
+    return ops.recover_processes(engine, principal, query, set_online=setOnline,
+                                 report_execution_ids=reportExecutionIds)
+
+
+RUN_PARAMS = (Param("processUri", required=True), EXTERNAL_ID, CACHE, THREAD_POOL, PEEK, TIMEOUT, STATES,
+              WAIT_ONLINE, INSPECT, SET_ONLINE, DEBUG, AUTO_DISPOSE, LOCKED, IDEMPOTENCY_KEY)
+
+
+def _run(engine, principal, process_params, **args):
+    return ops.run(engine, principal, args["processUri"], external_id=args["externalId"], cache=args["cache"],
+                   thread_pool_id=args["threadPoolId"], process_params=process_params, peek=args["peek"],
+                   timeout=args["timeout"], states=args["states"], wait_online=args["waitOnline"],
+                   inspect_pipeline=args["inspectPipeline"], set_online=args["setOnline"], debug=args["debug"],
+                   auto_dispose=args["autoDispose"], locked=args["locked"],
+                   idempotency_key=args["idempotency_key"])
+
+
+@endpoint(bp, "POST", "/run", "run", params=RUN_PARAMS, body=PARAMS, answer=SNAPSHOT,
+          summary="Instantiate and start a process on this node; its parameters are the body.")
+def run_post(engine, principal, process_params, **args):
+    return _run(engine, principal, process_params, **args)
+
+
+@endpoint(bp, "GET", "/run", "run", params=RUN_PARAMS, answer=SNAPSHOT,
+          summary="Instantiate and start a process; parameters as in.NAME query parameters (repeat for lists).")
+def run_get(engine, principal, **args):
+    return _run(engine, principal, _in_parameters(), **args)
+
+
+def _in_parameters() -> DataStore | None:
+    store = DataStore()
+    for key in request.args:
+        if key.startswith("in."):
+            name = key[3:]
+            if not name:
+                raise InvalidParameter(key, "needs a name after 'in.'")
+            store.set(name, [make_value(str(i), "text/plain", v) for i, v in enumerate(request.args.getlist(key), 1)])
+    return store if len(store) else None
+
+
+@endpoint(bp, "PUT", "/processes/{executionId}/attributes/{name}", "setAttribute",
+          params=(EXECUTION_ID, Param("name", where="path", required=True)),
+          body=Body("text", "value", required=True, description="The attribute's value (text/plain)."),
+          answer=Answer("none"))
+def set_attribute(engine, principal, executionId, name, value):
+    ops.set_attribute(engine, principal, executionId, name, value)
+
+
+BREAKPOINT = (EXECUTION_ID, Param("elementId", where="path", required=True, description="Full ID, e.g. root.start"),
+              TIMEOUT)
+
+
+@endpoint(bp, "POST", "/processes/{executionId}/breakpoints/{elementId}", "setBreakpoint", params=BREAKPOINT,
+          answer=SNAPSHOT)
+def set_breakpoint(engine, principal, executionId, elementId, timeout):
+    return ops.set_breakpoint(engine, principal, executionId, elementId, timeout=timeout)
+
+
+@endpoint(bp, "DELETE", "/processes/{executionId}/breakpoints/{elementId}", "setBreakpoint", params=BREAKPOINT,
+          answer=SNAPSHOT, summary="Remove a breakpoint (setBreakpoint with remove=true).")
+def remove_breakpoint(engine, principal, executionId, elementId, timeout):
+    return ops.set_breakpoint(engine, principal, executionId, elementId, remove=True, timeout=timeout)
+
+
+@endpoint(bp, "POST", "/processes/{executionId}/constants", "setInstanceConstants", params=(EXECUTION_ID,),
+          body=Body("datastore", "constants", required=True, description="The constants, as a data store."),
+          answer=SNAPSHOT)
+def set_instance_constants(engine, principal, executionId, constants):
+    return ops.set_instance_constants(engine, principal, executionId, constants)
+
+
+@endpoint(bp, "POST", "/processes/{executionId}/logSettings", "setLogSettings", params=(
+    EXECUTION_ID, Param("diagnosticLevel", choices=LOG_LEVELS),
+    Param("dataLevel", choices=DATA_LEVELS), Param("trace", "boolean")), answer=SNAPSHOT)
+def set_log_settings(engine, principal, executionId, diagnosticLevel, dataLevel, trace):
+    return ops.set_log_settings(engine, principal, executionId, diagnostic_level=diagnosticLevel,
+                                data_level=dataLevel, trace=trace)
+
+
+@endpoint(bp, "PUT", "/processes/{executionId}/online", "setOnline",
+          params=(EXECUTION_ID, TIMEOUT, PEEK, STATES, WAIT_ONLINE),
+          body=Body("text", "online", required=True, description="true or false (text/plain)."), answer=SNAPSHOT)
+def set_online(engine, principal, executionId, timeout, peek, states, waitOnline, online):
+    from .params import parse_boolean
+
+    return ops.set_online(engine, principal, executionId, parse_boolean("online", online), timeout=timeout,
+                          peek=peek, states=states, wait_online=waitOnline)
+
+
+@endpoint(bp, "PUT", "/processes/{executionId}/owner", "setOwner", params=(EXECUTION_ID,),
+          body=Body("text", "owner", required=True, description="The new owner's login name (text/plain)."),
+          answer=SNAPSHOT)
+def set_owner(engine, principal, executionId, owner):
+    return ops.set_owner(engine, principal, executionId, owner)
+
+
+@endpoint(bp, "PUT", "/processes/{executionId}/permissions/{name}", "setPermissions",
+          params=(EXECUTION_ID, Param("name", where="path", required=True, description="A user or role name.")),
+          body=Body("text", "privileges", description="Comma-separated privileges (text/plain); empty removes."),
+          answer=SNAPSHOT)
+def set_permissions(engine, principal, executionId, name, privileges):
+    return ops.set_permissions(engine, principal, executionId, name, (privileges or "").split(","))
+
+
+@endpoint(bp, "POST", "/processes/{executionId}/start", "startProcess",
+          params=(EXECUTION_ID, PEEK, TIMEOUT, STATES, WAIT_ONLINE, INSPECT, SET_ONLINE), body=PARAMS, answer=SNAPSHOT)
+def start_process(engine, principal, executionId, peek, timeout, states, waitOnline, inspectPipeline, setOnline,
+                  process_params):
+    return ops.start_process(engine, principal, executionId, process_params=process_params, peek=peek,
+                             timeout=timeout, states=states, wait_online=waitOnline,
+                             inspect_pipeline=inspectPipeline, set_online=setOnline)
+
+
+@endpoint(bp, "POST", "/processes/{executionId}/terminate", "terminateProcess", params=(
+    EXECUTION_ID, Param("kill", "boolean", default=False), Param("fail", "boolean", default=False), Param("message"),
+    TIMEOUT, PEEK, STATES, WAIT_ONLINE, INSPECT, Param("setOnline", "boolean", default=False), STATE_CHANGE_INDEX),
+    answer=SNAPSHOT)
+def terminate_process(engine, principal, executionId, kill, fail, message, timeout, peek, states, waitOnline,
+                      inspectPipeline, setOnline, stateChangeIndex):
+    return ops.terminate_process(engine, principal, executionId, kill=kill, fail=fail, message=message,
+                                 timeout=timeout, peek=peek, states=states, wait_online=waitOnline,
+                                 inspect_pipeline=inspectPipeline, set_online=setOnline,
+                                 state_change_index=stateChangeIndex)
+
+
+@endpoint(bp, "POST", "/processes/{executionId}/updateCredentials", "updateCredentials", params=(EXECUTION_ID,),
+          answer=SNAPSHOT)
+def update_credentials(engine, principal, executionId):
+    return ops.update_credentials(engine, principal, executionId)

@@ -1,0 +1,94 @@
+"""Prometheus metrics at `{root}/metrics` (CONTRACT §1): requests by operation and status with their
+latency, and the engine's own figures read when scraped. Each application has a registry of its own,
+so several engines in one process (tests) do not mix their figures."""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterable, Iterator
+
+from flask import Flask, Response, g, request
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import func, select
+
+from engine.storage.tables import instances
+
+from .auth import current_principal
+
+WsgiApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
+
+
+class EngineCollector:
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        executor = self.engine.executor
+        yield GaugeMetricFamily("pe_running_instances", "Instances running on this node", executor.running_count())
+        yield GaugeMetricFamily("pe_active_instances", "Instances queued or running on this node",
+                                len(executor.active_ids()))
+        yield GaugeMetricFamily("pe_waiting_callers", "Callers blocked in a synchronous wait",
+                                sum(self.engine.waiters.counts().values()))
+        states = GaugeMetricFamily("pe_instances", "Live instances by state and health", labels=["state", "health"])
+        with self.engine.db.unit_of_work(write=False) as uow:
+            rows = uow.conn.execute(select(instances.c.state, instances.c.health, func.count())
+                                    .where(instances.c.disposed_at.is_(None))
+                                    .group_by(instances.c.state, instances.c.health)).all()
+        for state, health, count in rows:
+            states.add_metric([state, health], count)
+        yield states
+
+
+class Requests:
+    """Requests answered, by endpoint and status, and their latency: the counters both doors feed."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._total = Counter("pe_http_requests", "HTTP requests answered", ["endpoint", "status"], registry=registry)
+        self._latency = Histogram("pe_http_request_seconds", "Time to answer an HTTP request", ["endpoint"],
+                                  registry=registry)
+        self._counters: dict[tuple[str, int], Any] = {}  # labelled children, found once: this runs per request
+        self._timers: dict[str, Any] = {}
+
+    def record(self, endpoint: str, status: int, started: float | None) -> None:
+        counter = self._counters.get((endpoint, status))
+        if counter is None:
+            counter = self._counters[endpoint, status] = self._total.labels(endpoint, str(status))
+        counter.inc()
+        if started is not None:
+            timer = self._timers.get(endpoint) or self._timers.setdefault(endpoint, self._latency.labels(endpoint))
+            timer.observe(time.perf_counter() - started)
+
+    def counted(self, wsgi_app: WsgiApp, endpoint: str) -> WsgiApp:
+        """`wsgi_app` with its requests recorded under `endpoint` (the SOAP door, mounted beside Flask)."""
+        def app(environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+            started = time.perf_counter()
+
+            def recording(status: str, headers: list, exc_info: Any = None) -> Any:
+                self.record(endpoint, int(status.split(" ", 1)[0]), started)
+                return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+            return wsgi_app(environ, recording)
+        return app
+
+
+def install(app: Flask, engine: Any, root: str) -> Requests:
+    """Metrics for `app` at `{root}/metrics`; the recorder, for what is mounted beside it."""
+    registry = CollectorRegistry()
+    recorder = Requests(registry)
+    registry.register(EngineCollector(engine))
+
+    @app.before_request
+    def _start() -> None:
+        g.pe_started = time.perf_counter()
+
+    @app.after_request
+    def _count(response: Response) -> Response:
+        recorder.record(request.endpoint or "unknown", response.status_code, g.get("pe_started"))
+        return response
+
+    @app.get(f"{root}/metrics")
+    def metrics() -> Response:
+        current_principal()  # with users configured, metrics are for authenticated callers only
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+    return recorder

@@ -1,0 +1,198 @@
+"""Everything the REST door reads from a request, in one place: query, path and header parameters
+(booleans, numbers, timeouts, lists, timestamps), content negotiation, and bodies.
+
+A parameter is declared once (`Param`); the same declaration parses it and describes it in the
+OpenAPI document. Every malformed value is an InvalidParameter naming the parameter (CONTRACT §2).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from flask import Request
+
+from engine.clock import parse_timestamp
+from engine.datastore import check_xml_text
+from engine.errors import InvalidDataStore, InvalidParameter, PayloadTooLarge, UnsupportedMediaType, shown
+
+JSON, XML = "application/json", "application/xml"
+_XML_TYPES = ("application/xml", "text/xml")
+
+
+def parse_string(name: str, text: str) -> str:
+    """Text the engine can store and every answer can carry: characters XML 1.0 allows (no NUL)."""
+    try:
+        return check_xml_text(text, "the value")
+    except InvalidDataStore as exc:
+        raise InvalidParameter(name, exc.message) from None
+
+
+def parse_boolean(name: str, text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise InvalidParameter(name, f"{shown(text)} is not a boolean (true, false, 1 or 0)")
+
+
+def parse_integer(name: str, text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise InvalidParameter(name, f"{shown(text)} is not an integer") from None
+    if not -(2 ** 63) <= value < 2 ** 63:
+        raise InvalidParameter(name, f"{shown(text)} is out of range")
+    return value
+
+
+def parse_timeout(name: str, text: str) -> int:
+    value = parse_integer(name, text)
+    if value < -1:
+        raise InvalidParameter(name, f"{value} is neither -1 (block) nor a number of milliseconds")
+    return value
+
+
+def parse_timestamp_param(name: str, text: str) -> datetime:
+    try:
+        return parse_timestamp(text)
+    except (ValueError, OverflowError):
+        raise InvalidParameter(name, f"{shown(text)} is not an ISO 8601 timestamp") from None
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an endpoint: where it is, how it parses, how it is described."""
+
+    name: str
+    kind: str = "string"              # string | boolean | integer | timeout | timestamp
+    where: str = "query"              # query | path | header
+    many: bool = False                # a list: the parameter repeated, or comma-separated
+    required: bool = False
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    description: str = ""
+    arg: str | None = None            # the handler's keyword, when it differs from the name
+
+    @property
+    def keyword(self) -> str:
+        return self.arg or self.name
+
+    @property
+    def optional_query(self) -> bool:
+        """Read only when present: absent, it is its default."""
+        return self.where == "query" and not self.required
+
+    def absent(self) -> Any:
+        return [] if self.many else self.default
+
+    def read(self, request: Request, path_args: dict[str, str], args: Any = None) -> Any:
+        """The parsed value (`args`: the request's query arguments, when the caller holds them)."""
+        raw = self._raw(request, path_args, request.args if args is None else args)
+        if not raw:
+            if self.required:
+                raise InvalidParameter(self.name, "is required")
+            return [] if self.many else self.default
+        values = [self._parse(text) for text in raw]
+        return values if self.many else values[-1]
+
+    def _raw(self, request: Request, path_args: dict[str, str], args: Any) -> list[str]:
+        if self.where == "path":
+            return [path_args[self.name]]
+        if self.where == "header":
+            value = request.headers.get(self.name)
+            return [value] if value is not None else []
+        if self.name not in args:
+            return []
+        values = args.getlist(self.name)
+        if self.many:
+            values = [part for value in values for part in value.split(",")]
+        return [v for v in values if v.strip()] if self.many else values
+
+    def _parse(self, text: str) -> Any:
+        parsed = _PARSERS[self.kind](self.name, text)
+        if self.choices and parsed not in self.choices:
+            raise InvalidParameter(self.name, f"{shown(text)} is not one of {', '.join(self.choices)}")
+        return parsed
+
+
+_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "string": parse_string, "boolean": parse_boolean, "integer": parse_integer,
+    "timeout": parse_timeout, "timestamp": parse_timestamp_param,
+}
+
+
+@dataclass(frozen=True)
+class Negotiated:
+    """How to answer: XML or JSON (Accept), and the data store form (x-infinica-datastore-mode)."""
+
+    xml: bool
+    simple: bool
+    options: dict = field(default_factory=dict)
+
+
+DATASTORE_MODE = Param("x-infinica-datastore-mode", where="header", choices=("simple", "standard"),
+                       default="simple", description="The form of data stores in the answer.")
+
+
+def wants_xml(request: Request) -> bool:
+    """XML when Accept prefers an XML type to JSON; JSON when it is absent, */* or JSON."""
+    accept = request.headers.get("Accept")
+    if not accept or accept in ("*/*", JSON):
+        return False
+    best = request.accept_mimetypes.best_match([JSON, *_XML_TYPES], default=JSON)
+    return best in _XML_TYPES and request.accept_mimetypes.best not in (None, "*/*")
+
+
+_NEGOTIATED = {(xml, simple): Negotiated(xml, simple, {"simple": simple})
+               for xml in (False, True) for simple in (False, True)}
+
+
+def negotiate(request: Request) -> Negotiated:
+    mode = DATASTORE_MODE.name in request.headers and DATASTORE_MODE.read(request, {})
+    return _NEGOTIATED[wants_xml(request), mode in (False, "simple")]
+
+
+def body_kind(request: Request, accepted: tuple[str, ...]) -> str | None:
+    """The body's media type among `accepted` ('json', 'xml', 'text', 'form'), None for no body, or
+    UnsupportedMediaType."""
+    if not request.content_length and not request.headers.get("Transfer-Encoding") and not request.mimetype:
+        return None
+    mimetype = request.mimetype
+    kind = ("json" if mimetype == JSON or mimetype.endswith("+json") else
+            "xml" if mimetype in _XML_TYPES or mimetype.endswith("+xml") else
+            "text" if mimetype == "text/plain" else "form" if mimetype == "multipart/form-data" else None)
+    if kind is None or kind not in accepted:
+        if not mimetype and "text" in accepted:
+            return "text"
+        names = {"json": JSON, "xml": "application/xml or text/xml", "text": "text/plain",
+                 "form": "multipart/form-data"}
+        wanted = ", ".join(names[k] for k in accepted)
+        raise UnsupportedMediaType(f"a body of type {mimetype or 'unknown'!r} is not taken here; send {wanted}")
+    return kind
+
+
+def raw_body(request: Request, limit: int) -> bytes:
+    """The whole body, or PayloadTooLarge. A body without Content-Length (chunked) is read up to one
+    byte past the limit: Werkzeug's own limit would silently cut it short instead."""
+    held = request.environ.get("pe.body")
+    if held is not None:
+        return held
+    if request.content_length is not None or "wsgi.input" not in request.environ:
+        data = request.get_data(cache=True)
+    else:
+        data = request.environ["wsgi.input"].read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLarge("the request body is larger than this service accepts")
+    request.environ["pe.body"] = data
+    return data
+
+
+def text_body(request: Request, name: str, limit: int) -> str:
+    """A text/plain body, decoded as UTF-8 (or its charset)."""
+    try:
+        text = raw_body(request, limit).decode(request.mimetype_params.get("charset", "utf-8"))
+    except (UnicodeDecodeError, LookupError):
+        raise InvalidParameter(name, "the body is not text in its charset (UTF-8 by default)") from None
+    return parse_string(name, text)

@@ -1,0 +1,59 @@
+"""REST endpoints of the spec's "Process State Queries" section."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+from engine import operations as ops
+from schemas.results import ATTRIBUTES
+from schemas.snapshot import VALIDATION
+
+from .arguments import CACHE, EXECUTION_ID, INSPECT, PEEK, STATE_CHANGE_INDEX, STATES, TIMEOUT, WAIT_ONLINE
+from .endpoint import Answer, Body, FormField, endpoint
+from .params import Param
+
+bp = Blueprint("state_queries", __name__)
+SNAPSHOT = Answer("snapshot", description="The process's snapshot.")
+
+
+@endpoint(bp, "GET", "/processes/{executionId}/attributes", "getAttributes",
+          params=(EXECUTION_ID, Param("name", many=True, arg="names", description="Only these attributes.")),
+          answer=Answer("shape", ATTRIBUTES, "The attributes, each a name and a text value."))
+def get_attributes(engine, principal, executionId, names):
+    return ops.get_attributes(engine, principal, executionId, names)
+
+
+@endpoint(bp, "GET", "/processes/{executionId}/constants", "getInstanceConstants", params=(EXECUTION_ID,),
+          answer=Answer("datastore", description="The instance's constants, as a data store."))
+def get_instance_constants(engine, principal, executionId):
+    return ops.get_instance_constants(engine, principal, executionId)
+
+
+@endpoint(bp, "GET", "/processes/{executionId}", "getProcessSnapshot", params=(EXECUTION_ID, PEEK, INSPECT),
+          answer=SNAPSHOT)
+def get_process_snapshot(engine, principal, executionId, peek, inspectPipeline):
+    return ops.get_process_snapshot(engine, principal, executionId, peek=peek, inspect_pipeline=inspectPipeline)
+
+
+@endpoint(bp, "POST", "/processes/query", "findExecutions", params=(INSPECT,),
+          body=Body("query", "query", required=True, description="A query (CONTRACT §5), XML or JSON."),
+          answer=Answer("snapshots", description="The matching snapshots; X-Total-Count says how many match."))
+def find_executions(engine, principal, inspectPipeline, query):
+    return ops.find_executions(engine, principal, query, inspect_pipeline=inspectPipeline)
+
+
+@endpoint(bp, "POST", "/validate", "validate", params=(Param("processUri"), CACHE),
+          body=Body("form", "form", description="multipart/form-data with an optional `process` part (an IPD)",
+                    fields=(FormField("process", "file"),)),
+          answer=Answer("shape", VALIDATION, "Name, declared parameters and element IDs of a valid definition."))
+def validate(engine, principal, processUri, cache, process):
+    return ops.validate(engine, principal, processUri, cache=cache, process=process)
+
+
+@endpoint(bp, "GET", "/processes/{executionId}/wait", "waitForProcess", params=(
+    EXECUTION_ID, TIMEOUT, PEEK, Param("afterTimestamp", "timestamp", description="React only to changes from then on."),
+    INSPECT, STATES, WAIT_ONLINE, STATE_CHANGE_INDEX), answer=SNAPSHOT)
+def wait_for_process(engine, principal, executionId, timeout, peek, afterTimestamp, inspectPipeline, states,
+                     waitOnline, stateChangeIndex):
+    return ops.wait_for_process(engine, principal, executionId, timeout=timeout, peek=peek,
+                                after_timestamp=afterTimestamp, inspect_pipeline=inspectPipeline, states=states,
+                                wait_online=waitOnline, state_change_index=stateChangeIndex)

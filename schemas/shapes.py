@@ -1,0 +1,188 @@
+"""Shapes: each wire structure declared once, written as XML and as its simple JSON form from that one
+declaration, and described as a marshmallow schema for the OpenAPI document.
+
+The JSON rule of CONTRACT §2 follows from the declaration: one root key named after the root
+element; attributes and child elements as keys; a repeatable element always an array; numbers and
+booleans typed. An element's own text, where it has one, is the key `value`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from lxml import etree
+from marshmallow import Schema, fields, validate
+
+from engine.clock import format_timestamp
+
+from .namespaces import DATASTORE, PROCESS
+
+NSMAP = {None: PROCESS, "dat": DATASTORE}
+STRING, INT, BOOL, TIME = "string", "int", "bool", "timestamp"
+
+
+def tag(name: str) -> str:
+    return f"{{{PROCESS}}}{name}"
+
+
+@dataclass(frozen=True)
+class Attr:
+    name: str
+    read: Callable[[Any], Any]
+    kind: str = STRING
+    required: bool = False
+    choices: tuple[str, ...] = ()   # the allowed values, for the description
+
+    def value(self, obj: Any) -> Any:
+        """The typed value (None when absent): timestamps as their ISO text."""
+        value = self.read(obj)
+        if value is None:
+            return None
+        return format_timestamp(value) if self.kind == TIME else value
+
+
+@dataclass(frozen=True)
+class Custom:
+    """A child written by hand (a pipeline, say): XML into `parent`, JSON as a value."""
+
+    name: str
+    read: Callable[[Any], Any]
+    xml: Callable[[etree._Element, Any, dict], None]
+    json: Callable[[Any, dict], Any]
+    schema: Any = None  # a marshmallow field describing the JSON
+
+
+@dataclass(frozen=True)
+class Child:
+    name: str
+    shape: "Shape | None"        # None: a text-only element
+    read: Callable[[Any], Any]
+    many: bool = False
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    attrs: tuple[Attr, ...] = ()
+    children: tuple["Child | Custom", ...] = ()
+    text: Callable[[Any], Any] | None = None       # the element's own text, JSON key `value`
+    doc: str = ""
+    title: str = ""                                # the schema's name, where the element name is shared
+    _schema: list = field(default_factory=list, compare=False, repr=False)
+    _document: dict = field(default_factory=dict, compare=False, repr=False)
+    _plan: list = field(default_factory=list, compare=False, repr=False)
+
+    # -- XML ----------------------------------------------------------------------------------------
+    def xml(self, obj: Any, parent: etree._Element | None = None, options: dict | None = None) -> etree._Element:
+        element = (etree.SubElement(parent, tag(self.name)) if parent is not None
+                   else etree.Element(tag(self.name), nsmap=NSMAP))
+        self.fill(element, obj, options or {})
+        return element
+
+    def fill(self, element: etree._Element, obj: Any, options: dict) -> None:
+        for attr in self.attrs:
+            value = attr.value(obj)
+            if value is not None:
+                element.set(attr.name, ("true" if value else "false") if isinstance(value, bool) else str(value))
+        if self.text is not None and self.text(obj) is not None:
+            element.text = str(self.text(obj))
+        for child in self.children:
+            value = child.read(obj)
+            if isinstance(child, Custom):
+                if value is not None:
+                    child.xml(etree.SubElement(element, tag(child.name)), value, options)
+                continue
+            for item in (value or ()) if child.many else ([] if value is None else [value]):
+                if child.shape is None:
+                    etree.SubElement(element, tag(child.name)).text = str(item)
+                else:
+                    child.shape.xml(item, element, options)
+
+    # -- JSON ---------------------------------------------------------------------------------------
+    def json(self, obj: Any, options: dict | None = None) -> dict[str, Any]:
+        """`{name: body}`, the document for this shape at the root."""
+        return {self.name: self.body(obj, options or {})}
+
+    def body(self, obj: Any, options: dict) -> Any:
+        body: dict[str, Any] = {}
+        if not self._plan:  # (name, read, is a timestamp) of each attribute: this runs for every answer
+            self._plan.extend((attr.name, attr.read, attr.kind == TIME) for attr in self.attrs)
+        for name, read, timestamp in self._plan:
+            value = read(obj)
+            if value is not None:
+                body[name] = format_timestamp(value) if timestamp else value
+        if self.text is not None and self.text(obj) is not None:
+            body["value"] = self.text(obj)
+        for child in self.children:
+            value = child.read(obj)
+            if isinstance(child, Custom):
+                if value is not None:
+                    body[child.name] = child.json(value, options)
+            elif child.many:
+                if value is not None:  # None: not there at all; an empty list: an empty array
+                    body[child.name] = [self._item(child, item, options) for item in value]
+            elif value is not None:
+                body[child.name] = self._item(child, value, options)
+        return body
+
+    @staticmethod
+    def _item(child: Child, value: Any, options: dict) -> Any:
+        return value if child.shape is None else child.shape.body(value, options)
+
+    # -- description ----------------------------------------------------------------------------------
+    def schema(self) -> type[Schema]:
+        """A marshmallow schema of the JSON body (built once), for the OpenAPI document."""
+        if not self._schema:
+            self._schema.append(Schema.from_dict(self._fields(), name=self.schema_name))
+        return self._schema[0]
+
+    @property
+    def schema_name(self) -> str:
+        return self.title or _schema_name(self.name)
+
+    def document_schema(self, root: str | None = None) -> type[Schema]:
+        """The whole JSON document: the body under its root key (built once per root key)."""
+        key = root or self.name
+        if key not in self._document:
+            self._document[key] = Schema.from_dict({key: fields.Nested(self.schema(), required=True)},
+                                                   name=self.schema_name + "Document")
+        return self._document[key]
+
+    def _fields(self) -> dict[str, fields.Field]:
+        result: dict[str, fields.Field] = {
+            a.name: _FIELDS[a.kind](required=a.required, **({"validate": validate.OneOf(a.choices)} if a.choices else {}))
+            for a in self.attrs}
+        if self.text is not None:
+            result["value"] = fields.String()
+        for child in self.children:
+            if isinstance(child, Custom):
+                result[child.name] = child.schema or fields.Raw()
+            elif child.shape is None:
+                result[child.name] = fields.List(fields.String()) if child.many else fields.String()
+            elif child.many:
+                result[child.name] = fields.List(fields.Nested(child.shape.schema()), required=True)
+            else:
+                result[child.name] = fields.Nested(child.shape.schema(), required=child.required)
+        return result
+
+
+_FIELDS: dict[str, Callable[..., fields.Field]] = {
+    STRING: fields.String, INT: fields.Integer, BOOL: fields.Boolean,
+    TIME: lambda **kw: fields.String(metadata={"format": "date-time"}, **kw),
+}
+
+
+def _schema_name(element: str) -> str:
+    return element[:1].upper() + element[1:]
+
+
+def wrapper(name: str, item: Shape, doc: str = "", title: str = "") -> Shape:
+    """A list element holding repeatable `item`s: `<name><item/>…</name>`."""
+    return Shape(name, children=(Child(item.name, item, lambda items: items, many=True, required=True),),
+                 doc=doc, title=title)
+
+
+def texts(name: str, item: str, title: str = "") -> Shape:
+    """A list element holding text-only items: `<name><item>text</item>…</name>`."""
+    return Shape(name, children=(Child(item, None, lambda items: items, many=True, required=True),), title=title)

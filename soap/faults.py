@@ -1,0 +1,44 @@
+"""Engine errors to SOAP faults, mapped once (CONTRACT §6): the caller's mistakes are `soap:Client`
+faults whose detail holds the same `<error>` as REST's body; anything else is `soap:Server` — an
+unavailable engine by its type, a bug with a generic message and an incident ID that is in the log."""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from spyne import Application, Fault
+
+from engine.errors import EngineError
+from schemas.results import error_xml
+
+log = logging.getLogger("process_engine.soap")
+
+
+def to_fault(error: EngineError, incident: str | None = None) -> Fault:
+    code = "Client" if error.client_fault and not incident else "Server"
+    return Fault(faultcode=code, faultstring=error.message, detail=error_xml(error, incident))
+
+
+def unexpected(exc: BaseException, operation: str) -> Fault:
+    incident = uuid.uuid4().hex[:12]
+    log.error("incident %s: SOAP %s failed", incident, operation, exc_info=exc)
+    return to_fault(EngineError(f"internal error (incident {incident})"), incident)
+
+
+class EngineApplication(Application):
+    """Spyne's application with the engine beside it and the one place exceptions become faults."""
+
+    engine: Any = None
+
+    def call_wrapper(self, ctx: Any) -> Any:
+        try:
+            return super().call_wrapper(ctx)
+        except Fault:
+            raise
+        except EngineError as error:
+            if type(error) is EngineError:  # the base class: a fault of the service, not the caller's
+                raise unexpected(error, ctx.method_request_string) from None
+            raise to_fault(error) from None
+        except Exception as exc:
+            raise unexpected(exc, ctx.method_request_string) from None

@@ -1,0 +1,96 @@
+"""SOAP 1.1 as this service speaks it: results written in place, and every fault in one form — a
+`Client` or `Server` code, the message as faultstring and `<error type message …/>` as its detail,
+whether the fault came from the engine, from Spyne's own checks of the request, or from a bug."""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from lxml import etree
+from spyne import Boolean, DateTime, Fault
+from spyne.protocol.soap import Soap11
+
+from engine.clock import parse_timestamp
+from engine.errors import EngineError, InvalidParameter, NotFound
+from schemas.results import error_xml
+
+from .faults import to_fault
+from .types import Document, Element
+
+log = logging.getLogger("process_engine.soap")
+
+
+class EngineSoap(Soap11):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.serialization_handlers[Element] = self.element_to_parent
+        self.deserialization_handlers[Document] = lambda ctx, cls, element: element
+        self._from_unicode_handlers[Boolean] = _boolean
+        self._from_unicode_handlers[DateTime] = lambda cls, text: parse_timestamp(text)  # as REST reads it
+
+    def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
+        """The envelope `soap.http` already parsed with the hardened parser (and checked: a POST with
+        an XML body), cleaned as Spyne's own parser would have left it — not a second parse."""
+        envelope = getattr(ctx.transport, "req_env", {}).get("pe.envelope")
+        if envelope is None:
+            return super().create_in_document(ctx, charset)
+        etree.strip_tags(envelope, etree.Comment, etree.ProcessingInstruction)
+        ctx.in_document = (envelope, {})  # no DTD, so no ID attributes to index
+        return None
+
+    def base_from_element(self, ctx: Any, cls: Any, element: etree._Element) -> Any:
+        """A typed parameter, or a Client fault that names it and says what it is not."""
+        try:
+            return super().base_from_element(ctx, cls, element)
+        except Exception:
+            raise _not_a(cls, element) from None
+
+    def byte_array_from_element(self, ctx: Any, cls: Any, element: etree._Element) -> Any:
+        try:
+            return super().byte_array_from_element(ctx, cls, element)
+        except Exception:
+            raise _not_a(cls, element) from None
+
+    def element_to_parent(self, ctx: Any, cls: Any, inst: etree._Element, parent: etree._Element, ns: str,
+                          name: str, **_: Any) -> None:
+        parent.append(inst)
+
+    def fault_to_parent(self, ctx: Any, cls: Any, inst: Any, parent: etree._Element, ns: str, *args: Any,
+                        **kwargs: Any) -> Any:
+        normalise(inst)
+        return super().fault_to_parent(ctx, cls, inst, parent, ns, *args, **kwargs)
+
+    schema_validation_error_to_parent = fault_to_parent
+
+
+def _boolean(cls: Any, text: str) -> bool:
+    """xs:boolean as CONTRACT §2 reads it (true/false in any case, 1/0); Spyne reads anything else as false."""
+    lowered = (text or "").strip().lower()
+    if lowered not in ("true", "1", "false", "0"):
+        raise ValueError(text)
+    return lowered in ("true", "1")
+
+
+def _not_a(cls: Any, element: etree._Element) -> Fault:
+    kind = {"boolean": "a boolean (true, false, 1 or 0)", "long": "an integer in range",
+            "integer": "an integer", "dateTime": "an ISO 8601 timestamp",
+            "base64Binary": "base64"}.get(cls.get_type_name(), f"a valid {cls.get_type_name()}")
+    return to_fault(InvalidParameter(etree.QName(element).localname, f"{element.text or ''!r} is not {kind}"))
+
+
+def normalise(fault: Any) -> None:
+    """A fault of Spyne's own (no detail yet) in the contract's form; a Server fault that did not come
+    from the engine hides its cause behind an incident ID that is in the log."""
+    if fault.detail is not None and not isinstance(fault.detail, dict):
+        return
+    code = str(fault.faultcode)
+    if code.split(".")[0] == "Client":
+        error = EngineError(str(fault.faultstring or "the request is not acceptable"))
+        error.type = (NotFound if "ResourceNotFound" in code else InvalidParameter).type
+        fault.faultcode, fault.detail = "Client", error_xml(error)
+        return
+    incident = uuid.uuid4().hex[:12]
+    log.error("incident %s: SOAP fault %s: %s", incident, code, fault.faultstring)
+    error = EngineError(f"internal error (incident {incident})")
+    fault.faultcode, fault.faultstring, fault.detail = "Server", error.message, error_xml(error, incident)

@@ -1,0 +1,112 @@
+"""The Spyne application and its WSDL, built once: the WSDL's `soap:address` is `server.public_url`
+(default http://{host}:{port}) + `{root}/soap`, never a request's Host header (CONTRACT §1), and it is
+pretty-printed, so the published copy in `wsdl/` is a readable, reviewable diff."""
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from lxml import etree
+from spyne.interface.wsdl import Wsdl11
+
+from schemas import results
+from schemas.namespaces import DATASTORE, PROCESS
+from schemas.shape_xsd import XS, results_schema
+
+from .administration import AdministrationService, ClusterService, DiagnosticService, ServiceManagementService
+from .faults import EngineApplication
+from .lifecycle import LifecycleService
+from .protocol import EngineSoap
+from .state_queries import StateQueryService
+from .watchers import WatcherService
+
+WSDL = "http://schemas.xmlsoap.org/wsdl/"
+RESULT_SHAPES = [results.ATTRIBUTES, results.WATCHER, results.FEATURES, results.MAINTENANCE_LEVEL, results.MODULES,
+                 results.NODE_STATE, results.NODE_STATES, results.DEFINITIONS, results.SERVICES,
+                 results.SANITY_REPORT, results.TELEMETRY]
+SERVICES = [LifecycleService, StateQueryService, WatcherService, AdministrationService, ServiceManagementService,
+            ClusterService, DiagnosticService]
+
+
+def build_application() -> EngineApplication:
+    application = EngineApplication(SERVICES, tns=PROCESS, name="ProcessEngine",
+                                    in_protocol=EngineSoap(validator="soft"), out_protocol=EngineSoap())
+    application.transport = "http://schemas.xmlsoap.org/soap/http"  # what Spyne's WSGI server would set
+    return application
+
+
+def endpoint_url(settings: Any) -> str:
+    return f"{settings.server.base_url}{settings.server.context_path.rstrip('/')}/soap"
+
+
+def build_wsdl(settings: Any, application: EngineApplication | None = None) -> bytes:
+    """The WSDL as this service publishes it (bytes, pretty-printed UTF-8)."""
+    document = Wsdl11((application or build_application()).interface)
+    document.build_interface_document(endpoint_url(settings))
+    root = etree.fromstring(document.get_interface_document())
+    _one_port(root)
+    _typed_results(root)
+    return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
+
+
+def _one_port(root: etree._Element) -> None:
+    """Spyne writes a port per service class; they share the one binding, so one port is kept."""
+    ports = root.findall(f"{{{WSDL}}}service/{{{WSDL}}}port")
+    for port in ports[1:]:
+        port.getparent().remove(port)
+
+
+def _xsd(name: str) -> etree._Element:
+    parser = etree.XMLParser(remove_blank_text=True, remove_comments=True)
+    with resources.as_file(resources.files("schemas").joinpath("xsd", name)) as path:
+        return etree.parse(str(path), parser).getroot()
+
+
+def _typed_results(root: etree._Element) -> None:
+    """Type each result member (Spyne's `xs:anyType`) as a reference to the element `schemas/` writes:
+    the data store and snapshot XSDs and the declarations written from the result shapes travel inline
+    in `wsdl:types`, so stubs get typed results and one document holds the whole contract."""
+    types = root.find(f"{{{WSDL}}}types")
+    service_schema = types.find(f"{{{XS}}}schema[@targetNamespace='{PROCESS}']")
+    declared = _inline_schemas(types)
+    service_schema.insert(0, etree.Element(f"{{{XS}}}import", namespace=DATASTORE))
+    for response in service_schema.iterfind(f"{{{XS}}}complexType"):
+        if response.get("name").endswith("Response"):
+            for member in response.iterfind(f"{{{XS}}}sequence/{{{XS}}}element[@type='xs:anyType']"):
+                member.getparent().replace(member, _reference(member.get("name"), declared))
+
+
+def _inline_schemas(types: etree._Element) -> set[str]:
+    """Put the data store schema and the results schema first in `types`; the results' element names."""
+    result_schema = results_schema(_xsd("snapshot.xsd"), RESULT_SHAPES)
+    for imported in result_schema.iterfind(f"{{{XS}}}import"):
+        del imported.attrib["schemaLocation"]  # inline beside it
+    store_schema = _xsd("datastore.xsd")
+    for position, schema in enumerate((store_schema, result_schema)):
+        _qualify(schema)
+        types.insert(position, schema)
+    return {e.get("name") for e in result_schema.iterfind(f"{{{XS}}}element")}
+
+
+def _reference(name: str, declared: set[str]) -> etree._Element:
+    if name == "dataStore":
+        return etree.Element(f"{{{XS}}}element", nsmap={"dat": DATASTORE}, ref="dat:dataStore", minOccurs="0")
+    if name not in declared:
+        raise ValueError(f"the result {name} has no declaration")
+    return etree.Element(f"{{{XS}}}element", ref=f"tns:{name}", minOccurs="0")
+
+
+_QNAME_ATTRIBUTES = ("type", "ref", "base", "itemType", "refer")
+_PREFIXES = {PROCESS: "tns", DATASTORE: "dat", XS: "xs"}
+
+
+def _qualify(schema: etree._Element) -> None:
+    """Write every QName-valued attribute with a prefix the WSDL declares (tns, dat, xs): a schema's
+    default namespace does not survive its move into the WSDL, and unprefixed names would then mean
+    "no namespace" to a strict reader."""
+    for element in schema.iter(etree.Element):
+        for name in _QNAME_ATTRIBUTES:
+            value = element.get(name)
+            if value is not None:
+                prefix, _, local = value.rpartition(":")
+                element.set(name, f"{_PREFIXES[element.nsmap[prefix or None]]}:{local}")

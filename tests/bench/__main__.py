@@ -1,0 +1,29 @@
+"""`make bench`: throughput figures, each beside a baseline measured in the same run.
+
+Engine: instances per second of start → 10 assigns → end, run in-process with SQLite persistence,
+beside SpiffWorkflow 3 running the equivalent BPMN (start → 10 script tasks → end) in the same
+process. Goal: ours ≥ 3× Spiff.
+REST: requests per second of GET /run beside a bare Flask route answering as much JSON, on the same
+gunicorn settings, with p50 and p99 latency. Goal: ≥ 0.5.
+SOAP: calls per second of SOAP run beside REST GET /run of the same definition, on one server. Goal: ≥ 0.6.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tests.bench import engine_vs_spiff, rest, soap
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per contender")
+    args = parser.parse_args(argv)
+    print(engine_vs_spiff.report(args.seconds), flush=True)
+    print(rest.report(args.seconds), flush=True)
+    print(soap.report(args.seconds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

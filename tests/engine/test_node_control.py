@@ -1,0 +1,212 @@
+"""Maintenance levels, online flags, node states, services and cluster control, through the facade."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from engine import operations as ops
+from engine.errors import (AuthorizationError, EngineOffline, InvalidParameter, InvalidState, NotFound)
+from engine.query import Param, Query
+from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
+from engine.states import ExecutionState as S
+from tests.conftest import SAMPLES, write_definition
+
+BOB = Principal("bob", frozenset({"clerks"}))
+SPIN = ('<assign id="i" name="i">0</assign><while id="w" test="true()"><assign id="n" name="i" select="$i + 1"/>'
+        '<invoke id="nap" module="util" operation="sleep"><param name="ms">5</param></invoke></while>')
+
+
+@pytest.fixture
+def pe(engine_factory, repo):
+    write_definition(repo, "hold.ipd", '<wait id="hold"/><assign id="a" name="after">yes</assign>')
+    write_definition(repo, "spin.ipd", SPIN)
+    write_definition(repo, "done.ipd", '<endElement id="end"/>')
+    return engine_factory(repo)
+
+
+# -- maintenance levels -------------------------------------------------------------------------------
+def test_maintenance_levels_apply_their_online_rule(pe):
+    assert ops.get_maintenance_level(pe, ADMIN).id == "normal"
+    waiting = ops.run(pe, ADMIN, "hold.ipd", states=["WAITING"])
+    created = ops.instantiate(pe, ADMIN, "done.ipd")
+    ops.set_maintenance_level(pe, ADMIN, "maintenance")
+    level = ops.get_maintenance_level(pe, ADMIN)
+    assert (level.id, level.online) == ("maintenance", "allOffline")
+    assert not ops.get_process_snapshot(pe, ADMIN, waiting.execution_id).online
+    held = ops.start_process(pe, ADMIN, created.execution_id, timeout=300, set_online=False)
+    assert held.state is S.READY  # offline: not executed
+    ops.set_maintenance_level(pe, ADMIN, "frozen")  # noChange: the flags stay as they are
+    assert not ops.get_process_snapshot(pe, ADMIN, waiting.execution_id).online
+    ops.set_maintenance_level(pe, ADMIN, "normal")
+    assert ops.get_process_snapshot(pe, ADMIN, waiting.execution_id).online
+    assert ops.wait_for_process(pe, ADMIN, created.execution_id, timeout=5000).state is S.FINISHED
+
+
+def test_going_into_maintenance_stops_running_processes(pe):
+    running = ops.run(pe, ADMIN, "spin.ipd", states=["RUNNING"], auto_dispose="never")
+    ops.set_maintenance_level(pe, ADMIN, "maintenance")
+    stopped = ops.wait_for_process(pe, ADMIN, running.execution_id, states=["READY"], timeout=5000)
+    assert stopped.state is S.READY and not stopped.online
+    ops.set_maintenance_level(pe, ADMIN, "normal")
+    assert ops.wait_for_process(pe, ADMIN, running.execution_id, states=["RUNNING"], timeout=5000).state is S.RUNNING
+    ops.terminate_process(pe, ADMIN, running.execution_id, kill=True)
+
+
+def test_maintenance_level_errors_and_persistence(engine_factory, repo):
+    first = engine_factory(repo)
+    with pytest.raises(NotFound, match="maintenance level"):
+        ops.set_maintenance_level(first, ADMIN, "holiday")
+    with pytest.raises(InvalidState, match="already"):
+        ops.set_maintenance_level(first, ADMIN, "normal")
+    ops.set_maintenance_level(first, ADMIN, "frozen")
+    first.stop()
+    assert ops.get_maintenance_level(engine_factory(repo), ADMIN).id == "frozen"  # stored for every node
+
+
+# -- node online and node states --------------------------------------------------------------------
+def test_set_engine_online_self_all_and_specified(pe):
+    ops.set_engine_online(pe, ADMIN, False, "self")
+    assert not pe.online and not ops.get_node_state(pe, ADMIN).online
+    with pytest.raises(EngineOffline):
+        ops.run(pe, ADMIN, "done.ipd")
+    ops.set_engine_online(pe, ADMIN, True, "all")
+    assert pe.online
+    ops.set_engine_online(pe, ADMIN, False, "specified", [pe.node_id])
+    assert not pe.online
+    ops.set_engine_online(pe, ADMIN, True, "specified", [pe.node_id])
+    with pytest.raises(NotFound, match="ghost"):
+        ops.set_engine_online(pe, ADMIN, False, "specified", ["ghost"])
+    with pytest.raises(InvalidParameter, match="param"):
+        ops.set_engine_online(pe, ADMIN, False, "some")
+    with pytest.raises(InvalidParameter, match="node"):
+        ops.set_engine_online(pe, ADMIN, False, "specified", [])
+    assert pe.online
+
+
+def test_another_node_applies_an_online_request_at_its_heartbeat(pe):
+    from engine.storage import nodes
+    with pe.db.unit_of_work() as uow:
+        nodes.request_online(uow.conn, [pe.node_id], False, "another-node")  # as its setEngineOnline would
+        uow.commit()
+    deadline = time.monotonic() + 5
+    while pe.online and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pe.online
+
+
+def test_the_asking_node_records_its_own_flag_instead_of_a_request_to_itself(pe):
+    """A request to itself could be taken by a heartbeat already under way and undo the change."""
+    from engine.storage import nodes
+
+    def own_row() -> dict:
+        with pe.db.unit_of_work() as uow:
+            return next(r for r in nodes.all_nodes(uow.conn) if r["node_id"] == pe.node_id)
+    try:
+        ops.set_engine_online(pe, ADMIN, False, "all")
+        row = own_row()
+        assert row["online"] is False and row["requested_online"] is None and not pe.online
+        pe.membership.beat()
+        assert not pe.online
+    finally:
+        ops.set_engine_online(pe, ADMIN, True, "all")
+    assert own_row()["online"] is True and pe.online
+
+
+def test_node_states(pe):
+    running = ops.run(pe, ADMIN, "spin.ipd", states=["RUNNING"])
+    state = ops.get_node_state(pe, ADMIN)
+    assert state.engine_id == pe.node_id and state.online and state.running_processes == 1
+    assert state.cluster.connection_status == "connected" and state.cluster.master
+    assert state.cluster.root_node == f"nodes/{pe.node_id}" and "timers" in state.cluster.wait_state_handlers
+    assert [s.engine_id for s in ops.get_node_states(pe, ADMIN)] == [pe.node_id]
+    ops.terminate_process(pe, ADMIN, running.execution_id, kill=True)
+
+
+def test_wait_for_no_running_processes(pe):
+    running = ops.run(pe, ADMIN, "spin.ipd", states=["RUNNING"])
+    assert ops.wait_for_no_running_processes(pe, ADMIN, timeout=200) == 1
+    ops.set_online(pe, ADMIN, running.execution_id, False, timeout=0)
+    assert ops.wait_for_no_running_processes(pe, ADMIN, timeout=5000) == 0
+
+
+# -- services -------------------------------------------------------------------------------------------
+SERVICES = [{"id": "beat", "process_uri": "services/heartbeat.ipd", "autostart": True, "thread_pool_id": None,
+             "description": "beats"},
+            {"id": "report", "process_uri": "services/report.ipd", "autostart": False, "thread_pool_id": "batch",
+             "description": "reports"}]
+
+
+@pytest.fixture
+def with_services(engine_factory):
+    from config.settings import ServiceSettings
+    return engine_factory(SAMPLES, services=tuple(ServiceSettings(**s) for s in SERVICES))
+
+
+def test_autostart_services_start_with_the_engine(with_services):
+    pe = with_services
+    listed = {s.id: s for s in ops.list_services(pe, ADMIN)}
+    assert listed["beat"].state == "running" and listed["report"].state == "stopped"
+    assert listed["report"].thread_pool_id == "batch" and listed["report"].description == "reports"
+    beat = ops.get_service_snapshot(pe, ADMIN, "beat")
+    assert ops.wait_for_process(pe, ADMIN, beat.execution_id, states=["WAITING"], timeout=5000).state is S.WAITING
+    assert ops.get_service_snapshot(pe, ADMIN, "report") is None
+
+
+def test_start_service_runs_at_most_one_instance(with_services):
+    pe = with_services
+    first = ops.start_service(pe, ADMIN, "beat")
+    again = ops.start_service(pe, ADMIN, "beat")
+    assert first.execution_id == again.execution_id
+    found = ops.find_executions(pe, ADMIN, Query(Param("processUri", "equals", ("services/heartbeat.ipd",))))
+    assert found.total == 1
+
+
+def test_a_finished_service_can_be_started_again(with_services):
+    pe = with_services
+    report = ops.start_service(pe, ADMIN, "report")
+    done = ops.wait_for_process(pe, ADMIN, report.execution_id, timeout=10000, peek=True)
+    assert done.state is S.FINISHED and done.pipeline.first_text("sum") == "55"
+    assert {s.id: s.state for s in ops.list_services(pe, ADMIN)}["report"] == "stopped"
+    again = ops.start_service(pe, ADMIN, "report")
+    assert again.execution_id != report.execution_id
+
+
+def test_service_errors(with_services):
+    pe = with_services
+    for call in (lambda: ops.start_service(pe, ADMIN, "nope"), lambda: ops.get_service_snapshot(pe, ADMIN, "nope")):
+        with pytest.raises(NotFound, match="service"):
+            call()
+    for call in (lambda: ops.list_services(pe, BOB), lambda: ops.start_service(pe, BOB, "beat"),
+                 lambda: ops.get_service_snapshot(pe, BOB, "beat")):
+        with pytest.raises(AuthorizationError):
+            call()
+
+
+# -- cluster control -------------------------------------------------------------------------------------
+def test_disconnect_waits_hands_back_and_connect_resumes(pe):
+    running = ops.run(pe, ADMIN, "spin.ipd", states=["RUNNING"], auto_dispose="never")
+    state = ops.cluster_disconnect(pe, ADMIN, timeout=200)
+    assert state.cluster.connection_status == "disconnected" and not state.cluster.master
+    assert state.running_processes == 0
+    handed_back = ops.get_process_snapshot(pe, ADMIN, running.execution_id)
+    assert handed_back.state is S.READY and handed_back.owner_node is None
+    with pytest.raises(InvalidState):
+        ops.cluster_disconnect(pe, ADMIN)
+    with pytest.raises(EngineOffline):
+        ops.run(pe, ADMIN, "done.ipd")
+    state = ops.cluster_connect(pe, ADMIN)
+    assert state.cluster.connection_status == "connected"
+    assert ops.wait_for_process(pe, ADMIN, running.execution_id, states=["RUNNING"], timeout=5000).state is S.RUNNING
+    with pytest.raises(InvalidState):
+        ops.cluster_connect(pe, ADMIN)
+    ops.terminate_process(pe, ADMIN, running.execution_id, kill=True)
+
+
+def test_node_operations_are_for_administrators(pe):
+    for call in (lambda: ops.get_maintenance_level(pe, BOB), lambda: ops.set_maintenance_level(pe, BOB, "frozen"),
+                 lambda: ops.get_node_state(pe, BOB), lambda: ops.get_node_states(pe, BOB),
+                 lambda: ops.set_engine_online(pe, BOB, False), lambda: ops.wait_for_no_running_processes(pe, BOB, 0),
+                 lambda: ops.cluster_connect(pe, BOB), lambda: ops.cluster_disconnect(pe, BOB)):
+        with pytest.raises(AuthorizationError):
+            call()

@@ -1,0 +1,187 @@
+"""What survives a stop, a crash and a changed definition: nothing a client was told is lost."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import update
+
+from engine import operations as ops
+from engine.errors import InvalidState, NotFound
+from engine.query import Param, Query
+from engine.security import ANONYMOUS_ADMIN as ADMIN
+from engine.states import ExecutionState as S, HealthState as H
+from engine.storage import instances as store
+from engine.storage.database import Database
+from engine.storage.tables import instances
+from tests.conftest import ROOT, SAMPLES, write_definition
+
+SPIN = ('<assign id="init" name="i">0</assign>'
+        '<while id="spin" test="$i &lt; 1000000"><assign id="inc" name="i" select="$i + 1"/>'
+        '<invoke id="nap" module="util" operation="sleep"><param name="ms">20</param></invoke></while>'
+        '<endElement id="end"/>')
+
+
+def wait_until(predicate, timeout: float = 20.0, step: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("condition not reached in time")
+
+
+def raw(pe, execution_id):
+    with pe.db.unit_of_work(write=False) as uow:
+        return store.get_instance(uow.conn, execution_id, include_disposed=True)
+
+
+def plant(pe, execution_id, **values):
+    with pe.db.unit_of_work() as uow:
+        uow.conn.execute(update(instances).where(instances.c.execution_id == execution_id).values(**values))
+        uow.commit()
+
+
+def test_a_timer_fires_after_a_restart(engine_factory, repo):
+    write_definition(repo, "t.ipd", '<wait id="nap" duration="PT1S"/><assign id="a" name="done">yes</assign>')
+    first = engine_factory(repo)
+    waiting = ops.run(first, ADMIN, "t.ipd", states=["WAITING"], auto_dispose="never")
+    first.stop()
+    second = engine_factory(repo)
+    end = ops.wait_for_process(second, ADMIN, waiting.execution_id, timeout=10000)
+    assert end.state is S.FINISHED and end.pipeline.first_text("done") == "yes"
+
+
+def test_a_running_process_is_handed_back_on_stop_and_continues(engine_factory, repo):
+    write_definition(repo, "spin.ipd", SPIN.replace("1000000", "40"))
+    first = engine_factory(repo)
+    started = ops.run(first, ADMIN, "spin.ipd", states=["RUNNING"], auto_dispose="never")
+    time.sleep(0.5)
+    first.stop()
+    handed_back = raw(first, started.execution_id)
+    assert handed_back.state == "READY" and handed_back.owner_node is None and handed_back.health == "OK"
+    saved_i = int(ops.get_process_snapshot(engine_factory(repo), ADMIN, started.execution_id, peek=True,
+                                           inspect_pipeline=True).pipeline.first_text("i"))
+    assert saved_i > 0
+
+
+def test_a_waiting_process_answers_the_same_after_a_restart(engine_factory, repo):
+    write_definition(repo, "w.ipd", '<assign id="a" name="x">kept</assign><wait id="hold"/>')
+    first = engine_factory(repo)
+    told = ops.run(first, ADMIN, "w.ipd", states=["WAITING"])
+    first.stop()
+    second = engine_factory(repo)
+    again = ops.get_process_snapshot(second, ADMIN, told.execution_id)
+    assert (again.state, again.state_change_index, again.pipeline) == (told.state, told.state_change_index, told.pipeline)
+    assert ops.start_process(second, ADMIN, told.execution_id).state is S.FINISHED
+
+
+def test_unreadable_saved_state_is_reported_corrupt_never_misread(engine_factory, repo):
+    write_definition(repo, "w.ipd", '<wait id="hold"/><assign id="a" name="x">1</assign>')
+    pe = engine_factory(repo)
+    future = ops.run(pe, ADMIN, "w.ipd", states=["WAITING"]).execution_id
+    garbage = ops.run(pe, ADMIN, "w.ipd", states=["WAITING"]).execution_id
+    plant(pe, future, state_format=99)
+    plant(pe, garbage, position='{"frames": [{"o": "root"')
+    for execution_id in (future, garbage):
+        snap = ops.start_process(pe, ADMIN, execution_id, timeout=5000, states=["FINISHED"])
+        assert snap.health.state is H.CORRUPT, snap
+        assert snap.state is not S.FINISHED
+    assert "format 99" in raw(pe, future).health_message
+
+
+def test_broken_pipeline_shows_corrupt_in_snapshots(pe):
+    done = ops.run(pe, ADMIN, "greeting.ipd", auto_dispose="never")
+    plant(pe, done.execution_id, pipeline="not json")
+    snap = ops.get_process_snapshot(pe, ADMIN, done.execution_id)
+    assert snap.health.state is H.CORRUPT and snap.pipeline is None
+
+
+def test_changed_definition_without_the_saved_position_is_a_conflict(engine_factory, repo):
+    uri = write_definition(repo, "d.ipd", '<wait id="hold"/><assign id="a" name="x">1</assign>')
+    pe = engine_factory(repo)
+    waiting = ops.run(pe, ADMIN, uri, states=["WAITING"])
+    write_definition(repo, "d.ipd", '<wait id="renamed"/><assign id="a" name="x">1</assign>')
+    snap = ops.start_process(pe, ADMIN, waiting.execution_id, timeout=3000)
+    assert snap.health.state is H.DEFINITION_CONFLICT and "root.hold" in snap.health.message
+
+
+def test_changed_definition_that_keeps_the_position_is_picked_up(engine_factory, repo):
+    uri = write_definition(repo, "d.ipd", '<wait id="hold"/><assign id="a" name="x">old</assign>')
+    pe = engine_factory(repo)
+    waiting = ops.run(pe, ADMIN, uri, states=["WAITING"])
+    assert waiting.definition.version == 1
+    write_definition(repo, "d.ipd", '<wait id="hold"/><assign id="a" name="x">new</assign>')
+    end = ops.start_process(pe, ADMIN, waiting.execution_id)
+    assert end.pipeline.first_text("x") == "new" and end.definition.version == 2
+
+
+def test_deleted_definition_breaks_the_instance_and_reload_fixes_it(engine_factory, repo):
+    uri = write_definition(repo, "d.ipd", '<wait id="hold"/><assign id="a" name="x">1</assign>')
+    pe = engine_factory(repo)
+    waiting = ops.run(pe, ADMIN, uri, states=["WAITING"])
+    with pytest.raises(InvalidState, match="CREATED or health BROKEN"):
+        ops.reload(pe, ADMIN, waiting.execution_id)
+    (repo / "d.ipd").rename(repo / "d.bak")
+    broken = ops.start_process(pe, ADMIN, waiting.execution_id, timeout=3000)
+    assert broken.health.state is H.BROKEN and broken.state is S.READY
+    assert "d.ipd" in broken.health.message
+    with pytest.raises(NotFound):
+        ops.reload(pe, ADMIN, waiting.execution_id)
+    (repo / "d.bak").rename(repo / "d.ipd")
+    fixed = ops.reload(pe, ADMIN, waiting.execution_id)
+    assert fixed.health.state is H.OK
+    assert ops.wait_for_process(pe, ADMIN, waiting.execution_id).state is S.FINISHED
+
+
+@pytest.mark.slow
+def test_crash_loses_nothing(storage_url, make_settings, engine_factory, tmp_path):
+    """kill -9 an engine while 100 instances wait on timers and 100 run long loops: a fresh engine
+    finds all 200, finishes the timers, marks the loops LOST, and recovered loops resume."""
+    repo = tmp_path / "repo"
+    shutil.copytree(SAMPLES, repo)
+    write_definition(repo, "spin.ipd", SPIN)
+    env = dict(os.environ, PE_STORAGE_URL=storage_url, PE_REPOSITORY_PATH=str(repo), PE_NODE_ID="doomed",
+               CRASH_TIMER="PT4S", PYTHONPATH=str(ROOT))
+    host = subprocess.Popen([sys.executable, "-m", "tests.engine.crash_host", "100", "100"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        told = json.loads(host.stdout.readline())
+        probe = SimpleNamespace(db=Database(storage_url))  # a reader, not an engine
+        def loops_saved():
+            with probe.db.unit_of_work(write=False) as uow:
+                rows = [store.get_instance(uow.conn, i) for i in told["loops"]]
+            return all(r.state == "RUNNING" and r.position for r in rows) and rows
+        wait_until(loops_saved, timeout=60)
+        time.sleep(1.0)
+    finally:
+        host.send_signal(signal.SIGKILL)
+        host.wait()
+    with probe.db.unit_of_work(write=False) as uow:
+        saved = {i: store.get_instance(uow.conn, i) for i in told["loops"]}
+    fresh = engine_factory(repo)
+    everything = set(told["timers"]) | set(told["loops"])
+    found = ops.find_executions(fresh, ADMIN, Query(Param("executionId", "in", tuple(everything))))
+    assert found.total == 200
+    assert all(s.health.state is not H.CORRUPT for s in found.snapshots)
+    for execution_id in told["timers"]:
+        end = ops.wait_for_process(fresh, ADMIN, execution_id, timeout=15000, peek=True)
+        assert end.state is S.FINISHED, end
+    lost = wait_until(lambda: all(raw(fresh, i).health == "LOST" for i in told["loops"]), timeout=20)
+    assert lost
+    for execution_id in told["loops"][:10]:
+        snap = ops.get_process_snapshot(fresh, ADMIN, execution_id, inspect_pipeline=True)
+        assert snap.state is S.RUNNING and snap.health.state is H.LOST
+        saved_i = int(ops.get_process_snapshot(fresh, ADMIN, execution_id, inspect_pipeline=True).pipeline.first_text("i"))
+        assert saved_i == int(__import__("engine.storage.codec", fromlist=["x"]).decode_store(saved[execution_id].pipeline).first_text("i"))
+        ops.recover_process(fresh, ADMIN, execution_id)
+        end = ops.terminate_process(fresh, ADMIN, execution_id, peek=True)
+        assert end.state is S.TERMINATED and int(end.pipeline.first_text("i")) >= saved_i

@@ -1,0 +1,142 @@
+"""Storage: migrations that match the tables, saved-state formats, one node per SQLite file."""
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from config.settings import load_settings
+from engine import operations as ops
+from engine.datastore import DataStore, make_value
+from engine.runtime.engine import ProcessEngine
+from engine.runtime.membership import NodeConflict
+from engine.security import ANONYMOUS_ADMIN as ADMIN
+from engine.states import ExecutionState as S, HealthState as H
+from engine.storage import codec
+from engine.storage.database import Database
+from engine.storage.tables import Base
+from tests.conftest import write_definition
+from tests.engine.test_persistence import plant
+
+
+def test_migrations_create_exactly_the_tables_the_code_uses(storage_url):
+    database = Database(storage_url)
+    database.upgrade()
+    database.upgrade()  # applying twice is harmless
+    with database.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        tables = set(inspect(conn).get_table_names())
+        conditions = stored_index_conditions(conn)
+    database.dispose()
+    assert differences == []
+    # compare_metadata does not look at the WHERE of partial indexes, on which the queries rely
+    for table in Base.metadata.sorted_tables:
+        for index in table.indexes:
+            wanted = index.dialect_options["sqlite"]["where"] if database.is_sqlite \
+                else index.dialect_options["postgresql"]["where"]
+            assert conditions[index.name] == (str(wanted) if wanted is not None else None), index.name
+    assert {"process_instances", "wait_states", "process_permissions", "process_log", "definitions",
+            "nodes", "alembic_version"} <= tables
+
+
+def stored_index_conditions(conn) -> dict[str, str | None]:
+    """Each index's WHERE as the database holds it (None for a full index), in the code's spelling."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+    else:
+        rows = conn.exec_driver_sql("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()")
+    conditions = {}
+    for name, definition in rows:
+        _, where, condition = definition.partition(" WHERE ")
+        conditions[name] = condition.strip().removeprefix("(").removesuffix(")") if where else None
+    return conditions
+
+
+def test_a_second_engine_on_the_same_sqlite_file_is_refused(tmp_path):
+    def settings():
+        return load_settings({}).with_overrides(storage={"url": f"sqlite:///{tmp_path / 'one.db'}"})
+    first = ProcessEngine(settings()).start()
+    try:
+        with pytest.raises(NodeConflict, match="SQLite serves one node"):
+            ProcessEngine(settings()).start()
+    finally:
+        first.stop()
+    ProcessEngine(settings()).start().stop()  # once the first has stopped, a new one may start
+
+
+def test_an_older_state_format_is_upgraded_when_read(engine_factory, repo, monkeypatch):
+    """A row saved in format 1 by an older engine is read through the registered upgrade."""
+    write_definition(repo, "w.ipd", '<wait id="hold"/><assign id="a" name="b" select="concat($a, \'!\')"/>')
+    pe = engine_factory(repo)
+    snap = ops.run(pe, ADMIN, "w.ipd", states=["WAITING"],
+                   process_params=DataStore([("old-name", [make_value("1", "text/plain", "x")])]))
+
+    def rename_entry(fields):  # what a real upgrade might do: an entry renamed between formats
+        store = codec.decode_store(fields["pipeline"])
+        store.set("a", store.get("old-name"))
+        store.remove("old-name")
+        return dict(fields, pipeline=codec.encode_store(store))
+
+    monkeypatch.setattr(codec, "STATE_FORMAT", 2)
+    monkeypatch.setitem(codec.UPGRADES, 1, rename_entry)
+    end = ops.start_process(pe, ADMIN, snap.execution_id)
+    assert end.state is S.FINISHED and end.pipeline.first_text("b") == "x!"
+
+
+def test_a_format_without_upgrade_is_corrupt(engine_factory, repo, monkeypatch):
+    write_definition(repo, "w.ipd", '<wait id="hold"/>')
+    pe = engine_factory(repo)
+    snap = ops.run(pe, ADMIN, "w.ipd", states=["WAITING"])
+    plant(pe, snap.execution_id, state_format=0)
+    assert ops.start_process(pe, ADMIN, snap.execution_id, timeout=3000).health.state is H.CORRUPT
+
+
+def test_the_sqlite_wal_is_checkpointed_off_the_request_path_and_stays_small(tmp_path):
+    """Requests' commits leave checkpoints to the engine's own thread; the WAL still never grows
+    without bound (without any checkpoint, this many instances would leave megabytes in it)."""
+    folder = tmp_path / "defs"
+    uri = write_definition(folder, "one.ipd", '<assign id="a" name="x">1</assign>')
+    settings = load_settings({}).with_overrides(storage={"url": f"sqlite:///{tmp_path / 'wal.db'}"},
+                                                repository={"path": str(folder)}, services=())
+    pe = ProcessEngine(settings).start()
+    try:
+        conn, _ = pe.db.connection()
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        conn.rollback()
+        high_water = 0
+        for _ in range(6):
+            for _ in range(150):
+                assert ops.run(pe, ADMIN, uri).state == S.FINISHED
+            pe.db.checkpointer.join(timeout=0.6)  # a few of its rounds
+            high_water = max(high_water, (tmp_path / "wal.db-wal").stat().st_size)
+        assert high_water < 8 * 1024 * 1024
+    finally:
+        pe.stop()
+    with Database(settings.storage.url).engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM process_instances").scalar() >= 900
+
+
+def test_upgrading_brings_older_sqlite_timestamps_to_the_one_text_form(tmp_path):
+    """Rows written before revision 0004 spelled a whole second without microseconds."""
+    import sqlite3
+
+    from alembic import command
+
+    from engine.storage.database import alembic_config
+
+    path = tmp_path / "old.db"
+    config = alembic_config(f"sqlite:///{path}")
+    command.upgrade(config, "0003")
+    with sqlite3.connect(path) as conn:
+        columns = {name: typ.upper() for _, name, typ, *_ in conn.execute("PRAGMA table_info(process_instances)")}
+        row = {name: "2026-01-02 03:04:05" if "DATETIME" in typ else 1 if typ.startswith(("INT", "BOOL")) else "x"
+               for name, typ in columns.items()}
+        row.update(finished_at="2026-01-02 03:04:05.120000", disposed_at=None)
+        conn.execute(f"INSERT INTO process_instances ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                     list(row.values()))
+    command.upgrade(config, "head")
+    with sqlite3.connect(path) as conn:
+        stored = conn.execute("SELECT created_at, state_changed_at, finished_at, disposed_at FROM process_instances")
+        assert stored.fetchall() == [("2026-01-02 03:04:05.000000", "2026-01-02 03:04:05.000000",
+                                      "2026-01-02 03:04:05.120000", None)]

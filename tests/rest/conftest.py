@@ -1,0 +1,116 @@
+"""A real `process-engine serve` (gunicorn) per test module and database, driven over real HTTP.
+
+The server runs on a free port with settings of its own (a repository of test definitions beside the
+samples, quick timers, a short maximum timeout). On PostgreSQL, modules share the session's schema,
+so tests must not count what other tests left behind: they filter by their own externalIds.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, SAMPLES, write_definition
+
+ROOT_PATH = "/infinica-process-engine"
+
+DEFINITIONS = {
+    "hold.ipd": '<assign id="a" name="x">1</assign><wait id="hold"/><assign id="b" name="after" select="concat($x, \'!\')"/>',
+    "done.ipd": '<endElement id="end"/>',
+    "echo.ipd": '<assign id="a" name="out" select="concat(\'echo \', $in)"/>',
+    "spin.ipd": '<assign id="i" name="i">0</assign><while id="w" test="true()"><assign id="n" name="i" select="$i + 1"/>'
+                '<invoke id="nap" module="util" operation="sleep"><param name="ms">5</param></invoke></while>',
+    "fail.ipd": '<fail id="f" type="Broken" message="it broke"/>',
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """A running service: `url(path)` is {root}/rest/{path}; `root(path)` is {root}/{path}."""
+
+    def __init__(self, base: str, process: subprocess.Popen, log: Path) -> None:
+        self.base, self.process, self.log = base, process, log
+        self.session = requests.Session()
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{ROOT_PATH}/rest/{path.lstrip('/')}"
+
+    def root(self, path: str) -> str:
+        return f"{self.base}{ROOT_PATH}/{path.lstrip('/')}"
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 60)
+        return self.session.request(method, self.url(path), **kwargs)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def start_server(folder: Path, storage_url: str, extra_toml: str = "") -> Server:
+    repo = folder / "repo"
+    shutil.copytree(SAMPLES, repo, dirs_exist_ok=True)
+    for name, body in DEFINITIONS.items():
+        write_definition(repo, name, body, '<parameter name="in">nobody</parameter>' if name == "echo.ipd" else "")
+    port = free_port()
+    config = folder / "settings.toml"
+    config.write_text(f'''[storage]\nurl = "{storage_url}"\n[repository]\npath = "{repo}"\n'''
+                      f'''[engine]\ntimer_poll_ms = 100\nmax_timeout_ms = 20000\nsave_interval_ms = 200\n'''
+                      f'''node_id = "rest-{uuid.uuid4().hex[:6]}"\n[cluster]\nheartbeat_ms = 200\n{extra_toml}''')
+    log = folder / "server.log"
+    env = dict(os.environ, PROCESS_ENGINE_CONFIG=str(config), PYTHONPATH=str(ROOT), PE_THREADS="16")
+    process = subprocess.Popen([sys.executable, "-m", "config.cli", "--config", str(config), "serve",
+                                "--port", str(port)], cwd=folder, env=env, stdout=log.open("w"),
+                               stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}", process, log)
+    deadline = time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited:\n{log.read_text()}")
+            try:
+                if requests.get(server.root("health/ready"), timeout=10).status_code == 200:
+                    return server
+            except requests.RequestException:  # not listening yet, or slow on a busy machine
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"the server did not get ready:\n{log.read_text()}")
+    except BaseException:
+        server.stop()  # never leave a server behind
+        raise
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("server")
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'engine.db'}"
+    else:
+        url = request.getfixturevalue("pg_schema_url")
+    running = start_server(folder, url, "[[services]]\nid = 'report'\nprocessUri = 'services/report.ipd'\n")
+    yield running
+    running.stop()
+
+
+def unique() -> str:
+    """An externalId of this test's own, to find its processes among others'."""
+    return f"t-{uuid.uuid4().hex[:12]}"

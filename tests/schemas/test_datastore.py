@@ -1,0 +1,574 @@
+"""The data store wire forms (CONTRACT §4): what a REST or SOAP client sends and gets back."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from engine.datastore import BINARY, TEXT, XML, DataStore, Value, kind_of, make_value
+from engine.errors import InvalidDataStore
+from schemas.datastore import (dump_json, dump_json_body, dump_xml, dump_xml_children, dump_xml_into, load,
+                               load_json, load_json_body, load_xml, load_xml_children)
+from schemas.namespaces import DATASTORE
+
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+NS = f'xmlns="{DATASTORE}"'
+PROCESS = "http://www.infinica.com/process-engine"
+
+# -- the spec's four examples (under `run`), as printed there --------------------------------------
+
+SIMPLE_XML = f"""<dataStore {NS}>
+    <entry name="foo" type="text/plain">
+        <value>bar</value>
+    </entry>
+</dataStore>"""
+STANDARD_XML = f"""<dataStore {NS}>
+    <values>
+        <value id="1" type="text/plain">
+            <content>bar</content>
+        </value>
+    </values>
+    <entries>
+        <entry name="foo">
+            <value>1</value>
+        </entry>
+    </entries>
+</dataStore>"""
+SIMPLE_JSON = '{"dataStore": {"entry": {"name": "a", "type": "text/plain", "value": ["text"]}}}'
+STANDARD_JSON = """{"dataStore": {
+    "values": {"value": [{"type": "text/plain", "id": "1", "content": {"value": ["bar"]}}]},
+    "entries": {"entry": [{"name": "foo", "value": ["1"]}]}}}"""
+
+
+def one_text(name: str, text: str) -> DataStore:
+    return DataStore([(name, [Value("1", "text/plain", text)])])
+
+
+@pytest.mark.parametrize("document, name, text", [
+    (SIMPLE_XML, "foo", "bar"), (STANDARD_XML, "foo", "bar"),
+    (SIMPLE_JSON, "a", "text"), (STANDARD_JSON, "foo", "bar"),
+])
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_the_spec_examples_load(document, name, text, as_bytes):
+    data = document.encode() if as_bytes else document
+    assert load(data) == one_text(name, text)
+    known = load_xml(etree.fromstring(data)) if document.startswith("<") else load_json(json.loads(data))
+    assert known == one_text(name, text)
+
+
+def test_dumps_have_the_spec_shapes_with_arrays_even_for_one_item():
+    store = one_text("foo", "bar")
+    assert dump_json(store, simple=False) == json.loads(STANDARD_JSON)
+    assert dump_json(one_text("a", "text"), simple=True) == {
+        "dataStore": {"entry": [{"name": "a", "type": "text/plain", "value": ["text"]}]}}
+    for document, simple in ((STANDARD_XML, False), (SIMPLE_XML, True)):
+        expected = etree.fromstring(document, etree.XMLParser(remove_blank_text=True))
+        assert shape(dump_xml(store, simple)) == shape(expected)
+
+
+def shape(element: etree._Element) -> tuple:
+    """An element's names, attributes, text and children, whatever its prefixes."""
+    return element.tag, dict(element.attrib), element.text, [shape(child) for child in element]
+
+
+def test_dumped_xml_uses_the_dat_prefix():
+    root = dump_xml(one_text("foo", "bar"), simple=False)
+    assert root.tag == f"{{{DATASTORE}}}dataStore" and root.prefix == "dat"
+
+
+@pytest.mark.parametrize("document", [
+    f"<dataStore {NS}/>", f"<dataStore {NS}><values/><entries/></dataStore>", '{"dataStore": {}}',
+    '{"dataStore": {"values": {}, "entries": {}}}', '{"dataStore": {"entry": []}}',
+])
+def test_an_empty_store_loads_in_every_form(document):
+    assert load(document) == DataStore()
+
+
+@pytest.mark.parametrize("simple", [False, True])
+def test_an_empty_store_round_trips(simple):
+    assert load(wire(dump_xml(DataStore(), simple))) == DataStore()
+    assert load(json.dumps(dump_json(DataStore(), simple))) == DataStore()
+
+
+def test_json_input_takes_lone_items_and_numbers_and_booleans_as_text():
+    store = load({"dataStore": {"entry": {"name": 7, "type": "text/plain", "value": True}}})
+    assert store == DataStore([("7", [Value("1", "text/plain", "true")])])
+    value = {"id": 1, "type": "text/plain", "content": {"value": 2.5}}
+    standard = load(
+        {"dataStore": {"values": {"value": value}, "entries": {"entry": {"name": "n", "value": 1}}}})
+    assert standard == DataStore([("n", [Value("1", "text/plain", "2.5")])])
+
+
+def test_detection_skips_whitespace_and_a_byte_order_mark():
+    assert load(b"\xef\xbb\xbf \n" + SIMPLE_XML.encode()) == one_text("foo", "bar")
+    assert load("\ufeff\n" + SIMPLE_JSON) == one_text("a", "text")
+    assert load(SIMPLE_XML.encode("utf-16")) == one_text("foo", "bar")
+    assert load(SIMPLE_JSON.encode("utf-16")) == one_text("a", "text")
+
+
+def test_text_is_kept_exactly_and_xml_content_ignores_whitespace_around_its_element():
+    document = f"""<dataStore {NS}><values>
+        <value id="t" type="text/plain"><content>  two\tspaces &amp; &#13;return\n</content></value>
+        <value id="x" type="text/xml"><content>
+            <a xmlns="urn:a"><b xmlns="">kept </b></a>
+        </content></value>
+        <value id="b" type="image/png"><content>
+            AAEC
+            /w==
+        </content></value>
+    </values><entries><entry name="e"><value> t </value><value>x</value><value>b</value></entry></entries>
+    </dataStore>"""
+    values = load(document).get("e")
+    assert values[0].content == "  two\tspaces & \rreturn\n"
+    assert values[1].content == '<a xmlns="urn:a"><b xmlns="">kept </b></a>'
+    assert values[2].content == b"\x00\x01\x02\xff"
+
+
+def test_an_entry_may_have_no_values_and_the_simple_form_then_omits_its_type():
+    store = DataStore([("empty", [])])
+    assert dump_json(store, simple=True) == {"dataStore": {"entry": [{"name": "empty", "value": []}]}}
+    assert dump_xml(store, simple=True)[0].get("type") is None
+    assert load(f'<dataStore {NS}><entry name="empty"/></dataStore>') == store
+
+
+# -- property tests: arbitrary stores over the real wire -------------------------------------------
+
+NOT_SPACE = st.one_of(  # characters XML 1.0 can carry, XML's whitespace aside
+    st.sampled_from(list("&<>\"']") + ["\u00e9", "\u2028", "\ufeff", "\U0001F600", "\U0010FFFD"]),
+    st.characters(min_codepoint=0x21, max_codepoint=0xD7FF),
+    st.characters(min_codepoint=0xE000, max_codepoint=0xFFFD),
+    st.characters(min_codepoint=0x10000, max_codepoint=0x10FFFF),
+)
+XML_CHARS = NOT_SPACE | st.sampled_from(list(" \t\n\r"))
+TEXTS = st.lists(XML_CHARS | st.just("]]>"), max_size=12).map("".join)
+NAMES = st.lists(XML_CHARS | st.just("]]>"), min_size=1, max_size=8).map("".join)
+IDS = st.text(NOT_SPACE, min_size=1, max_size=4)
+TYPES = {TEXT: ["text/plain", "application/json", "text/csv; charset=utf-8"],
+         XML: ["text/xml", "application/xml", "application/atom+xml"],
+         BINARY: ["application/octet-stream", "image/png"]}
+URIS = ["urn:a", "http://example.com/b", DATASTORE, PROCESS]
+NAMESPACES = st.sampled_from([None] + URIS)
+LOCAL = st.text("abcXYZ_\u00e9", min_size=1, max_size=4)  # no `xml…` names: they are reserved
+HANDWRITTEN_XML = [
+    '<a xmlns="urn:a"><b xmlns="">t</b><c/></a>',  # a default namespace undeclared inside
+    "<b><c>no namespace at all</c></b>",
+    '<dat:value xmlns:dat="urn:not-the-datastore">x</dat:value>',  # our prefix, bound elsewhere
+    f'<dataStore xmlns="{DATASTORE}"><entry name="n"/></dataStore>',  # a data store inside a data store
+    f'<x:a xmlns:x="{DATASTORE}"><b/><?pi data?></x:a>',
+    f'<process xmlns="{PROCESS}"><x xmlns=""/></process>',
+    '<p:a xmlns:p="urn:p" xmlns:q="urn:q" q:k="&#9;v&#10;" k="&lt;&amp;&quot;"> <p:b/> t </p:a>',
+]
+
+
+def _qualified(namespace: str | None, local: str) -> str:
+    return f"{{{namespace}}}{local}" if namespace else local
+
+
+@st.composite
+def xml_elements(draw, depth: int = 0) -> etree._Element:
+    """Small element trees: namespaced tags and attributes, text, tails; `dat` bound to any namespace."""
+    nsmap = dict(zip(draw(st.permutations(["dat", "p", "q", "r"])), URIS)) if depth == 0 else None
+    element = etree.Element(_qualified(draw(NAMESPACES), draw(LOCAL)), nsmap=nsmap)
+    for attr_ns, local in draw(st.lists(st.tuples(NAMESPACES, LOCAL), max_size=2, unique=True)):
+        element.set(_qualified(attr_ns, local), draw(TEXTS))
+    element.text = draw(TEXTS)
+    if depth < 2:
+        for child in draw(st.lists(xml_elements(depth + 1), max_size=2)):
+            child.tail = draw(TEXTS)
+            element.append(child)
+    return element
+
+
+def contents(kind: str) -> st.SearchStrategy:
+    """(type, content) pairs of one kind, content as make_value takes it."""
+    if kind == TEXT:
+        return st.tuples(st.sampled_from(TYPES[TEXT]), TEXTS)
+    if kind == XML:
+        return st.tuples(st.sampled_from(TYPES[XML]), xml_elements() | st.sampled_from(HANDWRITTEN_XML))
+    return st.tuples(st.sampled_from(TYPES[BINARY]), st.binary(max_size=40))
+
+
+ANY_CONTENT = st.sampled_from([TEXT, XML, BINARY]).flatmap(contents)
+
+
+@st.composite
+def stores(draw) -> DataStore:
+    """Stores whose entries draw (with repeats) from a pool of values: shared values are common."""
+    pool = draw(st.lists(st.tuples(IDS, ANY_CONTENT), max_size=6, unique_by=lambda item: item[0]))
+    values = [make_value(value_id, *content) for value_id, content in pool]
+    picks = st.lists(st.sampled_from(values), max_size=4) if values else st.just([])
+    return DataStore((name, draw(picks)) for name in draw(st.lists(NAMES, max_size=5, unique=True)))
+
+
+def wire(element: etree._Element) -> bytes:
+    """Serialized as a door does: UTF-8 (ASCII cannot carry non-ASCII element names)."""
+    return etree.tostring(element, encoding="UTF-8")
+
+
+def through_xml(store: DataStore, simple: bool, text: bool) -> DataStore:
+    element = dump_xml(store, simple)
+    return load(etree.tostring(element, encoding="unicode") if text else
+                etree.tostring(element, encoding="UTF-8", xml_declaration=True))
+
+
+def through_json(store: DataStore, simple: bool, ascii_only: bool) -> DataStore:
+    return load(json.dumps(dump_json(store, simple), ensure_ascii=ascii_only))
+
+
+@FUZZ
+@given(stores(), st.booleans())
+def test_standard_forms_round_trip_losslessly(store, flag):
+    from_xml = through_xml(store, simple=False, text=flag)
+    from_json = through_json(store, simple=False, ascii_only=flag)
+    assert from_xml == store and from_json == store
+    for loaded in (from_xml, from_json):  # the same IDs: the same values shared by the same entries
+        assert [v.id for v in loaded.values()] == [v.id for v in store.values()]
+    assert through_json(from_xml, simple=False, ascii_only=False) == store
+
+
+def test_a_shared_value_stays_shared_in_the_standard_forms():
+    shared = Value("7", "text/plain", "both")
+    store = DataStore([("a", [shared]), ("b", [shared, Value("8", "image/png", b"")])])
+    document = dump_json(store, simple=False)
+    assert len(document["dataStore"]["values"]["value"]) == 2
+    for loaded in (through_xml(store, False, False), through_json(store, False, False)):
+        assert loaded == store and loaded.get("a")[0] is loaded.get("b")[0]
+
+
+def projection(store: DataStore) -> list:
+    """What the simple form keeps: names, order, types and contents."""
+    return [(name, [(v.type, v.content) for v in values]) for name, values in store.entries()]
+
+
+def assert_no_ids_or_sharing(loaded: DataStore) -> None:
+    ids = [v.id for _, values in loaded.entries() for v in values]
+    assert len(ids) == len(set(ids))
+
+
+@st.composite
+def entry_values(draw, mixed: bool) -> list[tuple[str, object]]:
+    first_kind = draw(st.sampled_from([TEXT, XML, BINARY]))
+    first = draw(contents(first_kind))
+    if not mixed:
+        return [first] + [(first[0], c) for _, c in draw(st.lists(contents(first_kind), max_size=3))]
+    # An XML type carries only XML, so a mixed entry led by one holds XML of other XML types.
+    others = contents(XML) if first_kind == XML else ANY_CONTENT
+    return [first] + draw(st.lists(others, min_size=1, max_size=3))
+
+
+@st.composite
+def simple_stores(draw, mixed: bool) -> DataStore:
+    entries, ids = [], iter(range(1000))
+    for name in draw(st.lists(NAMES, max_size=4, unique=True)):
+        if entries and draw(st.booleans()):  # share the previous entry's values
+            entries.append((name, entries[-1][1]))
+            continue
+        pairs = draw(st.one_of(st.just([]), entry_values(mixed)))
+        entries.append((name, [make_value(str(next(ids)), t, c) for t, c in pairs]))
+    return DataStore(entries)
+
+
+def under_first_type(values: tuple[Value, ...]) -> list:
+    """The simple form's one loss for a mixed entry: every value written under the first type."""
+    first = values[0].type
+    if kind_of(first) == TEXT:
+        return [(first, v.text) for v in values]
+    if kind_of(first) == BINARY:
+        return [(first, v.content if isinstance(v.content, bytes) else v.content.encode()) for v in values]
+    return [(first, v.content) for v in values]
+
+
+@FUZZ
+@given(simple_stores(mixed=False), st.booleans())
+def test_simple_forms_keep_everything_but_ids_and_sharing(store, flag):
+    for loaded in (through_xml(store, True, text=flag), through_json(store, True, ascii_only=flag)):
+        assert projection(loaded) == projection(store)
+        assert_no_ids_or_sharing(loaded)
+
+
+@FUZZ
+@given(simple_stores(mixed=True), st.booleans())
+def test_simple_forms_keep_only_the_first_type_of_a_mixed_entry(store, flag):
+    expected = [(name, under_first_type(values) if values else []) for name, values in store.entries()]
+    for loaded in (through_xml(store, True, text=flag), through_json(store, True, ascii_only=flag)):
+        assert projection(loaded) == expected
+        assert_no_ids_or_sharing(loaded)
+
+
+def test_a_mixed_entry_led_by_xml_falls_back_to_a_type_that_can_carry_all_its_values():
+    xml = make_value("1", "text/xml", "<a/>")
+    store = DataStore([("m", [xml, Value("2", "text/plain", "not xml"), Value("3", "image/png", b"\x01")]),
+                       ("fits", [xml, Value("4", "text/plain", " <b>x</b> ")])])
+    for loaded in (through_xml(store, True, False), through_json(store, True, False)):
+        assert projection(loaded) == [("m", [("text/plain", "<a></a>"), ("text/plain", "not xml"),
+                                             ("text/plain", "AQ==")]),
+                                      ("fits", [("text/xml", "<a></a>"), ("text/xml", "<b>x</b>")])]
+
+
+@FUZZ
+@given(stores(), st.booleans())
+def test_a_pipeline_holds_the_children_of_a_store(store, simple):
+    snapshot = etree.Element(f"{{{PROCESS}}}snapshot", nsmap={None: PROCESS, "dat": DATASTORE})
+    dump_xml_into(etree.SubElement(snapshot, f"{{{PROCESS}}}pipeline"), store, simple)
+    from_xml = load_xml_children(etree.fromstring(wire(snapshot))[0])
+    json_snapshot = json.loads(json.dumps({"pipeline": dump_json_body(store, simple)}))
+    from_json = load_json_body(json_snapshot["pipeline"])
+    if simple:
+        assert projection(from_xml) == projection(from_json) == projection(through_xml(store, True, False))
+    else:
+        assert from_xml == from_json == store
+
+
+def test_dumped_children_can_be_moved_into_a_pipeline():
+    store = DataStore([("a", [make_value("1", "application/xml", '<p:x xmlns:p="urn:p"><y/></p:x>')]),
+                       ("b", [Value("2", "text/plain", "t")])])
+    pipeline = etree.Element(f"{{{PROCESS}}}pipeline", nsmap={None: PROCESS})
+    pipeline.extend(dump_xml_children(store, simple=False))
+    assert load_xml_children(etree.fromstring(wire(pipeline))) == store
+
+
+def test_xml_content_in_no_namespace_keeps_it_when_the_store_moves_under_a_default_namespace():
+    store = DataStore([("x", [make_value("1", "text/xml", "<b><c/></b>"),
+                              make_value("2", "text/xml", '<p:a xmlns:p="urn:p"><b/></p:a>')])])
+    for simple in (False, True):
+        wrapper = etree.Element("{urn:w}response", nsmap={None: "urn:w"})
+        wrapper.append(dump_xml(store, simple))
+        loaded = load_xml(etree.fromstring(wire(wrapper))[0])
+        assert [v.content for v in loaded.get("x")] == [v.content for v in store.get("x")]
+
+
+def test_a_data_store_element_inside_a_soap_body_loads():
+    envelope = etree.fromstring(
+        f'<s:Envelope xmlns:s="urn:soap"><s:Body><run xmlns:dat="{DATASTORE}">'
+        f'<dat:dataStore><dat:entry name="foo" type="text/plain"><dat:value>bar</dat:value></dat:entry>'
+        '</dat:dataStore></run></s:Body></s:Envelope>')
+    assert load(envelope[0][0][0]) == load_xml(envelope[0][0][0]) == one_text("foo", "bar")
+
+
+# -- errors: the message names the part and why ----------------------------------------------------
+
+def refused(data) -> str:
+    with pytest.raises(InvalidDataStore) as info:
+        load(data)
+    return info.value.message
+
+
+def std_json(values: list, entries: list) -> dict:
+    return {"dataStore": {"values": {"value": values}, "entries": {"entry": entries}}}
+
+
+def text_value(value_id="1", content_type="text/plain", content="bar") -> dict:
+    return {"id": value_id, "type": content_type, "content": {"value": [content]}}
+
+
+def std_xml(values: str, entries: str) -> str:
+    return f"<dataStore {NS}>\n<values>\n{values}</values>\n<entries>\n{entries}</entries>\n</dataStore>"
+
+
+def xml_value(content: str, content_type: str = "text/plain", value_id: str = "1") -> str:
+    return f'<value id="{value_id}" type="{content_type}"><content>{content}</content></value>\n'
+
+
+def simple_json(*entries: dict) -> dict:
+    return {"dataStore": {"entry": list(entries)}}
+
+
+XML_VALUE = xml_value("bar")
+SIMPLE_XML_ENTRY = f'<dataStore {NS}>\n<entry name="a"><value>x</value></entry></dataStore>'
+
+
+@pytest.mark.parametrize("data, expected", [
+    # entries referring to unknown values, values defined twice, names used twice
+    (std_xml(XML_VALUE, '<entry name="foo"><value>9</value></entry>\n'), ["line 6", "'9'"]),
+    (std_json([text_value()], [{"name": "foo", "value": ["9"]}]),
+     ["dataStore.entries.entry[0]", "unknown value ID '9'"]),
+    (std_xml(XML_VALUE + XML_VALUE, ""), ["line 4", "Duplicate", "'1'"]),
+    (std_json([text_value(), text_value(" 1 ")], []),
+     ["dataStore.values.value[1]", "value ID '1' is defined twice"]),
+    (std_xml("", '<entry name="foo"/>\n<entry name="foo"/>\n'), ["line 6", "Duplicate", "'foo'"]),
+    (f'<dataStore {NS}>\n<entry name="a"/>\n<entry name="a"/></dataStore>', ["line 3", "'a'"]),
+    (simple_json({"name": "a"}, {"name": "a"}), ["dataStore.entry[1]", "entry 'a' appears twice"]),
+    (std_json([], [{"name": "a"}, {"name": "a"}]), ["dataStore.entries.entry[1]", "entry 'a' appears twice"]),
+    # missing name, id, type
+    (std_xml("", "<entry/>\n"), ["line 5, column 1", "'name' is required"]),
+    (std_xml('<value type="text/plain"><content/></value>\n', ""), ["line 3, column 1", "'id' is required"]),
+    (std_xml('<value id="1"><content/></value>\n', ""), ["line 3, column 1", "'type' is required"]),
+    (SIMPLE_XML_ENTRY, ["line 2, column 1", "entry 'a' has values but no type"]),
+    (std_json([], [{"value": []}]), ["dataStore.entries.entry[0].name", "Missing data"]),
+    (std_json([{"type": "text/plain", "content": {"value": ["x"]}}], []), ["dataStore.values.value[0].id"]),
+    (std_json([{"id": "1", "content": {"value": ["x"]}}], []), ["dataStore.values.value[0].type"]),
+    (simple_json({"name": "a", "value": ["x"]}), ["dataStore.entry[0]", "no type"]),
+    (simple_json({"name": "", "type": "text/plain"}), ["dataStore.entry[0].name", "empty"]),
+    (std_json([text_value("a b")], []), ["dataStore.values.value[0].id", "without whitespace"]),
+    # not a MIME type
+    (std_xml(xml_value("", "plain"), ""), ["line 3, column 1", "type", "'plain'"]),
+    (std_json([text_value(content_type="plain")], []),
+     ["dataStore.values.value[0]", "'plain' is not a MIME type"]),
+    # bad base64
+    (std_xml('<value id="1" type="image/png">\n<content>not*base64</content></value>\n', ""),
+     ["line 4, column 1", "value '1'", "base64"]),
+    (simple_json({"name": "p", "type": "image/png", "value": ["AA", "!!"]}),
+     ["dataStore.entry[0].value[0]", "base64"]),
+    # XML content that is not one element
+    (std_xml(xml_value("<a/><b/>", "text/xml"), ""),
+     ["line 3, column 31", "must be one XML element", "found 2"]),
+    (std_xml(xml_value("text", "text/xml"), ""), ["line 3", "one XML element"]),
+    (std_xml(xml_value("x<a/>", "text/xml"), ""), ["line 3", "one XML element"]),
+    (std_xml(xml_value("<a/>"), ""), ["line 3", "must be text"]),
+    (std_json([text_value(content_type="text/xml", content="<a/><b/>")], []),
+     ["dataStore.values.value[0]", "not XML"]),
+    (simple_json({"name": "x", "type": "application/xml", "value": "plain"}),
+     ["dataStore.entry[0].value[0]", "not XML"]),
+    # text that XML cannot carry
+    (std_json([text_value(content="a\x00b")], []), ["dataStore.values.value[0].content.value[0]", "U+0000"]),
+    (simple_json({"name": "\ud800"}), ["dataStore.entry[0].name", "U+D800"]),
+    (std_json([text_value(content="\ud800")], []), ["U+D800"]),
+    (std_json([text_value(content_type="text/xml", content="<a>\ud800</a>")], []), ["U+D800"]),
+    (std_xml(xml_value("&#0;"), ""), ["line 3", "invalid XML"]),
+    # shapes that are neither form
+    (f'<dataStore {NS}>\n<entry name="a"/><values/></dataStore>', ["line 2", "values"]),
+    ({"dataStore": {"entry": [], "values": {}}}, ["dataStore", "both"]),
+    (std_json([], [{"name": "a", "oops": 1}]), ["dataStore.entries.entry[0].oops", "Unknown"]),
+    (std_json([text_value() | {"content": {"value": ["a", "b"]}}], []),
+     ["dataStore.values.value[0].content.value", "one item"]),
+    ({"dataStore": {"entries": "x"}}, ["dataStore.entries", "Invalid input type"]),
+    ({"store": {}}, ["dataStore", "Missing"]),
+    ('<dataStore xmlns="urn:wrong"/>', ["line 1, column 1", "dataStore"]),
+    ("<dataStore", ["line 1", "invalid XML"]),
+    ('{"dataStore": ', ["line 1, column 15", "invalid JSON"]),
+    ("[]", ["expected a JSON object"]),
+    (b"\xff\xfe\xfd", ["invalid JSON"]),
+    (b" \n", ["empty"]),
+    (42, ["not a number"]),
+])
+def test_invalid_input_is_refused_naming_the_part_and_why(data, expected):
+    message = refused(data)
+    for part in expected:
+        assert part in message, message
+
+
+def test_errors_in_a_prefixed_or_embedded_store_still_give_the_line():
+    prefixed = f'<dat:dataStore xmlns:dat="{DATASTORE}">\n<dat:entry/></dat:dataStore>'
+    for document in (prefixed, prefixed.encode("utf-16")):
+        assert "line 2, column 1" in refused(document)
+    envelope = etree.fromstring(f'<s:Envelope xmlns:s="urn:s">\n<s:Body>\n{prefixed}</s:Body></s:Envelope>')
+    with pytest.raises(InvalidDataStore, match="line 4"):
+        load(envelope[0][0])
+    pipeline = etree.fromstring(f'<pipeline xmlns:dat="{DATASTORE}">\n<dat:entry/></pipeline>')
+    with pytest.raises(InvalidDataStore, match="line 2"):
+        load_xml_children(pipeline)
+    with pytest.raises(InvalidDataStore, match=r"pipeline.entry\[0\].name"):
+        load_json_body({"entry": [{}]})
+
+
+# -- XML attacks ------------------------------------------------------------------------------------
+
+BILLION_LAUGHS = f"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+  <!ENTITY lol "lol">
+  <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+]>
+<dataStore {NS}><entry name="a" type="text/plain"><value>&lol3;</value></entry></dataStore>"""
+EXTERNAL_ENTITY = f"""<!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<dataStore {NS}><entry name="a" type="text/plain"><value>&xxe;</value></entry></dataStore>"""
+
+
+@pytest.mark.parametrize("document", [BILLION_LAUGHS, EXTERNAL_ENTITY, BILLION_LAUGHS.encode()])
+def test_a_doctype_is_refused(document):
+    assert "DOCTYPE" in refused(document)
+
+
+def test_an_undeclared_entity_is_refused():
+    document = f'<dataStore {NS}><entry name="a" type="text/plain"><value>&x;</value></entry></dataStore>'
+    assert "invalid XML" in refused(document)
+
+
+def test_a_doctype_inside_json_xml_content_is_refused():
+    inner = '<!DOCTYPE a [<!ENTITY e "eeee">]><a>&e;</a>'
+    assert "DOCTYPE" in refused(simple_json({"name": "a", "type": "text/xml", "value": [inner]}))
+
+
+# -- fuzz: any input gives a DataStore or InvalidDataStore, never another exception ----------------
+
+def load_or_refuse(data) -> None:
+    try:
+        store = load(data)
+    except InvalidDataStore as exc:
+        assert exc.message
+        return
+    assert isinstance(store, DataStore)
+    assert load(wire(dump_xml(store, simple=False))) == store  # what was taken can be given back
+    assert load(json.dumps(dump_json(store, simple=False))) == store
+
+
+JSON_LIKE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20)
+WORDS = ["dataStore", "values", "value", "entries", "entry", "content", "name", "type", "id"]
+SHAPED_JSON = st.recursive(
+    st.sampled_from(["1", "2", "text/plain", "text/xml", "image/png", "<a/>", "AAAA", "!", "", "a b", "x/y"])
+    | st.none() | st.booleans() | st.integers() | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(WORDS) | st.text(max_size=3),
+                                                                inner, max_size=4),
+    max_leaves=30)
+
+
+@FUZZ
+@given(JSON_LIKE)
+def test_fuzz_arbitrary_json_values(obj):
+    load_or_refuse(obj)
+    load_or_refuse({"dataStore": obj})
+
+
+@FUZZ
+@given(SHAPED_JSON)
+def test_fuzz_json_shaped_like_a_data_store(obj):
+    load_or_refuse({"dataStore": obj})
+    load_or_refuse(json.dumps({"dataStore": obj}))
+
+
+@FUZZ
+@given(st.binary(max_size=200))
+def test_fuzz_arbitrary_bytes(data):
+    load_or_refuse(data)
+    load_or_refuse(b"<" + data)
+
+
+XML_TOKENS = st.sampled_from([
+    f"<dataStore {NS}>", "</dataStore>", "<values>", "</values>", "<entries>", "</entries>",
+    '<value id="1" type="text/plain">', '<value id="2" type="text/xml">', '<value id="1" type="image/png">',
+    "</value>", "<value>1</value>", "<value>2</value>", "<content>", "</content>", '<entry name="a">',
+    '<entry name="b" type="text/xml">', '<entry name="a" type="image/png">', "</entry>", "<entry/>",
+    "<a/>", '<q:a xmlns:q="urn:q"/>', "x", "AAAA", " ", "\n", "&amp;", "&#0;", "<!-- c -->", "<?pi x?>",
+    "<![CDATA[<a/>]]>", "<!DOCTYPE d>", '<?xml version="1.0"?>',
+])
+
+
+@FUZZ
+@given(st.lists(XML_TOKENS, max_size=25).map("".join))
+def test_fuzz_xml_token_soup(document):
+    load_or_refuse(document)
+    load_or_refuse(document.encode("utf-16"))
+
+
+@st.composite
+def shaped_xml(draw, depth: int = 0) -> etree._Element:
+    element = etree.Element(f"{{{DATASTORE}}}{draw(st.sampled_from(WORDS))}")
+    for attr in draw(st.lists(st.sampled_from(["name", "type", "id", "other"]), max_size=2, unique=True)):
+        element.set(attr, draw(st.sampled_from(["1", "a", "text/plain", "text/xml", "image/png", "", " 1 "])))
+    element.text = draw(st.sampled_from([None, "1", "AAAA", " ", "x"]))
+    if depth < 3:
+        element.extend(draw(st.lists(shaped_xml(depth + 1), max_size=3)))
+    return element
+
+
+@FUZZ
+@given(shaped_xml())
+def test_fuzz_well_formed_xml_shaped_like_a_data_store(element):
+    load_or_refuse(element)
+    load_or_refuse(wire(element))

@@ -1,0 +1,102 @@
+"""Snapshots and results on the wire: the XML obeys schemas/xsd/snapshot.xsd, and the JSON is exactly
+the simple JSON form of that XML (CONTRACT §2) — checked against xmlschema's own reading of it."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import xmlschema
+from hypothesis import given, settings, strategies as st
+from lxml import etree
+
+from engine.datastore import DataStore, make_value
+from engine.model import (Ace, DefinitionInfo, ExceptionReport, ExecutionIds, Health, ParameterInfo, Snapshot,
+                          ValidationResult)
+from engine.states import AutoDispose, ExecutionState, HealthState
+from schemas import datastore, snapshot as render
+from tests.conftest import ROOT
+
+XSD = xmlschema.XMLSchema(str(ROOT / "schemas" / "xsd" / "snapshot.xsd"))
+text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12)
+moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+                       timezones=st.just(timezone.utc)).map(lambda m: m.replace(microsecond=m.microsecond // 1000 * 1000))
+reports = st.recursive(st.builds(ExceptionReport, text, text, st.none() | text, st.none()),
+                       lambda inner: st.builds(ExceptionReport, text, text, st.none() | text, inner), max_leaves=3)
+stores = st.lists(st.tuples(text, st.lists(text, max_size=3)), max_size=3, unique_by=lambda e: e[0]).map(
+    lambda entries: DataStore((n, [make_value(str(i), "text/plain", v) for i, v in enumerate(vs)]) for n, vs in entries))
+snapshots = st.builds(
+    Snapshot, execution_id=text, external_id=st.none() | text, state=st.sampled_from(ExecutionState),
+    state_change_index=st.integers(0, 10**6), auto_dispose=st.sampled_from(AutoDispose), created_at=moments,
+    started_at=st.none() | moments, finished_at=st.none() | moments, current_element=st.none() | text,
+    current_time=moments, current_user=text, owner=text, owner_node=st.none() | text, process_engine_id=text,
+    debug=st.booleans(), locked=st.booleans(), online=st.booleans(), message=st.none() | text,
+    thread_pool_id=st.none() | text,
+    definition=st.builds(DefinitionInfo, text, text, st.none() | text, st.none() | moments, st.integers(1, 99)),
+    health=st.builds(Health, st.sampled_from(HealthState), st.none() | text, st.none() | text),
+    exception=st.none() | reports,
+    permissions=st.lists(st.builds(Ace, text, st.lists(st.sampled_from(["read", "write", "execute"]),
+                                                       min_size=1, unique=True).map(tuple)), max_size=2).map(tuple),
+    pipeline=st.none() | stores)
+
+
+def as_json_of_xml(element: etree._Element) -> dict:
+    decoded = XSD.to_dict(etree.tostring(element, encoding="unicode"), attr_prefix="", strip_namespaces=True,
+                          preserve_root=True)
+    return json.loads(json.dumps(decoded))
+
+
+def without_pipeline(document: dict) -> dict:
+    body = dict(next(iter(document.values())))
+    body.pop("pipeline", None)
+    return body
+
+
+@settings(max_examples=150, deadline=None)
+@given(snapshots, st.booleans())
+def test_snapshot_json_is_the_simple_json_form_of_its_xml(snapshot, simple):
+    element = render.dump_xml(snapshot, simple)
+    XSD.validate(etree.tostring(element, encoding="unicode"))
+    wire_json = json.loads(json.dumps(render.dump_json(snapshot, simple)))
+    assert without_pipeline(wire_json) == without_pipeline(as_json_of_xml(element))
+    if snapshot.pipeline is not None:
+        from_xml = datastore.load_xml_children(element.find("{*}pipeline"))
+        from_json = datastore.load_json_body(wire_json["processExecutionSnapshot"]["pipeline"])
+        if simple:
+            assert [(n, [v.text for v in vs]) for n, vs in from_xml.entries()] == \
+                   [(n, [v.text for v in vs]) for n, vs in snapshot.pipeline.entries()]
+        else:
+            assert from_xml == snapshot.pipeline
+        assert from_json == from_xml
+
+
+def test_absent_values_are_left_out_and_types_are_kept():
+    moment = datetime(2026, 11, 22, 23, 24, 56, 123000, tzinfo=timezone.utc)
+    snapshot = Snapshot("e1", None, ExecutionState.CREATED, 0, AutoDispose.FETCH, moment, None, None, None, moment,
+                        "u", "u", None, "n1", False, False, True, None, None,
+                        DefinitionInfo("a.ipd", "a.ipd", None, None, 1), Health(HealthState.OK), None, (), None)
+    body = render.dump_json(snapshot)["processExecutionSnapshot"]
+    assert body["createdAt"] == "2026-11-22T23:24:56.123Z" and body["stateChangeIndex"] == 0
+    assert body["online"] is True and "externalId" not in body and "pipeline" not in body
+    element = render.dump_xml(snapshot)
+    assert element.tag == "{http://www.infinica.com/process-engine}processExecutionSnapshot"
+    assert element.get("online") == "true" and element.get("externalId") is None
+
+
+def test_lists_and_results(tmp_path):
+    moment = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    one = Snapshot("e1", None, ExecutionState.CREATED, 0, AutoDispose.NEVER, moment, None, None, None, moment,
+                   "u", "u", None, "n", False, False, True, None, None, DefinitionInfo("a", "a", None, None, 1),
+                   Health(HealthState.OK), None, (), None)
+    listing = render.dump_list_xml([one])
+    XSD.validate(etree.tostring(listing, encoding="unicode"))
+    assert render.dump_list_json([one])["processExecutionSnapshots"]["processExecutionSnapshot"][0]["executionId"] == "e1"
+    assert render.dump_list_json([]) == {"processExecutionSnapshots": {"processExecutionSnapshot": []}}
+    result = ValidationResult("a.ipd", "A", (ParameterInfo("p", "text/plain", True),), ("root.s",))
+    element = render.dump_validation_xml(result)
+    XSD.validate(etree.tostring(element, encoding="unicode"))
+    assert render.dump_validation_json(result) == as_json_of_xml(element)
+    for ids in (ExecutionIds(2), ExecutionIds(1, ("x",)), ExecutionIds(0, ())):
+        element = render.dump_execution_ids_xml(ids)
+        XSD.validate(etree.tostring(element, encoding="unicode"))
+        assert render.dump_execution_ids_json(ids) == as_json_of_xml(element) | (
+            {"executionIds": {**as_json_of_xml(element)["executionIds"], "executionId": []}} if ids.execution_ids == () else {})

@@ -1,0 +1,133 @@
+"""A real `process-engine serve` per test module and database (tests/rest/conftest.py starts it),
+driven through zeep built from the WSDL the server serves."""
+from __future__ import annotations
+
+import copy
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from lxml import etree
+from zeep import Client, Settings
+from zeep.exceptions import Fault
+from zeep.plugins import HistoryPlugin
+from zeep.transports import Transport
+
+from tests.conftest import ROOT
+from tests.rest.conftest import Server, start_server, unique  # noqa: F401  (unique: for the test modules)
+
+PE = "http://www.infinica.com/process-engine"
+DAT = "http://www.infinica.com/datastore"
+Q = "http://www.infinica.com/query"
+SERVICES = "[[services]]\nid = 'report'\nprocessUri = 'services/report.ipd'\n"
+
+
+class Soap:
+    """zeep on the served WSDL; `call` answers the response wrapper element as the server wrote it."""
+
+    def __init__(self, server: Server, session: Any = None) -> None:
+        self.server = server
+        self.wsdl_url = server.root("soap?wsdl")
+        self.history = HistoryPlugin()
+        transport = Transport(session=session) if session is not None else None
+        self.client = Client(self.wsdl_url, transport=transport, plugins=[self.history], settings=Settings(strict=True))
+
+    def call(self, operation: str, **params: Any) -> etree._Element:
+        """The response wrapper; each result in it is checked against the result's declaration in the WSDL."""
+        getattr(self.client.service, operation)(**params)
+        body = self.history.last_received["envelope"].find("{http://schemas.xmlsoap.org/soap/envelope/}Body")
+        for result in body[0]:
+            if result.tag != f"{{{PE}}}totalCount" and len(result) + len(result.attrib):
+                result_schema().assertValid(copy.deepcopy(result))
+        return body[0]
+
+    def result(self, operation: str, **params: Any) -> etree._Element | None:
+        """The one element a result-bearing operation answers, or None."""
+        wrapper = self.call(operation, **params)
+        return wrapper[0] if len(wrapper) else None
+
+    def fault(self, operation: str, **params: Any) -> Fault:
+        with pytest.raises(Fault) as info:
+            getattr(self.client.service, operation)(**params)
+        return info.value
+
+
+@lru_cache(maxsize=1)
+def result_schema() -> etree.XMLSchema:
+    """The result declarations the published WSDL carries inline, compiled by lxml (not zeep): the
+    elements `schemas/` writes must be valid against what the contract says of them."""
+    wsdl = etree.parse(str(ROOT / "wsdl" / "process-engine.wsdl")).getroot()
+    schemas = wsdl.findall("{http://schemas.xmlsoap.org/wsdl/}types/{http://www.w3.org/2001/XMLSchema}schema")
+    folder = Path(tempfile.mkdtemp())
+    documents = {}
+    for schema in schemas[:2]:  # the data store's, then the results' (the WSDL's prefixes declared on each)
+        root = etree.Element(schema.tag, dict(schema.attrib), nsmap={**wsdl.nsmap, **schema.nsmap})
+        root.extend(copy.deepcopy(child) for child in schema)
+        documents[schema.get("targetNamespace")] = root
+    (folder / "datastore.xsd").write_bytes(etree.tostring(documents[DAT]))
+    results = documents[PE]
+    results.find("{http://www.w3.org/2001/XMLSchema}import").set("schemaLocation", str(folder / "datastore.xsd"))
+    return etree.XMLSchema(etree.ElementTree(results))
+
+
+def fault_type(fault: Fault) -> str | None:
+    error = fault.detail.find(f"{{{PE}}}error") if fault.detail is not None else None
+    return None if error is None else error.get("type")
+
+
+def store_xml(**entries: str) -> str:
+    """A simple-form XML data store of text entries, as text: zeep writes an xs:anyType value as text."""
+    root = etree.Element(f"{{{DAT}}}dataStore", nsmap={None: DAT})
+    for name, value in entries.items():
+        entry = etree.SubElement(root, f"{{{DAT}}}entry", name=name, type="text/plain")
+        etree.SubElement(entry, f"{{{DAT}}}value").text = value
+    return etree.tostring(root, encoding="unicode")
+
+
+def query_xml(external_id: str) -> str:
+    root = etree.Element(f"{{{Q}}}query", nsmap={None: Q})
+    param = etree.SubElement(root, f"{{{Q}}}param", field="externalId", operation="equals")
+    values = etree.SubElement(param, f"{{{Q}}}values")
+    etree.SubElement(values, f"{{{DAT}}}value", nsmap={"dat": DAT}).text = external_id
+    return etree.tostring(root, encoding="unicode")
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder: Path = tmp_path_factory.mktemp("soap")
+    url = f"sqlite:///{folder / 'engine.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_schema_url")
+    running = start_server(folder, url, SERVICES)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def soap(server: Server) -> Soap:
+    return Soap(server)
+
+
+def pe(local: str) -> str:
+    return f"{{{PE}}}{local}"
+
+
+def dat(local: str) -> str:
+    return f"{{{DAT}}}{local}"
+
+
+def entries(holder: etree._Element) -> dict[str, list[str]]:
+    """A pipeline (or data store) element's entries as {name: values}, in either form."""
+    if holder.tag == pe("processExecutionSnapshot"):
+        holder = holder.find(pe("pipeline"))
+    if holder.find(dat("values")) is None:
+        return {e.get("name"): [v.text for v in e.findall(dat("value"))] for e in holder.findall(dat("entry"))}
+    values = {v.get("id"): v.findtext(dat("content")) for v in holder.find(dat("values"))}
+    return {e.get("name"): [values[r.text] for r in e] for e in holder.find(dat("entries"))}
+
+
+def waiting(soap: Soap, **params) -> etree._Element:
+    """A hold.ipd instance at its wait state (its pipeline holds x = 1)."""
+    snapshot = soap.result("run", processUri="hold.ipd", states=["WAITING"], **params)
+    assert snapshot.get("state") == "WAITING"
+    return snapshot
