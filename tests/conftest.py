@@ -27,22 +27,39 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="session")
-def pg_schema_url() -> Iterator[str]:
-    """A URL whose connections work in a fresh schema of this session's own."""
+def pg_schemas() -> Iterator[Callable[[], str]]:
+    """Makes URLs whose connections work in a fresh schema of their own; all are dropped at the end.
+
+    A served engine (module-scoped) gets a schema of its own: the session's schema is emptied before
+    every function-scoped test, and a TRUNCATE beside a live server's heartbeat deadlocks and pulls
+    its tables from under it."""
     if SKIP_PG:
         pytest.skip("PE_TEST_SKIP_POSTGRES=1")
-    schema = f"pe_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # fail loudly: PostgreSQL tests are part of the suite
-        pytest.fail(f"PostgreSQL at {PG_URL} is not usable ({exc}); run `bash tests/ensure_postgres.sh`")
+    made: list[str] = []
     separator = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+
+    def new() -> str:
+        schema = f"pe_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        try:
+            with admin.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        except Exception as exc:  # fail loudly: PostgreSQL tests are part of the suite
+            pytest.fail(f"PostgreSQL at {PG_URL} is not usable ({exc}); run `bash tests/ensure_postgres.sh`")
+        made.append(schema)
+        return f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+
+    yield new
     with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        for schema in made:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_schema_url(pg_schemas: Callable[[], str]) -> str:
+    """The session's schema for function-scoped tests, emptied before each (see `storage_url`)."""
+    return pg_schemas()
 
 
 def _empty_tables(url: str) -> None:

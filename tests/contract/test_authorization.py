@@ -542,7 +542,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     """A secured server on SQLite, or (param "postgres") on PostgreSQL."""
     folder: Path = tmp_path_factory.mktemp("authorization")
     backend = getattr(request, "param", "sqlite")
-    url = f"sqlite:///{folder / 'engine.db'}" if backend == "sqlite" else request.getfixturevalue("pg_schema_url")
+    url = f"sqlite:///{folder / 'engine.db'}" if backend == "sqlite" else request.getfixturevalue("pg_schemas")()
     server = start_server(folder, url, settings_toml(hash_password))
     db = Database(url)
     yield World(server, db)

@@ -1,8 +1,8 @@
 """A real `process-engine serve` (gunicorn) per test module and database, driven over real HTTP.
 
 The server runs on a free port with settings of its own (a repository of test definitions beside the
-samples, quick timers, a short maximum timeout). On PostgreSQL, modules share the session's schema,
-so tests must not count what other tests left behind: they filter by their own externalIds.
+samples, quick timers, a short maximum timeout). On PostgreSQL each server has a schema of its own,
+but the tests of a module share their server: they filter by their own externalIds.
 """
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if request.param == "sqlite":
         url = f"sqlite:///{folder / 'engine.db'}"
     else:
-        url = request.getfixturevalue("pg_schema_url")
+        url = request.getfixturevalue("pg_schemas")()
     running = start_server(folder, url, "[[services]]\nid = 'report'\nprocessUri = 'services/report.ipd'\n")
     yield running
     running.stop()

@@ -34,7 +34,7 @@ def sqlite_url(folder: Path) -> str:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The database of a server of the test's own."""
-    return sqlite_url(tmp_path) if request.param == "sqlite" else request.getfixturevalue("pg_schema_url")
+    return sqlite_url(tmp_path) if request.param == "sqlite" else request.getfixturevalue("pg_schemas")()
 
 
 

@@ -97,7 +97,7 @@ def query_xml(external_id: str) -> str:
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder: Path = tmp_path_factory.mktemp("soap")
-    url = f"sqlite:///{folder / 'engine.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_schema_url")
+    url = f"sqlite:///{folder / 'engine.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_schemas")()
     running = start_server(folder, url, SERVICES)
     yield running
     running.stop()
