@@ -1,7 +1,6 @@
 """The operations of the spec's "Process Watchers" section (CONTRACT §10: stored, outliving restarts)."""
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from typing import Iterable
 
@@ -9,6 +8,7 @@ from sqlalchemy import delete, insert, select
 
 from .. import clock
 from ..errors import AuthorizationError, InvalidParameter, NotFound
+from ..ids import random_uuid
 from ..lifecycle import check_timeout, definition_of, load, timeout_seconds
 from ..model import WatchConditions, Watcher
 from ..runtime.engine import ProcessEngine
@@ -32,7 +32,7 @@ def create_watcher(pe: ProcessEngine, principal: Principal, execution_id: str, *
         expected_online, expected_state_change_index,
         tuple(parse_enum(HealthState, h.strip().upper(), "expectedHealthState").value for h in _items(expected_health)),
         expected_element or None)
-    watcher_id = str(uuid.uuid4())
+    watcher_id = random_uuid()
     with pe.db.unit_of_work() as uow:
         record = load(uow.conn, principal, execution_id, Privilege.READ)
         if conditions.element and conditions.element not in definition_of(pe, uow.conn, record).definition.elements:

@@ -255,12 +255,26 @@ class Driver:
                  "element_id": element, "message": message} for at, level, element, message in entries]
 
     def _after(self, uow: Any, values: dict[str, Any]) -> None:
+        uow.after_commit(lambda: self._committed(values))
+
+    def _committed(self, values: dict[str, Any]) -> None:
         """Once committed: the record follows the written values, and waiters hear of it."""
-        def committed() -> None:
-            self.dispose_child = None
-            apply(self.record, values)
-            self.pe.notify(self.record.execution_id, self.record)
-        uow.after_commit(committed)
+        self.dispose_child = None
+        apply(self.record, values)
+        self.pe.notify(self.record.execution_id, self.record)
+
+    def _insert_alone(self, values: dict[str, Any]) -> bool:
+        """Save an instance that ends before it was ever saved, and touches nothing else (no log
+        lines, no parent to wake, no child to dispose), with its one INSERT as a transaction of its
+        own where the database offers that: how a synchronous `run` of a short process ends."""
+        if not self.pending_insert or self.run.log_entries or self.dispose_child is not None \
+                or self.record.parent_execution_id is not None:
+            return False
+        if not store.insert_alone(self.pe.db, {**self.record.__dict__, **values}):
+            return False
+        self._inserted()
+        self._committed(values)
+        return True
 
     def _save_running(self) -> bool:
         values = self._state_columns()
@@ -295,6 +309,8 @@ class Driver:
                       exception_report=codec.dumps(end.fault.to_dict()) if end.fault else None)
         if self.dispose_at_end or AutoDispose(record.auto_dispose).disposes_at_end(end.state):
             values["disposed_at"] = now
+        if self._insert_alone(values):
+            return
         with self.pe.db.unit_of_work() as uow:
             if not self._write(uow, values, record.exec_version):
                 return

@@ -1,7 +1,6 @@
 """Building instance rows and the column values of state changes, shared by operations and executor."""
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +8,7 @@ from ..datastore import DataStore
 from ..definitions.elements import Definition
 from ..definitions.repository import LoadedDefinition
 from ..errors import InvalidParameter
+from ..ids import random_uuid
 from ..states import ExecutionState
 from ..storage import codec
 from ..storage.instances import InstanceRecord
@@ -43,7 +43,7 @@ def new_record(loaded: LoadedDefinition, registered: tuple[int, int], *, owner: 
                parent: str | None = None) -> InstanceRecord:
     """A CREATED instance of `loaded`, with every column set."""
     return InstanceRecord(
-        execution_id=str(uuid.uuid4()), external_id=external_id, process_uri=loaded.uri,
+        execution_id=random_uuid(), external_id=external_id, process_uri=loaded.uri,
         definition_id=registered[0], definition_name=loaded.definition.name,
         definition_location=loaded.location, definition_changed_at=loaded.changed_at,
         definition_version=registered[1], definition_origin=loaded.origin,

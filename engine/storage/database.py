@@ -10,7 +10,7 @@ import logging
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from alembic import command
 from alembic.config import Config
@@ -60,6 +60,22 @@ class Database:
 
     def unit_of_work(self, write: bool = True) -> "UnitOfWork":
         return UnitOfWork(self, write)
+
+    def execute_alone(self, sql: str, params: Any) -> bool:
+        """Run one driver-level write statement as a transaction of its own, where that is cheaper;
+        False where it is not offered (PostgreSQL), and the caller takes a unit of work instead.
+
+        On SQLite a statement outside a transaction commits by itself, as atomically and durably as
+        `BEGIN IMMEDIATE … COMMIT` around it, but without those two round trips into the driver — each
+        a point where a request thread gives up the GIL and, under load, waits to get it back.
+        """
+        if not self.is_sqlite:
+            return False
+        with self.write_lock:  # type: ignore[union-attr]  # SQLite has one
+            conn, _ = self.connection(write=True)
+            conn.connection.driver_connection.execute(sql, params)  # not through SQLAlchemy: no autobegin
+            self.writes += 1
+        return True
 
     def connection(self, write: bool = False) -> tuple[Connection, bool]:
         """A connection for one unit of work, and whether to close it afterwards.

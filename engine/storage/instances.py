@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -12,6 +12,9 @@ from sqlalchemy.sql import ColumnElement
 
 from .. import jsontext
 from .tables import instances, permissions, process_log, wait_states
+
+if TYPE_CHECKING:
+    from .database import Database
 
 
 @dataclass
@@ -113,18 +116,25 @@ class _RowInsert:
         self._prepared: dict[str, tuple[str, list[str], list[Any], bool]] = {}
 
     def __call__(self, conn: Connection, values: dict[str, Any]) -> None:
-        dialect = conn.dialect
-        prepared = self._prepared.get(dialect.name)
-        if prepared is None:
-            prepared = self._prepared[dialect.name] = self._prepare(dialect)
-        sql, keys, processors, positional = prepared
-        converted = [p(values[k]) if p else values[k] for k, p in zip(keys, processors)]
-        params: Any = tuple(converted) if positional else dict(zip(keys, converted))
+        """Insert the row inside the unit of work that `conn` belongs to."""
+        sql, params = self._statement(conn.dialect, values)
         cursor = conn.connection.driver_connection.cursor()
         try:
             cursor.execute(sql, params)
         finally:
             cursor.close()
+
+    def alone(self, db: Database, values: dict[str, Any]) -> bool:
+        """Insert the row as a transaction of its own, if `db` can (see `Database.execute_alone`)."""
+        return db.execute_alone(*self._statement(db.engine.dialect, values))
+
+    def _statement(self, dialect: Any, values: dict[str, Any]) -> tuple[str, Any]:
+        prepared = self._prepared.get(dialect.name)
+        if prepared is None:
+            prepared = self._prepared[dialect.name] = self._prepare(dialect)
+        sql, keys, processors, positional = prepared
+        converted = [p(values[k]) if p else values[k] for k, p in zip(keys, processors)]
+        return sql, tuple(converted) if positional else dict(zip(keys, converted))
 
     @staticmethod
     def _prepare(dialect: Any) -> tuple[str, list[str], list[Any], bool]:
@@ -136,6 +146,7 @@ class _RowInsert:
 
 
 insert_values = _RowInsert()
+insert_alone = insert_values.alone
 
 
 def insert_instance(conn: Connection, record: InstanceRecord) -> None:
