@@ -57,6 +57,13 @@ class Server:
         kwargs.setdefault("timeout", 60)
         return self.session.request(method, self.url(path), **kwargs)
 
+    def workers(self) -> list[int]:
+        """The process IDs of the gunicorn master's workers."""
+        children: list[int] = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            children += [int(p) for p in (task / "children").read_text().split()]
+        return children
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -66,7 +73,7 @@ class Server:
                 self.process.kill()
 
 
-def start_server(folder: Path, storage_url: str, extra_toml: str = "") -> Server:
+def start_server(folder: Path, storage_url: str, extra_toml: str = "", env: dict[str, str] | None = None) -> Server:
     repo = folder / "repo"
     shutil.copytree(SAMPLES, repo, dirs_exist_ok=True)
     for name, body in DEFINITIONS.items():
@@ -77,7 +84,7 @@ def start_server(folder: Path, storage_url: str, extra_toml: str = "") -> Server
                       f'''[engine]\ntimer_poll_ms = 100\nmax_timeout_ms = 20000\nsave_interval_ms = 200\n'''
                       f'''node_id = "rest-{uuid.uuid4().hex[:6]}"\n[cluster]\nheartbeat_ms = 200\n{extra_toml}''')
     log = folder / "server.log"
-    env = dict(os.environ, PROCESS_ENGINE_CONFIG=str(config), PYTHONPATH=str(ROOT), PE_THREADS="16")
+    env = dict(os.environ, PROCESS_ENGINE_CONFIG=str(config), PYTHONPATH=str(ROOT), PE_THREADS="16", **(env or {}))
     process = subprocess.Popen([sys.executable, "-m", "config.cli", "--config", str(config), "serve",
                                 "--port", str(port)], cwd=folder, env=env, stdout=log.open("w"),
                                stderr=subprocess.STDOUT)

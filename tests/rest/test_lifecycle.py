@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -433,15 +432,6 @@ def test_recover_processes_errors(server):
     error(call(server, "POST", "recover", 400, params={"setOnline": "nope"}, json=query_json("x")), "InvalidParameter")
 
 
-def _pids_of(server) -> list[int]:
-    """The gunicorn master of `server` and its workers: children first."""
-    master = server.process.pid
-    children = []
-    for task in Path(f"/proc/{master}/task").iterdir():
-        children += [int(p) for p in (task / "children").read_text().split()]
-    return children + [master]
-
-
 def test_a_lost_process_is_recovered(tmp_path):
     """A node dies (kill -9) while running a process; the next node on the database marks it LOST, and
     recoverProcess / POST /recover make it OK again."""
@@ -451,7 +441,7 @@ def test_a_lost_process_is_recovered(tmp_path):
     try:
         ids = [spin(first, mine)["executionId"] for _ in range(2)]
     finally:
-        for pid in _pids_of(first):
+        for pid in first.workers() + [first.process.pid]:  # children first
             os.kill(pid, signal.SIGKILL)
         first.process.wait(timeout=10)
     second = start_server(tmp_path, url, cluster)

@@ -174,6 +174,26 @@ def test_metrics_show_instances_by_state(server):
     assert samples[("pe_instances", (("health", "OK"), ("state", "WAITING")))] >= 1
 
 
+# -- worker placement ------------------------------------------------------------------------------------
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="a single CPU: there is nothing to choose")
+def test_pinned_workers_run_each_on_a_cpu_of_its_own(tmp_path, storage):
+    """PE_PIN_WORKERS=1: every worker is bound to one CPU, no two to the same while CPUs remain."""
+    server = start_server(tmp_path, storage, env={"PE_PIN_WORKERS": "1"})
+    try:
+        assert settles(lambda: len(server.workers()) == (1 if storage.startswith("sqlite") else 2))
+        placed = [os.sched_getaffinity(pid) for pid in server.workers()]
+        assert all(len(cpus) == 1 for cpus in placed), placed
+        assert len(set.union(*placed)) == len(placed)  # two CPUs at least here: one each
+        ran = server.request("GET", "run", params={"processUri": "done.ipd"})
+        assert ran.json()["processExecutionSnapshot"]["state"] == "FINISHED"
+    finally:
+        server.stop()
+
+
+def test_workers_are_left_to_the_kernel_by_default(server):
+    assert {frozenset(os.sched_getaffinity(pid)) for pid in server.workers()} == {frozenset(os.sched_getaffinity(0))}
+
+
 # -- graceful shutdown -----------------------------------------------------------------------------------
 def test_sigterm_answers_a_pending_wait_at_once_and_the_server_exits(tmp_path, storage):
     server = start_server(tmp_path, storage)
