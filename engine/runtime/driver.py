@@ -266,12 +266,11 @@ class Driver:
     def _insert_alone(self, values: dict[str, Any]) -> bool:
         """Save an instance that ends before it was ever saved, and touches nothing else (no log
         lines, no parent to wake, no child to dispose), with its one INSERT as a transaction of its
-        own where the database offers that: how a synchronous `run` of a short process ends."""
+        own: how a synchronous `run` of a short process ends."""
         if not self.pending_insert or self.run.log_entries or self.dispose_child is not None \
                 or self.record.parent_execution_id is not None:
             return False
-        if not store.insert_alone(self.pe.db, {**self.record.__dict__, **values}):
-            return False
+        store.insert_alone(self.pe.db, {**self.record.__dict__, **values})
         self._inserted()
         self._committed(values)
         return True

@@ -61,21 +61,34 @@ class Database:
     def unit_of_work(self, write: bool = True) -> "UnitOfWork":
         return UnitOfWork(self, write)
 
-    def execute_alone(self, sql: str, params: Any) -> bool:
-        """Run one driver-level write statement as a transaction of its own, where that is cheaper;
-        False where it is not offered (PostgreSQL), and the caller takes a unit of work instead.
+    def execute_alone(self, sql: str, params: Any) -> None:
+        """Run one driver-level write statement as a transaction of its own.
 
-        On SQLite a statement outside a transaction commits by itself, as atomically and durably as
-        `BEGIN IMMEDIATE … COMMIT` around it, but without those two round trips into the driver — each
-        a point where a request thread gives up the GIL and, under load, waits to get it back.
+        A statement outside a transaction commits by itself, as atomically and durably as `BEGIN …
+        COMMIT` around it, without those two round trips: to the server on PostgreSQL, into the driver
+        on SQLite (each a point where a request thread gives up the GIL and, under load, waits to get it
+        back).
         """
         if not self.is_sqlite:
-            return False
+            self._execute_alone_pg(sql, params)
+            return
         with self.write_lock:  # type: ignore[union-attr]  # SQLite has one
             conn, _ = self.connection(write=True)
             conn.connection.driver_connection.execute(sql, params)  # not through SQLAlchemy: no autobegin
             self.writes += 1
-        return True
+
+    def _execute_alone_pg(self, sql: str, params: Any) -> None:
+        pooled = self.engine.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            driver.autocommit = True
+            try:
+                with driver.cursor() as cursor:
+                    cursor.execute(sql, params)
+            finally:
+                driver.autocommit = False  # the pool's next user gets a transaction as always
+        finally:
+            pooled.close()  # back to the pool
 
     def connection(self, write: bool = False) -> tuple[Connection, bool]:
         """A connection for one unit of work, and whether to close it afterwards.

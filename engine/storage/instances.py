@@ -124,9 +124,9 @@ class _RowInsert:
         finally:
             cursor.close()
 
-    def alone(self, db: Database, values: dict[str, Any]) -> bool:
-        """Insert the row as a transaction of its own, if `db` can (see `Database.execute_alone`)."""
-        return db.execute_alone(*self._statement(db.engine.dialect, values))
+    def alone(self, db: Database, values: dict[str, Any]) -> None:
+        """Insert the row as a transaction of its own (see `Database.execute_alone`)."""
+        db.execute_alone(*self._statement(db.engine.dialect, values))
 
     def _statement(self, dialect: Any, values: dict[str, Any]) -> tuple[str, Any]:
         prepared = self._prepared.get(dialect.name)

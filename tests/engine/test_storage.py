@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from config.settings import load_settings
-from engine import operations as ops
+from engine import clock, operations as ops
 from engine.datastore import DataStore, make_value
 from engine.runtime.engine import ProcessEngine
 from engine.runtime.membership import NodeConflict
@@ -140,3 +140,27 @@ def test_upgrading_brings_older_sqlite_timestamps_to_the_one_text_form(tmp_path)
         stored = conn.execute("SELECT created_at, state_changed_at, finished_at, disposed_at FROM process_instances")
         assert stored.fetchall() == [("2026-01-02 03:04:05.000000", "2026-01-02 03:04:05.000000",
                                       "2026-01-02 03:04:05.120000", None)]
+
+
+def test_a_statement_run_alone_commits_and_leaves_units_of_work_transactional(storage_url):
+    """`execute_alone` (how a run that ends at once saves its row) commits its statement by itself;
+    the connection it borrowed serves the next unit of work in a transaction as before, so what that
+    does not commit is still rolled back."""
+    from sqlalchemy import func, select
+
+    from engine.storage.tables import idempotency_keys as keys
+
+    database = Database(storage_url, pool_size=1)  # one connection: the next unit of work gets it back
+    database.upgrade()
+    mark = "?" if database.is_sqlite else "%s"
+    sql = f"INSERT INTO idempotency_keys (caller, key, execution_id, created_at) VALUES ({', '.join([mark] * 4)})"
+    try:
+        database.execute_alone(sql, ("alice", "alone", "e-1", "2026-01-02 03:04:05.000000"))
+        with database.unit_of_work() as uow:
+            uow.conn.execute(keys.insert().values(caller="alice", key="undone", execution_id="e-2",
+                                                  created_at=clock.now()))
+        with database.unit_of_work(write=False) as uow:
+            stored = uow.conn.execute(select(keys.c.key, func.count()).group_by(keys.c.key)).all()
+        assert stored == [("alone", 1)]
+    finally:
+        database.dispose()
