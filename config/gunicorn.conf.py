@@ -42,9 +42,9 @@ def _pin(server, worker):
     if len(cpus) < 2 or server.num_workers > len(cpus):
         return
     taken = []
-    for pid in list(server.WORKERS):
+    for pid in set(server.WORKERS) - {worker.pid}:
         try:
-            mask = os.sched_getaffinity(pid) if pid != worker.pid else set()
+            mask = os.sched_getaffinity(pid)
         except OSError:  # gone meanwhile
             continue
         if len(mask) == 1:

@@ -101,8 +101,8 @@ MULTI_ERROR = Shape("errors", children=(Child("entry", ENTRY, lambda d: list(d.i
 
 
 def carryable(text: str) -> str:
-    """`text` with every character XML (or UTF-8) cannot carry written as \\uXXXX: error messages echo
-    what a caller sent, and the error must still be answered."""
+    """`text` with every character XML (or UTF-8) cannot carry written as \\u and four hex digits: error
+    messages echo what a caller sent, and the error must still be answered."""
     return _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
