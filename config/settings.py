@@ -32,6 +32,7 @@ class ServerSettings:
     context_path: str
     public_url: str
     max_request_bytes: int
+    threads: int
 
     @property
     def base_url(self) -> str:
@@ -151,6 +152,7 @@ class Settings:
 _ENV = {
     "PE_HOST": ("server", "host", str),
     "PE_PORT": ("server", "port", int),
+    "PE_THREADS": ("server", "threads", int),
     "PE_STORAGE_URL": ("storage", "url", str),
     "PE_REPOSITORY_PATH": ("repository", "path", str),
     "PE_NODE_ID": ("engine", "node_id", str),
@@ -182,6 +184,8 @@ def _complete(settings: Settings) -> Settings:
     configured = bool(settings.engine.node_id)
     node_id = settings.engine.node_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     pools = settings.engine.thread_pools
+    if settings.server.threads < 1:
+        raise SettingsError("server.threads: a worker needs at least one request thread")
     if "default" not in pools:
         raise SettingsError("engine.thread_pools needs a 'default' pool")
     if any(size < 1 for size in pools.values()):

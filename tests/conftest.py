@@ -147,3 +147,17 @@ def settles(condition: Callable[[], Any], seconds: float = 10.0) -> Any:
         if value or time.monotonic() > deadline:
             return value or False
         time.sleep(0.01)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """A test against a served engine that fails shows the end of that server's log: what a CI run
+    prints is then enough to tell a fault inside the service from one in the test."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.when == "call":
+        for name, served in getattr(item, "funcargs", {}).items():
+            log = getattr(served, "log", None)
+            if hasattr(served, "process") and isinstance(log, Path) and log.exists():
+                tail = log.read_text(errors="replace").splitlines()[-80:]
+                report.sections.append((f"{name} log (last 80 lines)", "\n".join(tail)))

@@ -28,12 +28,24 @@ from .watching import Watching
 log = logging.getLogger(__name__)
 
 
+# Threads of the engine's own that may each hold a connection: the housekeeper (its master lock and
+# its work), the broadcast listener and sender, and one spare for a thread of the embedding application.
+BACKGROUND_CONNECTIONS = 5
+
+
+def connections_wanted(settings: Any) -> int:
+    """As many connections as threads may want one at once: a thread that waited for the pool would
+    hold its request (and perhaps a row lock another thread waits for) without any bound but the pool's
+    timeout."""
+    return settings.server.threads + sum(settings.engine.thread_pools.values()) + BACKGROUND_CONNECTIONS
+
+
 class ProcessEngine:
     def __init__(self, settings: Any, modules: Mapping[str, Any] | None = None) -> None:
         self.settings = settings
         self.node_id: str = settings.engine.node_id
         self.db = Database(settings.storage.url, sqlite_synchronous=settings.storage.sqlite_synchronous,
-                           pool_size=settings.storage.pool_size)
+                           pool_size=settings.storage.pool_size, max_connections=connections_wanted(settings))
         self.modules = dict(load_modules() if modules is None else modules)
         self.repository = DefinitionRepository(settings.repository.root, self.modules, settings.repository.cache)
         self.public_constants = constants_store(settings.constants)

@@ -24,7 +24,10 @@ _SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
 class Database:
-    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10,
+                 max_connections: int | None = None) -> None:
+        """`pool_size` PostgreSQL connections stay open; up to `max_connections` (by default three times
+        as many) are opened when that many threads want one at once."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.file_path = _sqlite_file(url) if self.is_sqlite else None
@@ -40,7 +43,8 @@ class Database:
         if self.is_sqlite:
             self.engine = _sqlite_engine(self, url, sqlite_synchronous)
         else:
-            self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2,
+            most = pool_size * 3 if max_connections is None else max(max_connections, pool_size)
+            self.engine = create_engine(url, pool_size=pool_size, max_overflow=most - pool_size,
                                         pool_pre_ping=True, future=True)
 
     def upgrade(self) -> None:

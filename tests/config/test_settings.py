@@ -16,10 +16,11 @@ def test_defaults_run_on_embedded_sqlite_and_the_samples():
 
 def test_a_file_overrides_and_the_environment_overrides_the_file(tmp_path):
     file = tmp_path / "pe.toml"
-    file.write_text('[server]\nport = 9000\n[engine.thread_pools]\ndefault = 2\nbatch = 1\n'
+    file.write_text('[server]\nport = 9000\nthreads = 4\n[engine.thread_pools]\ndefault = 2\nbatch = 1\n'
                     '[constants]\nregion = "eu"\n')
-    settings = load_settings({"PE_PORT": "9100", "PE_STORAGE_URL": "sqlite:///x.db"}, [file])
+    settings = load_settings({"PE_PORT": "9100", "PE_STORAGE_URL": "sqlite:///x.db", "PE_THREADS": "12"}, [file])
     assert settings.server.port == 9100 and settings.storage.url == "sqlite:///x.db"
+    assert settings.server.threads == 12
     assert settings.engine.thread_pools == {"default": 2, "batch": 1}
     assert settings.constants == {"region": "eu"}
 
@@ -34,6 +35,7 @@ def test_config_file_from_the_environment(tmp_path):
     ("[server]\nport = 'eighty'\n", "port"),
     ("[server]\ncolour = 1\n", "colour"),
     ("[engine.thread_pools]\nbatch = 0\n", "at least one thread"),
+    ("[server]\nthreads = 0\n", "at least one request thread"),
     ("not toml = = 1", "pe.toml"),
 ])
 def test_bad_settings_name_the_problem(tmp_path, text, message):

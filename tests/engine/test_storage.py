@@ -164,3 +164,38 @@ def test_a_statement_run_alone_commits_and_leaves_units_of_work_transactional(st
         assert stored == [("alone", 1)]
     finally:
         database.dispose()
+
+
+@pytest.mark.postgres
+def test_every_thread_that_may_use_postgresql_gets_a_connection_without_waiting(pg_schemas):
+    """A worker's request threads and executor threads may all hold a connection at once, beside the
+    engine's own background threads; none waits for the pool (such a wait held a request up to the
+    pool's 30 s timeout)."""
+    import threading
+
+    settings = load_settings({}).with_overrides(
+        storage={"url": pg_schemas(), "pool_size": 2}, server={"threads": 6}, services=(),
+        engine={"node_id": "pool-test", "thread_pools": {"default": 3, "reports": 2}})
+    pe = ProcessEngine(settings).start()
+    wanted = 6 + 3 + 2
+    all_in = threading.Barrier(wanted + 1)
+    held = []
+
+    def hold() -> None:
+        with pe.db.engine.connect() as conn:
+            held.append(conn)
+            try:
+                all_in.wait(timeout=10)
+            except threading.BrokenBarrierError:
+                pass
+
+    threads = [threading.Thread(target=hold) for _ in range(wanted)]
+    try:
+        for thread in threads:
+            thread.start()
+        all_in.wait(timeout=10)  # broken (an error) unless every thread holds a connection within 10 s
+    finally:
+        for thread in threads:
+            thread.join()
+        pe.stop()
+    assert len(held) == wanted

@@ -128,16 +128,21 @@ def test_concurrent_runs_each_get_their_own_answer(server):
         store = f"<dat:dataStore xmlns:dat='http://www.infinica.com/datastore'><dat:entry name='in' " \
                 f"type='text/plain'><dat:value>caller {i}</dat:value></dat:entry></dat:dataStore>"
         body = f"<processUri>echo.ipd</processUri><processParams>{store}</processParams>"
-        answers[i] = post(server, envelope("run", body)).content
+        try:
+            answers[i] = post(server, envelope("run", body)).content
+        except requests.RequestException as exc:  # reported with the others below, not as a stray thread error
+            answers[i] = repr(exc).encode()
 
     threads = [threading.Thread(target=ask, args=(i,)) for i in range(16)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert len(answers) == 16
     for i, content in answers.items():
-        values = [v.text for v in etree.fromstring(content).iter("{http://www.infinica.com/datastore}value")]
-        assert values == [f"caller {i}", f"echo caller {i}"], (i, values)
+        values = [v.text for v in etree.fromstring(content).iter("{http://www.infinica.com/datastore}value")] \
+            if content.startswith(b"<") else None
+        assert values == [f"caller {i}", f"echo caller {i}"], (i, content[:3000])
 
 
 # -- the body limit ------------------------------------------------------------------------------------
