@@ -21,9 +21,10 @@ from .state_queries import StateQueryService
 from .watchers import WatcherService
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
+WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
 RESULT_SHAPES = [results.ATTRIBUTES, results.WATCHER, results.FEATURES, results.MAINTENANCE_LEVEL, results.MODULES,
                  results.NODE_STATE, results.NODE_STATES, results.DEFINITIONS, results.SERVICES,
-                 results.SANITY_REPORT, results.TELEMETRY]
+                 results.SANITY_REPORT, results.TELEMETRY, results.ERROR]
 SERVICES = [LifecycleService, StateQueryService, WatcherService, AdministrationService, ServiceManagementService,
             ClusterService, DiagnosticService]
 
@@ -46,6 +47,7 @@ def build_wsdl(settings: Any, application: EngineApplication | None = None) -> b
     root = etree.fromstring(document.get_interface_document())
     _one_port(root)
     _typed_results(root)
+    _declared_faults(root)
     return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
 
 
@@ -54,6 +56,35 @@ def _one_port(root: etree._Element) -> None:
     ports = root.findall(f"{{{WSDL}}}service/{{{WSDL}}}port")
     for port in ports[1:]:
         port.getparent().remove(port)
+
+
+# The detail of a fault: `<tns:error>`, or for per-entity failures `<tns:errors>` of unqualified entries.
+_MULTI_ERROR = f"""<xs:element xmlns:xs="{XS}" name="errors"><xs:complexType><xs:sequence>
+  <xs:element name="entry" form="unqualified" minOccurs="0" maxOccurs="unbounded"><xs:complexType><xs:sequence>
+    <xs:element name="key" form="unqualified" type="xs:string"/>
+    <xs:element name="value" form="unqualified" type="xs:string"/>
+  </xs:sequence></xs:complexType></xs:element>
+</xs:sequence></xs:complexType></xs:element>"""
+FAULTS = ("error", "errors")
+
+
+def _declared_faults(root: etree._Element) -> None:
+    """Every operation declares the faults it may answer, with the detail's element, so that stubs
+    generated from the WSDL know the fault and its type (Spyne writes none)."""
+    results_schema = root.find(f"{{{WSDL}}}types/{{{XS}}}schema[@targetNamespace='{PROCESS}']")
+    results_schema.append(etree.fromstring(_MULTI_ERROR, etree.XMLParser(remove_blank_text=True)))
+    last_message = root.findall(f"{{{WSDL}}}message")[-1]
+    for name in reversed(FAULTS):
+        message = etree.Element(f"{{{WSDL}}}message", name=name)
+        etree.SubElement(message, f"{{{WSDL}}}part", name=name, element=f"tns:{name}")
+        last_message.addnext(message)
+    for operation in root.iterfind(f"{{{WSDL}}}portType/{{{WSDL}}}operation"):
+        for name in FAULTS:
+            etree.SubElement(operation, f"{{{WSDL}}}fault", name=name, message=f"tns:{name}")
+    for operation in root.iterfind(f"{{{WSDL}}}binding/{{{WSDL}}}operation"):
+        for name in FAULTS:
+            fault = etree.SubElement(operation, f"{{{WSDL}}}fault", name=name)
+            etree.SubElement(fault, f"{{{WSDL_SOAP}}}fault", name=name, use="literal")
 
 
 def _xsd(name: str) -> etree._Element:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.soap.conftest import PE, dat, entries, fault_type, pe, query_xml, store_xml, unique, waiting
+from tests.soap.conftest import PE, dat, entries, fault_type, pe, query_xml, result_schema, store_xml, unique, waiting
 
 STREAM = (f'<process xmlns="{PE}" version="4" name="Streamed"><startElement id="s"/>'
           '<assign id="a" name="from">stream</assign></process>').encode()
@@ -236,4 +236,5 @@ def test_set_instance_constants_reports_per_entity_failures(soap):
     assert fault.code.endswith("Client") and "overridable" in fault.message
     errors = fault.detail.find(pe("errors"))
     assert [k.text for k in errors.iterfind("entry/key")] == ["fixed"]
+    result_schema().assertValid(errors)  # the detail the WSDL declares for the `errors` fault
     assert entries(soap.result("getInstanceConstants", executionId=created.get("executionId"))) == {}

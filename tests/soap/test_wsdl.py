@@ -12,6 +12,7 @@ import requests
 from lxml import etree
 
 from tests.conftest import ROOT
+from tests.soap.conftest import PE, result_schema
 
 GOLDEN = ROOT / "wsdl" / "process-engine.wsdl"
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
@@ -144,3 +145,20 @@ def test_every_operation_is_driven_by_a_test():
     tests = "".join(path.read_text() for path in (ROOT / "tests" / "soap").glob("test_*.py")
                     if path.name not in ("test_wsdl.py", "test_fuzz.py", "test_clients.py"))
     assert {op for op in offered if not re.search(rf'[".]{op}["(]', tests)} == set()
+
+
+def test_every_operation_declares_the_faults_it_answers(soap):
+    """Read by zeep from the served WSDL: stub generators get a typed fault for each operation."""
+    operations = soap.client.service._binding._operations
+    assert set(operations) == SPEC_OPERATIONS
+    for name, operation in operations.items():
+        assert set(operation.faults) == {"error", "errors"}, name
+
+
+def test_a_fault_detail_is_the_element_its_declaration_names(soap):
+    fault = soap.fault("getProcessSnapshot", executionId="no-such-execution")
+    error = fault.detail.find(f"{{{PE}}}error")
+    result_schema().assertValid(error)
+    declared = soap.client.service._binding._operations["getProcessSnapshot"].faults["error"].abstract
+    read = declared.parts["error"].element.parse(error, soap.client.wsdl.types)  # as a typed stub reads it
+    assert (read.type, read.message) == (error.get("type"), fault.message)
