@@ -95,6 +95,8 @@ class Broadcast:
             connection.autocommit = True
             with connection.cursor() as cursor:
                 cursor.execute(f"LISTEN {CHANNEL}")
+            # Listening (again): what was sent while nobody listened is gone, so every waiter re-reads.
+            self.pe.waiters.notify_all()
             while not self._stopped.is_set():
                 if select.select([connection], [], [], 0.5)[0]:
                     connection.poll()

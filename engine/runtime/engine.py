@@ -28,6 +28,9 @@ from .watching import Watching
 log = logging.getLogger(__name__)
 
 
+# On PostgreSQL, the longest a synchronous wait goes without re-reading the instance (waiters.py).
+WAIT_RECHECK_S = 4.0
+
 # Threads of the engine's own that may each hold a connection: the housekeeper (its master lock and
 # its work), the broadcast listener and sender, and one spare for a thread of the embedding application.
 BACKGROUND_CONNECTIONS = 5
@@ -49,7 +52,8 @@ class ProcessEngine:
         self.modules = dict(load_modules() if modules is None else modules)
         self.repository = DefinitionRepository(settings.repository.root, self.modules, settings.repository.cache)
         self.public_constants = constants_store(settings.constants)
-        self.waiters = Waiters()
+        # One node on SQLite: every change is made here and wakes its waiters directly.
+        self.waiters = Waiters(None if self.db.is_sqlite else WAIT_RECHECK_S)
         self.watching = Watching(self)
         self.broadcast = Broadcast(self, self._changed_elsewhere)
         self.executor = Executor(self, dict(settings.engine.thread_pools))

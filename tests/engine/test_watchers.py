@@ -189,3 +189,45 @@ def test_a_change_on_another_node_wakes_waiters_here(pg_schema_url, repo):
     finally:
         other.stop()
         one.stop()
+
+
+@pytest.mark.postgres
+def test_a_wait_on_postgresql_answers_a_change_it_was_never_told_of(pg_schema_url, repo):
+    """A notification from another node can be lost with its connection; the waiting caller still
+    answers within seconds of the change, not at its timeout."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from config.settings import load_settings
+    from engine.runtime.engine import ProcessEngine
+    from tests.engine.test_persistence import plant
+
+    write_definition(repo, "hold.ipd", HOLD)
+    settings = load_settings({}).with_overrides(storage={"url": pg_schema_url}, repository={"path": str(repo)},
+                                                services=(), engine={"node_id": "lone-node"})
+    pe = ProcessEngine(settings).start()
+    try:
+        waiting = ops.run(pe, ADMIN, "hold.ipd", states=["WAITING"], auto_dispose="never")
+        with ThreadPoolExecutor(1) as pool:
+            waited = pool.submit(ops.wait_for_process, pe, ADMIN, waiting.execution_id, timeout=60000, peek=True,
+                                 wait_online=False)
+            time.sleep(0.3)
+            started = time.monotonic()
+            plant(pe, waiting.execution_id, online=False)  # behind the node's back: nobody is notified
+            assert waited.result(timeout=90).online is False
+        assert time.monotonic() - started < 30  # re-read on its own (every 4 s at most), not at 60 s
+    finally:
+        pe.stop()
+
+
+def test_a_waiter_re_reads_on_its_own_only_when_told_to():
+    """On SQLite every change is made on the one node and wakes its waiters: no polling reads there.
+    On PostgreSQL a waiter also re-reads every `recheck_s`."""
+    from engine.runtime.waiters import Waiters
+
+    def reads_in_one_second(waiters: Waiters) -> int:
+        reads = []
+        waiters.wait("x", lambda: reads.append(1), lambda _: False, 1.0)
+        return len(reads)
+
+    assert reads_in_one_second(Waiters()) <= 3  # the first read and the one at the timeout
+    assert reads_in_one_second(Waiters(recheck_s=0.1)) >= 5  # about ten
