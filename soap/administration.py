@@ -12,7 +12,8 @@ from schemas.results import (DEFINITIONS, FEATURES, MAINTENANCE_LEVEL, MODULES, 
 from . import answers
 from .lifecycle import SNAPSHOT
 from .params import engine, flag, principal, read_timeout, required_flag, text, texts
-from .types import Flag, FlagTrue, RequiredFlag, RequiredText, Text, Texts, Timeout, Timestamp, out
+from .types import (NODE_SELECTIONS, Flag, FlagTrue, NodeSelection, RequiredFlag, RequiredText, Text, Texts, Timeout,
+                    Timestamp, out)
 
 NODE = out("nodeState")
 
@@ -64,10 +65,10 @@ class AdministrationService(ServiceBase):
     def listServices(ctx):
         return answers.shape(SERVICES, ops.list_services(engine(ctx), principal(ctx)))
 
-    @rpc(RequiredFlag, Text, Texts)
+    @rpc(RequiredFlag, NodeSelection, Texts)
     def setEngineOnline(ctx, online, param, node):
         ops.set_engine_online(engine(ctx), principal(ctx), required_flag("online", online),
-                              text("param", param, choices=("all", "self", "specified")) or "all", texts("node", node))
+                              text("param", param, choices=NODE_SELECTIONS) or "all", texts("node", node))
 
     @rpc(RequiredText)
     def setMaintenanceLevel(ctx, levelId):

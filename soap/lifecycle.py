@@ -10,8 +10,8 @@ from schemas.snapshot import EXECUTION_IDS
 from . import answers
 from .params import (data_store, engine, flag, number, principal, read_query, read_timeout, required_flag, stream,
                      text, texts)
-from .types import (Flag, FlagTrue, Number, OptionalDocument, RequiredDocument, RequiredFlag, RequiredText, Stream,
-                    Text, Texts, Timeout, out)
+from .types import (AutoDisposeMode, DataLevel, Flag, FlagTrue, LogLevel, Number, OptionalDocument, RequiredDocument,
+                    RequiredFlag, RequiredText, Stream, Text, Texts, Timeout, out)
 
 SNAPSHOT = out("processExecutionSnapshot")
 IDS = out("executionIds")
@@ -31,7 +31,7 @@ class LifecycleService(ServiceBase):
                                        report_execution_ids=flag(reportExecutionIds))
         return answers.shape(EXECUTION_IDS, result)
 
-    @rpc(Text, Text, FlagTrue, Text, Stream, Flag, Text, Flag, FlagTrue, **SNAPSHOT)
+    @rpc(Text, Text, FlagTrue, Text, Stream, Flag, AutoDisposeMode, Flag, FlagTrue, **SNAPSHOT)
     def instantiate(ctx, processUri, externalId, cache, threadPoolId, process, debug, autoDispose, locked,
                     simpleDataStore):
         result = ops.instantiate(engine(ctx), principal(ctx), text("processUri", processUri),
@@ -60,8 +60,8 @@ class LifecycleService(ServiceBase):
                                        set_online=flag(setOnline), report_execution_ids=flag(reportExecutionIds))
         return answers.shape(EXECUTION_IDS, result)
 
-    @rpc(RequiredText, Text, FlagTrue, Text, OptionalDocument, Flag, Timeout, Texts, Flag, Flag, Flag, Flag, Text,
-         Flag, FlagTrue, **SNAPSHOT)
+    @rpc(RequiredText, Text, FlagTrue, Text, OptionalDocument, Flag, Timeout, Texts, Flag, Flag, Flag, Flag,
+         AutoDisposeMode, Flag, FlagTrue, **SNAPSHOT)
     def run(ctx, processUri, externalId, cache, threadPoolId, processParams, peek, timeout, states, waitOnline,
             inspectPipeline, setOnline, debug, autoDispose, locked, simpleDataStore):
         result = ops.run(engine(ctx), principal(ctx), text("processUri", processUri, True),
@@ -92,7 +92,7 @@ class LifecycleService(ServiceBase):
                                             data_store("constants", constants, True))
         return answers.snapshot(result, simpleDataStore)
 
-    @rpc(RequiredText, Text, Text, Flag, FlagTrue, **SNAPSHOT)
+    @rpc(RequiredText, LogLevel, DataLevel, Flag, FlagTrue, **SNAPSHOT)
     def setLogSettings(ctx, executionId, diagnosticLevel, dataLevel, trace, simpleDataStore):
         result = ops.set_log_settings(engine(ctx), principal(ctx), text("executionId", executionId, True),
                                       diagnostic_level=text("diagnosticLevel", diagnosticLevel,

@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from spyne import AnyXml, Boolean, ByteArray, DateTime, Integer, Long, Unicode
+from spyne.model import ModelBase
+
+from engine.states import AUTO_DISPOSE_NAMES, DATA_LEVELS, LOG_LEVELS
+from schemas.namespaces import PROCESS
+from schemas.shape_xsd import XS
 
 # -- parameters ---------------------------------------------------------------------------------------
 Text = Unicode(min_occurs=0)
@@ -18,6 +23,30 @@ Timeout = Long(min_occurs=0, default=-1)                     # milliseconds; -1 
 Timestamp = DateTime(min_occurs=0)
 Stream = ByteArray(min_occurs=0)                             # an IPD, base64Binary
 Count = Integer
+
+
+class _Enumerated(Unicode):
+    """A string of fixed values. The WSDL enumerates them, so stubs get an enum type; Spyne does not
+    refuse another value itself, because the operation does, with a fault that names the parameter
+    and its values (Spyne's own would name neither)."""
+
+    __namespace__ = XS  # what the enumerations restrict is xs:string
+    __type_name__ = "string"
+
+    @staticmethod
+    def validate_native(cls: Any, value: Any) -> bool:
+        return ModelBase.validate_native(cls, value)
+
+
+def choice(type_name: str, values: tuple[str, ...]) -> Any:
+    return _Enumerated(min_occurs=0, values=list(values), type_name=type_name, __namespace__=PROCESS)
+
+
+NODE_SELECTIONS = ("all", "self", "specified")
+AutoDisposeMode = choice("autoDisposeMode", AUTO_DISPOSE_NAMES)
+LogLevel = choice("logLevel", LOG_LEVELS)
+DataLevel = choice("dataLevel", DATA_LEVELS)
+NodeSelection = choice("nodeSelection", NODE_SELECTIONS)
 
 
 class Document(AnyXml):

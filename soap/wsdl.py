@@ -48,6 +48,7 @@ def build_wsdl(settings: Any, application: EngineApplication | None = None) -> b
     _one_port(root)
     _typed_results(root)
     _declared_faults(root)
+    _simple_types_by_name(root)
     return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
 
 
@@ -85,6 +86,14 @@ def _declared_faults(root: etree._Element) -> None:
         for name in FAULTS:
             fault = etree.SubElement(operation, f"{{{WSDL}}}fault", name=name)
             etree.SubElement(fault, f"{{{WSDL_SOAP}}}fault", name=name, use="literal")
+
+
+def _simple_types_by_name(root: etree._Element) -> None:
+    """Spyne writes the parameters' enumerations in no fixed order; the published file is compared
+    byte for byte, so they go last in each schema, by name."""
+    for schema in root.iterfind(f"{{{WSDL}}}types/{{{XS}}}schema"):
+        for simple in sorted(schema.findall(f"{{{XS}}}simpleType"), key=lambda e: e.get("name")):
+            schema.append(simple)
 
 
 def _xsd(name: str) -> etree._Element:

@@ -71,8 +71,10 @@ def test_malformed_requests_are_client_faults(server, body, words):
     ("recoverProcesses", "", "query"),
     ("setOnline", "<executionId>x</executionId>", "online"),
     ("run", "<processUri>a\x01b</processUri>".replace("\x01", "&#1;"), ""),
+    ("run", "<processUri>done.ipd</processUri><autoDispose>sometimes</autoDispose>", "autoDispose"),
+    ("setLogSettings", "<executionId>x</executionId><dataLevel>most</dataLevel>", "none, summary, full"),
 ], ids=["boolean", "integer", "overflow", "timestamp", "base64", "missing-id", "missing-query", "missing-online",
-        "control-character"])
+        "control-character", "enumeration", "enumeration-values"])
 def test_bad_parameters_are_client_faults_naming_them(server, operation, body, named):
     error = raw_fault(post(server, envelope(operation, body)))
     assert error.get("type") in ("InvalidParameter", "NotFound") and named in error.get("message")

@@ -162,3 +162,22 @@ def test_a_fault_detail_is_the_element_its_declaration_names(soap):
     declared = soap.client.service._binding._operations["getProcessSnapshot"].faults["error"].abstract
     read = declared.parts["error"].element.parse(error, soap.client.wsdl.types)  # as a typed stub reads it
     assert (read.type, read.message) == (error.get("type"), fault.message)
+
+
+def test_parameters_of_fixed_values_are_enumerations():
+    """Stubs get enum types for them; the values are the engine's."""
+    from engine.states import AUTO_DISPOSE_NAMES, DATA_LEVELS, LOG_LEVELS
+
+    tree = wsdl_tree()
+    enumerations = {t.get("name"): tuple(e.get("value") for e in t.iter(f"{{{XS}}}enumeration"))
+                    for t in tree.iter(f"{{{XS}}}simpleType")}
+    types = {t.get("name"): t for t in tree.iter(f"{{{XS}}}complexType") if t.get("name")}
+
+    def values(operation: str, parameter: str) -> tuple[str, ...]:
+        declared = types[operation].find(f".//{{{XS}}}element[@name='{parameter}']").get("type")
+        return enumerations[declared.split(":")[1]]
+
+    assert values("run", "autoDispose") == values("instantiate", "autoDispose") == AUTO_DISPOSE_NAMES
+    assert values("setLogSettings", "diagnosticLevel") == LOG_LEVELS
+    assert values("setLogSettings", "dataLevel") == DATA_LEVELS
+    assert values("setEngineOnline", "param") == ("all", "self", "specified")
