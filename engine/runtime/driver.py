@@ -384,8 +384,11 @@ class Driver:
                            auto_dispose=AutoDispose.NEVER.value, locked=False,
                            log_settings=codec.loads(record.log_settings, {}), parent=record.execution_id)
         child.current_user, child.current_roles = record.current_user, record.current_roles
+        child.permissions = record.permissions  # whoever may see or act on the parent may on its child
         child.pipeline = codec.encode_store(params)
         apply(child, state_values(child, ExecutionState.READY, self.pe.node_id, now))
         store.insert_instance(uow.conn, child)
+        for name, granted in codec.loads(record.permissions, {}).items():
+            store.replace_permission(uow.conn, child.execution_id, name, granted)
         self.run.position.at.child = child.execution_id
         return child.execution_id

@@ -286,6 +286,26 @@ def test_call_of_missing_definition_fails(run_body):
     assert snap.state is S.FAILED and snap.exception.type == "CallFailed"
 
 
+def test_a_child_process_carries_its_parents_permissions(engine_factory, repo):
+    """Who was granted the parent may see and act on the child it calls (its owner is the parent's)."""
+    from engine.query import Param, Query
+    from engine.security import Principal
+
+    clerk = Principal("bob", frozenset({"clerks"}))
+    pe = engine_factory(repo)
+    write_definition(repo, "child.ipd", '<wait id="hold"/>')
+    write_definition(repo, "parent.ipd", '<call id="c" processUri="child.ipd"/>')
+    parent = ops.instantiate(pe, ADMIN, "parent.ipd", auto_dispose="never")
+    ops.set_permissions(pe, ADMIN, parent.execution_id, "clerks", ["read", "execute"])
+    ops.start_process(pe, ADMIN, parent.execution_id, states=["WAITING"])
+    children = ops.find_executions(pe, clerk, Query(Param("processUri", "equals", ("child.ipd",))))
+    assert children.total == 1
+    child = ops.get_process_snapshot(pe, clerk, children.snapshots[0].execution_id)
+    assert [(a.name, a.privileges) for a in child.permissions] == [("clerks", ("execute", "read"))]
+    assert child.owner == "admin"
+    assert ops.terminate_process(pe, clerk, child.execution_id).state is S.TERMINATED
+
+
 def test_terminating_a_parent_terminates_its_child(engine_factory, repo):
     pe = engine_factory(repo)
     write_definition(repo, "child.ipd", '<wait id="hold"/>')
