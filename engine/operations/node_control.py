@@ -8,6 +8,7 @@ from .. import maintenance
 from ..errors import InvalidParameter, InvalidState, NotFound
 from ..lifecycle import check_timeout, timeout_seconds
 from ..model import ClusterInfo, MaintenanceLevel, NodeState
+from ..runtime.broadcast import NODES_CHANGED
 from ..runtime.engine import ProcessEngine
 from ..security import Principal, require_admin
 from ..storage import nodes as node_store
@@ -78,8 +79,8 @@ def _stored_state(row: dict) -> NodeState:
 
 def set_engine_online(pe: ProcessEngine, principal: Principal, online: bool, param: str = "all",
                       nodes: Iterable[str] = ()) -> None:
-    """Set nodes online or offline: `self`, `all`, or the `specified` ones. Another node applies it at
-    its next heartbeat; this one at once."""
+    """Set nodes online or offline: `self`, `all`, or the `specified` ones. This one at once; the others
+    when the notification reaches them, or at their next heartbeat if it does not."""
     require_admin(principal, "setEngineOnline")
     wanted = [n for item in nodes for n in item.split(",") if n.strip()]
     if param not in ("all", "self", "specified"):
@@ -93,6 +94,8 @@ def set_engine_online(pe: ProcessEngine, principal: Principal, online: bool, par
             missing = sorted(set(wanted) - set(asked) - {pe.node_id})
             if missing:
                 raise NotFound("node", ", ".join(missing))
+            if set(asked) - {pe.node_id}:
+                uow.after_commit(lambda: pe.broadcast.send(NODES_CHANGED))  # or they see it at their heartbeat
             uow.commit()
         if param == "specified" and pe.node_id not in wanted:
             return

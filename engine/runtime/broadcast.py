@@ -2,6 +2,7 @@
 
 Every commit that wakes local waiters also sends the same key (an execution ID, or `watcher:<id>`) on
 the channel `pe_changes`; every node listens on it and wakes its own waiters and watchers for that key.
+`nodes` asks every node to run its heartbeat now, which applies what the node registry asks of it.
 Sending runs on a thread of its own, in batches, so a request never waits for it. SQLite serves one
 node and needs none of this.
 """
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHANNEL = "pe_changes"
+NODES_CHANGED = "nodes"  # the node registry holds a request for the others (setEngineOnline): beat now
 _STOP = object()
 
 

@@ -20,7 +20,7 @@ from ..storage import codec, instances as store
 from ..storage.database import Database
 from .executor import Executor
 from .housekeeping import Housekeeper
-from .broadcast import Broadcast
+from .broadcast import NODES_CHANGED, Broadcast
 from .membership import Membership
 from .waiters import Waiters
 from .watching import Watching
@@ -151,6 +151,9 @@ class ProcessEngine:
 
     def _changed_elsewhere(self, key: str) -> None:
         """Another node committed a change: wake our waiters; our watchers look at the stored row."""
+        if key == NODES_CHANGED:
+            self.housekeeper.beat_soon()
+            return
         self.waiters.notify(key)
         if not key.startswith("watcher:"):
             self.watching.observe(key, None)

@@ -47,6 +47,11 @@ class Housekeeper:
                 self._next_timer = due_at or clock.now()
             self._wake.notify_all()
 
+    def beat_soon(self) -> None:
+        """Run the heartbeat at the next tick, now (another node asked something of this one)."""
+        self._last_beat = float("-inf")
+        self.nudge()
+
     def _loop(self) -> None:
         poll = self.pe.settings.engine.timer_poll_ms / 1000
         while not self._stopped:

@@ -210,3 +210,31 @@ def test_node_operations_are_for_administrators(pe):
                  lambda: ops.cluster_connect(pe, BOB), lambda: ops.cluster_disconnect(pe, BOB)):
         with pytest.raises(AuthorizationError):
             call()
+
+
+@pytest.mark.postgres
+def test_the_other_nodes_go_offline_at_once_not_at_their_heartbeat(pg_schema_url):
+    """setEngineOnline(all) tells the other nodes by notification; their heartbeat (a minute apart
+    here) is only the fallback."""
+    from config.settings import load_settings
+    from engine.runtime.engine import ProcessEngine
+
+    settings = load_settings({}).with_overrides(storage={"url": pg_schema_url}, services=(),
+                                                cluster={"heartbeat_ms": 60000, "lost_after_ms": 600000})
+    one = ProcessEngine(settings.with_overrides(engine={"node_id": "node-one"})).start()
+    other = ProcessEngine(settings.with_overrides(engine={"node_id": "node-other"})).start()
+    try:
+        time.sleep(0.5)  # both listening
+        ops.set_engine_online(one, ADMIN, False, "all")
+        deadline = time.monotonic() + 20
+        while other.online and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not other.online and not one.online
+        ops.set_engine_online(other, ADMIN, True, "specified", ["node-one"])
+        deadline = time.monotonic() + 20
+        while not one.online and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert one.online and not other.online
+    finally:
+        other.stop()
+        one.stop()
