@@ -66,6 +66,7 @@ HEALTH_NAMES = tuple(h.value for h in HealthState)
 AUTO_DISPOSE_NAMES = tuple(m.value for m in AutoDispose)
 LOG_LEVELS = ("off", "error", "warning", "info", "debug", "trace")
 DATA_LEVELS = ("none", "summary", "full")
+NODE_SELECTIONS = ("all", "self", "specified")  # setEngineOnline's `param`
 
 
 def parse_enum(enum: type[Enum], value: str, what: str) -> Enum:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from engine import operations as ops
-from engine.states import HEALTH_NAMES, STATE_NAMES
+from engine.states import HEALTH_NAMES, NODE_SELECTIONS, STATE_NAMES
 from schemas.results import (DEFINITIONS, FEATURES, MAINTENANCE_LEVEL, MODULES, NODE_STATE, NODE_STATES,
                              SANITY_REPORT, SERVICES, TELEMETRY)
 
@@ -68,7 +68,7 @@ endpoint(bp, "GET", "/services", "listServices", answer=Answer("shape", SERVICES
 
 
 @endpoint(bp, "POST", "/setOnline", "setEngineOnline", params=(
-    Param("online", "boolean", required=True), Param("param", choices=("all", "self", "specified"), default="all"),
+    Param("online", "boolean", required=True), Param("param", choices=NODE_SELECTIONS, default="all"),
     Param("node", many=True, description="Node IDs, with param=specified.")), answer=NONE)
 def set_engine_online(engine, principal, online, param, node):
     ops.set_engine_online(engine, principal, online, param, node)

@@ -9,11 +9,12 @@ from engine.states import HEALTH_NAMES, STATE_NAMES
 from schemas.results import (DEFINITIONS, FEATURES, MAINTENANCE_LEVEL, MODULES, NODE_STATE, NODE_STATES,
                              SANITY_REPORT, SERVICES, TELEMETRY)
 
+from engine.states import NODE_SELECTIONS
+
 from . import answers
 from .lifecycle import SNAPSHOT
 from .params import engine, flag, principal, read_timeout, required_flag, text, texts
-from .types import (NODE_SELECTIONS, Flag, FlagTrue, NodeSelection, RequiredFlag, RequiredText, Text, Texts, Timeout,
-                    Timestamp, out)
+from .types import Flag, FlagTrue, NodeSelection, RequiredFlag, RequiredText, Text, Texts, Timeout, Timestamp, out
 
 NODE = out("nodeState")
 

@@ -7,7 +7,7 @@ from typing import Any
 from spyne import AnyXml, Boolean, ByteArray, DateTime, Integer, Long, Unicode
 from spyne.model import ModelBase
 
-from engine.states import AUTO_DISPOSE_NAMES, DATA_LEVELS, LOG_LEVELS
+from engine.states import AUTO_DISPOSE_NAMES, DATA_LEVELS, LOG_LEVELS, NODE_SELECTIONS
 from schemas.namespaces import PROCESS
 from schemas.shape_xsd import XS
 
@@ -42,7 +42,6 @@ def choice(type_name: str, values: tuple[str, ...]) -> Any:
     return _Enumerated(min_occurs=0, values=list(values), type_name=type_name, __namespace__=PROCESS)
 
 
-NODE_SELECTIONS = ("all", "self", "specified")
 AutoDisposeMode = choice("autoDisposeMode", AUTO_DISPOSE_NAMES)
 LogLevel = choice("logLevel", LOG_LEVELS)
 DataLevel = choice("dataLevel", DATA_LEVELS)

@@ -11,6 +11,7 @@ from ..model import ClusterInfo, MaintenanceLevel, NodeState
 from ..runtime.broadcast import NODES_CHANGED
 from ..runtime.engine import ProcessEngine
 from ..security import Principal, require_admin
+from ..states import NODE_SELECTIONS
 from ..storage import nodes as node_store
 
 WAIT_STATE_HANDLERS = ("timers", "lostInstances", "watchers")
@@ -83,8 +84,8 @@ def set_engine_online(pe: ProcessEngine, principal: Principal, online: bool, par
     when the notification reaches them, or at their next heartbeat if it does not."""
     require_admin(principal, "setEngineOnline")
     wanted = [n for item in nodes for n in item.split(",") if n.strip()]
-    if param not in ("all", "self", "specified"):
-        raise InvalidParameter("param", f"{param!r} is not one of all, self, specified")
+    if param not in NODE_SELECTIONS:
+        raise InvalidParameter("param", f"{param!r} is not one of {', '.join(NODE_SELECTIONS)}")
     if param == "specified" and not wanted:
         raise InvalidParameter("node", "name at least one node when param is 'specified'")
     if param != "self":

@@ -24,8 +24,9 @@ _STOP = object()
 
 
 class Broadcast:
-    def __init__(self, pe: "ProcessEngine", on_key: Callable[[str], None]) -> None:
-        self.pe, self.on_key = pe, on_key
+    def __init__(self, pe: "ProcessEngine", on_key: Callable[[str], None], on_missed: Callable[[], None]) -> None:
+        """`on_key` for each key heard; `on_missed` when listening (again): what was sent meanwhile is gone."""
+        self.pe, self.on_key, self.on_missed = pe, on_key, on_missed
         self.enabled = not pe.db.is_sqlite
         self._outbox: queue.Queue = queue.Queue()
         self._stopped = threading.Event()
@@ -97,8 +98,7 @@ class Broadcast:
             connection.autocommit = True
             with connection.cursor() as cursor:
                 cursor.execute(f"LISTEN {CHANNEL}")
-            # Listening (again): what was sent while nobody listened is gone, so every waiter re-reads.
-            self.pe.waiters.notify_all()
+            self.on_missed()
             while not self._stopped.is_set():
                 if select.select([connection], [], [], 0.5)[0]:
                     connection.poll()

@@ -55,7 +55,7 @@ class ProcessEngine:
         # One node on SQLite: every change is made here and wakes its waiters directly.
         self.waiters = Waiters(None if self.db.is_sqlite else WAIT_RECHECK_S)
         self.watching = Watching(self)
-        self.broadcast = Broadcast(self, self._changed_elsewhere)
+        self.broadcast = Broadcast(self, self._changed_elsewhere, self.waiters.notify_all)
         self.executor = Executor(self, dict(settings.engine.thread_pools))
         self.membership = Membership(self)
         self.housekeeper = Housekeeper(self)

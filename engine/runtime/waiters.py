@@ -59,18 +59,16 @@ class Waiters:
             self._events[execution_id].add(event)
         try:
             deadline = time.monotonic() + timeout_s
-            pause = min(FIRST_RECHECK_S, self.recheck_s or FIRST_RECHECK_S)
+            pause = FIRST_RECHECK_S
             while True:
                 event.clear()
                 value = read()
                 left = deadline - time.monotonic()
                 if done(value) or left <= 0 or self.closing:
                     return value
-                if self.recheck_s is None:
-                    event.wait(left)
-                else:
-                    event.wait(min(left, pause))
-                    pause = min(pause * 2, self.recheck_s)
+                if self.recheck_s is not None:
+                    left, pause = min(left, pause, self.recheck_s), pause * 2
+                event.wait(left)
         finally:
             with self._lock:
                 events = self._events.get(execution_id)
