@@ -63,10 +63,12 @@ def post_worker_init(worker):
     import gc
     import signal
 
+    from config import refusals
     from config.wsgi import application
 
     if not _ours(worker):
         return
+    refusals.install()
     application.load()
     # What start-up built (the engine, both doors, the libraries) lives as long as the worker: the
     # collector need not walk it again in every full collection.

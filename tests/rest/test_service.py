@@ -371,3 +371,27 @@ def test_the_limit_answers_in_xml_when_asked(small):
     assert answer.status_code == 413
     assert answer.headers["Content-Type"].startswith("application/xml")
     assert b'type="PayloadTooLarge"' in answer.content
+
+
+MALFORMED = {  # requests gunicorn refuses before the application sees them
+    "unknown-transfer-coding": "POST {rest}/run?processUri=echo.ipd HTTP/1.1\r\nHost: x\r\n"
+                               "Transfer-Encoding: bogus\r\nContent-Length: 0\r\n\r\n",
+    "chunked-not-last": "POST {rest}/run?processUri=echo.ipd HTTP/1.1\r\nHost: x\r\n"
+                        "Transfer-Encoding: chunked, gzip\r\n\r\n",
+    "bad-header-name": "GET {rest}/version HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n",
+    "bad-request-line": "GET {rest}/version HTTP/1.1 extra\r\nHost: x\r\n\r\n",
+    "bad-version": "GET {rest}/version HTTP/9.x\r\nHost: x\r\n\r\n",
+    "request-line-too-long": "GET {rest}/version?" + "a" * 9000 + " HTTP/1.1\r\nHost: x\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_requests_the_http_server_refuses_get_a_typed_client_error(small, case):
+    """Not gunicorn's HTML page (nor its 501 for a transfer coding it does not know): CONTRACT §6's body."""
+    raw, _ = _raw_request(small, MALFORMED[case].format(rest=REST), b"")
+    head = raw.partition(b"\r\n\r\n")[0].decode("latin-1")
+    status, body = _status_and_json(raw)
+    assert 400 <= status < 500, raw[:300]
+    assert "content-type: application/json" in head.lower()
+    assert body["type"] == "InvalidParameter" and body["message"], body
+    assert small.request("GET", "version").status_code == 200  # still serving
