@@ -266,11 +266,17 @@ class Driver:
     def _insert_alone(self, values: dict[str, Any]) -> bool:
         """Save an instance that ends before it was ever saved, and touches nothing else (no log
         lines, no parent to wake, no child to dispose), with its one INSERT as a transaction of its
-        own: how a synchronous `run` of a short process ends."""
+        own: how a synchronous `run` of a short process ends.
+
+        If it also ends disposed, it is not written at all. Only its creator, still waiting for the
+        answer, knows its ID, and no operation finds a disposed instance; its row would be deleted
+        unread after `dispose_retention_ms`. (A mature engine does the same: Camunda writes no
+        runtime rows for an execution that runs straight through.)"""
         if not self.pending_insert or self.run.log_entries or self.dispose_child is not None \
                 or self.record.parent_execution_id is not None:
             return False
-        store.insert_alone(self.pe.db, {**self.record.__dict__, **values})
+        if values.get("disposed_at") is None:
+            store.insert_alone(self.pe.db, {**self.record.__dict__, **values})
         self._inserted()
         self._committed(values)
         return True

@@ -340,7 +340,7 @@ def test_telemetry_of_stored_instances(pe):
     holds = [waiting(pe), waiting(pe)]
     nap = waiting(pe, "nap.ipd")
     ended = finished(pe)
-    ops.run(pe, ADMIN, "done.ipd")  # fetched, so disposed
+    disposed(pe)
 
     counts = items(pe, "PROCESS_INSTANCE")
     assert counts["WAITING/OK"] == {"state": "WAITING", "health": "OK", "count": "3"}
@@ -424,7 +424,7 @@ def test_garbage_collect_purges_disposed_rows_orphan_logs_and_obsolete_watchers(
     write_definition(repo, "done.ipd", '<endElement id="end"/>')
     write_definition(repo, "hold.ipd", '<wait id="hold"/>')
     pe = quiet(engine_factory(repo, engine={"dispose_retention_ms": 0}))
-    fetched = ops.run(pe, ADMIN, "done.ipd").execution_id
+    fetched = disposed(pe)
     assert raw(pe, fetched).disposed_at is not None
     held = waiting(pe)
     row = dict(logged_at=clock.now(), level="info", element_id=None, message="m")
@@ -447,7 +447,7 @@ def test_garbage_collect_purges_disposed_rows_orphan_logs_and_obsolete_watchers(
 def test_garbage_collect_keeps_disposed_rows_within_their_retention(engine_factory, repo):
     write_definition(repo, "done.ipd", '<endElement id="end"/>')
     pe = quiet(engine_factory(repo, engine={"dispose_retention_ms": 60000}))
-    fetched = ops.run(pe, ADMIN, "done.ipd").execution_id
+    fetched = disposed(pe)
     ops.garbage_collect(pe, ADMIN, timeout=0)
     assert raw(pe, fetched).disposed_at is not None
     assert diagnostics.collect_garbage(pe, 1.0) == diagnostics.Collected(0, 0, 0, True)

@@ -185,3 +185,23 @@ def test_crash_loses_nothing(storage_url, make_settings, engine_factory, tmp_pat
         ops.recover_process(fresh, ADMIN, execution_id)
         end = ops.terminate_process(fresh, ADMIN, execution_id, peek=True)
         assert end.state is S.TERMINATED and int(end.pipeline.first_text("i")) >= saved_i
+
+
+def test_a_run_that_ends_disposed_is_never_written_and_answers_as_a_disposed_one(engine_factory, repo):
+    """Only its caller, still waiting, knew its ID, and no operation finds a disposed instance: the row
+    would be deleted unread. Everything that stays findable is written as before."""
+    write_definition(repo, "straight.ipd", '<assign id="a" name="x">1</assign>')
+    write_definition(repo, "halts.ipd", '<wait id="hold"/>')
+    pe = engine_factory(repo)
+    gone = ops.run(pe, ADMIN, "straight.ipd")  # fetch: disposed as it is handed out
+    assert gone.state is S.FINISHED and raw(pe, gone.execution_id) is None
+    with pytest.raises(NotFound):
+        ops.get_process_snapshot(pe, ADMIN, gone.execution_id)
+    assert ops.dispose_process(pe, ADMIN, gone.execution_id) is None
+    ended = ops.run(pe, ADMIN, "straight.ipd", auto_dispose="endedNotFailed")
+    assert raw(pe, ended.execution_id) is None
+    for kept in (ops.run(pe, ADMIN, "straight.ipd", peek=True), ops.run(pe, ADMIN, "straight.ipd", auto_dispose="never")):
+        assert raw(pe, kept.execution_id).state == "FINISHED"
+        assert ops.get_process_snapshot(pe, ADMIN, kept.execution_id, peek=True).state is S.FINISHED
+    waiting = ops.run(pe, ADMIN, "halts.ipd", states=["WAITING"])
+    assert raw(pe, waiting.execution_id).state == "WAITING"
