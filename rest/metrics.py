@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Iterable, Iterator
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -59,16 +59,24 @@ class Requests:
             timer = self._timers.get(endpoint) or self._timers.setdefault(endpoint, self._latency.labels(endpoint))
             timer.observe(time.perf_counter() - started)
 
-    def counted(self, wsgi_app: WsgiApp, endpoint: str) -> WsgiApp:
-        """`wsgi_app` with its requests recorded under `endpoint` (the SOAP door, mounted beside Flask)."""
+    def counted(self, wsgi_app: WsgiApp, endpoint: str | Callable[[dict], str]) -> WsgiApp:
+        """`wsgi_app` with its requests recorded under `endpoint`, or under what `endpoint(environ)`
+        names once the answer starts. Around the application rather than in Flask's request hooks:
+        those cost more per request than the counting itself."""
         def app(environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
             started = time.perf_counter()
 
             def recording(status: str, headers: list, exc_info: Any = None) -> Any:
-                self.record(endpoint, int(status.split(" ", 1)[0]), started)
+                label = endpoint if isinstance(endpoint, str) else endpoint(environ)
+                self.record(label, int(status.split(" ", 1)[0]), started)
                 return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
             return wsgi_app(environ, recording)
         return app
+
+
+def flask_endpoint(environ: dict) -> str:
+    """The Flask endpoint that answered (its request object is in the environ), or `unknown`."""
+    return getattr(environ.get("werkzeug.request"), "endpoint", None) or "unknown"
 
 
 def install(app: Flask, engine: Any, root: str) -> Requests:
@@ -77,14 +85,7 @@ def install(app: Flask, engine: Any, root: str) -> Requests:
     recorder = Requests(registry)
     registry.register(EngineCollector(engine))
 
-    @app.before_request
-    def _start() -> None:
-        g.pe_started = time.perf_counter()
-
-    @app.after_request
-    def _count(response: Response) -> Response:
-        recorder.record(request.endpoint or "unknown", response.status_code, g.get("pe_started"))
-        return response
+    app.wsgi_app = recorder.counted(app.wsgi_app, flask_endpoint)  # type: ignore[method-assign]
 
     @app.get(f"{root}/metrics")
     def metrics() -> Response:
