@@ -142,11 +142,13 @@ def test_metrics_are_prometheus_text_that_counts_requests(server):
     for _ in range(3):
         assert session.get(server.url("version")).status_code == 200
     assert session.get(server.url("processes/no-such-id")).status_code == 404
+    assert session.get(server.url("no/such/route")).status_code == 404
     after = _scrape(session, server)
     version = r"administration\.version_get_\d+"
     snapshot = r"state_queries\.getProcessSnapshot_get_\d+"
     assert _requests_of(after, version, "200") - _requests_of(before, version, "200") == 3
     assert _requests_of(after, snapshot, "404") - _requests_of(before, snapshot, "404") == 1
+    assert _requests_of(after, "unknown", "404") - _requests_of(before, "unknown", "404") == 1
     latency = [v for (name, labels), v in after.items()
                if name == "pe_http_request_seconds_count" and re.fullmatch(version, dict(labels)["endpoint"])]
     assert latency and latency[0] >= 3
