@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import logging
 import socket
-import uuid
 
 from gunicorn import util
 
 from engine import jsontext
-from engine.errors import EngineError, InvalidInput
+from engine.errors import EngineError, InternalError, InvalidInput
 from schemas.results import error_json
 
 log = logging.getLogger("process_engine.rest")
@@ -27,11 +26,12 @@ def write_refusal(sock: socket.socket, status: int, reason: str, message: str) -
     if status == 501:
         status, reason = 400, "Bad Request"
     if status < 500:
-        error, incident = InvalidInput(message[:MESSAGE_CHARS] or reason), None
+        error: EngineError = InvalidInput(message[:MESSAGE_CHARS] or reason)
+        incident = None
     else:
-        incident = uuid.uuid4().hex[:12]
+        error = InternalError()
+        incident = error.incident
         log.error("incident %s: the HTTP server failed a request: %s", incident, message or reason)
-        error = EngineError(f"internal error (incident {incident})")
     body = jsontext.dumps_utf8(error_json(error, incident))
     head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n")

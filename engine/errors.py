@@ -6,6 +6,7 @@ statuses and SOAP faults in exactly one place each.
 """
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 
@@ -27,6 +28,15 @@ class EngineError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class InternalError(EngineError):
+    """A fault of the service itself (CONTRACT §6): a generic message and a new incident ID, which the
+    place that raises it writes to the log with what went wrong."""
+
+    def __init__(self) -> None:
+        self.incident = uuid.uuid4().hex[:12]
+        super().__init__(f"internal error (incident {self.incident})")
 
 
 class InvalidInput(EngineError):

@@ -3,7 +3,6 @@ never a traceback; an unexpected failure is a 500 with an incident ID that is in
 from __future__ import annotations
 
 import logging
-import uuid
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -78,6 +77,6 @@ def _http(exc: HTTPException) -> Response:
 
 
 def _unexpected(exc: Exception) -> Response:
-    incident = uuid.uuid4().hex[:12]
-    log.error("incident %s: %s %s failed", incident, request.method, request.path, exc_info=exc)
-    return respond(e.EngineError(f"internal error (incident {incident})"), incident)
+    error = e.InternalError()
+    log.error("incident %s: %s %s failed", error.incident, request.method, request.path, exc_info=exc)
+    return respond(error, error.incident)

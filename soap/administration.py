@@ -5,11 +5,9 @@ from __future__ import annotations
 from spyne import Long, ServiceBase, Unicode, rpc
 
 from engine import operations as ops
-from engine.states import HEALTH_NAMES, STATE_NAMES
+from engine.states import HEALTH_NAMES, NODE_SELECTIONS, STATE_NAMES
 from schemas.results import (DEFINITIONS, FEATURES, MAINTENANCE_LEVEL, MODULES, NODE_STATE, NODE_STATES,
                              SANITY_REPORT, SERVICES, TELEMETRY)
-
-from engine.states import NODE_SELECTIONS
 
 from . import answers
 from .lifecycle import SNAPSHOT

@@ -4,12 +4,11 @@ unavailable engine by its type, a bug with a generic message and an incident ID 
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 from spyne import Application, Fault
 
-from engine.errors import EngineError
+from engine.errors import EngineError, InternalError
 from schemas.results import error_xml
 
 log = logging.getLogger("process_engine.soap")
@@ -21,9 +20,9 @@ def to_fault(error: EngineError, incident: str | None = None) -> Fault:
 
 
 def unexpected(exc: BaseException, operation: str) -> Fault:
-    incident = uuid.uuid4().hex[:12]
-    log.error("incident %s: SOAP %s failed", incident, operation, exc_info=exc)
-    return to_fault(EngineError(f"internal error (incident {incident})"), incident)
+    error = InternalError()
+    log.error("incident %s: SOAP %s failed", error.incident, operation, exc_info=exc)
+    return to_fault(error, error.incident)
 
 
 class EngineApplication(Application):

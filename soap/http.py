@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import io
 import logging
-import uuid
 from typing import Any, Callable, Iterable
 
 from lxml import etree
 
 from engine.authentication import Authenticator
-from engine.errors import EngineError, InvalidParameter, PayloadTooLarge, Unauthenticated
+from engine.errors import EngineError, InternalError, InvalidParameter, PayloadTooLarge, Unauthenticated
 from engine.safexml import XmlError, parse
 from schemas.documents import position
 from schemas.results import carryable, error_xml
@@ -59,9 +58,9 @@ class SoapFront:
         except EngineError as error:
             return fault_response(start_response, error)
         except Exception as exc:  # a bug of ours: a Server fault with an incident ID, never a traceback
-            incident = uuid.uuid4().hex[:12]
-            log.error("incident %s: SOAP request failed", incident, exc_info=exc)
-            return fault_response(start_response, EngineError(f"internal error (incident {incident})"), incident)
+            internal = InternalError()
+            log.error("incident %s: SOAP request failed", internal.incident, exc_info=exc)
+            return fault_response(start_response, internal, internal.incident)
 
     @staticmethod
     def _stranger_envelope(body: bytes) -> etree._Element:

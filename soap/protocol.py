@@ -4,7 +4,6 @@ whether the fault came from the engine, from Spyne's own checks of the request, 
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 from lxml import etree
@@ -12,7 +11,7 @@ from spyne import Boolean, DateTime, Fault
 from spyne.protocol.soap import Soap11
 
 from engine.clock import parse_timestamp
-from engine.errors import EngineError, InvalidParameter, NotFound
+from engine.errors import EngineError, InternalError, InvalidParameter, NotFound
 from schemas.results import error_xml
 
 from .faults import to_fault
@@ -90,7 +89,6 @@ def normalise(fault: Any) -> None:
         error.type = (NotFound if "ResourceNotFound" in code else InvalidParameter).type
         fault.faultcode, fault.detail = "Client", error_xml(error)
         return
-    incident = uuid.uuid4().hex[:12]
-    log.error("incident %s: SOAP fault %s: %s", incident, code, fault.faultstring)
-    error = EngineError(f"internal error (incident {incident})")
-    fault.faultcode, fault.faultstring, fault.detail = "Server", error.message, error_xml(error, incident)
+    internal = InternalError()
+    log.error("incident %s: SOAP fault %s: %s", internal.incident, code, fault.faultstring)
+    fault.faultcode, fault.faultstring, fault.detail = "Server", internal.message, error_xml(internal, internal.incident)

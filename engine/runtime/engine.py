@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from typing import Any, Mapping
 
 from .. import clock
 from ..datastore import DataStore, make_value
 from ..definitions.repository import DefinitionRepository
-from ..errors import FeatureUnavailable
+from ..errors import FeatureUnavailable, InternalError
 from ..modules import load_modules
 from ..storage import codec, instances as store
 from ..storage.database import Database
@@ -182,9 +181,10 @@ class ProcessEngine:
 
     def fail_internally(self, execution_id: str) -> None:
         """An instance whose execution hit a bug of the engine: FAILED, with an incident ID to look up."""
-        incident = uuid.uuid4().hex[:12]
+        internal = InternalError()
+        incident = internal.incident
         log.error("incident %s: instance %s failed inside the engine", incident, execution_id)
-        report = {"type": "InternalError", "message": f"internal error (incident {incident})",
+        report = {"type": internal.type, "message": internal.message,
                   "source": None, "cause": None}
         try:
             with self.db.unit_of_work() as uow:

@@ -205,3 +205,16 @@ def test_a_run_that_ends_disposed_is_never_written_and_answers_as_a_disposed_one
         assert ops.get_process_snapshot(pe, ADMIN, kept.execution_id, peek=True).state is S.FINISHED
     waiting = ops.run(pe, ADMIN, "halts.ipd", states=["WAITING"])
     assert raw(pe, waiting.execution_id).state == "WAITING"
+
+
+def test_an_instance_that_hits_a_bug_of_the_engine_fails_with_an_incident_in_the_log(engine_factory, repo, caplog):
+    write_definition(repo, "hold.ipd", '<wait id="hold"/>')
+    pe = engine_factory(repo)
+    held = ops.run(pe, ADMIN, "hold.ipd", states=["WAITING"]).execution_id
+    plant(pe, held, state="RUNNING", owner_node=pe.node_id)  # as the executor holds it when the bug strikes
+    with caplog.at_level("ERROR", logger="engine.runtime.engine"):
+        pe.fail_internally(held)
+    snapshot = ops.get_process_snapshot(pe, ADMIN, held, peek=True)
+    assert snapshot.state is S.FAILED and snapshot.exception.type == "InternalError"
+    incident = snapshot.exception.message.removeprefix("internal error (incident ").removesuffix(")")
+    assert len(incident) == 12 and f"incident {incident}" in caplog.text

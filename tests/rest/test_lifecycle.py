@@ -1006,3 +1006,27 @@ def test_a_chunked_text_body_over_the_limit_is_413_not_truncated(small_server):
     answer = small_server.request("PUT", f"{path}/big", data=_chunks(b"", 2048), headers=TEXT)
     stored = call(small_server, "GET", path, 200).json()["attributes"]["attribute"]
     assert (answer.status_code, stored) == (413, [])
+
+
+def test_a_bug_behind_an_operation_is_a_500_with_an_incident_in_the_log(monkeypatch, caplog, tmp_path):
+    """CONTRACT §6: a generic message and an incident ID that is in the log; never the exception's text."""
+    from config.settings import load_settings
+    from config.wsgi import create_application
+    from engine import operations
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret detail")
+
+    settings = load_settings({}).with_overrides(storage={"url": f"sqlite:///{tmp_path / 'bug.db'}"}, services=())
+    app = create_application(settings)
+    engine = app.extensions["process_engine"].start()
+    try:
+        monkeypatch.setattr(operations, "version", broken)
+        with caplog.at_level("ERROR", logger="process_engine.rest"):
+            answer = app.test_client().get("/infinica-process-engine/rest/version")
+    finally:
+        engine.stop()
+    body = answer.get_json()
+    assert answer.status_code == 500 and body["type"] == "InternalError" and "secret" not in answer.text
+    assert body["message"] == f"internal error (incident {body['incidentId']})"
+    assert f"incident {body['incidentId']}" in caplog.text
