@@ -80,8 +80,7 @@ class DefinitionRepository:
             raise NotFound("definition", uri) from None
         key = (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
         use_cache = cache and self.cache_enabled
-        with self._lock:
-            held = self._files.get(uri)
+        held = self._files.get(uri)  # one dict read: no lock, which every request thread would queue on
         if use_cache and held is not None and held[0] == key:
             return held[1]
         path = self.path_of(uri)

@@ -8,10 +8,18 @@ remembered and replayed when the running driver lets go.
 A caller that would only block until the instance suspends or ends may drive it itself (`run_here`),
 saving two thread switches and the re-reads of a waiter. It takes one of the pool's permits to do so,
 so a pool never runs more instances at once than it has threads.
+
+Every request that drives an instance passes through here, on one of many request threads. A lock
+they all take is a convoy waiting to form: a thread the interpreter switches away from while it holds
+the lock makes every other one block on it, and then each hand-off of the lock costs a thread switch.
+So the per-run path takes no lock that all runs share: the bookkeeping of an instance is guarded by
+one of several locks chosen by its ID, a pool's permits are tokens in a `SimpleQueue` (taken and
+returned without a lock), and the idle condition is only notified while somebody waits for it.
 """
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
@@ -28,22 +36,29 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_STRIPES = 64
+
 
 class Executor:
     def __init__(self, pe: "ProcessEngine", pool_sizes: dict[str, int]) -> None:
         self.pe = pe
         self.pools = {name: ThreadPoolExecutor(size, thread_name_prefix=f"pe-{name}")
                       for name, size in pool_sizes.items()}
-        self.permits = {name: threading.BoundedSemaphore(size) for name, size in pool_sizes.items()}
-        self._lock = threading.Lock()
+        self.permits = {name: _permits(size) for name, size in pool_sizes.items()}
+        self._locks = tuple(threading.Lock() for _ in range(_STRIPES))
         self._active: dict[str, bool] = {}      # queued or running here -> resubmit requested
         self.controls: dict[str, Control] = {}  # running here
         self.drivers: dict[str, Driver] = {}    # running here: `pending_insert` ones are not written yet
         self.accepting = True
         self._idle = threading.Condition()
+        self._idle_waiters = 0                  # threads in wait_idle: only they need a notification
+
+    def _lock(self, execution_id: str) -> threading.Lock:
+        """The lock guarding the bookkeeping of `execution_id` (shared with a few other IDs)."""
+        return self._locks[hash(execution_id) % _STRIPES]
 
     def submit(self, execution_id: str, pool_id: str | None) -> None:
-        with self._lock:
+        with self._lock(execution_id):
             if not self.accepting:
                 return
             if execution_id in self._active:
@@ -54,7 +69,7 @@ class Executor:
         pool.submit(self._run_guarded, execution_id, pool_id)
 
     def is_active(self, execution_id: str) -> bool:
-        with self._lock:
+        with self._lock(execution_id):
             return execution_id in self._active
 
     def signal(self, execution_id: str, **flags: object) -> bool:
@@ -74,8 +89,7 @@ class Executor:
 
     def active_ids(self) -> set[str]:
         """Instances queued or running on this node now."""
-        with self._lock:
-            return set(self._active) | set(self.controls)
+        return set(self._active) | set(self.controls)  # each copied in one step, under the GIL
 
     def permits_in_use(self, pool_id: str) -> int:
         """How many instances run in the pool now (on its threads or on callers' threads)."""
@@ -88,19 +102,26 @@ class Executor:
     def wait_idle(self, timeout_s: float) -> int:
         """Block until no instance runs on this node or the timeout passes; how many still run."""
         with self._idle:
-            self._idle.wait_for(lambda: not self.controls, timeout_s)
+            self._idle_waiters += 1
+            try:
+                self._idle.wait_for(lambda: not self.controls, timeout_s)
+            finally:
+                self._idle_waiters -= 1
             return len(self.controls)
 
     @contextmanager
     def slot(self, pool_id: str | None) -> Iterator[bool]:
         """One of the pool's permits for the calling thread, if one is free right now (True)."""
-        permit = self._permit(pool_id)
-        taken = permit.acquire(blocking=False)
+        permits = self._permit(pool_id)
         try:
-            yield taken
+            permits.get_nowait()
+        except queue.Empty:
+            yield False
+            return
+        try:
+            yield True
         finally:
-            if taken:
-                permit.release()
+            permits.put(None)
 
     def drive_here(self, record: InstanceRecord, *, claimed: bool, dispose_at_end: bool = False,
                    known: tuple[Any, DataStore] | None = None, unsaved: bool = False) -> Driver | None:
@@ -108,19 +129,23 @@ class Executor:
         (its record as last committed), or None if it does not run here. `claimed`: the caller
         committed it RUNNING for this node already — or, `unsaved`, holds it RUNNING in memory only,
         for the driver to insert when it first saves. `known`: definition and pipeline it holds."""
-        with self._lock:
+        with self._lock(record.execution_id):
             if record.execution_id in self._active or not (self.accepting or claimed or unsaved):
                 return None
             self._active[record.execution_id] = False
         return self._guarded(record.execution_id, record.thread_pool_id, record, dispose_at_end, known,
                              claimed or unsaved, unsaved)
 
-    def _permit(self, pool_id: str | None) -> threading.BoundedSemaphore:
+    def _permit(self, pool_id: str | None) -> "queue.SimpleQueue[None]":
         return self.permits.get(pool_id or "default") or self.permits["default"]
 
     def _run_guarded(self, execution_id: str, pool_id: str | None) -> None:
-        with self._permit(pool_id):
+        permits = self._permit(pool_id)
+        permits.get()
+        try:
             self._guarded(execution_id, pool_id, None, False, None, False)
+        finally:
+            permits.put(None)
 
     def _guarded(self, execution_id: str, pool_id: str | None, record: InstanceRecord | None,
                  dispose_at_end: bool, known: Any, claimed: bool, unsaved: bool = False) -> Driver | None:
@@ -133,7 +158,7 @@ class Executor:
             self.pe.fail_internally(execution_id)
             return None
         finally:
-            with self._lock:
+            with self._lock(execution_id):
                 again = self._active.pop(execution_id, False)
             if again:
                 self.submit(execution_id, pool_id)
@@ -158,16 +183,27 @@ class Executor:
         finally:
             self.controls.pop(execution_id, None)
             self.drivers.pop(execution_id, None)
-            with self._idle:
-                self._idle.notify_all()
+            if self._idle_waiters:  # read after the pop: a waiter that came later sees it gone
+                with self._idle:
+                    self._idle.notify_all()
 
     def _runnable(self, record: InstanceRecord | None) -> bool:
         return (record is not None and record.state == "READY" and record.online and record.health == "OK"
                 and record.owner_node in (None, self.pe.node_id) and self.pe.accepting_work())
 
     def shutdown(self, wait: bool = True) -> None:
-        with self._lock:
-            self.accepting = False
+        self.accepting = False
+        for lock in self._locks:  # wait out every submit that saw it still accepting
+            with lock:
+                pass
         self.release_all()
         for pool in self.pools.values():
             pool.shutdown(wait=wait, cancel_futures=True)
+
+
+def _permits(size: int) -> "queue.SimpleQueue[None]":
+    """A pool's permits: `size` tokens; taking one is `get`, giving it back is `put`."""
+    tokens: "queue.SimpleQueue[None]" = queue.SimpleQueue()
+    for _ in range(size):
+        tokens.put(None)
+    return tokens

@@ -36,6 +36,10 @@ class Waiters:
         self.notify_all()
 
     def notify(self, execution_id: str) -> None:
+        # Every commit notifies, and most instances have nobody waiting: a dict lookup, no lock, says
+        # so. A waiter registers before it first reads, so one this misses reads the commit anyway.
+        if execution_id not in self._events:
+            return
         with self._lock:
             events = list(self._events.get(execution_id, ()))
         for event in events:

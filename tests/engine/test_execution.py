@@ -11,7 +11,7 @@ from engine.errors import InvalidParameter, InvalidState, NotFound
 from engine.security import ANONYMOUS_ADMIN as ADMIN
 from engine.states import ExecutionState as S, HealthState
 from engine.storage import instances as store
-from tests.conftest import write_definition
+from tests.conftest import settles, write_definition
 
 
 def params(**entries: str | list[str]) -> DataStore:
@@ -366,6 +366,24 @@ def test_thread_pool_is_used_and_unknown_pool_refused(engine_factory, repo):
     assert ops.run(pe, ADMIN, "p.ipd", thread_pool_id="batch").thread_pool_id == "batch"
     with pytest.raises(InvalidParameter, match="threadPoolId"):
         ops.run(pe, ADMIN, "p.ipd", thread_pool_id="nope")
+
+
+def test_a_pool_runs_no_more_instances_at_once_than_it_has_threads(engine_factory, repo):
+    """A caller drives its run on its own thread only with one of the pool's permits: with the pool
+    busy, the run is queued instead, and runs once a permit comes back."""
+    pe = engine_factory(repo, engine={"thread_pools": {"default": 2}})
+    write_definition(repo, "spin.ipd", '<while id="w" test="true()"><assign id="n" name="i">1</assign></while>')
+    write_definition(repo, "p.ipd", '<endElement id="end"/>')
+    assert ops.run(pe, ADMIN, "p.ipd", peek=True, timeout=10000).state is S.FINISHED
+    spinning = [ops.run(pe, ADMIN, "spin.ipd", states=["RUNNING"], timeout=10000) for _ in range(2)]
+    assert pe.executor.permits_in_use("default") == 2
+    queued = ops.run(pe, ADMIN, "p.ipd", peek=True, timeout=500)
+    assert queued.state is S.READY  # no permit free: it did not run on the caller's thread either
+    for snapshot in spinning:
+        ops.terminate_process(pe, ADMIN, snapshot.execution_id, kill=True)
+    assert settles(lambda: ops.get_process_snapshot(pe, ADMIN, queued.execution_id).state is S.FINISHED)
+    assert settles(lambda: pe.executor.permits_in_use("default") == 0)
+    assert ops.run(pe, ADMIN, "p.ipd", peek=True, timeout=10000).state is S.FINISHED
 
 
 def test_many_waiting_processes_hold_no_threads(engine_factory, repo):

@@ -1,5 +1,6 @@
 """Execution and watcher IDs: canonical random UUIDs, never repeated, not even across a fork."""
 import os
+import threading
 import uuid
 
 from engine.ids import random_uuid
@@ -33,3 +34,20 @@ def test_a_forked_child_does_not_hand_out_its_parents_next_ids():
     os.waitpid(child, 0)
     assert len(in_child) == 5
     assert in_child.isdisjoint(random_uuid() for _ in range(5))
+
+
+def test_threads_drawing_at_once_never_hand_out_the_same_id():
+    """Request threads draw IDs concurrently, each from blocks of its own."""
+    drawn: list[list[str]] = [[] for _ in range(8)]
+
+    def draw(into: list[str]) -> None:
+        for _ in range(3000):
+            into.append(random_uuid())
+
+    threads = [threading.Thread(target=draw, args=(into,)) for into in drawn]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [i for into in drawn for i in into]
+    assert len(every) == 8 * 3000 and len(set(every)) == len(every)
