@@ -55,7 +55,11 @@ def post(server: Server, body: bytes, **kwargs) -> requests.Response:
     (b"not xml at all", "invalid XML"),
     (b"", "empty"),
     (b"<Envelope/>", "Envelope"),
-], ids=["doctype", "billion-laughs", "truncated", "text", "empty", "not-soap"])
+    (f'<e:Envelope xmlns:e="{ENV}"><e:Body/></e:Envelope>'.encode(), "Body holds no operation"),
+    (f'<e:Envelope xmlns:e="{ENV}"><e:Header/></e:Envelope>'.encode(), "Body holds no operation"),
+    (f'<e:Envelope xmlns:e="{ENV}"><e:Body><!-- none --></e:Body></e:Envelope>'.encode(), "Body holds no operation"),
+], ids=["doctype", "billion-laughs", "truncated", "text", "empty", "not-soap", "empty-body", "no-body",
+        "only-a-comment"])
 def test_malformed_requests_are_client_faults(server, body, words):
     error = raw_fault(post(server, body))
     assert error.get("type") == "InvalidParameter" and words in error.get("message")
