@@ -38,13 +38,15 @@ def schema(name: str) -> etree.XMLSchema:
 
 def validate(root: etree._Element, name: str) -> None:
     """Raise SchemaViolation with the first error, naming the offending element when lxml can."""
-    if root.getparent() is not None:
-        # lxml validates a subtree through a copy, and its error paths point into that copy; validate
-        # a copy of our own so they point at elements we hold (copies keep their source lines).
-        root = copy.deepcopy(root)
     xsd = schema(name)
     if xsd.validate(root):
         return
+    if root.getparent() is not None:
+        # lxml validates a subtree through a copy, and its error paths point into that copy; validate
+        # a copy of our own so they point at elements we hold (copies keep their source lines).
+        # Only for the message: a valid subtree, the usual case, is not copied.
+        root = copy.deepcopy(root)
+        xsd.validate(root)
     error = xsd.error_log[0]
     raise SchemaViolation(_clean(error.message), error.line or None, _element_at(root, error.path))
 
