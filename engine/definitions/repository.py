@@ -38,6 +38,7 @@ class LoadedDefinition:
 class DefinitionRepository:
     def __init__(self, root: Path, modules: Mapping[str, Any], cache: bool = True) -> None:
         self.root = Path(root).resolve()
+        self._root_text = str(self.root)  # joined as text per load: a Path per request costs more than the stat
         self.modules = modules
         self.cache_enabled = cache
         self._lock = threading.Lock()
@@ -75,7 +76,7 @@ class DefinitionRepository:
         """
         uri = self.normalise(uri, base)
         try:
-            stat = (self.root / uri).stat()
+            stat = os.stat(os.path.join(self._root_text, uri))
         except OSError:
             raise NotFound("definition", uri) from None
         key = (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
