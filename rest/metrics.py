@@ -50,14 +50,13 @@ class Requests:
         self._counters: dict[tuple[str, int], Any] = {}  # labelled children, found once: this runs per request
         self._timers: dict[str, Any] = {}
 
-    def record(self, endpoint: str, status: int, started: float | None) -> None:
+    def record(self, endpoint: str, status: int, started: float) -> None:
         counter = self._counters.get((endpoint, status))
         if counter is None:
             counter = self._counters[endpoint, status] = self._total.labels(endpoint, str(status))
         counter.inc()
-        if started is not None:
-            timer = self._timers.get(endpoint) or self._timers.setdefault(endpoint, self._latency.labels(endpoint))
-            timer.observe(time.perf_counter() - started)
+        timer = self._timers.get(endpoint) or self._timers.setdefault(endpoint, self._latency.labels(endpoint))
+        timer.observe(time.perf_counter() - started)
 
     def counted(self, wsgi_app: WsgiApp, endpoint: str | Callable[[dict], str]) -> WsgiApp:
         """`wsgi_app` with its requests recorded under `endpoint`, or under what `endpoint(environ)`

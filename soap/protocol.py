@@ -19,7 +19,6 @@ from .faults import to_fault
 from .types import Document, Element
 
 log = logging.getLogger("process_engine.soap")
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
 class EngineSoap(Soap11):
@@ -47,11 +46,12 @@ class EngineSoap(Soap11):
         envelope, ids = ctx.in_document
         if ids:  # a document Spyne parsed itself, with ID references to resolve: its own way
             return super().decompose_incoming_envelope(ctx, message)
-        header, body = envelope.find(f"{{{SOAP_ENV}}}Header"), envelope.find(f"{{{SOAP_ENV}}}Body")
+        soap = self.ns_soap_env
+        header, body = envelope.find(f"{{{soap}}}Header"), envelope.find(f"{{{soap}}}Body")
         if body is None or len(body) == 0:
             raise Fault("Client.SoapError", "the envelope's Body holds no operation element")
         ctx.in_document, ctx.in_body_doc = envelope, body[0]
-        if ctx.in_body_doc.tag == f"{{{SOAP_ENV}}}Fault":
+        if ctx.in_body_doc.tag == f"{{{soap}}}Fault":
             return None
         ctx.in_header_doc = header.getchildren() if header is not None else None
         ctx.method_request_string = ctx.in_body_doc.tag

@@ -44,7 +44,7 @@ class Executor:
         self.pe = pe
         self.pools = {name: ThreadPoolExecutor(size, thread_name_prefix=f"pe-{name}")
                       for name, size in pool_sizes.items()}
-        self.permits = {name: _permits(size) for name, size in pool_sizes.items()}
+        self.permits = {name: _tokens(size) for name, size in pool_sizes.items()}
         self._locks = tuple(threading.Lock() for _ in range(_STRIPES))
         self._active: dict[str, bool] = {}      # queued or running here -> resubmit requested
         self.controls: dict[str, Control] = {}  # running here
@@ -110,11 +110,12 @@ class Executor:
             return len(self.controls)
 
     @contextmanager
-    def slot(self, pool_id: str | None) -> Iterator[bool]:
-        """One of the pool's permits for the calling thread, if one is free right now (True)."""
-        permits = self._permit(pool_id)
+    def slot(self, pool_id: str | None, *, wait: bool = False) -> Iterator[bool]:
+        """One of the pool's permits for the calling thread: True if one is free right now, or (`wait`)
+        once one is."""
+        permits = self._permits(pool_id)
         try:
-            permits.get_nowait()
+            permits.get(block=wait)
         except queue.Empty:
             yield False
             return
@@ -136,16 +137,12 @@ class Executor:
         return self._guarded(record.execution_id, record.thread_pool_id, record, dispose_at_end, known,
                              claimed or unsaved, unsaved)
 
-    def _permit(self, pool_id: str | None) -> "queue.SimpleQueue[None]":
+    def _permits(self, pool_id: str | None) -> "queue.SimpleQueue[None]":
         return self.permits.get(pool_id or "default") or self.permits["default"]
 
     def _run_guarded(self, execution_id: str, pool_id: str | None) -> None:
-        permits = self._permit(pool_id)
-        permits.get()
-        try:
+        with self.slot(pool_id, wait=True):
             self._guarded(execution_id, pool_id, None, False, None, False)
-        finally:
-            permits.put(None)
 
     def _guarded(self, execution_id: str, pool_id: str | None, record: InstanceRecord | None,
                  dispose_at_end: bool, known: Any, claimed: bool, unsaved: bool = False) -> Driver | None:
@@ -201,7 +198,7 @@ class Executor:
             pool.shutdown(wait=wait, cancel_futures=True)
 
 
-def _permits(size: int) -> "queue.SimpleQueue[None]":
+def _tokens(size: int) -> "queue.SimpleQueue[None]":
     """A pool's permits: `size` tokens; taking one is `get`, giving it back is `put`."""
     tokens: "queue.SimpleQueue[None]" = queue.SimpleQueue()
     for _ in range(size):
