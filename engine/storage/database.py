@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 _SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 WAL_SIZE_LIMIT = 4 * 1024 * 1024
+# Write commits between checkpoints under load: a run's commit adds about 8 pages to the WAL, so this
+# is near SQLite's own threshold of 1000 pages, and the log's size no longer follows the write rate.
+CHECKPOINT_EVERY = 100
 
 
 class Database:
@@ -80,7 +83,15 @@ class Database:
         with self.write_lock:  # type: ignore[union-attr]  # SQLite has one
             conn, _ = self.connection(write=True)
             conn.connection.driver_connection.execute(sql, params)  # not through SQLAlchemy: no autobegin
-            self.writes += 1
+            self.wrote()
+
+    def wrote(self) -> None:
+        """Count a committed write (the caller holds `write_lock`). Every `CHECKPOINT_EVERY`-th wakes
+        the checkpointer early: on a timer alone, the WAL between two checkpoints grows with the write
+        rate, without bound."""
+        self.writes += 1
+        if self.writes % CHECKPOINT_EVERY == 0 and self.checkpointer is not None:
+            self.checkpointer.wake()
 
     def _execute_alone_pg(self, sql: str, params: Any) -> None:
         pooled = self.engine.raw_connection()
@@ -192,7 +203,8 @@ def _sqlite_engine(database: Database, url: str, synchronous: str) -> Engine:
 
 
 class Checkpointer(threading.Thread):
-    """Copies committed WAL pages into the database file, after writes, on its own connection.
+    """Copies committed WAL pages into the database file, on its own connection: `interval_s` after
+    a write, or at once when woken after `CHECKPOINT_EVERY` of them.
 
     SQLite otherwise does this inside the commit that crosses its threshold, making that request wait
     for it. A PASSIVE checkpoint never blocks writers or readers; once it has copied everything, the
@@ -203,14 +215,22 @@ class Checkpointer(threading.Thread):
     def __init__(self, database: Database, interval_s: float) -> None:
         super().__init__(name="sqlite-checkpointer", daemon=True)
         self._database, self._interval = database, interval_s
-        self._stopped = threading.Event()
+        self._stopped = False
+        self._due = threading.Event()
+
+    def wake(self) -> None:
+        self._due.set()
 
     def run(self) -> None:
         seen = -1
         conn = sqlite3.connect(self._database.file_path, timeout=30, isolation_level=None,
                                check_same_thread=False)
         try:
-            while not self._stopped.wait(self._interval):
+            while True:
+                self._due.wait(self._interval)
+                self._due.clear()
+                if self._stopped:
+                    break
                 if self._database.writes != seen:
                     seen = self._database.writes
                     self.checkpoint(conn)
@@ -232,7 +252,8 @@ class Checkpointer(threading.Thread):
             log.warning("WAL checkpoint failed: %s", exc)
 
     def stop(self) -> None:
-        self._stopped.set()
+        self._stopped = True
+        self._due.set()
         self.join(timeout=30)
 
 
@@ -264,7 +285,7 @@ class UnitOfWork:
         self._tx.commit()
         self.committed = True
         if self._write:
-            self._database.writes += 1
+            self._database.wrote()
         self._unlock()  # the hooks may start transactions of their own
         for hook in self._after:
             hook()
