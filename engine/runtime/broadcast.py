@@ -30,6 +30,7 @@ class Broadcast:
         self.enabled = not pe.db.is_sqlite
         self._outbox: queue.Queue = queue.Queue()
         self._stopped = threading.Event()
+        self.listening = threading.Event()  # set while LISTEN holds: from then on no change goes unheard
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -99,12 +100,14 @@ class Broadcast:
             with connection.cursor() as cursor:
                 cursor.execute(f"LISTEN {CHANNEL}")
             self.on_missed()
+            self.listening.set()
             while not self._stopped.is_set():
                 if select.select([connection], [], [], 0.5)[0]:
                     connection.poll()
                     while connection.notifies:
                         self._deliver(connection.notifies.pop(0).payload)
         finally:
+            self.listening.clear()
             raw.close()
 
     def _deliver(self, key: str) -> None:

@@ -226,7 +226,7 @@ def test_the_other_nodes_go_offline_at_once_not_at_their_heartbeat(pg_schema_url
     one = ProcessEngine(settings.with_overrides(engine={"node_id": "node-one"})).start()
     other = ProcessEngine(settings.with_overrides(engine={"node_id": "node-other"})).start()
     try:
-        time.sleep(0.5)  # both listening
+        assert one.broadcast.listening.wait(20) and other.broadcast.listening.wait(20)
         ops.set_engine_online(one, ADMIN, False, "all")
         deadline = time.monotonic() + 20
         while other.online and time.monotonic() < deadline:

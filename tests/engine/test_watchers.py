@@ -176,6 +176,7 @@ def test_a_change_on_another_node_wakes_waiters_here(pg_schema_url, repo):
     one = ProcessEngine(settings.with_overrides(engine={"node_id": "node-one"})).start()
     other = ProcessEngine(settings.with_overrides(engine={"node_id": "node-other"})).start()
     try:
+        assert one.broadcast.listening.wait(20)
         waiting = ops.run(one, ADMIN, "hold.ipd", states=["WAITING"], auto_dispose="never")
         watcher = ops.create_watcher(one, ADMIN, waiting.execution_id, expected_states=["FINISHED"])
         with ThreadPoolExecutor(2) as pool:
