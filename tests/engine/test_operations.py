@@ -109,7 +109,7 @@ def test_instantiate_before_start_up_finished(engine_factory, repo):
     slow = engine_factory(repo, engine={"startup_delay_ms": 400})
     with pytest.raises(FeatureUnavailable):
         ops.instantiate(slow, ADMIN, "done.ipd")
-    time.sleep(0.6)
+    assert settles(lambda: slow.features["instantiate"] == "active")  # 400 ms on
     assert ops.instantiate(slow, ADMIN, "done.ipd").state is S.CREATED
 
 
@@ -315,8 +315,8 @@ def test_auto_dispose_at_end(pe, repo, mode, kept_finished, kept_failed):
 def test_inspect_pipeline_and_debug_of_an_active_process(pe):
     running = ops.run(pe, ADMIN, "spin.ipd", states=["RUNNING"])
     assert ops.get_process_snapshot(pe, ADMIN, running.execution_id).pipeline is None
-    time.sleep(0.4)  # past a save point
-    assert ops.get_process_snapshot(pe, ADMIN, running.execution_id, inspect_pipeline=True).pipeline is not None
+    assert settles(lambda: ops.get_process_snapshot(pe, ADMIN, running.execution_id,  # once past a save point
+                                                    inspect_pipeline=True).pipeline is not None)
     ops.terminate_process(pe, ADMIN, running.execution_id, kill=True)
     debug = ops.run(pe, ADMIN, "spin.ipd", states=["RUNNING"], debug=True)
     assert debug.pipeline is not None

@@ -21,22 +21,12 @@ from engine.states import ExecutionState as S, HealthState as H
 from engine.storage import instances as store
 from engine.storage.database import Database
 from engine.storage.tables import instances
-from tests.conftest import ROOT, SAMPLES, write_definition
+from tests.conftest import ROOT, SAMPLES, settles, write_definition
 
 SPIN = ('<assign id="init" name="i">0</assign>'
         '<while id="spin" test="$i &lt; 1000000"><assign id="inc" name="i" select="$i + 1"/>'
         '<invoke id="nap" module="util" operation="sleep"><param name="ms">20</param></invoke></while>'
         '<endElement id="end"/>')
-
-
-def wait_until(predicate, timeout: float = 20.0, step: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not reached in time")
 
 
 def raw(pe, execution_id):
@@ -160,7 +150,7 @@ def test_crash_loses_nothing(storage_url, make_settings, engine_factory, tmp_pat
             with probe.db.unit_of_work(write=False) as uow:
                 rows = [store.get_instance(uow.conn, i) for i in told["loops"]]
             return all(r.state == "RUNNING" and r.position for r in rows) and rows
-        wait_until(loops_saved, timeout=60)
+        assert settles(loops_saved, 60)
         time.sleep(1.0)
     finally:
         host.send_signal(signal.SIGKILL)
@@ -175,8 +165,7 @@ def test_crash_loses_nothing(storage_url, make_settings, engine_factory, tmp_pat
     for execution_id in told["timers"]:
         end = ops.wait_for_process(fresh, ADMIN, execution_id, timeout=15000, peek=True)
         assert end.state is S.FINISHED, end
-    lost = wait_until(lambda: all(raw(fresh, i).health == "LOST" for i in told["loops"]), timeout=20)
-    assert lost
+    assert settles(lambda: all(raw(fresh, i).health == "LOST" for i in told["loops"]), 20)
     for execution_id in told["loops"][:10]:
         snap = ops.get_process_snapshot(fresh, ADMIN, execution_id, inspect_pipeline=True)
         assert snap.state is S.RUNNING and snap.health.state is H.LOST

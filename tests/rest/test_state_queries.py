@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from lxml import etree
 
+from tests.conftest import settles
 from tests.rest.conftest import unique
 from tests.rest.test_lifecycle import (DAT, PE, PROCESS_STREAM, STANDARD, TEXT, XML, call, dat,
                                        entries, error, found, instantiate, kill, pe, query_json, query_xml, run, snap,
@@ -191,9 +192,9 @@ def test_get_process_snapshot_pipeline_of_an_active_process(server):
     path = f"processes/{running['executionId']}"
     try:
         assert "pipeline" not in snap(call(server, "GET", path, 200))
-        time.sleep(0.5)  # past a save point
-        inspected = snap(call(server, "GET", path, 200, params={"inspectPipeline": "true"}))
-        assert int(entries(inspected)["i"][0]) >= 0
+        inspected = settles(lambda: entries(snap(call(server, "GET", path, 200, params={
+            "inspectPipeline": "true"}))))  # once past a save point
+        assert int(inspected["i"][0]) >= 0
     finally:
         kill(server, running["executionId"])
 
@@ -288,9 +289,11 @@ def test_find_executions_inspects_pipelines_and_never_disposes(server):
     try:
         plain = query(server, query_json(mine)).json()["processExecutionSnapshots"]["processExecutionSnapshot"]
         assert "pipeline" not in plain[0]
-        time.sleep(0.5)
-        inspected = query(server, query_json(mine), params={"inspectPipeline": "true"}).json()
-        assert "i" in entries(inspected["processExecutionSnapshots"]["processExecutionSnapshot"][0])
+
+        def inspected() -> dict:
+            answer = query(server, query_json(mine), params={"inspectPipeline": "true"}).json()
+            return answer["processExecutionSnapshots"]["processExecutionSnapshot"][0]
+        assert "i" in settles(lambda: entries(inspected()))  # once past a save point
     finally:
         kill(server, running["executionId"])
     ended = ended_with_fetch(server)
