@@ -27,12 +27,10 @@ def write_refusal(sock: socket.socket, status: int, reason: str, message: str) -
         status, reason = 400, "Bad Request"
     if status < 500:
         error: EngineError = InvalidInput(message[:MESSAGE_CHARS] or reason)
-        incident = None
     else:
         error = InternalError()
-        incident = error.incident
-        log.error("incident %s: the HTTP server failed a request: %s", incident, message or reason)
-    body = jsontext.dumps_utf8(error_json(error, incident))
+        log.error("incident %s: the HTTP server failed a request: %s", error.incident, message or reason)
+    body = jsontext.dumps_utf8(error_json(error))
     head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n")
     util.write_nonblock(sock, head.encode("latin-1") + body)

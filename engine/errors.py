@@ -21,6 +21,7 @@ class EngineError(Exception):
 
     type = "InternalError"
     client_fault = False  # True: the caller's mistake (4xx, soap:Client)
+    incident: str | None = None  # set for a fault of the service itself: the ID its log entry carries
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

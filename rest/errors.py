@@ -45,10 +45,10 @@ def register(app: Flask) -> None:
     app.register_error_handler(Exception, _unexpected)
 
 
-def respond(error: e.EngineError, incident: str | None = None, allow: list[str] | None = None) -> Response:
-    status = 500 if incident else status_of(error)
+def respond(error: e.EngineError, allow: list[str] | None = None) -> Response:
+    status = status_of(error)
     xml = wants_xml(request)
-    response = xml_response(error_xml(error, incident), status) if xml else json_response(error_json(error, incident), status)
+    response = xml_response(error_xml(error), status) if xml else json_response(error_json(error), status)
     if status == 401:
         response.headers["WWW-Authenticate"] = CHALLENGE
     if isinstance(error, MethodNotAllowed):
@@ -79,4 +79,4 @@ def _http(exc: HTTPException) -> Response:
 def _unexpected(exc: Exception) -> Response:
     error = e.InternalError()
     log.error("incident %s: %s %s failed", error.incident, request.method, request.path, exc_info=exc)
-    return respond(error, error.incident)
+    return respond(error)

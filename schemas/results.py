@@ -106,22 +106,22 @@ def carryable(text: str) -> str:
     return _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def error_fields(error: EngineError, incident: str | None = None) -> dict[str, Any]:
+def error_fields(error: EngineError) -> dict[str, Any]:
     """What an error body says: its type and message, and for a 403 who lacked what on which."""
     body: dict[str, Any] = {"type": error.type, "message": carryable(error.message)}
     if isinstance(error, AuthorizationError):
         body.update(userId=carryable(error.user_id), permissionName=error.permission_name,
                     resourceName=error.resource_name, resourceId=carryable(error.resource_id))
-    if incident:
-        body["incidentId"] = incident
+    if error.incident:
+        body["incidentId"] = error.incident
     return body
 
 
-def error_xml(error: EngineError, incident: str | None = None) -> etree._Element:
+def error_xml(error: EngineError) -> etree._Element:
     """`<error type message …/>`; a multi-error as the spec writes it: `<pe:errors>` holding unqualified
     `entry` elements with `key` and `value`."""
     if not isinstance(error, MultiError):
-        return ERROR.xml(error_fields(error, incident))
+        return ERROR.xml(error_fields(error))
     root = etree.Element(tag("errors"), nsmap={"pe": PROCESS})
     for key, value in error.errors.items():
         entry = etree.SubElement(root, "entry")
@@ -130,9 +130,9 @@ def error_xml(error: EngineError, incident: str | None = None) -> etree._Element
     return root
 
 
-def error_json(error: EngineError, incident: str | None = None) -> dict[str, Any]:
+def error_json(error: EngineError) -> dict[str, Any]:
     """CONTRACT §6: `{"type", "message"}` (plus the 403 details); a multi-error as the spec writes it."""
     if isinstance(error, MultiError):
         errors = {carryable(k): carryable(v) for k, v in error.errors.items()}
         return {"multiErrorResponse": {"errors": MULTI_ERROR.body(errors, {})}}
-    return error_fields(error, incident)
+    return error_fields(error)

@@ -14,15 +14,15 @@ from schemas.results import error_xml
 log = logging.getLogger("process_engine.soap")
 
 
-def to_fault(error: EngineError, incident: str | None = None) -> Fault:
-    code = "Client" if error.client_fault and not incident else "Server"
-    return Fault(faultcode=code, faultstring=error.message, detail=error_xml(error, incident))
+def to_fault(error: EngineError) -> Fault:
+    code = "Client" if error.client_fault else "Server"
+    return Fault(faultcode=code, faultstring=error.message, detail=error_xml(error))
 
 
 def unexpected(exc: BaseException, operation: str) -> Fault:
     error = InternalError()
     log.error("incident %s: SOAP %s failed", error.incident, operation, exc_info=exc)
-    return to_fault(error, error.incident)
+    return to_fault(error)
 
 
 class EngineApplication(Application):

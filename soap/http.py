@@ -60,7 +60,7 @@ class SoapFront:
         except Exception as exc:  # a bug of ours: a Server fault with an incident ID, never a traceback
             internal = InternalError()
             log.error("incident %s: SOAP request failed", internal.incident, exc_info=exc)
-            return fault_response(start_response, internal, internal.incident)
+            return fault_response(start_response, internal)
 
     @staticmethod
     def _stranger_envelope(body: bytes) -> etree._Element:
@@ -98,18 +98,18 @@ def _envelope(body: bytes) -> etree._Element:
     return envelope
 
 
-def fault_envelope(error: EngineError, incident: str | None = None) -> bytes:
-    code = "Client" if error.client_fault and not incident else "Server"
+def fault_envelope(error: EngineError) -> bytes:
+    code = "Client" if error.client_fault else "Server"
     envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap11env": SOAP_ENV})
     fault = etree.SubElement(etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body"), f"{{{SOAP_ENV}}}Fault")
     etree.SubElement(fault, "faultcode").text = f"soap11env:{code}"
     etree.SubElement(fault, "faultstring").text = carryable(error.message)
-    etree.SubElement(fault, "detail").append(error_xml(error, incident))
+    etree.SubElement(fault, "detail").append(error_xml(error))
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
 
 
-def fault_response(start_response: Callable[..., Any], error: EngineError, incident: str | None = None) -> list[bytes]:
-    body = fault_envelope(error, incident)
+def fault_response(start_response: Callable[..., Any], error: EngineError) -> list[bytes]:
+    body = fault_envelope(error)
     status = ("401 Unauthorized" if isinstance(error, Unauthenticated) else
               "413 Request Entity Too Large" if isinstance(error, PayloadTooLarge) else "500 Internal Server Error")
     headers = [("Content-Type", XML_TYPE), ("Content-Length", str(len(body)))]

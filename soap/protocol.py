@@ -111,4 +111,4 @@ def normalise(fault: Any) -> None:
         return
     internal = InternalError()
     log.error("incident %s: SOAP fault %s: %s", internal.incident, code, fault.faultstring)
-    fault.faultcode, fault.faultstring, fault.detail = "Server", internal.message, error_xml(internal, internal.incident)
+    fault.faultcode, fault.faultstring, fault.detail = "Server", internal.message, error_xml(internal)
