@@ -17,8 +17,6 @@ from .node_control import _own_state
 def cluster_connect(pe: ProcessEngine, principal: Principal, timeout: int = -1) -> NodeState:
     require_admin(principal, "clusterConnect")
     check_timeout(timeout)
-    if pe.membership.connected:
-        raise InvalidState(f"node {pe.node_id} is connected already")
     pe.membership.join()
     pe.housekeeper.nudge()
     return _own_state(pe)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
 from .. import clock
+from ..errors import InvalidState
 from ..storage import nodes as store
 
 if TYPE_CHECKING:
@@ -23,8 +25,8 @@ log = logging.getLogger(__name__)
 MASTER_LOCK = 7263552
 
 
-class NodeConflict(RuntimeError):
-    """Another engine already serves this SQLite database."""
+class NodeConflict(InvalidState):
+    """Another engine already serves this SQLite database, or uses this node ID on PostgreSQL."""
 
 
 class Membership:
@@ -35,6 +37,9 @@ class Membership:
         self.master = pe.db.is_sqlite
         self.status = "before"           # before | connected | disconnected | connectionLost
         self.status_message: str | None = None
+        # Joining, beating, leaving and taking the master lock each read and then write the node's row
+        # and status: one at a time, or a beat begun before a disconnect registers the node again behind it.
+        self._guard = threading.RLock()
 
     @property
     def connected(self) -> bool:
@@ -46,44 +51,58 @@ class Membership:
         return f"nodes/{self.pe.node_id}"
 
     def join(self) -> None:
-        if self.pe.db.is_sqlite and self._lock_file is None:
-            self._lock_sqlite()
-        with self.pe.db.unit_of_work() as uow:
-            if not self.pe.db.is_sqlite and self.pe.node_id in store.live_nodes(uow.conn, self._fresh_since()):
-                raise NodeConflict(f"a live node already uses the node ID {self.pe.node_id!r}")
-            store.register_node(uow.conn, self.pe.node_id, clock.now(), self.pe.online)
-            uow.commit()
-        self.status, self.status_message = "connected", None
+        with self._guard:
+            if self.connected:
+                raise InvalidState(f"node {self.pe.node_id} is connected already")
+            if self.pe.db.is_sqlite and self._lock_file is None:
+                self._lock_sqlite()
+            # After a lost connection the row that may still look alive is this node's own.
+            ours = self.status == "connectionLost"
+            with self.pe.db.unit_of_work() as uow:
+                if (not self.pe.db.is_sqlite and not ours
+                        and self.pe.node_id in store.live_nodes(uow.conn, self._fresh_since())):
+                    raise NodeConflict(f"a live node already uses the node ID {self.pe.node_id!r}")
+                store.register_node(uow.conn, self.pe.node_id, clock.now(), self.pe.online)
+                uow.commit()
+            self.status, self.status_message = "connected", None
 
     def beat(self) -> None:
-        if not self.connected and self.status != "connectionLost":
-            return
-        try:
-            with self.pe.db.unit_of_work() as uow:
-                alive, requested = store.heartbeat(uow.conn, self.pe.node_id, clock.now(), self.pe.online,
-                                                   self.master, self.pe.executor.running_count())
-                if not alive:
-                    log.warning("node %s was declared gone by another node; registering again", self.pe.node_id)
-                    store.register_node(uow.conn, self.pe.node_id, clock.now(), self.pe.online)
-                uow.commit()
-        except Exception as exc:
-            self.status, self.status_message = "connectionLost", f"heartbeat failed: {exc}"
-            raise
-        self.status, self.status_message = "connected", None
+        """Refresh the node's row; also while it disconnects, so that the processes it lets finish
+        meanwhile are not declared LOST by the master."""
+        with self._guard:
+            if self.status not in ("connected", "disconnecting", "connectionLost"):
+                return
+            try:
+                with self.pe.db.unit_of_work() as uow:
+                    alive, requested = store.heartbeat(uow.conn, self.pe.node_id, clock.now(), self.pe.online,
+                                                       self.master, self.pe.executor.running_count())
+                    if not alive:
+                        log.warning("node %s was declared gone by another node; registering again",
+                                    self.pe.node_id)
+                        store.register_node(uow.conn, self.pe.node_id, clock.now(), self.pe.online)
+                    uow.commit()
+            except Exception as exc:
+                if self.status != "disconnecting":
+                    self.status = "connectionLost"
+                self.status_message = f"heartbeat failed: {exc}"
+                raise
+            if self.status == "connectionLost":
+                self.status, self.status_message = "connected", None
         if requested is not None and requested != self.pe.online:
             self.pe.set_online(requested)
 
     def disconnect(self) -> None:
         """Leave the nodes (this node's instances were handed back first); the file lock stays."""
-        with self.pe.db.unit_of_work() as uow:
-            store.remove_node(uow.conn, self.pe.node_id)
-            uow.commit()
-        self._drop_lock()
-        self.master = False
-        self.status, self.status_message = "disconnected", "disconnected on request"
+        with self._guard:
+            with self.pe.db.unit_of_work() as uow:
+                store.remove_node(uow.conn, self.pe.node_id)
+                uow.commit()
+            self._drop_lock()
+            self.master = False
+            self.status, self.status_message = "disconnected", "disconnected on request"
 
     def leave(self) -> None:
-        if self.connected or self.status == "connectionLost":
+        if self.status in ("connected", "disconnecting", "connectionLost"):
             self.disconnect()
         if self._lock_file is not None:
             self._lock_file.close()  # closing releases the flock
@@ -113,6 +132,12 @@ class Membership:
         if self.pe.db.is_sqlite:
             self.master = True
             return True
+        with self._guard:
+            return self._take_master_lock()
+
+    def _take_master_lock(self) -> bool:
+        if not self.connected:
+            return False
         if self._lock_conn is None:
             try:
                 conn = self.pe.db.engine.connect()

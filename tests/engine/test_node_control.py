@@ -1,6 +1,7 @@
 """Maintenance levels, online flags, node states, services and cluster control, through the facade."""
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -203,6 +204,41 @@ def test_disconnect_waits_hands_back_and_connect_resumes(pe):
     with pytest.raises(InvalidState):
         ops.cluster_connect(pe, ADMIN)
     ops.terminate_process(pe, ADMIN, running.execution_id, kill=True)
+
+
+def test_heartbeats_under_way_never_undo_a_disconnect_or_block_the_next_connect(pe):
+    """A heartbeat that began before a disconnect must not register the node again behind it (its
+    row then looked like a second live node using this ID, and connect failed)."""
+    stop = threading.Event()
+
+    def beat_without_pause() -> None:
+        while not stop.is_set():
+            pe.membership.beat()
+    beater = threading.Thread(target=beat_without_pause)
+    beater.start()
+    try:
+        for _ in range(40):
+            assert ops.cluster_disconnect(pe, ADMIN, timeout=0).cluster.connection_status == "disconnected"
+            assert ops.cluster_connect(pe, ADMIN).cluster.connection_status == "connected"
+    finally:
+        stop.set()
+        beater.join()
+
+
+def test_connect_after_a_lost_connection_takes_the_node_back(pe, monkeypatch):
+    """After failed heartbeats the node's row may still look alive: it is this node's own, no conflict."""
+    from engine.runtime import membership
+
+    def unreachable(*args, **kwargs):
+        raise OSError("the database went away")
+    monkeypatch.setattr(membership.store, "heartbeat", unreachable)
+    with pytest.raises(OSError):
+        pe.membership.beat()
+    assert ops.get_node_state(pe, ADMIN).cluster.connection_status == "connectionLost"
+    ops.cluster_connect(pe, ADMIN)
+    monkeypatch.undo()
+    pe.membership.beat()
+    assert ops.get_node_state(pe, ADMIN).cluster.connection_status == "connected"
 
 
 def test_node_operations_are_for_administrators(pe):
