@@ -6,7 +6,6 @@ node registry; connecting joins it again.
 """
 from __future__ import annotations
 
-from ..errors import InvalidState
 from ..lifecycle import check_timeout, timeout_seconds
 from ..model import NodeState
 from ..runtime.engine import ProcessEngine
@@ -25,9 +24,7 @@ def cluster_connect(pe: ProcessEngine, principal: Principal, timeout: int = -1) 
 def cluster_disconnect(pe: ProcessEngine, principal: Principal, timeout: int = -1) -> NodeState:
     require_admin(principal, "clusterDisconnect")
     check_timeout(timeout)
-    if not pe.membership.connected:
-        raise InvalidState(f"node {pe.node_id} is not connected")
-    pe.membership.status = "disconnecting"  # takes no new work from here on
+    pe.membership.begin_disconnect()
     if pe.executor.wait_idle(timeout_seconds(pe, timeout)):
         pe.executor.release_all()
         pe.executor.wait_idle(timeout_seconds(pe, -1))

@@ -91,6 +91,13 @@ class Membership:
         if requested is not None and requested != self.pe.online:
             self.pe.set_online(requested)
 
+    def begin_disconnect(self) -> None:
+        """Stop taking work; one caller at a time gets here, the others are told the node is not connected."""
+        with self._guard:
+            if not self.connected:
+                raise InvalidState(f"node {self.pe.node_id} is not connected")
+            self.status = "disconnecting"
+
     def disconnect(self) -> None:
         """Leave the nodes (this node's instances were handed back first); the file lock stays."""
         with self._guard:
