@@ -5,6 +5,7 @@ the standard library's compact form (floats aside, which the engine never writes
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -29,10 +30,19 @@ def _standard(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
+# orjson reads an integer beyond 64 bits as a float, silently losing its digits; only a run of 19 or
+# more digits can be one, and text holding such a run (in a string, too) is read by the standard library.
+_LONG_DIGITS = re.compile("[0-9]{19}")
+_LONG_DIGITS_UTF8 = re.compile(b"[0-9]{19}")
+
+
 def loads(text: str | bytes) -> Any:
     """Parse JSON text; ValueError when it is not JSON. What the standard library reads and orjson
-    does not (lone surrogates, NaN) is still read."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
+    does not (lone surrogates, NaN) or misreads (integers of any size) is read as it reads it."""
+    long_digits = _LONG_DIGITS_UTF8 if isinstance(text, bytes) else _LONG_DIGITS
+    if long_digits.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)

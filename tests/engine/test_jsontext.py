@@ -45,6 +45,14 @@ def test_what_orjson_refuses_is_written_by_the_standard_library():
     assert jsontext.loads(str(2 ** 70)) == 2 ** 70
 
 
+@pytest.mark.parametrize("number", [2 ** 64, -(2 ** 63) - 1, 10 ** 30 + 1, -(10 ** 40) - 7])
+def test_integers_beyond_64_bits_read_back_exactly_not_as_floats(number):
+    """orjson would read these as floats, losing their last digits: a process variable that changed."""
+    for text in (f'{{"n":[{number}]}}', f'{{"n":[{number}]}}'.encode()):
+        read = jsontext.loads(text)["n"][0]
+        assert type(read) is int and read == number
+
+
 @pytest.mark.parametrize("text", ["", "{", "[1,]", "nope"])
 def test_what_is_not_json_is_a_value_error(text):
     with pytest.raises(ValueError):
