@@ -20,14 +20,19 @@ Decisions a reader must know:
   a 413 before they are read in full.
 - Operations return elements, lists or scalars, never generators: a generator failing half-way would
   answer HTTP 200 with an empty envelope.
+- Spyne's `gc.collect()` after a request, at most once a second (`spyne.const.MIN_GC_INTERVAL`), is
+  turned off: it hands back the files of MTOM uploads, which no operation takes, and a full
+  collection stops every thread of the worker, REST requests included, for tens of milliseconds.
 - The WSDL is built once, at start-up, from `server.public_url` (`soap.wsdl`); `wsdl/` holds the
   published copy and a test compares the two.
 """
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
+import spyne.const
 from spyne.server.wsgi import WsgiApplication
 
 from engine.authentication import Authenticator
@@ -39,11 +44,12 @@ from .wsdl import build_application, build_wsdl, endpoint_url
 def create_soap_app(engine: Any, settings: Any) -> SoapFront:
     # Spyne logs every Client fault with a traceback: the caller's mistakes are not the log's business.
     logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL)
+    spyne.const.MIN_GC_INTERVAL = math.inf
     application = build_application()
     application.engine = engine
     limit = settings.server.max_request_bytes
-    spyne = WsgiApplication(application, max_content_length=limit)
-    return SoapFront(spyne, Authenticator(settings.auth.users), build_wsdl(settings, application), limit)
+    served = WsgiApplication(application, max_content_length=limit)
+    return SoapFront(served, Authenticator(settings.auth.users), build_wsdl(settings, application), limit)
 
 
 __all__ = ["create_soap_app", "build_wsdl", "endpoint_url"]

@@ -5,7 +5,9 @@ WS-Security UsernameToken; a failure of the service itself is a Server fault wit
 from __future__ import annotations
 
 import base64
+import gc
 import threading
+import time
 from typing import Iterator
 
 import pytest
@@ -241,3 +243,23 @@ def test_a_failure_of_the_service_is_a_server_fault_with_an_incident(caplog):
     incident = error.get("incidentId")
     assert incident and incident in error.get("message") and "passwd" not in answer.get_data(as_text=True)
     assert any(incident in record.getMessage() for record in caplog.records)
+
+
+def test_a_request_stops_no_thread_for_a_full_garbage_collection():
+    """Spyne would run gc.collect() after a request, once a second: tens of milliseconds in which no
+    thread of the worker, REST's included, gets on."""
+    app = create_soap_app(BrokenEngine(), load_settings({}))
+    collections: list[int] = []
+
+    def seen(phase: str, info: dict) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+    gc.disable()  # only a collection asked for explicitly can be seen now
+    gc.callbacks.append(seen)
+    try:
+        time.sleep(1.1)  # past Spyne's interval since any earlier request in this process
+        raw_fault(WsgiClient(app).post("/", data=envelope("getNodeState"), headers=XML), code="Server")
+    finally:
+        gc.callbacks.remove(seen)
+        gc.enable()
+    assert collections == []
