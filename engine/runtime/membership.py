@@ -9,7 +9,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
@@ -35,7 +35,7 @@ class Membership:
         self._lock_conn: Connection | None = None
         self._lock_file: Any = None
         self.master = pe.db.is_sqlite
-        self.status = "before"           # before | connected | disconnected | connectionLost
+        self.status = "before"  # before | connected | disconnecting | disconnected | connectionLost
         self.status_message: str | None = None
         # Joining, beating, leaving and taking the master lock each read and then write the node's row
         # and status: one at a time, or a beat begun before a disconnect registers the node again behind it.
@@ -44,6 +44,11 @@ class Membership:
     @property
     def connected(self) -> bool:
         return self.status == "connected"
+
+    @property
+    def registered(self) -> bool:
+        """Whether the node's row is (meant to be) in the registry: it beats, and leaving removes it."""
+        return self.status in ("connected", "disconnecting", "connectionLost")
 
     @property
     def root_node(self) -> str:
@@ -70,7 +75,7 @@ class Membership:
         """Refresh the node's row; also while it disconnects, so that the processes it lets finish
         meanwhile are not declared LOST by the master."""
         with self._guard:
-            if self.status not in ("connected", "disconnecting", "connectionLost"):
+            if not self.registered:
                 return
             try:
                 with self.pe.db.unit_of_work() as uow:
@@ -109,7 +114,7 @@ class Membership:
             self.status, self.status_message = "disconnected", "disconnected on request"
 
     def leave(self) -> None:
-        if self.status in ("connected", "disconnecting", "connectionLost"):
+        if self.registered:
             self.disconnect()
         if self._lock_file is not None:
             self._lock_file.close()  # closing releases the flock
@@ -134,17 +139,15 @@ class Membership:
         self._lock_file = handle
 
     def is_master(self) -> bool:
-        if not self.connected:
-            return False
-        if self.pe.db.is_sqlite:
-            self.master = True
-            return True
         with self._guard:
-            return self._take_master_lock()
+            if not self.connected:
+                return False
+            if self.pe.db.is_sqlite:
+                self.master = True
+                return True
+            return self._holds_master_lock()
 
-    def _take_master_lock(self) -> bool:
-        if not self.connected:
-            return False
+    def _holds_master_lock(self) -> bool:
         if self._lock_conn is None:
             try:
                 conn = self.pe.db.engine.connect()
@@ -163,14 +166,15 @@ class Membership:
         self.master = self._lock_conn is not None
         return self.master
 
-    def _fresh_since(self):  # type: ignore[no-untyped-def]
+    def _fresh_since(self) -> datetime:
+        """Nodes whose last heartbeat is older than this count as gone."""
         return clock.now() - timedelta(milliseconds=self.pe.settings.cluster.lost_after_ms)
 
     def alive_nodes(self, conn: Connection) -> list[str]:
         """Nodes that count as alive: on SQLite only this one (it is the only node there can be)."""
         if self.pe.db.is_sqlite:
             return [self.pe.node_id]
-        since = clock.now() - timedelta(milliseconds=self.pe.settings.cluster.lost_after_ms)
+        since = self._fresh_since()
         store.forget_dead_nodes(conn, since)
         return sorted(set(store.live_nodes(conn, since)) | {self.pe.node_id})
 
