@@ -10,8 +10,8 @@ from schemas.snapshot import EXECUTION_IDS
 from . import answers
 from .params import (data_store, engine, flag, number, principal, read_query, read_timeout, required_flag, stream,
                      text, texts)
-from .types import (AutoDisposeMode, DataLevel, Flag, FlagTrue, LogLevel, Number, OptionalDocument, RequiredDocument,
-                    RequiredFlag, RequiredText, Stream, Text, Texts, Timeout, out)
+from .types import (AutoDisposeMode, DataLevel, Flag, FlagTrue, LogLevel, Number, OptionalStore, RequiredFlag,
+                    RequiredQuery, RequiredStore, RequiredText, Stream, Text, Texts, Timeout, out)
 
 SNAPSHOT = out("processExecutionSnapshot")
 IDS = out("executionIds")
@@ -25,7 +25,7 @@ class LifecycleService(ServiceBase):
         result = ops.dispose_process(engine(ctx), principal(ctx), text("executionId", executionId, True))
         return answers.snapshot(result, simpleDataStore)
 
-    @rpc(RequiredDocument, Flag, **IDS)
+    @rpc(RequiredQuery, Flag, **IDS)
     def disposeProcesses(ctx, query, reportExecutionIds):
         result = ops.dispose_processes(engine(ctx), principal(ctx), read_query("query", query),
                                        report_execution_ids=flag(reportExecutionIds))
@@ -54,13 +54,13 @@ class LifecycleService(ServiceBase):
                                      set_online=flag(setOnline), update_credentials=flag(updateCredentials))
         return answers.snapshot(result, simpleDataStore)
 
-    @rpc(Flag, RequiredDocument, Flag, **IDS)
+    @rpc(Flag, RequiredQuery, Flag, **IDS)
     def recoverProcesses(ctx, setOnline, query, reportExecutionIds):
         result = ops.recover_processes(engine(ctx), principal(ctx), read_query("query", query),
                                        set_online=flag(setOnline), report_execution_ids=flag(reportExecutionIds))
         return answers.shape(EXECUTION_IDS, result)
 
-    @rpc(RequiredText, Text, FlagTrue, Text, OptionalDocument, Flag, Timeout, Texts, Flag, Flag, Flag, Flag,
+    @rpc(RequiredText, Text, FlagTrue, Text, OptionalStore, Flag, Timeout, Texts, Flag, Flag, Flag, Flag,
          AutoDisposeMode, Flag, FlagTrue, **SNAPSHOT)
     def run(ctx, processUri, externalId, cache, threadPoolId, processParams, peek, timeout, states, waitOnline,
             inspectPipeline, setOnline, debug, autoDispose, locked, simpleDataStore):
@@ -86,7 +86,7 @@ class LifecycleService(ServiceBase):
                                     timeout=read_timeout("timeout", timeout))
         return answers.snapshot(result, simpleDataStore)
 
-    @rpc(RequiredText, RequiredDocument, FlagTrue, **SNAPSHOT)
+    @rpc(RequiredText, RequiredStore, FlagTrue, **SNAPSHOT)
     def setInstanceConstants(ctx, executionId, constants, simpleDataStore):
         result = ops.set_instance_constants(engine(ctx), principal(ctx), text("executionId", executionId, True),
                                             data_store("constants", constants, True))
@@ -120,7 +120,7 @@ class LifecycleService(ServiceBase):
                                      text("name", name, True), privileges)
         return answers.snapshot(result, simpleDataStore)
 
-    @rpc(RequiredText, OptionalDocument, Flag, Timeout, Texts, Flag, Flag, Flag, FlagTrue, **SNAPSHOT)
+    @rpc(RequiredText, OptionalStore, Flag, Timeout, Texts, Flag, Flag, Flag, FlagTrue, **SNAPSHOT)
     def startProcess(ctx, executionId, processParams, peek, timeout, states, waitOnline, inspectPipeline, setOnline,
                      simpleDataStore):
         result = ops.start_process(engine(ctx), principal(ctx), text("executionId", executionId, True),

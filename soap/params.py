@@ -8,10 +8,13 @@ from typing import Any, Iterable
 from lxml import etree
 
 from engine.datastore import DataStore, check_xml_text
-from engine.errors import InvalidDataStore, InvalidParameter
+from engine.errors import InvalidDataStore, InvalidParameter, InvalidQuery
 from engine.query import Query
 from engine.security import Principal
 from schemas import datastore, query as query_form
+from schemas.namespaces import PREFIXES
+
+from .types import SIMPLE_TYPE_NAMESPACES, XSI, XSI_TYPE, Document, QueryDocument, StoreDocument, xsi_type
 
 
 def engine(ctx: Any) -> Any:
@@ -73,33 +76,65 @@ def number(name: str, value: int | None) -> int | None:
     return value
 
 
-def _document(element: etree._Element | None) -> Any:
-    """The document a parameter element holds: its child element, or its text (JSON, or XML as text)."""
+def _document(name: str, element: etree._Element | None, kind: type[Document]) -> etree._Element | str | None:
+    """The document a parameter holds, in whichever shape of CONTRACT §11 it came: the document's
+    element, the element's children directly under the parameter (what stubs generated from the WSDL's
+    type send; the parameter's attributes are the document's, a query's offset and limit), or text."""
     if element is None:
         return None
     children = [child for child in element if isinstance(child.tag, str)]
-    if len(children) > 1:
-        return children  # the caller's mistake, named by the reader
-    if children:
+    if not children:
+        return element.text if element.text and element.text.strip() else None
+    if len(children) == 1 and children[0].tag == kind.root:
         return children[0]
-    return element.text if element.text and element.text.strip() else None
+    namespace = etree.QName(kind.root).namespace
+    for child in children:
+        if child.tag == kind.root or etree.QName(child).namespace != namespace:
+            raise InvalidParameter(name, f"holds {_named(child)}: expected one {_named(kind.root)} element, its "
+                                         f"children in namespace {namespace}, or the document as text (XML or JSON)")
+    document = etree.Element(kind.root, {k: v for k, v in element.attrib.items() if not k.startswith(f"{{{XSI}}}")})
+    document.extend(children)
+    return document
+
+
+# Where a stub writes a value of the WSDL's xs:anyType with an xsi:type (JAX-WS and .NET: xs:string).
+_TYPED_VALUES = "dat:entry/dat:value|dat:values/dat:value/dat:content"
+
+
+def _untyped_values(store: etree._Element) -> etree._Element:
+    """A data store whose values carry no `xsi:type` of a simple type: their text is the value either way,
+    and datastore.xsd, which the store is read with, allows no xsi:type there."""
+    for value in store.xpath(_TYPED_VALUES, namespaces=PREFIXES):
+        named = xsi_type(value)
+        if named is not None and named[0] in SIMPLE_TYPE_NAMESPACES:
+            del value.attrib[XSI_TYPE]
+    return store
+
+
+def _named(element: etree._Element | str) -> str:
+    name = etree.QName(element)
+    return f"{name.localname} (namespace {name.namespace})" if name.namespace else f"{name.localname} (no namespace)"
 
 
 def data_store(name: str, element: etree._Element | None, required: bool = False) -> DataStore | None:
-    document = _document(element)
-    if isinstance(document, list):
-        raise InvalidDataStore(f"{name}: holds {len(document)} elements; give one dataStore element")
+    document = _document(name, element, StoreDocument)
+    if isinstance(document, etree._Element):
+        document = _untyped_values(document)
     if document is None:
         if required:
             raise InvalidParameter(name, "is required")
         return None
-    return datastore.load(document)
+    try:
+        return datastore.load(document)
+    except InvalidDataStore as exc:
+        raise InvalidDataStore(f"{name}: {exc.message}") from None
 
 
 def read_query(name: str, element: etree._Element | None) -> Query:
-    document = _document(element)
-    if isinstance(document, list):
-        raise InvalidParameter(name, f"holds {len(document)} elements; give one query element")
+    document = _document(name, element, QueryDocument)
     if document is None:
         raise InvalidParameter(name, "is required")
-    return query_form.load(document)
+    try:
+        return query_form.load(document)
+    except InvalidQuery as exc:
+        raise InvalidQuery(f"{name}: {exc.message}") from None

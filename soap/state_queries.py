@@ -11,7 +11,7 @@ from schemas.snapshot import SNAPSHOTS, VALIDATION
 from . import answers
 from .lifecycle import SNAPSHOT
 from .params import engine, flag, number, principal, read_query, read_timeout, stream, text, texts
-from .types import (Count, Element, Flag, FlagTrue, Number, RequiredDocument, RequiredText, Stream, Text, Texts,
+from .types import (Count, Element, Flag, FlagTrue, Number, RequiredQuery, RequiredText, Stream, Text, Texts,
                     Timeout, Timestamp, out)
 
 
@@ -35,7 +35,7 @@ class StateQueryService(ServiceBase):
                                           peek=flag(peek), inspect_pipeline=flag(inspectPipeline))
         return answers.snapshot(result, simpleDataStore)
 
-    @rpc(RequiredDocument, Flag, FlagTrue, _returns=(Element(min_occurs=1), Count(min_occurs=1)),
+    @rpc(RequiredQuery, Flag, FlagTrue, _returns=(Element(min_occurs=1), Count(min_occurs=1)),
          _out_variable_names=("processExecutionSnapshots", "totalCount"))
     def findExecutions(ctx, query, inspectPipeline, simpleDataStore):
         """The matching snapshots, and how many match before offset and limit (REST's X-Total-Count)."""

@@ -4,12 +4,41 @@ from __future__ import annotations
 
 from typing import Any
 
+from lxml import etree
 from spyne import AnyXml, Boolean, ByteArray, DateTime, Integer, Long, Unicode
 from spyne.model import ModelBase
 
 from engine.states import AUTO_DISPOSE_NAMES, DATA_LEVELS, LOG_LEVELS, NODE_SELECTIONS
-from schemas.namespaces import PROCESS
+from schemas.namespaces import DATASTORE, PROCESS, QUERY, qname
 from schemas.shape_xsd import XS
+
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+XSI_TYPE, XSI_NIL = f"{{{XSI}}}type", f"{{{XSI}}}nil"
+# Where the built-in simple types live: XML Schema (and the drafts SOAP::Lite may still write), and the
+# SOAP encoding's copies of them.
+SIMPLE_TYPE_NAMESPACES = frozenset({XS, "http://www.w3.org/2000/10/XMLSchema", "http://www.w3.org/1999/XMLSchema",
+                                    "http://schemas.xmlsoap.org/soap/encoding/"})
+
+
+def xsi_type(element: etree._Element) -> tuple[str | None, str] | None:
+    """The (namespace, local name) an element's `xsi:type` names; None without one. The namespace is None
+    when the prefix is not declared."""
+    named = element.get(XSI_TYPE)
+    if named is None:
+        return None
+    prefix, _, local = named.strip().rpartition(":")
+    return element.nsmap.get(prefix or None), local
+
+
+# The prefixes the WSDL writes its namespaces with.
+PREFIXES = {PROCESS: "tns", DATASTORE: "dat", QUERY: "q", XS: "xs"}
+
+
+def prefixed(clark: str) -> str:
+    """A Clark name as the WSDL writes it (`dat:DataStore`), for messages."""
+    name = etree.QName(clark)
+    return f"{PREFIXES.get(name.namespace, name.namespace)}:{name.localname}"
+
 
 # -- parameters ---------------------------------------------------------------------------------------
 Text = Unicode(min_occurs=0)
@@ -49,14 +78,27 @@ NodeSelection = choice("nodeSelection", NODE_SELECTIONS)
 
 
 class Document(AnyXml):
-    """A data store or query parameter: its document's element, or the document as text (XML or JSON).
-    `soap.protocol` hands the parameter's own element to the service, which reads either."""
+    """A data store or query parameter. `soap.protocol` hands the parameter's own element to the
+    service, which reads every shape CONTRACT §11 allows: the document's element, its children directly
+    under the parameter (what stubs generated from the WSDL send), or the document as text (XML or JSON).
+    The WSDL types the parameter as `declared` (`soap.wsdl`); Spyne itself knows it as xs:anyType."""
 
     __type_name__ = "anyType"
+    declared = ""  # the WSDL type's Clark name
+    root = ""      # the document element's Clark name
 
 
-OptionalDocument = Document(min_occurs=0)
-RequiredDocument = Document(min_occurs=1, nillable=False)
+class StoreDocument(Document):
+    declared, root = qname(DATASTORE, "DataStore"), qname(DATASTORE, "dataStore")
+
+
+class QueryDocument(Document):
+    declared, root = qname(QUERY, "Query"), qname(QUERY, "query")
+
+
+OptionalStore = StoreDocument(min_occurs=0)
+RequiredStore = StoreDocument(min_occurs=1, nillable=False)
+RequiredQuery = QueryDocument(min_occurs=1, nillable=False)
 
 
 # -- results ------------------------------------------------------------------------------------------

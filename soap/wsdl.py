@@ -10,7 +10,7 @@ from lxml import etree
 from spyne.interface.wsdl import Wsdl11
 
 from schemas import results
-from schemas.namespaces import DATASTORE, PROCESS
+from schemas.namespaces import DATASTORE, PROCESS, QUERY
 from schemas.shape_xsd import XS, results_schema
 
 from .administration import AdministrationService, ClusterService, DiagnosticService, ServiceManagementService
@@ -18,10 +18,12 @@ from .faults import EngineApplication
 from .lifecycle import LifecycleService
 from .protocol import EngineSoap
 from .state_queries import StateQueryService
+from .types import PREFIXES, Document, prefixed
 from .watchers import WatcherService
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
+XS_SEQUENCE = f"{{{XS}}}sequence"
 RESULT_SHAPES = [results.ATTRIBUTES, results.WATCHER, results.FEATURES, results.MAINTENANCE_LEVEL, results.MODULES,
                  results.NODE_STATE, results.NODE_STATES, results.DEFINITIONS, results.SERVICES,
                  results.SANITY_REPORT, results.TELEMETRY, results.ERROR]
@@ -47,9 +49,22 @@ def build_wsdl(settings: Any, application: EngineApplication | None = None) -> b
     root = etree.fromstring(document.get_interface_document())
     _one_port(root)
     _typed_results(root)
+    _typed_documents(root, document.interface)
     _declared_faults(root)
     _simple_types_by_name(root)
-    return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
+    return etree.tostring(_soap11_namespaces_only(root), pretty_print=True, xml_declaration=True, encoding="UTF-8")
+
+
+# The namespaces the WSDL declares on its root: SOAP 1.1 only (CONTRACT §11). Spyne declares SOAP 1.2,
+# WS-Addressing, XOP and more besides, unused, and gSOAP's wsdl2h generates a SOAP 1.2 client from them.
+ROOT_NAMESPACES = {"wsdl": WSDL, "wsdlsoap11": WSDL_SOAP, "xs": XS, "tns": PROCESS, "dat": DATASTORE, "q": QUERY}
+
+
+def _soap11_namespaces_only(root: etree._Element) -> etree._Element:
+    declared = etree.Element(root.tag, dict(root.attrib), nsmap=ROOT_NAMESPACES)
+    declared.extend(root)
+    etree.cleanup_namespaces(declared, keep_ns_prefixes=list(ROOT_NAMESPACES))
+    return declared
 
 
 def _one_port(root: etree._Element) -> None:
@@ -116,16 +131,38 @@ def _typed_results(root: etree._Element) -> None:
                 member.getparent().replace(member, _reference(member.get("name"), declared))
 
 
+def _typed_documents(root: etree._Element, interface: Any) -> None:
+    """Type each data store and query parameter (Spyne's `xs:anyType`) as its document's type, so stubs
+    get classes to fill in: `dat:DataStore` (either form) and `q:Query` (the tree of query-wsdl.xsd)."""
+    service_schema = root.findall(f"{{{WSDL}}}types/{{{XS}}}schema[@targetNamespace='{PROCESS}']")[-1]  # Spyne's
+    service_schema.insert(1, etree.Element(f"{{{XS}}}import", namespace=QUERY))
+    requests = {t.get("name"): t for t in service_schema.iterfind(f"{{{XS}}}complexType")}
+    for descriptors in interface.service_method_map.values():
+        message = descriptors[0].in_message
+        for name, kind in message._type_info.items():
+            if issubclass(kind, Document):
+                member = requests[message.get_type_name()].find(f"{XS_SEQUENCE}/{{{XS}}}element[@name='{name}']")
+                member.set("type", prefixed(kind.declared))
+
+
 def _inline_schemas(types: etree._Element) -> set[str]:
-    """Put the data store schema and the results schema first in `types`; the results' element names."""
+    """Put the data store, results and query schemas first in `types`; the results' element names."""
     result_schema = results_schema(_xsd("snapshot.xsd"), RESULT_SHAPES)
     for imported in result_schema.iterfind(f"{{{XS}}}import"):
         del imported.attrib["schemaLocation"]  # inline beside it
-    store_schema = _xsd("datastore.xsd")
-    for position, schema in enumerate((store_schema, result_schema)):
+    stub_schemas = (_stub_schema("datastore-wsdl.xsd", "datastore.xsd"), _stub_schema("query-wsdl.xsd", "query.xsd"))
+    for position, schema in enumerate((stub_schemas[0], result_schema, stub_schemas[1])):
         _qualify(schema)
         types.insert(position, schema)
     return {e.get("name") for e in result_schema.iterfind(f"{{{XS}}}element")}
+
+
+def _stub_schema(name: str, read_with: str) -> etree._Element:
+    """A document's schema as written for stub generators (`*-wsdl.xsd`), with the simple types of the
+    schema the service reads the document with (names, enumerations, patterns), so they cannot drift."""
+    schema = _xsd(name)
+    schema.extend(_xsd(read_with).iterfind(f"{{{XS}}}simpleType"))
+    return schema
 
 
 def _reference(name: str, declared: set[str]) -> etree._Element:
@@ -137,7 +174,6 @@ def _reference(name: str, declared: set[str]) -> etree._Element:
 
 
 _QNAME_ATTRIBUTES = ("type", "ref", "base", "itemType", "refer")
-_PREFIXES = {PROCESS: "tns", DATASTORE: "dat", XS: "xs"}
 
 
 def _qualify(schema: etree._Element) -> None:
@@ -149,4 +185,4 @@ def _qualify(schema: etree._Element) -> None:
             value = element.get(name)
             if value is not None:
                 prefix, _, local = value.rpartition(":")
-                element.set(name, f"{_PREFIXES[element.nsmap[prefix or None]]}:{local}")
+                element.set(name, f"{PREFIXES[element.nsmap[prefix or None]]}:{local}")
