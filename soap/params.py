@@ -79,12 +79,13 @@ def number(name: str, value: int | None) -> int | None:
 def _document(name: str, element: etree._Element | None, kind: type[Document]) -> etree._Element | str | None:
     """The document a parameter holds, in whichever shape of CONTRACT §11 it came: the document's
     element, the element's children directly under the parameter (what stubs generated from the WSDL's
-    type send; the parameter's attributes are the document's, a query's offset and limit), or text."""
+    type send; the parameter's attributes are the document's, a query's offset and limit; none at all is
+    the empty document, as a stub's `new Query()` or `new DataStore()`), or text."""
     if element is None:
         return None
     children = [child for child in element if isinstance(child.tag, str)]
-    if not children:
-        return element.text if element.text and element.text.strip() else None
+    if not children and element.text and element.text.strip():
+        return element.text
     if len(children) == 1 and children[0].tag == kind.root:
         return children[0]
     namespace = etree.QName(kind.root).namespace
@@ -92,7 +93,9 @@ def _document(name: str, element: etree._Element | None, kind: type[Document]) -
         if child.tag == kind.root or etree.QName(child).namespace != namespace:
             raise InvalidParameter(name, f"holds {_named(child)}: expected one {_named(kind.root)} element, its "
                                          f"children in namespace {namespace}, or the document as text (XML or JSON)")
-    document = etree.Element(kind.root, {k: v for k, v in element.attrib.items() if not k.startswith(f"{{{XSI}}}")})
+    # Inside the parameter, so that prefixes declared further up still name namespaces in xsi:type values.
+    document = etree.SubElement(element, kind.root, {k: v for k, v in element.attrib.items()
+                                                     if not k.startswith(f"{{{XSI}}}")})
     document.extend(children)
     return document
 

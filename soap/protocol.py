@@ -82,6 +82,11 @@ class EngineSoap(Soap11):
         except Exception:
             raise _not_a(cls, element) from None
 
+    def unicode_from_element(self, ctx: Any, cls: Any, element: etree._Element) -> str:
+        """Text as it came: an empty element is the empty string (an attribute's value may be empty), and
+        the operation judges it, naming the parameter. Spyne's would fault on it without a name."""
+        return element.text or ""
+
     def byte_array_from_element(self, ctx: Any, cls: Any, element: etree._Element) -> Any:
         try:
             return super().byte_array_from_element(ctx, cls, element)

@@ -71,7 +71,7 @@ def choice(type_name: str, values: tuple[str, ...]) -> Any:
     return _Enumerated(min_occurs=0, values=list(values), type_name=type_name, __namespace__=PROCESS)
 
 
-AutoDisposeMode = choice("autoDisposeMode", AUTO_DISPOSE_NAMES)
+AutoDisposeMode = choice("AutoDispose", AUTO_DISPOSE_NAMES)  # the snapshot's type: one enum class in stubs
 LogLevel = choice("logLevel", LOG_LEVELS)
 DataLevel = choice("dataLevel", DATA_LEVELS)
 NodeSelection = choice("nodeSelection", NODE_SELECTIONS)

@@ -51,6 +51,7 @@ def build_wsdl(settings: Any, application: EngineApplication | None = None) -> b
     _typed_results(root)
     _typed_documents(root, document.interface)
     _declared_faults(root)
+    _one_declaration_per_type(root)
     _simple_types_by_name(root)
     return etree.tostring(_soap11_namespaces_only(root), pretty_print=True, xml_declaration=True, encoding="UTF-8")
 
@@ -101,6 +102,23 @@ def _declared_faults(root: etree._Element) -> None:
         for name in FAULTS:
             fault = etree.SubElement(operation, f"{{{WSDL}}}fault", name=name)
             etree.SubElement(fault, f"{{{WSDL_SOAP}}}fault", name=name, use="literal")
+
+
+def _one_declaration_per_type(root: etree._Element) -> None:
+    """A parameter's enumeration that the results schema declares too (`AutoDispose`, the snapshot's)
+    is declared there only: stubs get one enum class for what they read and what they send."""
+    results, service = root.findall(f"{{{WSDL}}}types/{{{XS}}}schema[@targetNamespace='{PROCESS}']")
+    declared = {t.get("name"): t for t in results.iterfind(f"{{{XS}}}simpleType")}
+    for simple in service.findall(f"{{{XS}}}simpleType"):
+        twin = declared.get(simple.get("name"))
+        if twin is not None:
+            if _enumerated(twin) != _enumerated(simple):
+                raise ValueError(f"two different declarations of the type {simple.get('name')}")
+            service.remove(simple)
+
+
+def _enumerated(simple: etree._Element) -> list[str]:
+    return [e.get("value") for e in simple.iter(f"{{{XS}}}enumeration")]
 
 
 def _simple_types_by_name(root: etree._Element) -> None:

@@ -47,6 +47,7 @@ from tests.contract.authorization_support import (ADMIN, ANONYMOUS, BROKER, CALL
                                                   Outcome, Rest, Soap, entries, pe, query_xml, settings_toml,
                                                   store_xml, unique, DAT, NAMED_ADMIN, PE)
 from tests.rest.conftest import Server, start_server
+from tests.soap.conftest import query, store
 
 # What an operation needs: a privilege on the instance, or one of these.
 PRIVILEGES = ("read", "write", "execute", "dispose", "admin")
@@ -256,7 +257,7 @@ OPERATIONS: tuple[Op, ...] = (
     instance("disposeProcesses", "dispose",
              lambda r, s: r("DELETE", "processes", params={"reportExecutionIds": "true"},
                             data=query_xml(s.external_id), content_type=XML),
-             lambda x, s: x("disposeProcesses", query=query_xml(s.external_id), reportExecutionIds=True),
+             lambda x, s: x("disposeProcesses", query=query(s.external_id), reportExecutionIds=True),
              lambda c: listed_ids(c) == [c.eid] and count_of(c) == 1 and c.snapshot() is None,
              filtered=True, left_out=lambda c: count_of(c) == 0 and listed_ids(c) == [], token=True),
     instance("disposeProcesses", "dispose",
@@ -294,14 +295,14 @@ OPERATIONS: tuple[Op, ...] = (
     instance("recoverProcesses", "execute",
              lambda r, s: r("POST", "recover", params={"reportExecutionIds": "true"}, data=query_xml(s.external_id),
                             content_type=XML),
-             lambda x, s: x("recoverProcesses", query=query_xml(s.external_id), reportExecutionIds=True),
+             lambda x, s: x("recoverProcesses", query=query(s.external_id), reportExecutionIds=True),
              lambda c: listed_ids(c) == [c.eid] and health(c) == "OK",
              subject="lost", filtered=True, left_out=lambda c: count_of(c) == 0 and listed_ids(c) == []),
     Op("run", (SIGNED_IN,),
        lambda r, s: r("POST", "run", params={"processUri": "echo.ipd", "externalId": s.external_id,
                                              "autoDispose": "never"}, data=store_xml(**{"in": "x"}), content_type=XML),
        lambda x, s: x("run", processUri="echo.ipd", externalId=s.external_id, autoDispose="never",
-                      processParams=store_xml(**{"in": "x"})),
+                      processParams=store(**{"in": "x"})),
        lambda c: one_new_instance(c, "FINISHED") and entries(snapshot_of(c).find(pe("pipeline")))["out"] == ["echo x"],
        subject=None, observe=new_instances, token=True),
     Op("run", (SIGNED_IN,),
@@ -327,7 +328,7 @@ OPERATIONS: tuple[Op, ...] = (
     instance("setInstanceConstants", "write",
              lambda r, s: r("POST", f"processes/{s.execution_id}/constants", data=store_xml(limit="9"),
                             content_type=XML),
-             lambda x, s: x("setInstanceConstants", executionId=s.execution_id, constants=store_xml(limit="9")),
+             lambda x, s: x("setInstanceConstants", executionId=s.execution_id, constants=store(limit="9")),
              lambda c: answers_subject(c) and entries(c.admin.must("GET", f"processes/{c.eid}/constants")) == {
                  "limit": ["9"]}),
     instance("setLogSettings", "write",
@@ -373,7 +374,7 @@ OPERATIONS: tuple[Op, ...] = (
              answers_subject, token=True),
     instance("findExecutions", "read",
              lambda r, s: r("POST", "processes/query", data=query_xml(s.external_id), content_type=XML),
-             lambda x, s: x("findExecutions", query=query_xml(s.external_id)),
+             lambda x, s: x("findExecutions", query=query(s.external_id)),
              lambda c: listed_ids(c) == [c.eid] and c.answer.total == 1,
              filtered=True, left_out=lambda c: listed_ids(c) == [] and c.answer.total == 0, token=True),
     Op("validate", (SIGNED_IN,),

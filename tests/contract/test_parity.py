@@ -21,7 +21,8 @@ import requests
 from lxml import etree
 
 from tests.soap import conftest as soap_tests
-from tests.soap.conftest import DAT, Q, entries, fault_type, pe, store_xml, unique
+from tests.soap.conftest import DAT, Q, entries, fault_type, pe, store, store_xml, unique
+from tests.soap.conftest import query as soap_query
 
 server = soap_tests.server  # the SOAP tests' fixtures: a real server (SQLite, PostgreSQL) per module,
 soap = soap_tests.soap      # and zeep on the WSDL it serves
@@ -82,9 +83,9 @@ def query(external_id: str, limit: int) -> str:
 
 @pytest.mark.parametrize("mode", ["simple", "standard"])
 def test_run(rest, soap, mode):
-    store = store_xml(**{"in": "Zed"})
-    over_rest = rest.call("POST", "run", store, mode=mode, processUri="echo.ipd")
-    over_soap = soap.result("run", processUri="echo.ipd", processParams=store, simpleDataStore=mode == "simple")
+    over_rest = rest.call("POST", "run", store_xml(**{"in": "Zed"}), mode=mode, processUri="echo.ipd")
+    over_soap = soap.result("run", processUri="echo.ipd", processParams=store(**{"in": "Zed"}),
+                            simpleDataStore=mode == "simple")
     assert over_rest.get("state") == "FINISHED" and entries(over_rest) == {"in": ["Zed"], "out": ["echo Zed"]}
     assert content(over_soap) == content(over_rest)
 
@@ -95,9 +96,9 @@ def test_wait_and_continue(rest, soap):
     assert (waiting_rest.get("state"), waiting_rest.get("currentElement")) == ("WAITING", "root.hold")
     assert content(waiting_soap) == content(waiting_rest)
 
-    more = store_xml(more="yes")
-    ended_rest = rest.call("POST", f"processes/{waiting_rest.get('executionId')}/start", more)
-    ended_soap = soap.result("startProcess", executionId=waiting_soap.get("executionId"), processParams=more)
+    ended_rest = rest.call("POST", f"processes/{waiting_rest.get('executionId')}/start", store_xml(more="yes"))
+    ended_soap = soap.result("startProcess", executionId=waiting_soap.get("executionId"),
+                             processParams=store(more="yes"))
     assert ended_rest.get("state") == "FINISHED"
     assert entries(ended_rest) == {"x": ["1"], "more": ["yes"], "after": ["1!"]}
     assert content(ended_soap) == content(ended_rest)
@@ -119,7 +120,7 @@ def test_query_by_external_id(rest, soap):
         soap.result("run", processUri="hold.ipd", states=["WAITING"], externalId=soap_external)
     answer = rest.request("POST", "processes/query", query(rest_external, 1), inspectPipeline="true")
     found_rest = etree.fromstring(answer.content)
-    wrapper = soap.call("findExecutions", query=query(soap_external, 1), inspectPipeline=True)
+    wrapper = soap.call("findExecutions", query=soap_query(soap_external, limit=1), inspectPipeline=True)
     found_soap = wrapper.find(pe("processExecutionSnapshots"))
     assert answer.headers["X-Total-Count"] == wrapper.findtext(pe("totalCount")) == "2"
     assert [s.get("externalId") for s in found_rest] == [rest_external]

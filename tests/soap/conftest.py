@@ -77,8 +77,25 @@ def fault_type(fault: Fault) -> str | None:
     return None if error is None else error.get("type")
 
 
+def store(**entries: str) -> dict[str, Any]:
+    """A data store of text entries in simple form, as zeep fills in the WSDL's dat:DataStore."""
+    return {"entry": [{"name": name, "type": "text/plain", "value": [value]} for name, value in entries.items()]}
+
+
+def standard_store(**entries: str) -> dict[str, Any]:
+    """The same in standard form: values with IDs, entries naming them."""
+    return {"values": {"value": [{"id": str(n), "type": "text/plain", "content": value}
+                                 for n, value in enumerate(entries.values())]},
+            "entries": {"entry": [{"name": name, "value": [str(n)]} for n, name in enumerate(entries)]}}
+
+
+def query(external_id: str, **paging: int) -> dict[str, Any]:
+    """The WSDL's q:Query for `externalId equals external_id`, as zeep fills it in."""
+    return {"param": {"field": "externalId", "operation": "equals", "values": {"value": [external_id]}}, **paging}
+
+
 def store_xml(**entries: str) -> str:
-    """A simple-form XML data store of text entries, as text: zeep writes an xs:anyType value as text."""
+    """A simple-form XML data store of text entries, as text (a document parameter may be its text)."""
     root = etree.Element(f"{{{DAT}}}dataStore", nsmap={None: DAT})
     for name, value in entries.items():
         entry = etree.SubElement(root, f"{{{DAT}}}entry", name=name, type="text/plain")

@@ -3,17 +3,14 @@ data store and query parameters in their forms, both data store modes, and the f
 from __future__ import annotations
 
 import base64
-import json
 
 import pytest
 
-from tests.soap.conftest import PE, dat, entries, fault_type, pe, query_xml, result_schema, store_xml, unique, waiting
+from tests.soap.conftest import (PE, dat, entries, fault_type, pe, query, result_schema, standard_store, store, unique,
+                                 waiting)
 
 STREAM = (f'<process xmlns="{PE}" version="4" name="Streamed"><startElement id="s"/>'
           '<assign id="a" name="from">stream</assign></process>').encode()
-STANDARD = ('<dataStore xmlns="http://www.infinica.com/datastore"><values><value id="1" type="text/plain"><content>'
-            'Zed</content></value></values><entries><entry name="in"><value>1</value></entry></entries></dataStore>')
-SIMPLE_JSON = json.dumps({"dataStore": {"entry": {"name": "in", "type": "text/plain", "value": ["Zed"]}}})
 
 
 def client_fault(soap, operation: str, kind: str, **params) -> str:
@@ -23,10 +20,10 @@ def client_fault(soap, operation: str, kind: str, **params) -> str:
 
 
 # -- run, instantiate, startProcess ------------------------------------------------------------------------
-@pytest.mark.parametrize("store", [store_xml(**{"in": "Zed"}), STANDARD, SIMPLE_JSON],
-                         ids=["simple", "standard", "json"])
-def test_run_takes_a_data_store_in_any_form(soap, store):
-    ended = soap.result("run", processUri="echo.ipd", processParams=store)
+@pytest.mark.parametrize("form", [store, standard_store], ids=["simple", "standard"])
+def test_run_takes_a_data_store_in_either_form(soap, form):
+    """zeep fills in the WSDL's data store type (other shapes: tests/soap/test_shapes.py)."""
+    ended = soap.result("run", processUri="echo.ipd", processParams=form(**{"in": "Zed"}))
     assert ended.tag == pe("processExecutionSnapshot") and ended.get("state") == "FINISHED"
     assert entries(ended)["out"] == ["echo Zed"]
 
@@ -52,14 +49,17 @@ def test_run_faults(soap):
     client_fault(soap, "run", "InvalidParameter", processUri="done.ipd", states=["DONE"])
     client_fault(soap, "run", "InvalidParameter", processUri="done.ipd", autoDispose="sometimes")
     client_fault(soap, "run", "InvalidParameter", processUri="done.ipd", timeout=-2)
-    client_fault(soap, "run", "InvalidDataStore", processUri="echo.ipd", processParams='{"dataStore": []}')
-    client_fault(soap, "run", "InvalidDataStore", processUri="echo.ipd", processParams="<dataStore/>")
+    mixed = {**store(a="1"), **standard_store(b="2")}  # the WSDL's type allows both forms; a store holds one
+    assert "processParams" in client_fault(soap, "run", "InvalidDataStore", processUri="echo.ipd", processParams=mixed)
+    not_xml = {"entry": [{"name": "doc", "type": "text/xml", "value": ["plain text"]}]}
+    assert "processParams" in client_fault(soap, "run", "InvalidDataStore", processUri="echo.ipd",
+                                           processParams=not_xml)
 
 
 def test_instantiate_then_start_with_parameters(soap):
     created = soap.result("instantiate", processUri="echo.ipd", externalId=unique(), cache=False)
     assert created.get("state") == "CREATED"
-    ended = soap.result("startProcess", executionId=created.get("executionId"), processParams=SIMPLE_JSON)
+    ended = soap.result("startProcess", executionId=created.get("executionId"), processParams=store(**{"in": "Zed"}))
     assert ended.get("state") == "FINISHED" and entries(ended)["out"] == ["echo Zed"]
 
 
@@ -103,18 +103,19 @@ def test_dispose_and_recover_processes_by_query(soap):
     external = unique()
     for _ in range(2):
         soap.result("run", processUri="done.ipd", autoDispose="never", externalId=external)
-    recovered = soap.result("recoverProcesses", query=query_xml(external))
+    recovered = soap.result("recoverProcesses", query=query(external))
     assert recovered.tag == pe("executionIds") and recovered.get("count") == "0"
-    disposed = soap.result("disposeProcesses", query=query_xml(external), reportExecutionIds=True)
+    disposed = soap.result("disposeProcesses", query=query(external), reportExecutionIds=True)
     assert disposed.get("count") == "2" and len(disposed.findall(pe("executionId"))) == 2
-    again = soap.result("disposeProcesses", query=json.dumps({"query": {"param": {
-        "field": "externalId", "operation": "equals", "values": {"value": [external]}}}}))
+    again = soap.result("disposeProcesses", query=query(external))
     assert again.get("count") == "0" and again.find(pe("executionId")) is None
 
 
 def test_query_faults(soap):
-    client_fault(soap, "disposeProcesses", "InvalidQuery", query="<query/>")
-    client_fault(soap, "findExecutions", "InvalidQuery", query='{"query": {"param": {}}}')
+    no_value = {"param": {"field": "externalId", "operation": "equals"}}
+    assert "query" in client_fault(soap, "disposeProcesses", "InvalidQuery", query=no_value)
+    two_values = {"param": {"field": "state", "operation": "equals", "values": {"value": ["WAITING", "FAILED"]}}}
+    assert "exactly one value" in client_fault(soap, "findExecutions", "InvalidQuery", query=two_values)
 
 
 def test_dispose_refuses_an_active_process(soap):
@@ -168,7 +169,7 @@ def test_breakpoints(soap):
 def test_instance_constants(soap):
     held = waiting(soap)
     execution = held.get("executionId")
-    answer = soap.result("setInstanceConstants", executionId=execution, constants=store_xml(rate="0.5"))
+    answer = soap.result("setInstanceConstants", executionId=execution, constants=store(rate="0.5"))
     assert answer.get("executionId") == execution
     constants = soap.result("getInstanceConstants", executionId=execution)
     assert constants.tag == dat("dataStore") and entries(constants) == {"rate": ["0.5"]}
@@ -230,8 +231,7 @@ FIXED = (f'<process xmlns="{PE}" version="4"><constants><constant name="fixed" o
 def test_set_instance_constants_reports_per_entity_failures(soap):
     """The spec's multi-error response, as REST's XML body, is the fault's detail."""
     created = soap.result("instantiate", processUri="streams/fixed.ipd", process=FIXED)
-    both = json.dumps({"dataStore": {"entry": [{"name": "fixed", "type": "text/plain", "value": ["x"]},
-                                               {"name": "free", "type": "text/plain", "value": ["y"]}]}})
+    both = store(fixed="x", free="y")
     fault = soap.fault("setInstanceConstants", executionId=created.get("executionId"), constants=both)
     assert fault.code.endswith("Client") and "overridable" in fault.message
     errors = fault.detail.find(pe("errors"))

@@ -6,7 +6,7 @@ import time
 
 from lxml import etree
 
-from tests.soap.conftest import PE, entries, fault_type, pe, query_xml, unique, waiting
+from tests.soap.conftest import PE, entries, fault_type, pe, query, unique, waiting
 
 STREAM = (f'<process xmlns="{PE}" version="4" name="Checked"><parameters><parameter name="who" type="text/plain"/>'
           '</parameters><startElement id="s"/><endElement id="e"/></process>').encode()
@@ -35,12 +35,11 @@ def test_find_executions_with_total_count(soap):
     external = unique()
     for _ in range(3):
         waiting(soap, externalId=external)
-    wrapper = soap.call("findExecutions", query=query_xml(external), inspectPipeline=True)
+    wrapper = soap.call("findExecutions", query=query(external), inspectPipeline=True)
     snapshots, total = wrapper.find(pe("processExecutionSnapshots")), wrapper.findtext(pe("totalCount"))
     assert total == "3" and len(snapshots) == 3
     assert all(entries(s) == {"x": ["1"]} for s in snapshots)
-    limited = query_xml(external).replace('<query xmlns', '<query limit="1" xmlns')
-    wrapper = soap.call("findExecutions", query=limited)
+    wrapper = soap.call("findExecutions", query=query(external, limit=1))
     assert len(wrapper.find(pe("processExecutionSnapshots"))) == 1 and wrapper.findtext(pe("totalCount")) == "3"
 
 
@@ -79,8 +78,8 @@ def test_zeep_stubs_get_typed_results(soap):
     held = service.run(processUri="hold.ipd", states=["WAITING"], inspectPipeline=True, autoDispose="never",
                        externalId=unique())
     assert (held.state, held.health.state, held.definitionInfo.uri, held.debug) == ("WAITING", "OK", "hold.ipd", False)
-    assert [(e.name, e.type) for e in held.pipeline.entry] == [("x", "text/plain")]  # zeep drops mixed content
-    found = service.findExecutions(query=query_xml(held.externalId))
+    assert [(e.name, e.type, e.value) for e in held.pipeline.entry] == [("x", "text/plain", ["1"])]
+    found = service.findExecutions(query=query(held.externalId))
     assert found.totalCount == 1 and found.processExecutionSnapshots.processExecutionSnapshot[0].executionId == \
         held.executionId
     watcher = service.createWatcher(executionId=held.executionId, expectedState=["WAITING"])
