@@ -19,10 +19,15 @@ def _xs(parent: etree._Element, local: str, **attrs: str) -> etree._Element:
     return etree.SubElement(parent, f"{{{XS}}}{local}", {k: v for k, v in attrs.items() if v is not None})
 
 
-def global_element(schema: etree._Element, shape: Shape) -> etree._Element:
-    """Declare `shape` as a global element of `schema` (whose default namespace is the process engine's)."""
-    element = _xs(schema, "element", name=shape.name)
-    _fill(_xs(element, "complexType"), shape)
+def global_element(schema: etree._Element, shape: Shape, type_name: str | None = None) -> etree._Element:
+    """Declare `shape` as a global element of `schema` (whose default namespace is the process engine's),
+    its type anonymous or, given `type_name`, a named type beside it (one an `xsi:type` can name)."""
+    if type_name is None:
+        element = _xs(schema, "element", name=shape.name)
+        _fill(_xs(element, "complexType"), shape)
+        return element
+    element = _xs(schema, "element", name=shape.name, type=type_name)
+    _fill(_xs(schema, "complexType", name=type_name), shape)
     return element
 
 
@@ -53,10 +58,12 @@ def _child(sequence: etree._Element, child: Child | Custom) -> None:
         _fill(_xs(_xs(sequence, "element", name=child.name, **occurs), "complexType"), child.shape)
 
 
-def results_schema(snapshot_xsd: etree._Element, shapes: list[Shape]) -> etree._Element:
-    """`xsd/snapshot.xsd` (parsed) with a global element for each of `shapes` added to it."""
+def results_schema(snapshot_xsd: etree._Element, shapes: list[Shape],
+                   type_names: dict[str, str] | None = None) -> etree._Element:
+    """`xsd/snapshot.xsd` (parsed) with a global element for each of `shapes` added to it; `type_names`
+    names the types of some (by element name)."""
     schema = snapshot_xsd
     assert schema.get("targetNamespace") == PROCESS and schema.nsmap.get(None) == PROCESS
     for shape in shapes:
-        global_element(schema, shape)
+        global_element(schema, shape, (type_names or {}).get(shape.name))
     return schema

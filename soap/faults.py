@@ -6,10 +6,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from lxml import etree
 from spyne import Application, Fault
 
 from engine.errors import EngineError, InternalError
+from schemas.namespaces import PROCESS, qname
 from schemas.results import error_xml
+
+from .types import XSI_TYPE
+
+ERROR_TAG = qname(PROCESS, "error")
 
 log = logging.getLogger("process_engine.soap")
 
@@ -17,6 +23,15 @@ log = logging.getLogger("process_engine.soap")
 def to_fault(error: EngineError) -> Fault:
     code = "Client" if error.client_fault else "Server"
     return Fault(faultcode=code, faultstring=error.message, detail=error_xml(error))
+
+
+def type_detail(fault: etree._Element) -> None:
+    """Name the type of a written fault's `<error>` detail with `xsi:type`: PHP's SoapClient decodes a
+    detail without the WSDL's fault declarations, and reads an element's attributes only when its
+    xsi:type names the element's type. Done on the written envelope, where the prefix is final."""
+    error = fault.find(f"detail/{ERROR_TAG}")
+    if error is not None:
+        error.set(XSI_TYPE, f"{error.prefix}:Error" if error.prefix else "Error")
 
 
 def unexpected(exc: BaseException, operation: str) -> Fault:

@@ -18,6 +18,7 @@ from schemas.documents import position
 from schemas.results import carryable, error_xml
 
 from .auth import basic_principal, token_principal
+from .faults import type_detail
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 CHALLENGE = 'Basic realm="process-engine"'
@@ -105,6 +106,7 @@ def fault_envelope(error: EngineError) -> bytes:
     etree.SubElement(fault, "faultcode").text = f"soap11env:{code}"
     etree.SubElement(fault, "faultstring").text = carryable(error.message)
     etree.SubElement(fault, "detail").append(error_xml(error))
+    type_detail(fault)
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
 
 

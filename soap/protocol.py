@@ -16,7 +16,7 @@ from engine.clock import parse_timestamp
 from engine.errors import EngineError, InternalError, InvalidParameter, NotFound
 from schemas.results import error_xml
 
-from .faults import to_fault
+from .faults import to_fault, type_detail
 from .types import SIMPLE_TYPE_NAMESPACES, XSI_NIL, XSI_TYPE, Document, Element, prefixed, xsi_type
 
 log = logging.getLogger("process_engine.soap")
@@ -100,7 +100,9 @@ class EngineSoap(Soap11):
     def fault_to_parent(self, ctx: Any, cls: Any, inst: Any, parent: etree._Element, ns: str, *args: Any,
                         **kwargs: Any) -> Any:
         normalise(inst)
-        return super().fault_to_parent(ctx, cls, inst, parent, ns, *args, **kwargs)
+        written = super().fault_to_parent(ctx, cls, inst, parent, ns, *args, **kwargs)
+        type_detail(parent[-1])
+        return written
 
     schema_validation_error_to_parent = fault_to_parent
 

@@ -165,7 +165,7 @@ def _typed_documents(root: etree._Element, interface: Any) -> None:
 
 def _inline_schemas(types: etree._Element) -> set[str]:
     """Put the data store, results and query schemas first in `types`; the results' element names."""
-    result_schema = results_schema(_xsd("snapshot.xsd"), RESULT_SHAPES)
+    result_schema = results_schema(_xsd("snapshot.xsd"), RESULT_SHAPES, {"error": "Error"})  # soap.faults
     for imported in result_schema.iterfind(f"{{{XS}}}import"):
         del imported.attrib["schemaLocation"]  # inline beside it
     stub_schemas = (_stub_schema("datastore-wsdl.xsd", "datastore.xsd"), _stub_schema("query-wsdl.xsd", "query.xsd"))

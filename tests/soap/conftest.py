@@ -58,18 +58,26 @@ class Soap:
 def result_schema() -> etree.XMLSchema:
     """The result declarations the published WSDL carries inline, compiled by lxml (not zeep): the
     elements `schemas/` writes must be valid against what the contract says of them."""
+    return wsdl_schema(PE)
+
+
+@lru_cache(maxsize=None)
+def wsdl_schema(namespace: str) -> etree.XMLSchema:
+    """The published WSDL's inline schema of `namespace` (the results', the query's), compiled by lxml
+    with the WSDL's data store schema for what it imports."""
     wsdl = etree.parse(str(ROOT / "wsdl" / "process-engine.wsdl")).getroot()
-    schemas = wsdl.findall("{http://schemas.xmlsoap.org/wsdl/}types/{http://www.w3.org/2001/XMLSchema}schema")
     folder = Path(tempfile.mkdtemp())
     documents = {}
-    for schema in schemas[:2]:  # the data store's, then the results' (the WSDL's prefixes declared on each)
-        root = etree.Element(schema.tag, dict(schema.attrib), nsmap={**wsdl.nsmap, **schema.nsmap})
-        root.extend(copy.deepcopy(child) for child in schema)
-        documents[schema.get("targetNamespace")] = root
+    for schema in wsdl.findall("{http://schemas.xmlsoap.org/wsdl/}types/{http://www.w3.org/2001/XMLSchema}schema"):
+        if schema.get("targetNamespace") not in documents:  # the first of each: the results', not Spyne's
+            root = etree.Element(schema.tag, dict(schema.attrib), nsmap={**wsdl.nsmap, **schema.nsmap})
+            root.extend(copy.deepcopy(child) for child in schema)
+            documents[schema.get("targetNamespace")] = root
     (folder / "datastore.xsd").write_bytes(etree.tostring(documents[DAT]))
-    results = documents[PE]
-    results.find("{http://www.w3.org/2001/XMLSchema}import").set("schemaLocation", str(folder / "datastore.xsd"))
-    return etree.XMLSchema(etree.ElementTree(results))
+    wanted = documents[namespace]
+    for imported in wanted.iterfind("{http://www.w3.org/2001/XMLSchema}import"):
+        imported.set("schemaLocation", str(folder / "datastore.xsd"))
+    return etree.XMLSchema(etree.ElementTree(wanted))
 
 
 def fault_type(fault: Fault) -> str | None:

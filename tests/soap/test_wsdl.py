@@ -9,10 +9,15 @@ import subprocess
 import sys
 
 import requests
+from hypothesis import HealthCheck, given, settings
 from lxml import etree
 
+from engine.query import And, Not, Or, Param, Query
+from schemas import xsd
+from schemas.query import dump_xml, load
 from tests.conftest import ROOT
-from tests.soap.conftest import PE, result_schema
+from tests.schemas.test_query import queries
+from tests.soap.conftest import PE, Q, result_schema, wsdl_schema
 
 GOLDEN = ROOT / "wsdl" / "process-engine.wsdl"
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
@@ -181,3 +186,55 @@ def test_parameters_of_fixed_values_are_enumerations():
     assert values("setLogSettings", "diagnosticLevel") == LOG_LEVELS
     assert values("setLogSettings", "dataLevel") == DATA_LEVELS
     assert values("setEngineOnline", "param") == ("all", "self", "specified")
+
+
+# -- what stub generators read (CONTRACT §11) --------------------------------------------------------------
+QNAME_VALUED = ("type", "ref", "base", "itemType", "refer", "element", "message", "binding")
+
+
+def test_the_wsdl_is_soap_1_1_only_and_declares_no_namespace_it_does_not_use():
+    """gSOAP's wsdl2h generated a SOAP 1.2 client from the SOAP 1.2 namespaces Spyne declares unused."""
+    text = GOLDEN.read_bytes()
+    assert b"soap12" not in text and b"http://www.w3.org/2003/05/soap-envelope" not in text
+    root = wsdl_tree()
+    used = {element.prefix for element in root.iter(etree.Element)}
+    used |= {value.split(":")[0] for element in root.iter(etree.Element) for name in QNAME_VALUED
+             if ":" in (value := element.get(name, ""))}
+    declared = {prefix for element in root.iter(etree.Element) for prefix in element.nsmap
+                if element.getparent() is None or element.nsmap[prefix] != element.getparent().nsmap.get(prefix)}
+    assert declared == used, declared ^ used
+
+
+DOCUMENT_PARAMETERS = {("run", "processParams"): "dat:DataStore", ("startProcess", "processParams"): "dat:DataStore",
+                       ("setInstanceConstants", "constants"): "dat:DataStore", ("findExecutions", "query"): "q:Query",
+                       ("disposeProcesses", "query"): "q:Query", ("recoverProcesses", "query"): "q:Query"}
+
+
+def test_data_store_and_query_parameters_are_typed_so_stubs_get_classes():
+    types = {t.get("name"): t for t in wsdl_tree().iter(f"{{{XS}}}complexType") if t.get("name")}
+    operations = [op.get("name") for op in wsdl_tree().iterfind(f"{{{WSDL}}}portType/{{{WSDL}}}operation")]
+    declared = {(op, e.get("name")): e.get("type") for op in operations for e in types[op].iter(f"{{{XS}}}element")}
+    assert {key: declared[key] for key in DOCUMENT_PARAMETERS} == DOCUMENT_PARAMETERS
+    assert [key for key, kind in declared.items() if kind in ("xs:anyType", None)] == []
+
+
+def in_stub_order(node):
+    """A tree as a stub writes it from the WSDL's q:Nodes: the sub nodes of and/or by kind (and, or, not, param)."""
+    if isinstance(node, Not):
+        return Not(in_stub_order(node.node))
+    if isinstance(node, (And, Or)):
+        return type(node)(tuple(in_stub_order(n) for kind in (And, Or, Not, Param) for n in node.nodes
+                                if type(n) is kind))
+    return node
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(queries)
+def test_every_query_a_stub_writes_is_one_the_service_reads_as_written(q):
+    """The WSDL's q:Query (query-wsdl.xsd) is query.xsd written for generators: what a stub fills in is
+    valid against both, and the service reads the very tree."""
+    written = Query(in_stub_order(q.tree), q.sort, q.offset, q.limit)
+    document = dump_xml(written)
+    wsdl_schema(Q).assertValid(document)
+    xsd.schema("query.xsd").assertValid(document)
+    assert load(document) == written

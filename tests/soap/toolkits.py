@@ -17,7 +17,7 @@ def require(commands: list[str], packages: list[str]) -> dict[str, str]:
     """The paths of `commands`, installing `packages` with apt-get first when one is missing."""
     with _installing:
         if any(shutil.which(command) is None for command in commands):
-            _apt_install(packages)
+            apt_install(packages)
         found = {command: shutil.which(command) for command in commands}
     missing = [command for command, path in found.items() if path is None]
     if missing:
@@ -25,7 +25,8 @@ def require(commands: list[str], packages: list[str]) -> dict[str, str]:
     return found  # type: ignore[return-value]
 
 
-def _apt_install(packages: list[str]) -> None:
+def apt_install(packages: list[str]) -> None:
+    """Install Debian packages (as root, or through passwordless sudo); a failure fails the test."""
     prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     install = [*prefix, "apt-get", "install", "-y", "-q", *packages]
