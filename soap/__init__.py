@@ -12,8 +12,10 @@ Decisions a reader must know:
   Spyne models for them would have repeated every shape a second time. Scalars (version, URLs, counts,
   deleteWatcher's boolean) are Spyne primitives. `findExecutions` adds `totalCount` (REST's
   X-Total-Count).
-- Parameters are typed (stubs get booleans, numbers, repeated lists); a data store or query parameter
-  holds its document's element, or its document as text (XML or JSON, as zeep writes an xs:anyType).
+- Parameters are typed (stubs get booleans, numbers, repeated lists, enums). Data store and query
+  parameters are typed in the WSDL as the documents' types written for stub generators
+  (`schemas/xsd/*-wsdl.xsd`), so stubs get classes; they are read in every shape CONTRACT §11 lists
+  (`soap.params`), and `xsi:type`, nil and empty wrappers are read in one place (`soap.protocol`).
 - Spyne validates softly (`validator='soft'`): the lxml validator shares one error log across
   threads and turns a DOCTYPE into an HTML 500. The hardened parser in `soap.http` sees every body
   first, so a DOCTYPE or broken XML is a Client fault, and bodies over `server.max_request_bytes` are
