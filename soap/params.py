@@ -100,18 +100,26 @@ def _document(name: str, element: etree._Element | None, kind: type[Document]) -
     return document
 
 
-# Where a stub writes a value of the WSDL's xs:anyType with an xsi:type (JAX-WS and .NET: xs:string).
-_TYPED_VALUES = "dat:entry/dat:value|dat:values/dat:value/dat:content"
+# The elements of a document that its WSDL type describes, where a stub may write an xsi:type: JAX-WS and
+# .NET on a data store value (xs:anyType, given a String), gSOAP on any class of attributes only (a
+# query's criterion). The content of an XML value is the caller's, and keeps its own.
+_STRUCTURE = {
+    StoreDocument: "self::*|dat:entry|dat:entry/dat:value|dat:values|dat:values/dat:value|"
+                   "dat:values/dat:value/dat:content|dat:entries|dat:entries/dat:entry|dat:entries/dat:entry/dat:value",
+    QueryDocument: "descendant-or-self::q:*|.//q:values/dat:value",
+}
 
 
-def _untyped_values(store: etree._Element) -> etree._Element:
-    """A data store whose values carry no `xsi:type` of a simple type: their text is the value either way,
-    and datastore.xsd, which the store is read with, allows no xsi:type there."""
-    for value in store.xpath(_TYPED_VALUES, namespaces=PREFIXES):
-        named = xsi_type(value)
-        if named is not None and named[0] in SIMPLE_TYPE_NAMESPACES:
-            del value.attrib[XSI_TYPE]
-    return store
+def _untyped(document: etree._Element, kind: type[Document]) -> etree._Element:
+    """The document without the `xsi:type`s stubs write on its structure, when they name a type of the
+    document's own namespace (the WSDL's names for its parts) or a simple type (a value is its text):
+    the XSD the service reads the document with knows neither."""
+    namespace = etree.QName(kind.root).namespace
+    for element in document.xpath(_STRUCTURE[kind], namespaces=PREFIXES):
+        named = xsi_type(element)
+        if named is not None and (named[0] == namespace or named[0] in SIMPLE_TYPE_NAMESPACES):
+            del element.attrib[XSI_TYPE]
+    return document
 
 
 def _named(element: etree._Element | str) -> str:
@@ -122,7 +130,7 @@ def _named(element: etree._Element | str) -> str:
 def data_store(name: str, element: etree._Element | None, required: bool = False) -> DataStore | None:
     document = _document(name, element, StoreDocument)
     if isinstance(document, etree._Element):
-        document = _untyped_values(document)
+        document = _untyped(document, StoreDocument)
     if document is None:
         if required:
             raise InvalidParameter(name, "is required")
@@ -135,6 +143,8 @@ def data_store(name: str, element: etree._Element | None, required: bool = False
 
 def read_query(name: str, element: etree._Element | None) -> Query:
     document = _document(name, element, QueryDocument)
+    if isinstance(document, etree._Element):
+        document = _untyped(document, QueryDocument)
     if document is None:
         raise InvalidParameter(name, "is required")
     try:

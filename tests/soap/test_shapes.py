@@ -114,6 +114,9 @@ STORE_SHAPES = {
     "values with xsi:type xsd:string (JAX-WS, .NET: a String for xs:anyType)":
         '<pe:processParams><dat:entry name="in" type="text/plain">'
         '<dat:value xsi:type="xsd:string">Zed</dat:value></dat:entry></pe:processParams>',
+    "structure with xsi:type of the WSDL's types (gSOAP: a class of attributes)":
+        '<pe:processParams><dat:entry xsi:type="dat:SimpleEntry" name="in" type="text/plain">'
+        '<dat:value xsi:type="xsd:string">Zed</dat:value></dat:entry></pe:processParams>',
     "standard content with xsi:type xsd:string":
         '<pe:processParams><dat:values><dat:value id="v" type="text/plain"><dat:content xsi:type="xsd:string">Zed'
         '</dat:content></dat:value></dat:values><dat:entries><dat:entry name="in"><dat:value>v</dat:value>'
@@ -166,6 +169,9 @@ def query_shapes(external: str) -> dict[str, tuple[str, str]]:
         "element": ("", f'<q:query offset="1" limit="1">{param}</q:query>'),
         "children, offset and limit on the parameter (stubs)": (' offset="1" limit="1"', param),
         "children with xsi:type q:Query": (' xsi:type="q:Query" offset="1" limit="1"', param),
+        "children with xsi:type of the WSDL's types inside (gSOAP)": (
+            ' offset="1" limit="1"', param.replace("<q:criterion ", '<q:criterion xsi:type="q:Criterion" ')
+                                         .replace("<q:values>", '<q:values xsi:type="q:ParamValues">')),
         "XML as text": ("", escape(text)),
         "XML as text with xsi:type xsd:string": (' xsi:type="xsd:string"', escape(text)),
         "JSON as text": ("", escape(as_json)),
@@ -183,6 +189,17 @@ def test_a_query_parameter_reads_the_same_in_every_shape(app, shape):
     snapshots = found.find(f"{{{PE}}}processExecutionSnapshots")
     assert found.findtext(f"{{{PE}}}totalCount") == "2" and len(snapshots) == 1
     assert snapshots[0].get("executionId") == started[0].get("executionId")  # the older, by createdAt descending
+
+
+@pytest.mark.parametrize("content, words", [
+    ('<q:and/><q:param field="state" operation="isNull"/>', "at most one node"),
+    ("<q:not/>", "not"),
+    ('<q:param field="colour" operation="equals"/>', "colour"),
+])
+def test_a_query_a_stub_fills_in_wrongly_is_a_client_fault_naming_the_parameter(app, content, words):
+    """The WSDL's q:Query has a property per kind of node; a query holds one node, a not exactly one."""
+    code, kind, message = fault(app, "findExecutions", f"<pe:query>{content}</pe:query>")
+    assert (code, kind) == ("Client", "InvalidQuery") and message.startswith("query: ") and words in message, message
 
 
 # -- typed values as stubs write them ------------------------------------------------------------------------
