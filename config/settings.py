@@ -83,6 +83,7 @@ class EngineSettings:
 class QuerySettings:
     default_limit: int
     max_limit: int
+    count_limit: int = 10000   # findExecutions counts its total exactly up to this many (CONTRACT §5)
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,8 @@ def _complete(settings: Settings) -> Settings:
         raise SettingsError("engine.thread_pools needs a 'default' pool")
     if any(size < 1 for size in pools.values()):
         raise SettingsError("engine.thread_pools: every pool needs at least one thread")
+    if settings.query.count_limit < 0:
+        raise SettingsError("query.count_limit: a total is counted up to a number of 0 or more")
     _check_maintenance(settings.maintenance)
     _check_services(settings.services, pools)
     return settings.with_overrides(engine={"node_id": node_id, "node_id_configured": configured})

@@ -91,8 +91,18 @@ class ExecutionIds:
 
 @dataclass(frozen=True)
 class SnapshotList:
+    """A page of findExecutions. `total` counts the matches before offset and limit: exactly, or — with
+    `total_is_lower_bound` — only as far as `query.count_limit`, which is then its value (CONTRACT §5,
+    like Elasticsearch's tracked total hits: the doors say "gte")."""
+
     snapshots: tuple[Snapshot, ...]
     total: int
+    total_is_lower_bound: bool = False
+
+    @property
+    def total_relation(self) -> str:
+        """`eq` or `gte`, as REST's X-Total-Count-Relation and SOAP's totalCountRelation say it."""
+        return "gte" if self.total_is_lower_bound else "eq"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,13 @@
 """The query tree of CONTRACT §5 and its compilation to SQL.
 
-The wire forms (XML and JSON) are read by `schemas/query.py` into these objects; `compile_query` turns
-them into a SQLAlchemy WHERE clause and ORDER BY over the instance table, so a query always runs in the
-database, never over rows loaded into Python.
+The wire forms (XML and JSON) are read by `schemas/query.py` into these objects; `compile_where` and
+`compile_order` turn them into a SQLAlchemy WHERE clause and ORDER BY over the instance table, so a query
+always runs in the database, never over rows loaded into Python.
+
+Matching is two-valued (CONTRACT §5): a condition on an empty field is false, never SQL's unknown, so
+`not` of it is true. Every condition compiles to a predicate that is never NULL; positive conditions stay
+plain `column = value` (guarded by `column IS NOT NULL` where the column may be empty), so the indexes
+serve them. `like` and the order of text are made the same on both databases by `storage.portable`.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from .clock import parse_timestamp
 from .datastore import BINARY, kind_of
 from .errors import InvalidQuery
 from .states import ExecutionState, HealthState
+from .storage.portable import binary_order, like
 from .storage.tables import instances
 
 
@@ -118,9 +124,18 @@ def compile_where(node: Node | None, depth: int = 0) -> ColumnElement:
 
 
 def _compile_param(param: Param) -> ColumnElement:
+    """The param's test, false (never NULL) where the field is empty: only isNull sees empty fields."""
     field = _member(QueryField, param.field, "field")
     operation = _member(QueryOperation, param.operation, "operation")
     column = _COLUMNS[field]
+    test = _compile_test(param, field, operation, column)
+    if operation is QueryOperation.IS_NULL or not column.nullable:
+        return test
+    return and_(column.is_not(None), test)
+
+
+def _compile_test(param: Param, field: QueryField, operation: QueryOperation,
+                  column: ColumnElement) -> ColumnElement:
     if kind_of(param.value_type or "text/plain") == BINARY:
         raise InvalidQuery(f"param {field.value}: values of type {param.value_type} cannot be compared")
     if operation is QueryOperation.LIKE and (field in _TIMES or field is QueryField.ONLINE):
@@ -128,7 +143,7 @@ def _compile_param(param: Param) -> ColumnElement:
     if operation in (QueryOperation.LESS_THAN, QueryOperation.GREATER_THAN) and field not in _TIMES:
         raise InvalidQuery(f"param {field.value}: {operation.value} compares timestamps only")
     _check_arity(field, operation, param.values)
-    values = [_typed(field, v) for v in param.values]
+    values = [v if operation is QueryOperation.LIKE else _typed(field, v) for v in param.values]
     if operation is QueryOperation.IS_NULL:
         return column.is_(None)
     if operation is QueryOperation.EQUALS:
@@ -136,7 +151,7 @@ def _compile_param(param: Param) -> ColumnElement:
     if operation is QueryOperation.IN:
         return column.in_(values)
     if operation is QueryOperation.LIKE:
-        return column.like(values[0])
+        return like(column, values[0])
     return column < values[0] if operation is QueryOperation.LESS_THAN else column > values[0]
 
 
@@ -150,6 +165,7 @@ def _check_arity(field: QueryField, operation: QueryOperation, values: tuple[str
 
 
 def _typed(field: QueryField, text: str) -> object:
+    """The value as the column holds it (a like pattern is text on every field it applies to)."""
     if field in _TIMES:
         try:
             return parse_timestamp(text)
@@ -174,12 +190,18 @@ def _member(enum: type, value: str, what: str):  # type: ignore[no-untyped-def]
 
 
 def compile_order(sort: tuple[SortCriterion, ...]) -> list[ColumnElement]:
-    order = []
-    for criterion in sort:
-        column = _COLUMNS[_member(QueryField, criterion.field, "sort field")]
-        order.append(column.asc() if criterion.ascending else column.desc())
-    order.extend([instances.c.created_at.asc(), instances.c.execution_id.asc()])
+    """ORDER BY the criteria, then the tie-breakers createdAt and executionId, so that pages never
+    overlap. Empty values sort after all others ascending, before them descending; text by code point."""
+    order = [_sort_key(_COLUMNS[_member(QueryField, c.field, "sort field")], c.ascending) for c in sort]
+    order.extend([_sort_key(instances.c.created_at, True), _sort_key(instances.c.execution_id, True)])
     return order
+
+
+def _sort_key(column: ColumnElement, ascending: bool) -> ColumnElement:
+    key = binary_order(column).asc() if ascending else binary_order(column).desc()
+    if not column.nullable:
+        return key
+    return key.nulls_last() if ascending else key.nulls_first()
 
 
 def page(query: Query, default_limit: int, max_limit: int) -> tuple[int, int]:

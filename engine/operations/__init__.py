@@ -11,8 +11,8 @@ from .lifecycle_management import (dispose_process, dispose_processes, instantia
                                    recover_processes, reload, run, set_attribute, set_breakpoint,
                                    set_instance_constants, set_log_settings, set_online, set_owner,
                                    set_permissions, start_process, terminate_process, update_credentials)
-from .state_queries import (find_executions, get_attributes, get_instance_constants, get_process_snapshot,
-                            validate, wait_for_process)
+from .state_queries import (count_executions, find_executions, get_attributes, get_instance_constants,
+                            get_process_snapshot, validate, wait_for_process)
 from .watchers import create_watcher, delete_watcher, get_watcher
 from .node_control import (get_maintenance_level, get_node_state, get_node_states, set_engine_online,
                            set_maintenance_level, wait_for_no_running_processes)
@@ -24,7 +24,8 @@ __all__ = [
     "dispose_process", "dispose_processes", "instantiate", "reload", "recover_process", "recover_processes",
     "run", "set_attribute", "set_breakpoint", "set_instance_constants", "set_log_settings", "set_online",
     "set_owner", "set_permissions", "start_process", "terminate_process", "update_credentials",
-    "get_attributes", "get_instance_constants", "get_process_snapshot", "find_executions", "validate",
+    "get_attributes", "get_instance_constants", "get_process_snapshot", "count_executions", "find_executions",
+    "validate",
     "wait_for_process",
     "create_watcher", "get_watcher", "delete_watcher",
     "get_maintenance_level", "set_maintenance_level", "get_node_state", "get_node_states", "set_engine_online",

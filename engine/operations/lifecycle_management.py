@@ -14,15 +14,16 @@ from ..faults import TerminateRequest
 from ..lifecycle import (WaitFor, await_and_deliver, change, check_timeout, definition_of, deliver,
                         drive_and_deliver, load, may_drive_here, start_and_deliver, terminate)
 from ..model import ExecutionIds, Snapshot
-from ..query import Query, compile_order, compile_where
+from ..query import Query
 from ..runtime.engine import ProcessEngine
 from ..runtime.position import DefinitionConflict, decode_position
 from ..runtime.records import apply, merge_parameters, new_record, state_values
-from ..security import Principal, privilege_clause, require_role
+from ..security import Principal, require, require_role
 from ..snapshots import snapshot_of
 from ..states import (DATA_LEVELS, END_STATES, INACTIVE_STATES, LOG_LEVELS, AutoDispose, ExecutionState,
                      HealthState, Privilege, parse_enum)
 from ..storage import codec, instances as store
+from . import selection
 
 _CONTINUABLE = (ExecutionState.CREATED, ExecutionState.WAITING, ExecutionState.PAUSED)
 
@@ -43,16 +44,24 @@ def dispose_process(pe: ProcessEngine, principal: Principal, execution_id: str) 
     return snapshot
 
 
-def dispose_processes(pe: ProcessEngine, principal: Principal, query: Query,
+def dispose_processes(pe: ProcessEngine, principal: Principal, query: Query | None,
                       report_execution_ids: bool = False) -> ExecutionIds:
-    """Dispose every instance the query matches and the caller may dispose — all or, if any of them is
-    active, none (InvalidState names it)."""
-    where = compile_where(query.tree) & privilege_clause(principal, Privilege.DISPOSE)
+    """Dispose the page of instances the query selects (those the caller may read or dispose; see
+    `selection`) — all of it, or nothing: if the caller may not dispose one of them (AuthorizationError)
+    or one is active (InvalidState), the error names it and nothing is disposed (CONTRACT §10). The
+    query is required, so that no call disposes everything by leaving it out."""
+    if query is None:
+        raise InvalidParameter("query", "is required")
     with pe.db.unit_of_work() as uow:
-        active = store.find_ids(uow.conn, where & store.instances.c.state.in_(("READY", "RUNNING")), limit=1)
-        if active:
-            raise InvalidState(f"cannot dispose process {active[0]}: it is active (nothing was disposed)")
-        ids = store.find_ids(uow.conn, where)
+        records = selection.select_page(pe, uow.conn, principal, query, acting=Privilege.DISPOSE,
+                                        for_update=True)
+        for record in records:
+            require(principal, record, Privilege.DISPOSE)
+        for record in records:
+            if ExecutionState(record.state).active:
+                raise InvalidState(f"cannot dispose process {record.execution_id}: it is {record.state} "
+                                   "(nothing was disposed)")
+        ids = [r.execution_id for r in records]
         store.mark_disposed(uow.conn, ids, clock.now())
         for execution_id in ids:
             uow.after_commit(lambda e=execution_id: pe.notify(e))
@@ -115,13 +124,17 @@ def recover_process(pe: ProcessEngine, principal: Principal, execution_id: str, 
     return deliver(pe, record, False, False)
 
 
-def recover_processes(pe: ProcessEngine, principal: Principal, query: Query, *, set_online: bool = False,
-                      report_execution_ids: bool = False) -> ExecutionIds:
-    """Recover every LOST instance the query matches and the caller may execute."""
-    where = (compile_where(query.tree) & privilege_clause(principal, Privilege.EXECUTE)
-             & (store.instances.c.health == HealthState.LOST.value))
+def recover_processes(pe: ProcessEngine, principal: Principal, query: Query | None = None, *,
+                      set_online: bool = False, report_execution_ids: bool = False) -> ExecutionIds:
+    """Recover the page of LOST instances the query selects (those the caller may read or execute; no
+    query: all of those) — all of it, or none if the caller may not execute one of them
+    (AuthorizationError names it)."""
+    query = query if query is not None else selection.EVERYTHING
+    lost = store.instances.c.health == HealthState.LOST.value
     with pe.db.unit_of_work() as uow:
-        records, _ = store.find_instances(uow.conn, where, compile_order(query.sort), 0, 1 << 30)
+        records = selection.select_page(pe, uow.conn, principal, query, lost, Privilege.EXECUTE, for_update=True)
+        for record in records:
+            require(principal, record, Privilege.EXECUTE)
         for record in records:
             _recover(pe, uow, record, principal, set_online, False)
         uow.commit()
@@ -202,8 +215,12 @@ def _answer_again(pe: ProcessEngine, claim: "idempotency.Claim", condition: Wait
 
 
 def set_attribute(pe: ProcessEngine, principal: Principal, execution_id: str, name: str, value: str) -> None:
+    """Set one attribute. Its value may be empty (CONTRACT §10) — "" is a value like any other — but it
+    must be given: None is a caller's mistake, named as such, not an empty value."""
     if not name:
         raise InvalidParameter("name", "an attribute needs a name")
+    if value is None:
+        raise InvalidParameter("value", "is required (it may be empty)")
     with pe.db.unit_of_work() as uow:
         record = load(uow.conn, principal, execution_id, Privilege.WRITE)
         attributes = codec.loads(record.attributes, {})

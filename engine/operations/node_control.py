@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from .. import maintenance
-from ..errors import InvalidParameter, InvalidState, NotFound
+from ..errors import InvalidParameter, NotFound
 from ..lifecycle import check_timeout, timeout_seconds
 from ..model import ClusterInfo, MaintenanceLevel, NodeState
 from ..runtime.broadcast import NODES_CHANGED
@@ -24,12 +24,12 @@ def get_maintenance_level(pe: ProcessEngine, principal: Principal) -> Maintenanc
 
 
 def set_maintenance_level(pe: ProcessEngine, principal: Principal, level_id: str) -> None:
-    """Make `level_id` current and apply its online rule to every process instance, in one transaction."""
+    """Make `level_id` current and apply its online rule to every process instance, in one transaction.
+    The level in force already is applied again, not refused: the call is repeatable (a PUT, CONTRACT
+    §10), and it sets back what was switched by hand since."""
     require_admin(principal, "setMaintenanceLevel")
     wanted = maintenance.level(pe, (level_id or "").strip())
     with pe.db.unit_of_work() as uow:
-        if maintenance.current(pe, uow.conn).id == wanted.id:
-            raise InvalidState(f"maintenance level {wanted.id!r} is already the current one")
         changed = maintenance.apply_online_rule(uow.conn, wanted.online)
         maintenance.store_level(uow.conn, wanted.id)
         uow.after_commit(lambda: _after_online_change(pe, changed, wanted.online == "allOnline"))

@@ -7,12 +7,13 @@ from typing import Iterable
 from ..datastore import DataStore
 from ..lifecycle import WaitFor, await_and_deliver, check_timeout, deliver, load
 from ..model import ParameterInfo, Snapshot, SnapshotList, ValidationResult
-from ..query import Query, compile_order, compile_where, page
+from ..query import Query
 from ..runtime.engine import ProcessEngine
-from ..security import Principal, privilege_clause
+from ..security import Principal
 from ..snapshots import snapshot_of
 from ..states import END_STATES, Privilege
 from ..storage import codec, instances as store
+from . import selection
 from .lifecycle_management import load_for_caller
 
 
@@ -38,14 +39,24 @@ def get_process_snapshot(pe: ProcessEngine, principal: Principal, execution_id: 
     return deliver(pe, record, peek, inspect_pipeline)
 
 
-def find_executions(pe: ProcessEngine, principal: Principal, query: Query, *,
+def find_executions(pe: ProcessEngine, principal: Principal, query: Query | None = None, *,
                     inspect_pipeline: bool = False) -> SnapshotList:
-    """The instances the query matches that the caller may read, in SQL, with the total before paging."""
-    offset, limit = page(query, pe.settings.query.default_limit, pe.settings.query.max_limit)
-    where = compile_where(query.tree) & privilege_clause(principal, Privilege.READ)
+    """One page of the instances the query matches that the caller may read (no query: all of those),
+    in SQL, with the total before paging — exact up to `query.count_limit`, a lower bound past it."""
+    query = query if query is not None else selection.EVERYTHING
     with pe.db.unit_of_work(write=False) as uow:
-        records, total = store.find_instances(uow.conn, where, compile_order(query.sort), offset, limit)
-    return SnapshotList(tuple(snapshot_of(r, inspect_pipeline) for r in records), total)
+        records = selection.select_page(pe, uow.conn, principal, query)
+        total, lower_bound = selection.bounded_total(pe, uow.conn, principal, query)
+    return SnapshotList(tuple(snapshot_of(r, inspect_pipeline) for r in records), total, lower_bound)
+
+
+def count_executions(pe: ProcessEngine, principal: Principal, query: Query | None = None) -> int:
+    """The exact number of instances the query matches that the caller may read (`POST /processes/count`);
+    the query's sort, offset and limit do not change it."""
+    query = query if query is not None else selection.EVERYTHING
+    where = selection.matching(principal, query)
+    with pe.db.unit_of_work(write=False) as uow:
+        return store.count_instances(uow.conn, where)
 
 
 def validate(pe: ProcessEngine, principal: Principal, process_uri: str | None = None, *, cache: bool = True,

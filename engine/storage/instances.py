@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -198,12 +198,23 @@ def mark_disposed(conn: Connection, execution_ids: Sequence[str], at: datetime) 
     return done
 
 
-def find_instances(conn: Connection, where: ColumnElement, order: Sequence[ColumnElement],
-                   offset: int, limit: int) -> tuple[list[InstanceRecord], int]:
-    condition = and_(LIVE, where)
-    total = conn.execute(select(func.count()).select_from(instances).where(condition)).scalar_one()
-    rows = conn.execute(select(instances).where(condition).order_by(*order).offset(offset).limit(limit))
-    return [InstanceRecord.from_row(r) for r in rows], total
+def find_instances(conn: Connection, where: ColumnElement, order: Sequence[ColumnElement], offset: int,
+                   limit: int, *, for_update: bool = False) -> list[InstanceRecord]:
+    """One page of the live instances `where` selects, in `order`; with `for_update` locked for the
+    transaction (on PostgreSQL), so that nobody starts or disposes them before it ends."""
+    query = select(instances).where(LIVE, where).order_by(*order).offset(offset).limit(limit)
+    if for_update:
+        query = query.with_for_update(of=instances)
+    return [InstanceRecord.from_row(r) for r in conn.execute(query)]
+
+
+def count_instances(conn: Connection, where: ColumnElement, up_to: int | None = None) -> int:
+    """How many live instances `where` selects; with `up_to`, counting stops after `up_to + 1` of them,
+    so a total over millions of rows costs no more than that many."""
+    if up_to is None:
+        return conn.execute(select(func.count()).select_from(instances).where(LIVE, where)).scalar_one()
+    matches = select(instances.c.execution_id).where(LIVE, where).limit(up_to + 1).subquery()
+    return conn.execute(select(func.count()).select_from(matches)).scalar_one()
 
 
 def find_ids(conn: Connection, where: ColumnElement, limit: int | None = None) -> list[str]:

@@ -44,6 +44,20 @@ def test_maintenance_levels_apply_their_online_rule(pe):
     assert ops.wait_for_process(pe, ADMIN, created.execution_id, timeout=5000).state is S.FINISHED
 
 
+def test_setting_the_level_in_force_applies_its_online_rule_again(pe):
+    """CONTRACT §10: a PUT is repeatable. What was switched by hand since is set back."""
+    held = ops.run(pe, ADMIN, "hold.ipd", states=["WAITING"])
+    ops.set_maintenance_level(pe, ADMIN, "maintenance")
+    ops.set_online(pe, ADMIN, held.execution_id, True)
+    assert ops.get_process_snapshot(pe, ADMIN, held.execution_id).online
+    ops.set_maintenance_level(pe, ADMIN, "maintenance")
+    assert not ops.get_process_snapshot(pe, ADMIN, held.execution_id).online
+    assert ops.get_maintenance_level(pe, ADMIN).id == "maintenance"
+    ops.set_maintenance_level(pe, ADMIN, "normal")
+    ops.set_maintenance_level(pe, ADMIN, "normal")
+    assert ops.get_process_snapshot(pe, ADMIN, held.execution_id).online
+
+
 def test_going_into_maintenance_stops_running_processes(pe):
     running = ops.run(pe, ADMIN, "spin.ipd", states=["RUNNING"], auto_dispose="never")
     ops.set_maintenance_level(pe, ADMIN, "maintenance")
@@ -58,8 +72,7 @@ def test_maintenance_level_errors_and_persistence(engine_factory, repo):
     first = engine_factory(repo)
     with pytest.raises(NotFound, match="maintenance level"):
         ops.set_maintenance_level(first, ADMIN, "holiday")
-    with pytest.raises(InvalidState, match="already"):
-        ops.set_maintenance_level(first, ADMIN, "normal")
+    ops.set_maintenance_level(first, ADMIN, "normal")  # the level in force: applied again, no error
     ops.set_maintenance_level(first, ADMIN, "frozen")
     first.stop()
     assert ops.get_maintenance_level(engine_factory(repo), ADMIN).id == "frozen"  # stored for every node

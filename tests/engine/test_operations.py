@@ -192,6 +192,14 @@ def test_attributes_are_stored_and_seen_by_the_process(pe, repo):
         ops.set_attribute(pe, ADMIN, "x", "", "v")
 
 
+def test_an_attribute_may_be_set_to_the_empty_value(pe):
+    snap = waiting(pe)
+    ops.set_attribute(pe, ADMIN, snap.execution_id, "note", "")
+    assert ops.get_attributes(pe, ADMIN, snap.execution_id) == {"note": ""}
+    with pytest.raises(InvalidParameter, match="value"):
+        ops.set_attribute(pe, ADMIN, snap.execution_id, "note", None)
+
+
 # -- instance constants --------------------------------------------------------------------------------
 def test_instance_constants_and_multi_error(pe, repo):
     write_definition(repo, "k.ipd", '<wait id="w"/>', constants='<constant name="a" overridable="false">1</constant>'

@@ -191,3 +191,214 @@ def test_a_moment_on_a_whole_second_compares_as_the_same_moment(engine_factory, 
     for operator, expected in (("lessThan", set()), ("greaterThan", set()), ("equals", {created})):
         found = find(pe, And((mine, Param("createdAt", operator, ("2031-01-02T03:04:05Z",)))))
         assert ids_of(found) == expected, operator
+
+
+# -- two-valued matching, like, the order of empty values (CONTRACT §5) ---------------------------------
+def test_not_of_a_condition_on_an_empty_field_is_true(populated):
+    """A condition on an empty field is false, so its `not` finds the processes without that field."""
+    pe, ids = populated
+    everything = set(ids["done"] + ids["hold"] + ids["new"])
+    assert ids_of(find(pe, Not(Param("externalId", "equals", ("ext-0",))))) == everything - {ids["hold"][0]}
+    assert ids_of(find(pe, Not(Param("externalId", "like", ("%",))))) == set(ids["done"])
+    assert ids_of(find(pe, Not(Param("externalId", "in", ("ext-0", "fresh"))))) == set(ids["done"]) | {ids["hold"][1]}
+    unfinished = set(ids["hold"] + ids["new"])
+    assert ids_of(find(pe, Not(Param("finishedAt", "greaterThan", ("2000-01-01T00:00:00Z",))))) == unfinished
+    assert ids_of(find(pe, Not(Not(Param("finishedAt", "lessThan", ("2999-01-01T00:00:00Z",)))))) == set(ids["done"])
+    assert ids_of(find(pe, Not(Param("externalId", "isNull")))) == set(ids["hold"] + ids["new"])
+
+
+def test_a_positive_condition_on_a_nullable_column_still_uses_its_index(populated):
+    pe, _ = populated
+    statement = select(instances.c.execution_id).where(LIVE, compile_where(Param("externalId", "equals", ("x",))))
+    assert "ix_process_instances_external_id" in explain(pe, statement)
+
+
+@pytest.fixture
+def named(engine_factory, repo):
+    """Instances by external ID (None: without one), created in this order."""
+    pe = engine_factory(repo)
+    write_definition(repo, "x.ipd", '<endElement id="e"/>')
+
+    def make(*external_ids):
+        return [ops.instantiate(pe, ADMIN, "x.ipd", external_id=e).execution_id for e in external_ids]
+    return pe, make
+
+
+def externals(result):
+    return [s.external_id for s in result.snapshots]
+
+
+def test_like_is_case_sensitive(named):
+    pe, make = named
+    make("Order-1", "order-2", "ORDER-3")
+    assert externals(find(pe, Param("externalId", "like", ("order%",)))) == ["order-2"]
+    assert externals(find(pe, Param("externalId", "like", ("%R%",)))) == ["ORDER-3"]
+    assert externals(find(pe, Param("externalId", "like", ("_rder-_",)))) == ["Order-1", "order-2"]
+    assert externals(find(pe, Param("externalId", "equals", ("order-1",)))) == []
+
+
+def test_like_wildcards_and_their_escapes(named):
+    pe, make = named
+    make("50%_off", "50xyoff", "a*b?[c]", "back\\slash", "50%", "ends\\")
+    like = lambda pattern: externals(find(pe, Param("externalId", "like", (pattern,))))  # noqa: E731
+    assert like("50%off") == ["50%_off", "50xyoff"]
+    assert like("50\\%\\_off") == ["50%_off"]
+    assert like("50\\%") == ["50%"]
+    assert like("50__off") == ["50%_off", "50xyoff"]   # _ is one character, whichever
+    assert like("50_off") == []
+    assert like("a*b?[c]") == ["a*b?[c]"]       # GLOB's own wildcards are plain characters
+    assert like("a_b_[_]") == ["a*b?[c]"]
+    assert like("back\\\\slash") == ["back\\slash"]
+    assert like("back\\slash") == []           # a backslash makes any next character literal: "\s" is "s"
+    assert like("%\\") == ["ends\\"]           # a lone backslash at the end stands for itself
+
+
+def test_like_on_state_takes_a_pattern(named):
+    pe, make = named
+    make("a")
+    assert externals(find(pe, Param("state", "like", ("CREA%",)))) == ["a"]
+    assert externals(find(pe, Param("state", "like", ("crea%",)))) == []
+
+
+def test_empty_values_sort_last_ascending_and_first_descending(named):
+    pe, make = named
+    make("b", None, "B", "a", None)
+    up = externals(find(pe, sort=(SortCriterion("externalId", True),)))
+    down = externals(find(pe, sort=(SortCriterion("externalId", False),)))
+    assert up == ["B", "a", "b", None, None]          # code point order: upper case first
+    assert down == [None, None, "b", "a", "B"]
+
+
+def test_ties_keep_the_creation_order(named):
+    pe, make = named
+    made = make("same", "same", "same")
+    for ascending in (True, False):
+        result = find(pe, sort=(SortCriterion("externalId", ascending),))
+        assert [s.execution_id for s in result.snapshots] == made
+
+
+# -- the query is optional; count; the bounded total ---------------------------------------------------
+def test_no_query_finds_and_counts_everything_the_caller_may_read(populated):
+    pe, ids = populated
+    assert ops.find_executions(pe, ADMIN).total == 6 == ops.find_executions(pe, ADMIN, None).total
+    assert ops.count_executions(pe, ADMIN) == 6
+    bob = Principal("bob")
+    ops.set_owner(pe, ADMIN, ids["done"][0], "bob")
+    assert ops.count_executions(pe, bob) == 1 == ops.find_executions(pe, bob).total
+
+
+def test_count_is_exact_and_ignores_paging(populated):
+    pe, _ = populated
+    query = Query(Param("processUri", "equals", ("done.ipd",)), (SortCriterion("state"),), offset=3, limit=1)
+    assert ops.count_executions(pe, ADMIN, query) == 4
+    with pytest.raises(InvalidQuery):
+        ops.count_executions(pe, ADMIN, Query(sort=(SortCriterion("color"),)))
+
+
+def test_the_total_is_exact_up_to_the_count_limit(engine_factory, repo):
+    pe = engine_factory(repo, query={"count_limit": 3})
+    write_definition(repo, "x.ipd", '<endElement id="e"/>')
+    for _ in range(3):
+        ops.instantiate(pe, ADMIN, "x.ipd")
+    exact = find(pe, limit=1)
+    assert (exact.total, exact.total_is_lower_bound, exact.total_relation) == (3, False, "eq")
+    ops.instantiate(pe, ADMIN, "x.ipd")
+    ops.instantiate(pe, ADMIN, "x.ipd")
+    bounded = find(pe, limit=1)
+    assert (bounded.total, bounded.total_is_lower_bound, bounded.total_relation) == (3, True, "gte")
+    assert len(find(pe, offset=3).snapshots) == 2   # paging goes on past the count
+    assert ops.count_executions(pe, ADMIN) == 5
+
+
+# -- disposeProcesses and recoverProcesses honour paging and refuse rather than skip -------------------
+def test_dispose_processes_disposes_one_page_in_the_querys_order(named):
+    pe, make = named
+    made = make("e", "d", "c", "b", "a")
+    by_name = Query(sort=(SortCriterion("externalId"),), offset=1, limit=2)
+    gone = ops.dispose_processes(pe, ADMIN, by_name, report_execution_ids=True)
+    assert gone.execution_ids == (made[3], made[2])        # "b", "c", in that order
+    assert externals(find(pe, sort=(SortCriterion("externalId"),))) == ["a", "d", "e"]
+    assert ops.dispose_processes(pe, ADMIN, Query(limit=2)).count == 2   # a batch of 2 disposes 2
+    assert find(pe).total == 1
+
+
+def test_dispose_processes_needs_a_query(pe):
+    from engine.errors import InvalidParameter
+    with pytest.raises(InvalidParameter, match="query"):
+        ops.dispose_processes(pe, ADMIN, None)
+
+
+def test_dispose_processes_refuses_all_when_one_may_not_be_disposed(named):
+    """A process the caller may read but not dispose is refused by name, and nothing goes; one the
+    caller may dispose without reading it is selected; one the caller may neither read nor dispose is
+    not selected at all."""
+    pe, make = named
+    mine, readable, disposable, hidden = make("mine", "readable", "disposable", "hidden")
+    bob = Principal("bob")
+    ops.set_owner(pe, ADMIN, mine, "bob")
+    ops.set_permissions(pe, ADMIN, readable, "bob", ["read", "write", "execute"])
+    ops.set_permissions(pe, ADMIN, disposable, "bob", ["dispose"])
+    ops.set_permissions(pe, ADMIN, hidden, "bob", ["write"])
+    from engine.errors import AuthorizationError
+    with pytest.raises(AuthorizationError) as refused:
+        ops.dispose_processes(pe, bob, Query())
+    assert (refused.value.resource_id, refused.value.permission_name) == (readable, "dispose")
+    assert find(pe).total == 4
+    gone = ops.dispose_processes(pe, bob, Query(Not(Param("externalId", "equals", ("readable",))),
+                                                (SortCriterion("externalId"),)), report_execution_ids=True)
+    assert gone.execution_ids == (disposable, mine)
+    ops.set_permissions(pe, ADMIN, readable, "bob", ["read", "dispose"])
+    assert ops.dispose_processes(pe, bob, Query(), report_execution_ids=True).execution_ids == (readable,)
+    assert ids_of(find(pe)) == {hidden}
+
+
+def test_dispose_processes_names_the_active_process_and_disposes_nothing(named):
+    pe, make = named
+    first, second = make("first", "second")
+    from tests.engine.test_persistence import plant
+    plant(pe, second, state="RUNNING", online=False)
+    with pytest.raises(Exception) as refused:
+        ops.dispose_processes(pe, ADMIN, Query())
+    assert refused.value.type == "InvalidState" and second in str(refused.value)
+    assert find(pe).total == 2
+    assert ops.dispose_processes(pe, ADMIN, Query(limit=1)).count == 1   # the page without it
+    plant(pe, second, state="FAILED")
+
+
+def lost(pe, make, *names):
+    from tests.engine.test_persistence import plant
+    made = make(*names)
+    for execution_id in made:
+        plant(pe, execution_id, state="READY", health="LOST", owner_node="gone-node", online=False)
+    return made
+
+
+def test_recover_processes_recovers_one_page_of_the_lost(named):
+    pe, make = named
+    make("healthy")
+    made = lost(pe, make, "c", "b", "a")
+    first = ops.recover_processes(pe, ADMIN, Query(sort=(SortCriterion("externalId", False),), limit=2),
+                                  report_execution_ids=True)
+    assert first.execution_ids == (made[0], made[1])            # "c", "b": the page is of LOST ones
+    rest = ops.recover_processes(pe, ADMIN, None, report_execution_ids=True)
+    assert rest.execution_ids == (made[2],)
+    assert ops.recover_processes(pe, ADMIN).count == 0
+    assert {s.health.state.value for s in find(pe).snapshots} == {"OK"}
+
+
+def test_recover_processes_refuses_rather_than_skip(named):
+    pe, make = named
+    mine, readable, executable, hidden = lost(pe, make, "mine", "readable", "executable", "hidden")
+    bob = Principal("bob")
+    ops.set_owner(pe, ADMIN, mine, "bob")
+    ops.set_permissions(pe, ADMIN, readable, "bob", ["read", "dispose"])
+    ops.set_permissions(pe, ADMIN, executable, "bob", ["execute"])
+    from engine.errors import AuthorizationError
+    with pytest.raises(AuthorizationError) as refused:
+        ops.recover_processes(pe, bob)
+    assert (refused.value.resource_id, refused.value.permission_name) == (readable, "execute")
+    assert ops.count_executions(pe, ADMIN, Query(Param("health", "equals", ("LOST",)))) == 4
+    ops.set_permissions(pe, ADMIN, readable, "bob", ["read", "execute"])
+    recovered = ops.recover_processes(pe, bob, report_execution_ids=True).execution_ids
+    assert set(recovered) == {mine, readable, executable}
+    assert ids_of(find(pe, Param("health", "equals", ("LOST",)))) == {hidden}
