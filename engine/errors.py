@@ -100,6 +100,12 @@ class UnsupportedMediaType(InvalidInput):
     type = "UnsupportedMediaType"
 
 
+class NotAcceptable(InvalidInput):
+    """An answer the caller's accepted types (HTTP Accept) cannot hold."""
+
+    type = "NotAcceptable"
+
+
 class NotFound(EngineError):
     type = "NotFound"
     client_fault = True

@@ -67,6 +67,10 @@ AUTO_DISPOSE_NAMES = tuple(m.value for m in AutoDispose)
 LOG_LEVELS = ("off", "error", "warning", "info", "debug", "trace")
 DATA_LEVELS = ("none", "summary", "full")
 NODE_SELECTIONS = ("all", "self", "specified")  # setEngineOnline's `param`
+CONNECTION_STATUSES = ("connected", "disconnecting", "disconnected", "connectionLost")  # a node's in the cluster
+ONLINE_RULES = ("allOnline", "allOffline", "noChange")  # what a maintenance level does to the instances
+SERVICE_STATES = ("running", "stopped")
+FEATURE_STATES = ("active", "inactive", "disabled")
 
 
 def parse_enum(enum: type[Enum], value: str, what: str) -> Enum:

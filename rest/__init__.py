@@ -1,8 +1,8 @@
 """The REST door: Flask blueprints that translate HTTP into calls of `engine.operations`.
 
 `create_rest_app(engine, settings)` builds the Flask application serving every operation under
-`{root}/rest`, its OpenAPI document at `{root}/rest/openapi.json`, and the error mapping of
-CONTRACT §6. It holds no engine logic: each endpoint parses, makes one facade call, renders.
+`{root}/rest`, its OpenAPI document at `{root}/rest/openapi.json` (in the browser at `{root}/rest/docs`),
+and the error mapping of CONTRACT §6. It holds no engine logic: each endpoint parses, makes one facade call, renders.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from flask import Flask, jsonify
 
 from engine.authentication import Authenticator
 
-from . import administration, errors, lifecycle, openapi, state_queries, watchers
+from . import administration, apidocs, errors, lifecycle, openapi, state_queries, watchers
 
 
 def create_rest_app(engine: Any, settings: Any) -> Flask:
@@ -29,8 +29,10 @@ def create_rest_app(engine: Any, settings: Any) -> Flask:
     @app.get(f"{root}/rest/openapi.json")
     def openapi_document() -> Any:
         if not document:
-            document.update(openapi.build(_version(), f"{settings.server.base_url}{root}/rest"))
+            document.update(openapi.build(_version(), f"{settings.server.base_url}{root}"))
         return jsonify(document)
+
+    apidocs.register(app, root)
 
     return app
 

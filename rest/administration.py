@@ -98,41 +98,41 @@ def wait_for_no_running_processes(engine, principal, timeout):
 SERVICE_ID = Param("serviceId", where="path", required=True)
 
 
-@endpoint(bp, "GET", "/services/{serviceId}", "getServiceSnapshot", params=(SERVICE_ID, PEEK, INSPECT),
+@endpoint(bp, "GET", "/services/{serviceId}", "getServiceSnapshot", tag="services", params=(SERVICE_ID, PEEK, INSPECT),
           answer=Answer("optional_snapshot", description="The service's snapshot; 204 if it was never started."))
 def get_service_snapshot(engine, principal, serviceId, peek, inspectPipeline):
     return ops.get_service_snapshot(engine, principal, serviceId, peek=peek, inspect_pipeline=inspectPipeline)
 
 
-@endpoint(bp, "POST", "/services/{serviceId}/start", "startService", params=(SERVICE_ID, PEEK, INSPECT),
+@endpoint(bp, "POST", "/services/{serviceId}/start", "startService", tag="services", params=(SERVICE_ID, PEEK, INSPECT),
           answer=Answer("snapshot", description="The snapshot of the service's (only) instance."))
 def start_service(engine, principal, serviceId, peek, inspectPipeline):
     return ops.start_service(engine, principal, serviceId, peek=peek, inspect_pipeline=inspectPipeline)
 
 
 # -- Cluster Control and Diagnostics -------------------------------------------------------------------
-@endpoint(bp, "POST", "/cluster/connect", "clusterConnect", params=(TIMEOUT,), answer=NODE)
+@endpoint(bp, "POST", "/cluster/connect", "clusterConnect", tag="cluster", params=(TIMEOUT,), answer=NODE)
 def cluster_connect(engine, principal, timeout):
     return ops.cluster_connect(engine, principal, timeout)
 
 
-@endpoint(bp, "POST", "/cluster/disconnect", "clusterDisconnect", params=(TIMEOUT,), answer=NODE)
+@endpoint(bp, "POST", "/cluster/disconnect", "clusterDisconnect", tag="cluster", params=(TIMEOUT,), answer=NODE)
 def cluster_disconnect(engine, principal, timeout):
     return ops.cluster_disconnect(engine, principal, timeout)
 
 
-@endpoint(bp, "GET", "/diagnostic/sanity", "checkSanity", params=(Param("checks", many=True),),
+@endpoint(bp, "GET", "/diagnostic/sanity", "checkSanity", tag="diagnostics", params=(Param("checks", many=True),),
           answer=Answer("shape", SANITY_REPORT))
 def check_sanity(engine, principal, checks):
     return ops.check_sanity(engine, principal, checks or None)
 
 
-@endpoint(bp, "GET", "/diagnostic/telemetry", "getTelemetryData", params=(Param("types", many=True),),
+@endpoint(bp, "GET", "/diagnostic/telemetry", "getTelemetryData", tag="diagnostics", params=(Param("types", many=True),),
           answer=Answer("shape", TELEMETRY))
 def get_telemetry_data(engine, principal, types):
     return ops.get_telemetry_data(engine, principal, types or None)
 
 
-@endpoint(bp, "GET", "/diagnostic/garbageCollect", "garbageCollect", params=(TIMEOUT,), answer=NONE)
+@endpoint(bp, "GET", "/diagnostic/garbageCollect", "garbageCollect", tag="diagnostics", params=(TIMEOUT,), answer=NONE)
 def garbage_collect(engine, principal, timeout):
     ops.garbage_collect(engine, principal, timeout)

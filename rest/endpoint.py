@@ -16,11 +16,12 @@ from engine import jsontext
 from engine.errors import InvalidParameter
 from schemas import datastore, query as query_form
 from schemas.shapes import Shape
+from schemas.results import count_json, count_xml
 from schemas.snapshot import SNAPSHOT, SNAPSHOTS
 
 from .auth import current_principal
-from .params import (JSON, Negotiated, Param, body_kind, negotiate, parse_boolean, parse_string, raw_body,
-                     text_body)
+from .params import (JSON, XML_TYPES, Negotiated, Param, body_kind, json_text_body, negotiate, parse_boolean,
+                     parse_string, raw_body, text_body)
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,13 @@ class Body:
     description: str = ""
     fields: tuple[FormField, ...] = ()
     name: str | None = None         # as the spec names it, when that differs from `arg`
+    json: str = "string"            # a text body's JSON alternative: string | boolean | strings
+    empty: bool = False             # an empty text body is the empty text (not a missing body)
 
 
 @dataclass(frozen=True)
 class Answer:
-    kind: str                       # shape | snapshot | optional_snapshot | snapshots | datastore | text | none
+    kind: str                       # shape | snapshot | optional_snapshot | snapshots | datastore | count | text | none
     shape: Shape | None = None
     description: str = ""
 
@@ -60,26 +63,29 @@ class Endpoint:
     params: tuple[Param, ...]
     body: Body | None
     answer: Answer
-    summary: str
     tag: str
+    free_params: str = ""           # a prefix of query parameters the handler reads itself (GET /run: "in.")
 
 
 ENDPOINTS: list[Endpoint] = []
 
 
 def endpoint(blueprint: Blueprint, method: str, path: str, operation: str, *, params: tuple[Param, ...] = (),
-             body: Body | None = None, answer: Answer, summary: str = "") -> Callable:
-    """Register a handler `(engine, principal, **arguments) -> result` for `method path`."""
-    declared = Endpoint(method, path, operation, params, body, answer, summary, blueprint.name)
+             body: Body | None = None, answer: Answer, free_params: str = "", tag: str | None = None) -> Callable:
+    """Register a handler `(engine, principal, **arguments) -> result` for `method path`. What the
+    operation does is documented once, for both doors, in schemas/operations.toml; `tag` is its section
+    of the spec, where that is not the blueprint's."""
+    declared = Endpoint(method, path, operation, params, body, answer, tag or blueprint.name, free_params)
     ENDPOINTS.append(declared)
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
         optional = tuple(p.optional_query for p in params)
+        produces = PRODUCES[answer.kind]
 
         def view(**path_args: str) -> Response:
             principal = current_principal()  # who asks comes first: nothing is read for a stranger
             asked = request._get_current_object()  # type: ignore[attr-defined]  # once, not per proxy access
-            negotiated = negotiate(asked)
+            negotiated = negotiate(asked, produces)
             args = asked.args
             arguments = {p.keyword: p.absent() if lazy and p.name not in args else p.read(asked, path_args, args)
                          for p, lazy in zip(params, optional)}
@@ -97,12 +103,18 @@ def endpoint(blueprint: Blueprint, method: str, path: str, operation: str, *, pa
 
 
 # -- bodies -------------------------------------------------------------------------------------------
+# What each kind of answer can be given as, for the Accept header (CONTRACT §2): none at all is any.
+PRODUCES = {kind: (JSON, *XML_TYPES) for kind in ("shape", "snapshot", "optional_snapshot", "snapshots", "datastore",
+                                                  "count")}
+PRODUCES.update(text=(), none=())  # a text-only answer is given as it is, whatever Accept says
+
+
 def read_body(body: Body) -> dict[str, Any]:
-    accepted = {"datastore": ("json", "xml"), "query": ("json", "xml"), "text": ("text",), "form": ("form",)}
+    accepted = {"datastore": ("json", "xml"), "query": ("json", "xml"), "text": ("text", "json"), "form": ("form",)}
     kind = body_kind(request, accepted[body.kind])
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     raw = raw_body(request, limit) if kind not in (None, "form") else b""
-    if kind is None or (kind != "form" and not raw.strip()):
+    if kind is None or (kind != "form" and not raw.strip() and not (body.empty and kind == "text")):
         if body.required:
             raise InvalidParameter(body.name or body.arg, "a request body is required here")
         return {body.arg: None} if body.kind != "form" else {f.keyword: None for f in body.fields}
@@ -111,7 +123,8 @@ def read_body(body: Body) -> dict[str, Any]:
     if body.kind == "query":
         return {body.arg: query_form.load(raw)}
     if body.kind == "text":
-        return {body.arg: text_body(request, body.name or body.arg, limit)}
+        name = body.name or body.arg
+        return {body.arg: json_text_body(raw, name, body.json) if kind == "json" else text_body(request, name, limit)}
     return {f.keyword: _form_field(f) for f in body.fields}
 
 
@@ -146,7 +159,11 @@ def render(answer: Answer, result: Any, negotiated: Negotiated) -> Response:
     if kind == "snapshots":
         response = shape_response(SNAPSHOTS, result.snapshots, negotiated)
         response.headers["X-Total-Count"] = str(result.total)
+        if getattr(result, "total_is_lower_bound", False):
+            response.headers["X-Total-Count-Relation"] = "gte"
         return response
+    if kind == "count":
+        return xml_response(count_xml(result)) if negotiated.xml else json_response(count_json(result))
     shape = SNAPSHOT if kind in ("snapshot", "optional_snapshot") else answer.shape
     return shape_response(shape, result, negotiated)
 

@@ -17,7 +17,7 @@ from .params import wants_xml
 log = logging.getLogger("process_engine.rest")
 
 STATUS = {
-    e.InvalidInput: 400, e.Unauthenticated: 401, e.AuthorizationError: 403, e.NotFound: 404,
+    e.InvalidInput: 400, e.Unauthenticated: 401, e.AuthorizationError: 403, e.NotFound: 404, e.NotAcceptable: 406,
     e.InvalidState: 409, e.PayloadTooLarge: 413, e.UnsupportedMediaType: 415, e.Unavailable: 503,
 }
 CHALLENGE = 'Basic realm="process-engine"'

@@ -37,14 +37,13 @@ def _dispose_processes(engine, principal, reportExecutionIds, query):
     return ops.dispose_processes(engine, principal, query, report_execution_ids=reportExecutionIds)
 
 
-endpoint(bp, "DELETE", "/processes", "disposeProcesses", params=(REPORT_IDS,), body=QUERY, answer=IDS,
-         summary="Dispose the processes a query matches (all or none).")(_dispose_processes)
-endpoint(bp, "POST", "/processes/dispose", "disposeProcesses", params=(REPORT_IDS,), body=QUERY, answer=IDS,
-         summary="disposeProcesses for clients that cannot send a body with DELETE.")(_dispose_processes)
+endpoint(bp, "DELETE", "/processes", "disposeProcesses", params=(REPORT_IDS,), body=QUERY,
+         answer=IDS)(_dispose_processes)
+endpoint(bp, "POST", "/processes/dispose", "disposeProcesses", params=(REPORT_IDS,),
+         body=QUERY, answer=IDS)(_dispose_processes)  # for clients that cannot send a body with DELETE
 
 
-@endpoint(bp, "POST", "/processes", "instantiate", params=(IDEMPOTENCY_KEY,), body=INSTANTIATE_FORM, answer=SNAPSHOT,
-          summary="Create a process instance (multipart/form-data parameters).")
+@endpoint(bp, "POST", "/processes", "instantiate", params=(IDEMPOTENCY_KEY,), body=INSTANTIATE_FORM, answer=SNAPSHOT)
 def instantiate(engine, principal, process_uri, external_id, cache, thread_pool_id, process, debug, auto_dispose,
                 locked, idempotency_key):
     return ops.instantiate(engine, principal, process_uri, external_id=external_id,
@@ -69,7 +68,8 @@ def recover_process(engine, principal, executionId, setOnline, updateCredentials
 
 
 @endpoint(bp, "POST", "/recover", "recoverProcesses", params=(Param("setOnline", "boolean", default=False), REPORT_IDS),
-          body=QUERY, answer=IDS)
+          body=Body("query", "query", description="A query (CONTRACT §5), XML or JSON; none: every LOST process."),
+          answer=IDS)
 def recover_processes(engine, principal, setOnline, reportExecutionIds, query):
     return ops.recover_processes(engine, principal, query, set_online=setOnline,
                                  report_execution_ids=reportExecutionIds)
@@ -88,14 +88,12 @@ def _run(engine, principal, process_params, **args):
                    idempotency_key=args["idempotency_key"])
 
 
-@endpoint(bp, "POST", "/run", "run", params=RUN_PARAMS, body=PARAMS, answer=SNAPSHOT,
-          summary="Instantiate and start a process on this node; its parameters are the body.")
+@endpoint(bp, "POST", "/run", "run", params=RUN_PARAMS, body=PARAMS, answer=SNAPSHOT)
 def run_post(engine, principal, process_params, **args):
     return _run(engine, principal, process_params, **args)
 
 
-@endpoint(bp, "GET", "/run", "run", params=RUN_PARAMS, answer=SNAPSHOT,
-          summary="Instantiate and start a process; parameters as in.NAME query parameters (repeat for lists).")
+@endpoint(bp, "GET", "/run", "run", params=RUN_PARAMS, answer=SNAPSHOT, free_params="in.")
 def run_get(engine, principal, **args):
     return _run(engine, principal, _in_parameters(), **args)
 
@@ -113,7 +111,8 @@ def _in_parameters() -> DataStore | None:
 
 @endpoint(bp, "PUT", "/processes/{executionId}/attributes/{name}", "setAttribute",
           params=(EXECUTION_ID, Param("name", where="path", required=True)),
-          body=Body("text", "value", required=True, description="The attribute's value (text/plain)."),
+          body=Body("text", "value", required=True, empty=True,
+                    description="The attribute's value (text/plain, or a JSON string); it may be empty."),
           answer=Answer("none"))
 def set_attribute(engine, principal, executionId, name, value):
     ops.set_attribute(engine, principal, executionId, name, value)
@@ -130,7 +129,7 @@ def set_breakpoint(engine, principal, executionId, elementId, timeout):
 
 
 @endpoint(bp, "DELETE", "/processes/{executionId}/breakpoints/{elementId}", "setBreakpoint", params=BREAKPOINT,
-          answer=SNAPSHOT, summary="Remove a breakpoint (setBreakpoint with remove=true).")
+          answer=SNAPSHOT)  # setBreakpoint with remove=true
 def remove_breakpoint(engine, principal, executionId, elementId, timeout):
     return ops.set_breakpoint(engine, principal, executionId, elementId, remove=True, timeout=timeout)
 
@@ -152,7 +151,8 @@ def set_log_settings(engine, principal, executionId, diagnosticLevel, dataLevel,
 
 @endpoint(bp, "PUT", "/processes/{executionId}/online", "setOnline",
           params=(EXECUTION_ID, TIMEOUT, PEEK, STATES, WAIT_ONLINE),
-          body=Body("text", "online", required=True, description="true or false (text/plain)."), answer=SNAPSHOT)
+          body=Body("text", "online", required=True, description="true or false (text/plain, or a JSON boolean).",
+                    json="boolean"), answer=SNAPSHOT)
 def set_online(engine, principal, executionId, timeout, peek, states, waitOnline, online):
     from .params import parse_boolean
 
@@ -169,7 +169,8 @@ def set_owner(engine, principal, executionId, owner):
 
 @endpoint(bp, "PUT", "/processes/{executionId}/permissions/{name}", "setPermissions",
           params=(EXECUTION_ID, Param("name", where="path", required=True, description="A user or role name.")),
-          body=Body("text", "privileges", description="Comma-separated privileges (text/plain); empty removes."),
+          body=Body("text", "privileges", json="strings",
+                    description="Comma-separated privileges (text/plain, or a JSON array); empty removes."),
           answer=SNAPSHOT)
 def set_permissions(engine, principal, executionId, name, privileges):
     return ops.set_permissions(engine, principal, executionId, name, (privileges or "").split(","))

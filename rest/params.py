@@ -6,6 +6,7 @@ OpenAPI document. Every malformed value is an InvalidParameter naming the parame
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
@@ -14,10 +15,11 @@ from flask import Request
 
 from engine.clock import parse_timestamp
 from engine.datastore import check_xml_text
-from engine.errors import InvalidDataStore, InvalidParameter, PayloadTooLarge, UnsupportedMediaType, shown
+from engine.errors import (InvalidDataStore, InvalidParameter, NotAcceptable, PayloadTooLarge, UnsupportedMediaType,
+                           shown)
 
 JSON, XML = "application/json", "application/xml"
-_XML_TYPES = ("application/xml", "text/xml")
+XML_TYPES = ("application/xml", "text/xml")
 
 
 def parse_string(name: str, text: str) -> str:
@@ -141,15 +143,20 @@ def wants_xml(request: Request) -> bool:
     accept = request.headers.get("Accept")
     if not accept or accept in ("*/*", JSON):
         return False
-    best = request.accept_mimetypes.best_match([JSON, *_XML_TYPES], default=JSON)
-    return best in _XML_TYPES and request.accept_mimetypes.best not in (None, "*/*")
+    best = request.accept_mimetypes.best_match([JSON, *XML_TYPES], default=JSON)
+    return best in XML_TYPES and request.accept_mimetypes.best not in (None, "*/*")
 
 
 _NEGOTIATED = {(xml, simple): Negotiated(xml, simple, {"simple": simple})
                for xml in (False, True) for simple in (False, True)}
 
 
-def negotiate(request: Request) -> Negotiated:
+def negotiate(request: Request, produces: tuple[str, ...] = ()) -> Negotiated:
+    """How to answer; NotAcceptable when the Accept header allows none of the types the answer can be
+    given as (`produces`; none: an answer without a body, which any Accept allows)."""
+    accept = request.headers.get("Accept")
+    if accept and produces and request.accept_mimetypes.best_match(produces) is None:
+        raise NotAcceptable(f"this operation answers {', '.join(produces)}; the Accept header allows none of them")
     mode = DATASTORE_MODE.name in request.headers and DATASTORE_MODE.read(request, {})
     return _NEGOTIATED[wants_xml(request), mode in (False, "simple")]
 
@@ -161,7 +168,7 @@ def body_kind(request: Request, accepted: tuple[str, ...]) -> str | None:
         return None
     mimetype = request.mimetype
     kind = ("json" if mimetype == JSON or mimetype.endswith("+json") else
-            "xml" if mimetype in _XML_TYPES or mimetype.endswith("+xml") else
+            "xml" if mimetype in XML_TYPES or mimetype.endswith("+xml") else
             "text" if mimetype == "text/plain" else "form" if mimetype == "multipart/form-data" else None)
     if kind is None or kind not in accepted:
         if not mimetype and "text" in accepted:
@@ -187,6 +194,23 @@ def raw_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge("the request body is larger than this service accepts")
     request.environ["pe.body"] = data
     return data
+
+
+def json_text_body(raw: bytes, name: str, kind: str) -> str:
+    """A text/plain body sent as JSON instead (a JSON string, boolean, or list of strings for a
+    comma-separated text), read as the text it stands for."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise InvalidParameter(name, "the body is not JSON") from None
+    if kind == "boolean" and isinstance(value, bool):
+        return "true" if value else "false"
+    if kind == "strings" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ",".join(parse_string(name, v) for v in value)
+    if isinstance(value, str):
+        return parse_string(name, value)
+    wanted = {"boolean": "a JSON boolean or string", "strings": "a JSON array of strings or a string"}
+    raise InvalidParameter(name, f"the body must be {wanted.get(kind, 'a JSON string')}, not {shown(value)}")
 
 
 def text_body(request: Request, name: str, limit: int) -> str:

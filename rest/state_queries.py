@@ -34,11 +34,19 @@ def get_process_snapshot(engine, principal, executionId, peek, inspectPipeline):
     return ops.get_process_snapshot(engine, principal, executionId, peek=peek, inspect_pipeline=inspectPipeline)
 
 
-@endpoint(bp, "POST", "/processes/query", "findExecutions", params=(INSPECT,),
-          body=Body("query", "query", required=True, description="A query (CONTRACT §5), XML or JSON."),
+OPTIONAL_QUERY = Body("query", "query", description="A query (CONTRACT §5), XML or JSON; none: every process.")
+
+
+@endpoint(bp, "POST", "/processes/query", "findExecutions", params=(INSPECT,), body=OPTIONAL_QUERY,
           answer=Answer("snapshots", description="The matching snapshots; X-Total-Count says how many match."))
 def find_executions(engine, principal, inspectPipeline, query):
     return ops.find_executions(engine, principal, query, inspect_pipeline=inspectPipeline)
+
+
+@endpoint(bp, "POST", "/processes/count", "countExecutions", body=OPTIONAL_QUERY,
+          answer=Answer("count", description="How many processes the query matches, exactly."))
+def count_executions(engine, principal, query):
+    return ops.count_executions(engine, principal, query)
 
 
 @endpoint(bp, "POST", "/validate", "validate", params=(Param("processUri"), CACHE),

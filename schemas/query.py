@@ -268,19 +268,25 @@ def _name(names: tuple[str, ...]) -> fields.String:
     return fields.String(required=True, validate=validate.OneOf(names))
 
 
+_STRING, _BOOLEAN = {"type": "string"}, {"type": "boolean"}
+_COUNT_TYPE = {"type": "integer", "format": "int64", "minimum": 0}  # how the OpenAPI document types a count
 _VALUES = _Strict.from_dict({
-    "type": fields.String(load_default=DEFAULT_TYPE),
-    "value": _Repeated(_Read(_text, "a string, a finite number or a boolean"), load_default=list)})
+    "type": fields.String(load_default=DEFAULT_TYPE,
+                          metadata={"description": "The values' content type, e.g. text/x-timestamp."}),
+    "value": _Repeated(_Read(_text, "a string, a finite number or a boolean", metadata=_STRING),
+                       load_default=list)}, name="ParamValues")
 _PARAM = _Strict.from_dict({
     "field": _name(FIELDS), "operation": _name(OPERATIONS),
-    "values": fields.Nested(_VALUES, load_default=lambda: {"type": DEFAULT_TYPE, "value": []})})
+    "values": fields.Nested(_VALUES, load_default=lambda: {"type": DEFAULT_TYPE, "value": []})}, name="QueryParam")
 _CRITERION = _Strict.from_dict({
-    "field": _name(FIELDS), "ascending": _Read(_flag, "a boolean", load_default=True)})
-_SORT = _Strict.from_dict({"criterion": _Repeated(fields.Nested(_CRITERION), load_default=list)})
+    "field": _name(FIELDS), "ascending": _Read(_flag, "a boolean", load_default=True, metadata=_BOOLEAN)},
+    name="SortCriterion")
+_SORT = _Strict.from_dict({"criterion": _Repeated(fields.Nested(_CRITERION), load_default=list)}, name="QuerySort")
 _NODES = _Strict.from_dict(_nodes())
 _QUERY = _Strict.from_dict({
     **_nodes(), "sort": fields.Nested(_SORT, load_default=lambda: {"criterion": []}),
-    "offset": _Read(_count, COUNT, load_default=0), "limit": _Read(_count, COUNT, load_default=None)})
+    "offset": _Read(_count, COUNT, load_default=0, metadata=_COUNT_TYPE),
+    "limit": _Read(_count, COUNT, load_default=None, metadata=_COUNT_TYPE)})
 
 
 def load_json(obj: Any) -> Query:
@@ -371,5 +377,29 @@ def _json_dump(node: Node) -> dict:
     return grouped
 
 
-# For the OpenAPI document: the JSON body of a query (under the key "query").
-JSON_SCHEMA = _QUERY
+# ---- description ---------------------------------------------------------------------------------
+# For the OpenAPI document: the JSON body of a query (under the key "query"), its tree typed through and
+# through. The schemas that read a query leave the nodes raw (`_json_nodes` walks them in key order);
+# these say what each node holds as `dump_json` writes it: one node (a query's, a not's) as an object with
+# one key, the sub nodes of and/or as arrays by kind.
+
+def _node_fields(many: bool) -> dict[str, fields.Field]:
+    """One node (set one key: a query's, a not's), or the sub nodes of an and/or (arrays by kind)."""
+    def holding(schema: Any, what: str) -> fields.Field:
+        nested = fields.Nested(schema)
+        return fields.List(nested, metadata={"description": what}) if many else \
+            fields.Nested(schema, metadata={"description": what})
+    return {"and": holding(lambda: QUERY_NODES, "Sub nodes that must all hold."),
+            "or": holding(lambda: QUERY_NODES, "Sub nodes of which one must hold."),
+            "not": holding(lambda: QUERY_NODE, "One node that must not hold."),
+            "param": holding(_PARAM, "A condition on a field.")}
+
+
+QUERY_NODES = Schema.from_dict(_node_fields(True), name="QueryNodes")
+QUERY_NODE = Schema.from_dict(_node_fields(False), name="QueryNode")
+JSON_SCHEMA = Schema.from_dict({
+    **_node_fields(False), "sort": fields.Nested(_SORT),
+    "offset": fields.Integer(load_default=0, metadata={**_COUNT_TYPE, "description": "Matches to skip."}),
+    "limit": fields.Integer(allow_none=True, metadata={
+        **_COUNT_TYPE, "description": "At most this many matches (default and cap: query settings)."}),
+}, name="Query")

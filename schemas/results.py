@@ -9,6 +9,7 @@ from typing import Any
 from lxml import etree
 
 from engine.errors import AuthorizationError, EngineError, MultiError
+from engine.states import CONNECTION_STATUSES, FEATURE_STATES, ONLINE_RULES, SERVICE_STATES
 
 from .namespaces import PROCESS
 from .shapes import BOOL, INT, TIME, Attr, Child, Shape, tag, texts, wrapper
@@ -27,13 +28,13 @@ WATCHER = Shape("processWatcher", attrs=(
     doc="A process watcher; once finished, with the snapshot it captured.")
 
 FEATURE = Shape("feature", attrs=(Attr("name", lambda f: f.name, required=True),
-                                  Attr("state", lambda f: f.state, required=True,
-                                       choices=("active", "inactive", "disabled"))))
+                                  Attr("state", lambda f: f.state, required=True, choices=FEATURE_STATES)))
 FEATURES = wrapper("features", FEATURE, doc="Features and their states: active, inactive, disabled.")
 
 MAINTENANCE_LEVEL = Shape("maintenanceLevel", attrs=(
     Attr("id", lambda m: m.id, required=True), Attr("label", lambda m: m.label, required=True),
-    Attr("online", lambda m: m.online, required=True)), doc="A maintenance level of the settings.")
+    Attr("online", lambda m: m.online, required=True, choices=ONLINE_RULES)),
+    doc="A maintenance level of the settings.")
 
 MODULE_PARAMETER = Shape("parameter", attrs=(Attr("name", lambda kv: kv[0], required=True),),
                          text=lambda kv: kv[1], title="ModuleParameter")
@@ -48,7 +49,7 @@ MODULES = wrapper("modules", MODULE, doc="The installed modules, described in th
 
 CLUSTER = Shape("cluster", attrs=(
     Attr("rootNode", lambda c: c.root_node, required=True), Attr("master", lambda c: c.master, BOOL, required=True),
-    Attr("connectionStatus", lambda c: c.connection_status, required=True),
+    Attr("connectionStatus", lambda c: c.connection_status, required=True, choices=CONNECTION_STATUSES),
     Attr("statusMessage", lambda c: c.status_message),
 ), children=(Child("waitStateHandlers", texts("waitStateHandlers", "handler"), lambda c: c.wait_state_handlers,
                    required=True),))
@@ -66,7 +67,7 @@ DEFINITIONS = wrapper("processDefinitions", DEFINITION, doc="The definitions in 
 SERVICE = Shape("service", attrs=(
     Attr("id", lambda s: s.id, required=True), Attr("autostart", lambda s: s.autostart, BOOL, required=True),
     Attr("threadPoolId", lambda s: s.thread_pool_id), Attr("processUri", lambda s: s.process_uri, required=True),
-    Attr("state", lambda s: s.state, required=True),
+    Attr("state", lambda s: s.state, required=True, choices=SERVICE_STATES),
 ), children=(Child("description", None, lambda s: s.description or None),))
 SERVICES = wrapper("serviceConfigInfos", SERVICE, doc="The service processes of the settings, with their state.")
 
@@ -136,3 +137,14 @@ def error_json(error: EngineError) -> dict[str, Any]:
         errors = {carryable(k): carryable(v) for k, v in error.errors.items()}
         return {"multiErrorResponse": {"errors": MULTI_ERROR.body(errors, {})}}
     return error_fields(error)
+
+
+def count_xml(count: int) -> etree._Element:
+    """countExecutions' answer (CONTRACT §5): `<count>n</count>`."""
+    element = etree.Element(tag("count"), nsmap={None: PROCESS})
+    element.text = str(count)
+    return element
+
+
+def count_json(count: int) -> dict[str, int]:
+    return {"count": count}

@@ -9,6 +9,7 @@ from lxml import etree
 from marshmallow import fields
 
 from engine.model import ExecutionIds, Snapshot, ValidationResult
+from engine.states import AUTO_DISPOSE_NAMES, HEALTH_NAMES, STATE_NAMES
 
 from . import datastore
 from .shapes import BOOL, INT, TIME, Attr, Child, Custom, Shape, wrapper
@@ -21,11 +22,11 @@ DEFINITION_INFO = Shape("definitionInfo", attrs=(
 _REPORT_ATTRS = (Attr("message", lambda r: r.message, required=True), Attr("source", lambda r: r.source),
                  Attr("type", lambda r: r.type, required=True))
 _CAUSE = Custom("cause", lambda r: r.cause, lambda element, cause, o: CAUSE.fill(element, cause, o),
-                lambda cause, o: CAUSE.body(cause, o), fields.Dict())
+                lambda cause, o: CAUSE.body(cause, o), fields.Nested(lambda: CAUSE.schema()))
 CAUSE = Shape("cause", _REPORT_ATTRS, (_CAUSE,))
 EXCEPTION_REPORT = Shape("exceptionReport", _REPORT_ATTRS, (_CAUSE,))
 
-HEALTH = Shape("health", attrs=(Attr("state", lambda h: h.state.value, required=True),
+HEALTH = Shape("health", attrs=(Attr("state", lambda h: h.state.value, required=True, choices=HEALTH_NAMES),
                                 Attr("message", lambda h: h.message), Attr("exceptionType", lambda h: h.exception_type)))
 ACE = Shape("ace", attrs=(Attr("name", lambda a: a.name, required=True),),
             children=(Child("privilege", None, lambda a: a.privileges, many=True),))
@@ -33,10 +34,11 @@ PERMISSIONS = wrapper("permissions", ACE)
 PIPELINE = Custom("pipeline", lambda s: s.pipeline,
                   lambda element, store, o: datastore.dump_xml_into(element, store, o.get("simple", True)),
                   lambda store, o: datastore.dump_json_body(store, o.get("simple", True)),
-                  fields.Dict(metadata={"description": "the data store's children, simple or standard form"}))
+                  fields.Nested(datastore.JSON_BODY_SCHEMA, metadata={
+                      "description": "The pipeline: a data store in the form x-infinica-datastore-mode asks for."}))
 
 SNAPSHOT = Shape("processExecutionSnapshot", attrs=(
-    Attr("autoDispose", lambda s: s.auto_dispose.value, required=True),
+    Attr("autoDispose", lambda s: s.auto_dispose.value, required=True, choices=AUTO_DISPOSE_NAMES),
     Attr("createdAt", lambda s: s.created_at, TIME, required=True),
     Attr("currentElement", lambda s: s.current_element),
     Attr("currentTime", lambda s: s.current_time, TIME, required=True),
@@ -46,7 +48,7 @@ SNAPSHOT = Shape("processExecutionSnapshot", attrs=(
     Attr("message", lambda s: s.message), Attr("online", lambda s: s.online, BOOL, required=True),
     Attr("owner", lambda s: s.owner, required=True), Attr("ownerNode", lambda s: s.owner_node),
     Attr("processEngineId", lambda s: s.process_engine_id, required=True),
-    Attr("startedAt", lambda s: s.started_at, TIME), Attr("state", lambda s: s.state.value, required=True),
+    Attr("startedAt", lambda s: s.started_at, TIME), Attr("state", lambda s: s.state.value, required=True, choices=STATE_NAMES),
     Attr("stateChangeIndex", lambda s: s.state_change_index, INT, required=True),
     Attr("threadPoolId", lambda s: s.thread_pool_id),
 ), children=(

@@ -10,8 +10,8 @@ from schemas.snapshot import EXECUTION_IDS
 from . import answers
 from .params import (data_store, engine, flag, number, principal, read_query, read_timeout, required_flag, stream,
                      text, texts)
-from .types import (AutoDisposeMode, DataLevel, Flag, FlagTrue, LogLevel, Number, OptionalStore, RequiredFlag,
-                    RequiredQuery, RequiredStore, RequiredText, Stream, Text, Texts, Timeout, out)
+from .types import (AutoDisposeMode, DataLevel, Flag, FlagTrue, LogLevel, Number, OptionalQuery, OptionalStore,
+                    RequiredFlag, RequiredQuery, RequiredStore, RequiredText, Stream, Text, Texts, Timeout, out)
 
 SNAPSHOT = out("processExecutionSnapshot")
 IDS = out("executionIds")
@@ -54,9 +54,9 @@ class LifecycleService(ServiceBase):
                                      set_online=flag(setOnline), update_credentials=flag(updateCredentials))
         return answers.snapshot(result, simpleDataStore)
 
-    @rpc(Flag, RequiredQuery, Flag, **IDS)
+    @rpc(Flag, OptionalQuery, Flag, **IDS)
     def recoverProcesses(ctx, setOnline, query, reportExecutionIds):
-        result = ops.recover_processes(engine(ctx), principal(ctx), read_query("query", query),
+        result = ops.recover_processes(engine(ctx), principal(ctx), read_query("query", query, required=False),
                                        set_online=flag(setOnline), report_execution_ids=flag(reportExecutionIds))
         return answers.shape(EXECUTION_IDS, result)
 

@@ -141,11 +141,14 @@ def data_store(name: str, element: etree._Element | None, required: bool = False
         raise InvalidDataStore(f"{name}: {exc.message}") from None
 
 
-def read_query(name: str, element: etree._Element | None) -> Query:
+def read_query(name: str, element: etree._Element | None, required: bool = True) -> Query | None:
+    """The query a parameter holds; None when it holds none and need not (CONTRACT §5: every process)."""
     document = _document(name, element, QueryDocument)
     if isinstance(document, etree._Element):
         document = _untyped(document, QueryDocument)
     if document is None:
+        if not required:
+            return None
         raise InvalidParameter(name, "is required")
     try:
         return query_form.load(document)

@@ -11,8 +11,8 @@ from schemas.snapshot import SNAPSHOTS, VALIDATION
 from . import answers
 from .lifecycle import SNAPSHOT
 from .params import engine, flag, number, principal, read_query, read_timeout, stream, text, texts
-from .types import (Count, Element, Flag, FlagTrue, Number, RequiredQuery, RequiredText, Stream, Text, Texts,
-                    Timeout, Timestamp, out)
+from .types import (Count, Element, Flag, FlagTrue, Number, OptionalQuery, RequiredText, Stream, Text, Texts, Timeout,
+                    Timestamp, TotalRelation, out)
 
 
 class StateQueryService(ServiceBase):
@@ -35,13 +35,15 @@ class StateQueryService(ServiceBase):
                                           peek=flag(peek), inspect_pipeline=flag(inspectPipeline))
         return answers.snapshot(result, simpleDataStore)
 
-    @rpc(RequiredQuery, Flag, FlagTrue, _returns=(Element(min_occurs=1), Count(min_occurs=1)),
-         _out_variable_names=("processExecutionSnapshots", "totalCount"))
+    @rpc(OptionalQuery, Flag, FlagTrue, _returns=(Element(min_occurs=1), Count(min_occurs=1), TotalRelation),
+         _out_variable_names=("processExecutionSnapshots", "totalCount", "totalCountRelation"))
     def findExecutions(ctx, query, inspectPipeline, simpleDataStore):
-        """The matching snapshots, and how many match before offset and limit (REST's X-Total-Count)."""
-        result = ops.find_executions(engine(ctx), principal(ctx), read_query("query", query),
+        """The matching snapshots, and how many match before offset and limit (REST's X-Total-Count):
+        exact, or with totalCountRelation `gte` a lower bound (CONTRACT §5)."""
+        result = ops.find_executions(engine(ctx), principal(ctx), read_query("query", query, required=False),
                                      inspect_pipeline=flag(inspectPipeline))
-        return answers.shape(SNAPSHOTS, result.snapshots, simpleDataStore), result.total
+        relation = "gte" if result.total_is_lower_bound else None
+        return answers.shape(SNAPSHOTS, result.snapshots, simpleDataStore), result.total, relation
 
     @rpc(Text, FlagTrue, Stream, **out("processValidationResult"))
     def validate(ctx, processUri, cache, process):

@@ -71,6 +71,7 @@ def choice(type_name: str, values: tuple[str, ...]) -> Any:
     return _Enumerated(min_occurs=0, values=list(values), type_name=type_name, __namespace__=PROCESS)
 
 
+TotalRelation = choice("TotalCountRelation", ("gte",))  # findExecutions' totalCount is a lower bound
 AutoDisposeMode = choice("AutoDispose", AUTO_DISPOSE_NAMES)  # the snapshot's type: one enum class in stubs
 LogLevel = choice("logLevel", LOG_LEVELS)
 DataLevel = choice("dataLevel", DATA_LEVELS)
@@ -99,6 +100,7 @@ class QueryDocument(Document):
 OptionalStore = StoreDocument(min_occurs=0)
 RequiredStore = StoreDocument(min_occurs=1, nillable=False)
 RequiredQuery = QueryDocument(min_occurs=1, nillable=False)
+OptionalQuery = QueryDocument(min_occurs=0)
 
 
 # -- results ------------------------------------------------------------------------------------------

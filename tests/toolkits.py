@@ -1,12 +1,14 @@
-"""The SOAP toolkits of other ecosystems that the client tests drive (JAX-WS, PHP's SoapClient, …),
-installed from Debian's packages when the machine lacks them, so a fresh machine and CI need nothing
-by hand. A toolkit that cannot be installed fails the test that needs it: it is never skipped."""
+"""The toolkits of other ecosystems that the client tests drive (JAX-WS, PHP's SoapClient, gSOAP, npm
+packages), installed from Debian's packages or the npm registry when the machine lacks them, so a fresh
+machine and CI need nothing by hand. A toolkit that cannot be installed fails the test that needs it: it
+is never skipped."""
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -36,3 +38,18 @@ def apt_install(packages: list[str]) -> None:
         done = subprocess.run(install, capture_output=True, text=True, env=env, timeout=900)
     if done.returncode:
         pytest.fail(f"apt-get could not install {', '.join(packages)}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+
+
+def npm_ci(folder: Path, marker: str) -> dict[str, str]:
+    """`node`, `npm` and the folder's npm packages, installed from its lock file when `marker` (a
+    package the lock installs) is missing under node_modules."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.fail("the Node.js tools need node (>= 20.19) and npm on the PATH")
+    with _installing:
+        if not (folder / "node_modules" / marker).is_dir():
+            done = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=folder,
+                                  capture_output=True, text=True, timeout=600)
+            if done.returncode:
+                pytest.fail(f"npm ci in {folder} failed:\n{done.stdout}\n{done.stderr}")
+    return {"node": node, "npm": npm}

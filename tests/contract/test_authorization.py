@@ -114,6 +114,7 @@ class Op:
     subject: str | None = "waiting"    # waiting | created | lost | None (no instance)
     variant: str = ""
     filtered: bool = False             # the privilege applies inside a query
+    refuses_visible: bool = False      # filtered, but a process the caller may read is refused, not left out
     left_out: Check | None = None      # filtered: true for the answer of a caller without the privilege
     prepare: Check | None = None       # more set-up, by owner or admin
     observe: Check | None = None       # what a refused call must not change (default: the instance)
@@ -259,13 +260,14 @@ OPERATIONS: tuple[Op, ...] = (
                             data=query_xml(s.external_id), content_type=XML),
              lambda x, s: x("disposeProcesses", query=query(s.external_id), reportExecutionIds=True),
              lambda c: listed_ids(c) == [c.eid] and count_of(c) == 1 and c.snapshot() is None,
-             filtered=True, left_out=lambda c: count_of(c) == 0 and listed_ids(c) == [], token=True),
+             filtered=True, refuses_visible=True, left_out=lambda c: count_of(c) == 0 and listed_ids(c) == [],
+             token=True),
     instance("disposeProcesses", "dispose",
              lambda r, s: r("POST", "processes/dispose", params={"reportExecutionIds": "true"},
                             data=query_xml(s.external_id), content_type=XML),
              None,
              lambda c: listed_ids(c) == [c.eid] and c.snapshot() is None,
-             variant="post-alias", filtered=True, left_out=lambda c: count_of(c) == 0),
+             variant="post-alias", filtered=True, refuses_visible=True, left_out=lambda c: count_of(c) == 0),
     Op("instantiate", (SIGNED_IN,),
        lambda r, s: r("POST", "processes", files=form(processUri="hold.ipd", externalId=s.external_id,
                                                       autoDispose="never")),
@@ -297,7 +299,8 @@ OPERATIONS: tuple[Op, ...] = (
                             content_type=XML),
              lambda x, s: x("recoverProcesses", query=query(s.external_id), reportExecutionIds=True),
              lambda c: listed_ids(c) == [c.eid] and health(c) == "OK",
-             subject="lost", filtered=True, left_out=lambda c: count_of(c) == 0 and listed_ids(c) == []),
+             subject="lost", filtered=True, refuses_visible=True,
+             left_out=lambda c: count_of(c) == 0 and listed_ids(c) == []),
     Op("run", (SIGNED_IN,),
        lambda r, s: r("POST", "run", params={"processUri": "echo.ipd", "externalId": s.external_id,
                                              "autoDispose": "never"}, data=store_xml(**{"in": "x"}), content_type=XML),
@@ -491,6 +494,12 @@ def holds(caller: Caller, need: str) -> bool:
     return caller in (OWNER, USER_ACE, ROLE_ACE)
 
 
+def reads(caller: Caller, op: Op) -> bool:
+    """Whether `caller` may read the case's instance: the ACE of other privileges grants read, unless read is
+    what the op needs."""
+    return holds(caller, "read") or (caller is OTHERS and "read" not in op.needs)
+
+
 def grant(case: Case, op: Op) -> None:
     """The ACE that makes the caller what it is, on the case's instance, for the op's privilege."""
     privilege = next((n for n in op.needs if n in PRIVILEGES), None)
@@ -614,7 +623,9 @@ def check(world: World, op: Op, caller: Caller, door: str) -> None:
     try:
         if caller is ANONYMOUS:
             assert_unauthenticated(answer)
-        elif unmet and not op.filtered:
+        elif unmet and (not op.filtered or (op.refuses_visible and reads(caller, op))):
+            # CONTRACT §10: dispose/recover refuse a selected process the caller may not act on; one the
+            # caller may not even read is never selected
             assert_refused(answer, [refusal(case, op, need) for need in unmet])
         else:
             assert answer.ok, f"{caller.label} may call {op.id}: {answer!r}"

@@ -286,8 +286,14 @@ def test_maintenance_levels_set_every_process_offline_and_online_again(server):
         nothing(server.request("PUT", "maintenance", data="maintenance", headers=TEXT))
         assert level(server.request)["id"] == "maintenance" and level(server.request)["online"] == "allOffline"
         assert snapshot_of(server.request, held["executionId"])["online"] is False
-        assert "already" in error(server.request("PUT", "maintenance", data="maintenance", headers=TEXT), 409,
-                                  "InvalidState")
+        assert snapshot_of(server.request, held["executionId"])["online"] is False
+        online = server.request("PUT", f"processes/{held['executionId']}/online", data="true", headers=TEXT,
+                                params={"timeout": "0"})
+        assert online.status_code == 200, online.text
+        assert snapshot_of(server.request, held["executionId"])["online"] is True
+        # the level in force again: a repeatable PUT, its rule applied again (CONTRACT §10)
+        nothing(server.request("PUT", "maintenance", data="maintenance", headers=TEXT))
+        assert snapshot_of(server.request, held["executionId"])["online"] is False
         nothing(server.request("PUT", "maintenance", data="frozen\n", headers=TEXT))  # noChange
         assert snapshot_of(server.request, held["executionId"])["online"] is False
     finally:
@@ -300,8 +306,10 @@ def test_maintenance_levels_set_every_process_offline_and_online_again(server):
 def test_maintenance_level_refusals(server):
     assert "holiday" in error(server.request("PUT", "maintenance", data="holiday", headers=TEXT), 404, "NotFound")
     xml_error(server.request("PUT", "maintenance", data="holiday", headers={**TEXT, **XML}), 404, "NotFound")
-    assert "normal" in error(server.request("PUT", "maintenance", data="normal", headers=TEXT), 409, "InvalidState")
-    error(server.request("PUT", "maintenance", data='"frozen"', headers={"Content-Type": "application/json"}), 415,
+    nothing(server.request("PUT", "maintenance", data="normal", headers=TEXT))  # the level in force: repeatable
+    assert "levelId" in error(server.request("PUT", "maintenance", data="3", headers={"Content-Type": "application/json"}),
+                              400, "InvalidParameter")
+    error(server.request("PUT", "maintenance", data="normal", headers={"Content-Type": "application/xml"}), 415,
           "UnsupportedMediaType")
     error(server.request("PUT", "maintenance", headers=TEXT), 400, "InvalidParameter")
     assert level(server.request)["id"] == "normal"

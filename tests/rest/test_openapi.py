@@ -57,29 +57,103 @@ def test_the_document_is_valid_openapi_3(document):
     assert document["info"]["title"] and document["info"]["version"]
 
 
-def test_the_server_url_is_the_rest_base(server, document):
-    assert [s["url"] for s in document["servers"]] == [server.url("").rstrip("/")]
+def test_the_server_url_is_the_context_root_and_the_operations_are_under_rest(server, document):
+    assert [s["url"] for s in document["servers"]] == [server.root("").rstrip("/")]
+    assert {path for path in document["paths"] if not path.startswith("/rest/")} == {
+        "/health/live", "/health/ready", "/metrics"}
+
+
+def operation_of(document: dict[str, Any], endpoint) -> dict[str, Any]:
+    return document["paths"]["/rest" + endpoint.path][endpoint.method.lower()]
 
 
 def test_every_endpoint_is_described(document):
     described = {(method.upper(), path) for path, item in document["paths"].items() for method in item
                  if method in ("get", "put", "post", "delete", "patch", "head", "options")}
-    declared = {(e.method, e.path) for e in ENDPOINTS}
-    assert described == declared
+    declared = {(e.method, "/rest" + e.path) for e in ENDPOINTS}
+    assert described - declared == {("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/metrics")}
+    assert declared <= described
     assert len(declared) == len(ENDPOINTS)  # no endpoint declared twice
 
 
-def test_operation_ids_are_unique_and_name_the_spec_operation(document):
+def test_operation_ids_are_the_spec_names_suffixed_only_for_a_second_route(document):
     ids = [(op["operationId"], path, method) for path, item in document["paths"].items() for method, op in item.items()]
     assert len({i for i, _, _ in ids}) == len(ids)
+    routes: dict[str, list] = {}
     for endpoint in ENDPOINTS:
-        operation = document["paths"][endpoint.path][endpoint.method.lower()]
-        assert operation["operationId"].startswith(endpoint.operation + "_")
+        routes.setdefault(endpoint.operation, []).append(endpoint)
+    for operation, endpoints in routes.items():
+        assert operation_of(document, endpoints[0])["operationId"] == operation
+        for other in endpoints[1:]:
+            suffix = operation_of(document, other)["operationId"][len(operation):]
+            assert operation_of(document, other)["operationId"].startswith(operation) and suffix in (
+                f"By{other.method.title()}", "Alias"), (operation, suffix)
+    assert {"runByGet", "disposeProcessesByPost", "getWatcherAlias", "countExecutions"} <= {i for i, _, _ in ids}
+
+
+def test_every_operation_and_parameter_is_documented(document):
+    """A description and a summary that says more than the name; every parameter described; a tag
+    described for every tag used; a license."""
+    used_tags = set()
+    for item in document["paths"].values():
+        for operation in item.values():
+            assert len(operation["description"]) > 40, operation["operationId"]
+            assert operation["summary"] and operation["summary"] != operation["operationId"]
+            assert all(p["description"].strip() for p in operation.get("parameters", [])), operation["operationId"]
+            used_tags.update(operation["tags"])
+    assert used_tags == {tag["name"] for tag in document["tags"]} and all(t["description"] for t in document["tags"])
+    assert document["info"]["license"]["name"]
+
+
+def test_runs_and_queries_carry_examples_the_service_takes(server, document):
+    """The examples of the documentation — a run's inputs and answer, a query's body — sent as they stand."""
+    run = document["paths"]["/rest/run"]["get"]
+    assert run["responses"]["200"]["content"]["application/json"]["example"]["processExecutionSnapshot"]
+    params = {p["name"]: p["example"] for p in run["parameters"] if "example" in p}
+    inputs = params.pop("inputs")
+    assert inputs == {"in.name": "Ada"}
+    answer = requests.get(server.url("run"), params={**params, **inputs}, timeout=60)
+    assert answer.status_code == 200 and answer.json()["processExecutionSnapshot"]["state"] == "FINISHED", answer.text
+    query = document["paths"]["/rest/processes/query"]["post"]["requestBody"]["content"]["application/json"]["example"]
+    assert requests.post(server.url("processes/query"), json=query, timeout=60).status_code == 200
+
+
+def test_closed_value_sets_are_named_enums(document):
+    schemas = document["components"]["schemas"]
+    snapshot = schemas["ProcessExecutionSnapshot"]["properties"]
+    assert snapshot["state"] == {"$ref": "#/components/schemas/ExecutionState"}
+    assert snapshot["autoDispose"] == {"$ref": "#/components/schemas/AutoDisposeMode"}
+    assert snapshot["pipeline"]["allOf"] == [{"$ref": "#/components/schemas/DataStore"}]
+    assert schemas["Health"]["properties"]["state"] == {"$ref": "#/components/schemas/HealthState"}
+    assert schemas["Cluster"]["properties"]["connectionStatus"] == {"$ref": "#/components/schemas/ConnectionStatus"}
+    text = str(document["paths"])
+    assert "'enum'" not in text  # every enum of an operation is a reference
+
+    def no_inline_enum(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            assert "enum" not in node or where.count("/") == 1, where
+            for key, value in node.items():
+                no_inline_enum(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for value in node:
+                no_inline_enum(value, where)
+    no_inline_enum(schemas, "")
+
+
+def test_the_query_tree_is_typed_through_and_through(document):
+    schemas = document["components"]["schemas"]
+    query = schemas["Query"]["properties"]
+    assert query["not"]["allOf"] == [{"$ref": "#/components/schemas/QueryNode"}]
+    assert query["and"]["allOf"] == [{"$ref": "#/components/schemas/QueryNodes"}]
+    assert schemas["QueryNodes"]["properties"]["or"]["items"] == {"$ref": "#/components/schemas/QueryNodes"}
+    assert schemas["QueryParam"]["properties"]["field"] == {"$ref": "#/components/schemas/QueryField"}
+    assert query["limit"]["type"] == query["offset"]["type"] == "integer" and query["limit"]["nullable"]
+    assert schemas["SortCriterion"]["properties"]["ascending"]["type"] == "boolean"
 
 
 def test_every_declared_parameter_and_body_is_described(document):
     for endpoint in ENDPOINTS:
-        operation = document["paths"][endpoint.path][endpoint.method.lower()]
+        operation = operation_of(document, endpoint)
         described = {(p["name"], p["in"]) for p in operation.get("parameters", [])}
         declared = {(p.name, p.where) for p in endpoint.params}
         assert declared <= described, endpoint.path
@@ -89,11 +163,16 @@ def test_every_declared_parameter_and_body_is_described(document):
         assert ("requestBody" in operation) == (endpoint.body is not None), endpoint.path
         for name in (p.name for p in endpoint.params if p.required):
             assert next(p for p in operation["parameters"] if p["name"] == name)["required"], (endpoint.path, name)
+        if endpoint.body is not None and endpoint.body.kind == "text":
+            assert set(operation["requestBody"]["content"]) == {"text/plain", "application/json"}, endpoint.path
+    inputs = next(p for p in operation_of(document, next(e for e in ENDPOINTS if e.free_params))["parameters"]
+                  if p["name"] == "inputs")
+    assert (inputs["style"], inputs["explode"], inputs["schema"]["type"]) == ("form", True, "object")
 
 
 def test_every_answer_and_error_is_described(document):
     for endpoint in ENDPOINTS:
-        responses = document["paths"][endpoint.path][endpoint.method.lower()]["responses"]
+        responses = operation_of(document, endpoint)["responses"]
         kind = endpoint.answer.kind
         if kind in ("none", "optional_snapshot", "text"):
             assert "204" in responses, endpoint.path
@@ -104,8 +183,8 @@ def test_every_answer_and_error_is_described(document):
         else:
             assert {"application/json"} | XML_TYPES <= set(responses["200"]["content"]), endpoint.path
         if kind == "snapshots":
-            assert "X-Total-Count" in responses["200"]["headers"]
-        for status in ("400", "401", "403", "404", "409", "413", "415", "500", "503"):
+            assert {"X-Total-Count", "X-Total-Count-Relation"} <= set(responses["200"]["headers"])
+        for status in ("400", "401", "403", "404", "406", "409", "413", "415", "500", "503"):
             assert "application/json" in responses[status]["content"], (endpoint.path, status)
 
 
@@ -141,7 +220,7 @@ def _restore(server, session: requests.Session, label: str) -> None:
 def _run(server, api, label: str, mode: GenerationMode, xml: bool = False, **fixed: Any) -> None:
     """Generated requests for one operation; with `xml`, asking for XML answers (Accept)."""
     method, path = label.split(" ", 1)
-    operation = api[path][method]
+    operation = api["/rest" + path][method]
     session = requests.Session()
 
     @BOUNDED

@@ -9,7 +9,6 @@ first run installs tests/soap/node/node_modules with `npm ci` (the registry must
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any, Callable
@@ -19,6 +18,7 @@ from suds import WebFault
 from suds.client import Client as SudsClient
 
 from tests.soap.conftest import query_xml, store_xml, unique
+from tests.toolkits import npm_ci
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 SIMPLE_JSON = json.dumps({"dataStore": {"entry": {"name": "in", "type": "text/plain", "value": ["Zed"]}}})
@@ -69,14 +69,7 @@ def test_suds_sees_a_fault_with_its_type(suds):
 @pytest.fixture(scope="session")
 def node_client() -> Callable[[str, list[dict]], list[dict]]:
     """Runs tests/soap/node/client.js: a list of calls in, the client's view of each result out."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        pytest.fail("the Node.js client test needs node (>= 20.19) and npm on the PATH")
-    if not (NODE_DIR / "node_modules" / "soap").is_dir():
-        done = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=NODE_DIR,
-                              capture_output=True, text=True, timeout=600)
-        if done.returncode:
-            pytest.fail(f"npm ci in {NODE_DIR} failed:\n{done.stdout}\n{done.stderr}")
+    node = npm_ci(NODE_DIR, "soap")["node"]
 
     def call(wsdl: str, calls: list[dict]) -> list[dict]:
         done = subprocess.run([node, "client.js", wsdl, json.dumps(calls)], cwd=NODE_DIR, capture_output=True,

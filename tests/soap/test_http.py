@@ -74,7 +74,7 @@ def test_malformed_requests_are_client_faults(server, body, words):
     ("waitForProcess", "<executionId>x</executionId><afterTimestamp>yesterday</afterTimestamp>", "afterTimestamp"),
     ("instantiate", "<processUri>x.ipd</processUri><process>!!not base64!!</process>", "process"),
     ("getProcessSnapshot", "", "executionId"),
-    ("recoverProcesses", "", "query"),
+    ("disposeProcesses", "", "query"),  # optional for recoverProcesses and findExecutions (CONTRACT §5)
     ("setOnline", "<executionId>x</executionId>", "online"),
     ("run", "<processUri>a\x01b</processUri>".replace("\x01", "&#1;"), ""),
     ("run", "<processUri>done.ipd</processUri><autoDispose>sometimes</autoDispose>", "autoDispose"),

@@ -247,7 +247,7 @@ def test_a_nil_or_empty_wrapper_is_a_call_without_parameters(app, wrapper):
 @pytest.mark.parametrize("wrapper", [' xsi:nil="true"', ""])
 def test_a_nil_or_empty_wrapper_of_an_operation_with_required_parameters_names_the_first(app, wrapper):
     assert fault(app, "run", wrapper=wrapper) == ("Client", "InvalidParameter", "processUri: is required")
-    assert fault(app, "findExecutions", wrapper=wrapper) == ("Client", "InvalidParameter", "query: is required")
+    assert fault(app, "disposeProcesses", wrapper=wrapper) == ("Client", "InvalidParameter", "query: is required")
 
 
 def test_a_wrapper_of_another_type_is_a_client_fault(app):

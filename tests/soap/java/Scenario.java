@@ -3,6 +3,7 @@ import client.Entries;
 import client.SimpleEntry;
 import client.StandardEntry;
 import client.StoredValue;
+import client.TotalCountRelation;
 import client.Values;
 import client.AutoDispose;
 import client.Error_Exception;
@@ -178,7 +179,8 @@ public final class Scenario {
     private static Map<String, Object> page(Query query) throws Exception {
         Holder<ProcessExecutionSnapshots> found = new Holder<>();
         Holder<BigInteger> totalCount = new Holder<>();
-        port.findExecutions(query, null, null, found, totalCount);
+        Holder<TotalCountRelation> relation = new Holder<>();  // set only when totalCount is a lower bound
+        port.findExecutions(query, null, null, found, totalCount, relation);
         Map<String, Object> page = new LinkedHashMap<>();
         List<Object> snapshots = new ArrayList<>();
         if (found.value != null) {
@@ -188,6 +190,7 @@ public final class Scenario {
         }
         page.put("snapshots", found.value == null ? null : snapshots);
         page.put("totalCount", totalCount.value == null ? null : totalCount.value.longValue());
+        page.put("totalCountRelation", relation.value == null ? null : relation.value.value());
         return page;
     }
 
