@@ -1,7 +1,9 @@
 """Loading the XSDs under schemas/xsd and validating documents against them.
 
 lxml's XMLSchema keeps one error log per schema object, so a schema shared between threads would mix
-the errors of concurrent validations; each thread compiles its own copy, once.
+the errors of concurrent validations; each thread compiles its own copy, once. libxml2's schema compiler
+is not safe to run in several threads at once (a cold node's first burst of requests gave "Document is
+not valid XML Schema", and once a segfault), so the copies are compiled one at a time.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from importlib import resources
 from lxml import etree
 
 _local = threading.local()
+_compiling = threading.Lock()
 
 
 class SchemaViolation(Exception):
@@ -31,7 +34,7 @@ def schema(name: str) -> etree.XMLSchema:
     compiled = cache.get(name)
     if compiled is None:
         path = resources.files("schemas").joinpath("xsd", name)
-        with resources.as_file(path) as file:
+        with _compiling, resources.as_file(path) as file:
             compiled = cache[name] = etree.XMLSchema(etree.parse(str(file)))
     return compiled
 
