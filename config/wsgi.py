@@ -59,10 +59,10 @@ class _Service:
             return self._app
 
     def drain(self) -> None:
-        """Shutdown has begun: answer every pending synchronous wait now, before the deadline."""
+        """Shutdown has begun: answer every pending synchronous call now, before the deadline."""
         with self._lock:
             if self._app is not None:
-                self._app.extensions["process_engine"].waiters.close()
+                self._app.extensions["process_engine"].drain()
 
     def shutdown(self) -> None:
         with self._lock:

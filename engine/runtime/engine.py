@@ -96,6 +96,17 @@ class ProcessEngine:
 
         autostart(self, ENGINE)
 
+    def drain(self) -> None:
+        """Shutdown has begun (SIGTERM): every synchronous call answers before the deadline. Waits answer
+        with what they last read; the instances this node drives — a caller's run on its own thread
+        included — are handed back as READY at their next step, so that caller answers too (with the
+        snapshot as it stands) and another node, or the next start, continues them. Nothing new starts."""
+        self._stopping = True
+        self.features["instantiate"] = "inactive"
+        self.executor.accepting = False
+        self.waiters.close()
+        self.executor.release_all()
+
     def stop(self) -> None:
         """Stop taking work, hand running instances back as READY, leave the nodes."""
         if not self.running:

@@ -235,6 +235,54 @@ def test_sigterm_answers_a_pending_wait_at_once_and_the_server_exits(tmp_path, s
         server.stop()
 
 
+def test_sigterm_answers_a_run_the_node_drives_and_hands_the_process_back(tmp_path, storage):
+    """A synchronous run is driven by the calling thread; SIGTERM answers it at the next step with the
+    snapshot as it stands (READY: handed back), not when gunicorn's deadline cuts the connection, and the
+    next start continues the process."""
+    server = start_server(tmp_path, storage)
+    external = unique()
+    try:
+        answered: dict[str, object] = {}
+
+        def run() -> None:  # spin.ipd loops for ever, 5 ms a round; the run would wait its 20 s cap
+            try:
+                answered["response"] = server.request("GET", "run", params={
+                    "processUri": "spin.ipd", "externalId": external, "autoDispose": "never"}, timeout=60)
+            except requests.RequestException as exc:
+                answered["error"] = exc
+            answered["at"] = time.monotonic()
+
+        caller = threading.Thread(target=run, daemon=True)
+        caller.start()
+        query = {"query": {"param": {"field": "externalId", "operation": "equals", "values": {"value": [external]}}}}
+        assert settles(lambda: server.request("POST", "processes/query", json=query).headers["X-Total-Count"] == "1"), \
+            "the run was never saved while it ran"
+        assert not answered
+
+        signalled = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        caller.join(15)
+        assert "error" not in answered, answered.get("error")
+        assert "response" in answered and answered["at"] - signalled < 5, "the driven run was not answered at once"
+        response = answered["response"]
+        assert response.status_code == 200, response.text
+        snapshot = response.json()["processExecutionSnapshot"]
+        assert snapshot["state"] == "READY" and snapshot["externalId"] == external
+        server.process.wait(timeout=20)
+        assert time.monotonic() - signalled < 10
+    finally:
+        server.stop()
+    again = start_server(tmp_path, storage)
+    try:  # the next start continues it
+        running = lambda: again.request("POST", "processes/query", json=query).json()[  # noqa: E731
+            "processExecutionSnapshots"]["processExecutionSnapshot"]
+        assert settles(lambda: [s["state"] for s in running()] == ["RUNNING"], 20), running()
+        execution = running()[0]["executionId"]
+        again.request("POST", f"processes/{execution}/terminate", params={"kill": "true"})
+    finally:
+        again.stop()
+
+
 def _waiters(server: Server, execution_id: str) -> str | None:
     """How many callers wait for the process on the worker that answers (a new connection each time:
     on PostgreSQL either worker answers, and only the one holding the wait counts it)."""
