@@ -148,6 +148,14 @@ class EngineOffline(Unavailable):
     type = "EngineOffline"
 
 
+class DatabaseUnavailable(EngineOffline):
+    """The database cannot be reached now (a connection cut, a failover, a restart): the caller may
+    retry. A process the node was running is handed back when the database answers again, never failed."""
+
+    def __init__(self) -> None:
+        super().__init__("the database cannot be reached now; retry in a moment")
+
+
 class FeatureUnavailable(Unavailable):
     type = "FeatureUnavailable"
 

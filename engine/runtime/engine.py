@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from .. import clock
 from ..datastore import DataStore, make_value
 from ..definitions.repository import DefinitionRepository
-from ..errors import FeatureUnavailable, InternalError
+from ..errors import DatabaseUnavailable, FeatureUnavailable, InternalError
 from ..modules import load_modules
 from ..storage import codec, instances as store
 from ..storage.database import Database
@@ -189,6 +189,39 @@ class ProcessEngine:
                                   loaded.changed_at, loaded.source)
         uow.after_commit(lambda: self.registered.__setitem__(key, found))
         return found
+
+    def hand_back_later(self, execution_id: str, pool_id: str | None, delay_s: float = 0.2) -> None:
+        """A driver lost the database: the instance, still RUNNING for this node at its last saved point,
+        is made READY again once the database answers (retried, a little slower each time, while the
+        node runs), and queued. If the node dies first, it is LOST for another node to recover."""
+        def attempt() -> None:
+            try:
+                handed = self._hand_back(execution_id)
+            except DatabaseUnavailable:
+                if self.running and not self._stopping:
+                    self.hand_back_later(execution_id, pool_id, min(delay_s * 2, 2.0))
+                return
+            if handed:
+                self.ready(execution_id, pool_id)
+
+        timer = threading.Timer(delay_s, attempt)
+        timer.daemon = True
+        timer.start()
+
+    def _hand_back(self, execution_id: str) -> bool:
+        from ..states import ExecutionState
+        from .records import state_values
+
+        with self.db.unit_of_work() as uow:
+            record = store.get_instance(uow.conn, execution_id, for_update=True)
+            if record is None or record.state != "RUNNING" or record.owner_node != self.node_id:
+                return False  # finished after all, or no longer this node's
+            values = state_values(record, ExecutionState.READY, self.node_id, clock.now())
+            values["owner_node"] = self.node_id if record.locked else None
+            store.update_instance(uow.conn, execution_id, values, expect_version=record.exec_version)
+            uow.after_commit(lambda: self.notify(execution_id))
+            uow.commit()
+        return True
 
     def fail_internally(self, execution_id: str) -> None:
         """An instance whose execution hit a bug of the engine: FAILED, with an incident ID to look up."""

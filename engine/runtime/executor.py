@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ..datastore import DataStore
+from ..errors import DatabaseUnavailable
 from ..storage import instances as store
 from ..storage.instances import InstanceRecord
 from .control import Control
@@ -148,6 +149,12 @@ class Executor:
                  dispose_at_end: bool, known: Any, claimed: bool, unsaved: bool = False) -> Driver | None:
         try:
             return self._run(execution_id, record, dispose_at_end, known, claimed, unsaved)
+        except DatabaseUnavailable:  # transient: the instance resumes from its last saved point
+            if unsaved:
+                raise  # nothing was written: the caller hears "unavailable" and nobody else knew of it
+            log.warning("lost the database while executing %s; it is handed back when it answers", execution_id)
+            self.pe.hand_back_later(execution_id, pool_id)
+            return None
         except Exception:  # a bug must not kill the pool thread; the instance is marked, not lost
             if unsaved:
                 raise  # nothing was saved to mark: the caller reports the failure

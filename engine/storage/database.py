@@ -15,8 +15,11 @@ from typing import Any, Callable
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
+
+from ..errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -257,6 +260,11 @@ class Checkpointer(threading.Thread):
         self.join(timeout=30)
 
 
+def _lost(exc: BaseException | None) -> bool:
+    """Whether `exc` says the connection to the database is gone (SQLAlchemy tells a disconnect apart)."""
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 class UnitOfWork:
     """One transaction. Leaving it without `commit()` rolls back; hooks run only after a commit."""
 
@@ -273,8 +281,10 @@ class UnitOfWork:
             self.conn, self._close = self._database.connection(self._serialised is not None)
             self.conn.info["pe_write"] = self._write  # read by the SQLite begin hook: BEGIN IMMEDIATE or not
             self._tx = self.conn.begin()
-        except BaseException:
+        except BaseException as exc:
             self._release()
+            if isinstance(exc, OperationalError) or _lost(exc):  # cannot connect, or the pool's connection died
+                raise DatabaseUnavailable() from exc
             raise
         return self
 
@@ -290,12 +300,20 @@ class UnitOfWork:
         for hook in self._after:
             hook()
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
+        """Roll back unless committed; a connection lost inside is the transient DatabaseUnavailable,
+        which callers get as "unavailable, retry" and drivers as "hand the instance back"."""
+        lost = _lost(exc)
         try:
             if not self.committed and self._tx.is_active:
                 self._tx.rollback()
+        except DBAPIError as failed:  # a rollback on a connection that died: the server rolled it back
+            if not (lost or _lost(failed)):
+                raise
         finally:
             self._release()
+        if lost:
+            raise DatabaseUnavailable() from exc
 
     def _release(self) -> None:
         try:
