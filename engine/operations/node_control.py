@@ -2,9 +2,11 @@
 maintenance levels, online flags, node states, and waiting for running processes to drain."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Iterable
 
 from .. import maintenance
+from ..clock import format_timestamp
 from ..errors import InvalidParameter, NotFound
 from ..lifecycle import check_timeout, timeout_seconds
 from ..model import ClusterInfo, MaintenanceLevel, NodeState
@@ -58,7 +60,8 @@ def get_node_states(pe: ProcessEngine, principal: Principal) -> list[NodeState]:
     require_admin(principal, "getNodeStates")
     with pe.db.unit_of_work(write=False) as uow:
         rows = node_store.all_nodes(uow.conn)
-    states = [_own_state(pe) if row["node_id"] == pe.node_id else _stored_state(row) for row in rows]
+    since = pe.membership.fresh_since()
+    states = [_own_state(pe) if row["node_id"] == pe.node_id else _stored_state(row, since) for row in rows]
     if not any(s.engine_id == pe.node_id for s in states):
         states.append(_own_state(pe))  # disconnected: not in the registry, yet it answers
     return states
@@ -72,7 +75,13 @@ def _own_state(pe: ProcessEngine) -> NodeState:
     return NodeState(pe.node_id, pe.online, pe.executor.running_count(), cluster)
 
 
-def _stored_state(row: dict) -> NodeState:
+def _stored_state(row: dict, since: datetime) -> NodeState:
+    """Another node as its last heartbeat left it; one silent past cluster.lost_after_ms is gone
+    (CONTRACT §9): shown as connectionLost and master of nothing until the master forgets it."""
+    if row["heartbeat_at"] < since:
+        cluster = ClusterInfo(f"nodes/{row['node_id']}", False, "connectionLost",
+                              f"no heartbeat since {format_timestamp(row['heartbeat_at'])}", ())
+        return NodeState(row["node_id"], bool(row["online"]), 0, cluster)
     cluster = ClusterInfo(f"nodes/{row['node_id']}", bool(row["master"]), "connected", None,
                           WAIT_STATE_HANDLERS if row["master"] else ())
     return NodeState(row["node_id"], bool(row["online"]), int(row["running"] or 0), cluster)

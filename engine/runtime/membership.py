@@ -65,7 +65,7 @@ class Membership:
             ours = self.status == "connectionLost"
             with self.pe.db.unit_of_work() as uow:
                 if (not self.pe.db.is_sqlite and not ours
-                        and self.pe.node_id in store.live_nodes(uow.conn, self._fresh_since())):
+                        and self.pe.node_id in store.live_nodes(uow.conn, self.fresh_since())):
                     raise NodeConflict(f"a live node already uses the node ID {self.pe.node_id!r}")
                 store.register_node(uow.conn, self.pe.node_id, clock.now(), self.pe.online)
                 uow.commit()
@@ -148,6 +148,12 @@ class Membership:
             return self._holds_master_lock()
 
     def _holds_master_lock(self) -> bool:
+        """Whether this node holds the master lock now. The lock lives as long as its connection: one
+        that died (cut, the server restarted) holds nothing, whatever the object says, so it is asked
+        first — else two nodes would both say master while pg_locks shows none (issue 15)."""
+        if self._lock_conn is not None and not self._lock_alive():
+            log.warning("the connection holding the master lock is gone: not master until it is taken again")
+            self._drop_lock()
         if self._lock_conn is None:
             try:
                 conn = self.pe.db.engine.connect()
@@ -166,21 +172,31 @@ class Membership:
         self.master = self._lock_conn is not None
         return self.master
 
-    def _fresh_since(self) -> datetime:
+    def fresh_since(self) -> datetime:
         """Nodes whose last heartbeat is older than this count as gone."""
         return clock.now() - timedelta(milliseconds=self.pe.settings.cluster.lost_after_ms)
 
     def alive_nodes(self, conn: Connection) -> list[str]:
         """Nodes that count as alive: on SQLite only this one (it is the only node there can be)."""
+        since = self.fresh_since()
+        store.forget_dead_nodes(conn, since)  # on SQLite: rows of this file's earlier, dead engines
         if self.pe.db.is_sqlite:
             return [self.pe.node_id]
-        since = self._fresh_since()
-        store.forget_dead_nodes(conn, since)
         return sorted(set(store.live_nodes(conn, since)) | {self.pe.node_id})
+
+    def _lock_alive(self) -> bool:
+        try:
+            self._lock_conn.exec_driver_sql("SELECT 1").scalar()
+            self._lock_conn.commit()
+            return True
+        except Exception:
+            return False
 
     def _drop_lock(self) -> None:
         if self._lock_conn is not None:
             try:
                 self._lock_conn.close()
+            except Exception:  # a dead connection may not even close cleanly
+                log.debug("closing the master lock's connection failed", exc_info=True)
             finally:
                 self._lock_conn = None

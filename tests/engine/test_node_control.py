@@ -289,3 +289,72 @@ def test_the_other_nodes_go_offline_at_once_not_at_their_heartbeat(pg_schema_url
     finally:
         other.stop()
         one.stop()
+
+
+def test_a_node_silent_past_lost_after_is_shown_gone_then_forgotten(pe):
+    """CONTRACT §9: a node without a heartbeat for cluster.lost_after_ms is gone — nodeStates does not show
+    it as a connected master (a node killed with -9 left its row so), and the master forgets it; on SQLite
+    too, where the row is an earlier engine's on the same file."""
+    from datetime import timedelta
+
+    from engine import clock
+    from engine.storage import nodes
+    from engine.storage.tables import nodes as node_table
+
+    long_ago = clock.now() - timedelta(minutes=5)
+    with pe.db.unit_of_work() as uow:
+        uow.conn.execute(node_table.insert().values(node_id="killed-node", started_at=long_ago, heartbeat_at=long_ago,
+                                                    online=True, master=True, running=2))
+        uow.commit()
+    gone = next(s for s in ops.get_node_states(pe, ADMIN) if s.engine_id == "killed-node")
+    assert (gone.cluster.connection_status, gone.cluster.master, gone.running_processes) == ("connectionLost", False, 0)
+    assert not gone.cluster.wait_state_handlers and "no heartbeat since" in gone.cluster.status_message
+    masters = [s.engine_id for s in ops.get_node_states(pe, ADMIN) if s.cluster.master]
+    assert masters == [pe.node_id]
+
+    def forgotten() -> bool:
+        with pe.db.unit_of_work(write=False) as uow:
+            return "killed-node" not in {r["node_id"] for r in nodes.all_nodes(uow.conn)}
+    deadline = time.monotonic() + 20
+    while not forgotten() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert forgotten()
+
+
+@pytest.mark.postgres
+def test_a_master_whose_lock_connection_died_is_master_no_more(pg_schema_url):
+    """The master lock lives as long as its connection. When that connection is cut, another node takes
+    the lock, and the first must not go on saying master: at most one node is (CONTRACT §9)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from config.settings import load_settings
+    from engine.runtime.engine import ProcessEngine
+    from tests.conftest import PG_URL
+
+    application = f"pe-master-{uuid.uuid4().hex[:8]}"
+    settings = load_settings({}).with_overrides(services=(), cluster={"heartbeat_ms": 60000, "lost_after_ms": 600000})
+    one = ProcessEngine(settings.with_overrides(storage={"url": f"{pg_schema_url}&application_name={application}"},
+                                                engine={"node_id": "node-one"})).start()
+    other = ProcessEngine(settings.with_overrides(storage={"url": pg_schema_url},
+                                                  engine={"node_id": "node-other"})).start()
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        assert one.membership.is_master() and not other.membership.is_master()
+        with admin.connect() as conn:
+            cut = conn.execute(text(
+                "SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND a.application_name = :a"), {"a": application}).scalar()
+        assert cut == 1
+        deadline = time.monotonic() + 10
+        while not other.membership.is_master() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert other.membership.is_master()
+        assert not one.membership.is_master()
+        masters = {s.engine_id for s in ops.get_node_states(one, ADMIN) if s.engine_id == "node-one" and s.cluster.master}
+        assert masters == set()
+    finally:
+        admin.dispose()
+        other.stop()
+        one.stop()
