@@ -3,7 +3,7 @@ comma-separated, choices checked, text XML can carry, timeouts from -1 up; every
 InvalidParameter naming the parameter. Also the caller and the engine of the call."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from lxml import etree
 
@@ -12,9 +12,11 @@ from engine.errors import InvalidDataStore, InvalidParameter, InvalidQuery
 from engine.query import Query
 from engine.security import Principal
 from schemas import datastore, query as query_form
-from schemas.namespaces import PREFIXES
+from schemas.namespaces import DATASTORE, qname
 
 from .types import SIMPLE_TYPE_NAMESPACES, XSI, XSI_TYPE, Document, QueryDocument, StoreDocument, xsi_type
+
+_ENTRY = qname(DATASTORE, "entry")
 
 
 def engine(ctx: Any) -> Any:
@@ -100,14 +102,21 @@ def _document(name: str, element: etree._Element | None, kind: type[Document]) -
     return document
 
 
-# The elements of a document that its WSDL type describes, where a stub may write an xsi:type: JAX-WS and
-# .NET on a data store value (xs:anyType, given a String), gSOAP on any class of attributes only (a
-# query's criterion). The content of an XML value is the caller's, and keeps its own.
-_STRUCTURE = {
-    StoreDocument: "self::*|dat:entry|dat:entry/dat:value|dat:values|dat:values/dat:value|"
-                   "dat:values/dat:value/dat:content|dat:entries|dat:entries/dat:entry|dat:entries/dat:entry/dat:value",
-    QueryDocument: "descendant-or-self::q:*|.//q:values/dat:value",
-}
+def _structure(document: etree._Element, kind: type[Document]) -> Iterator[etree._Element]:
+    """The elements of a document that its WSDL type describes, where a stub may write an xsi:type
+    (JAX-WS and .NET on a data store value, given a String for xs:anyType; gSOAP on any class of
+    attributes only, such as a query's criterion). The content of an XML value is the caller's, and keeps
+    its own. Walked by hand: an XPath here would be compiled and run for every request."""
+    if kind is QueryDocument:
+        yield from document.iter()
+        return
+    yield document
+    for part in document:                      # entry | values | entries
+        yield part
+        for item in part:                      # entry/value | values/value | entries/entry
+            yield item
+            if part.tag != _ENTRY:
+                yield from item                # values/value/content | entries/entry/value
 
 
 def _untyped(document: etree._Element, kind: type[Document]) -> etree._Element:
@@ -115,10 +124,11 @@ def _untyped(document: etree._Element, kind: type[Document]) -> etree._Element:
     document's own namespace (the WSDL's names for its parts) or a simple type (a value is its text):
     the XSD the service reads the document with knows neither."""
     namespace = etree.QName(kind.root).namespace
-    for element in document.xpath(_STRUCTURE[kind], namespaces=PREFIXES):
-        named = xsi_type(element)
-        if named is not None and (named[0] == namespace or named[0] in SIMPLE_TYPE_NAMESPACES):
-            del element.attrib[XSI_TYPE]
+    for element in _structure(document, kind):
+        if isinstance(element.tag, str) and XSI_TYPE in element.attrib:
+            named = xsi_type(element)
+            if named is not None and (named[0] == namespace or named[0] in SIMPLE_TYPE_NAMESPACES):
+                del element.attrib[XSI_TYPE]
     return document
 
 
