@@ -2,10 +2,10 @@
 maintenance levels, online flags, node states, and waiting for running processes to drain."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Iterable
 
-from .. import maintenance
+from .. import clock, maintenance
 from ..clock import format_timestamp
 from ..errors import InvalidParameter, NotFound
 from ..lifecycle import check_timeout, timeout_seconds
@@ -61,7 +61,12 @@ def get_node_states(pe: ProcessEngine, principal: Principal) -> list[NodeState]:
     with pe.db.unit_of_work(write=False) as uow:
         rows = node_store.all_nodes(uow.conn)
     since = pe.membership.fresh_since()
-    states = [_own_state(pe) if row["node_id"] == pe.node_id else _stored_state(row, since) for row in rows]
+    # Another node's master flag is as old as its last beat: it counts within the lease of that beat, and
+    # never beside this node's own mastership (the lock is one; the freshest word on it is this node's).
+    master_since = None if pe.membership.believes_master() else clock.now() - timedelta(
+        seconds=pe.membership.lease_s)
+    states = [_own_state(pe) if row["node_id"] == pe.node_id else _stored_state(row, since, master_since)
+              for row in rows]
     if not any(s.engine_id == pe.node_id for s in states):
         states.append(_own_state(pe))  # disconnected: not in the registry, yet it answers
     return states
@@ -69,21 +74,22 @@ def get_node_states(pe: ProcessEngine, principal: Principal) -> list[NodeState]:
 
 def _own_state(pe: ProcessEngine) -> NodeState:
     membership = pe.membership
-    master = membership.connected and membership.master
+    master = membership.believes_master()
     cluster = ClusterInfo(membership.root_node, master, membership.status, membership.status_message,
                           WAIT_STATE_HANDLERS if master else ())
     return NodeState(pe.node_id, pe.online, pe.executor.running_count(), cluster)
 
 
-def _stored_state(row: dict, since: datetime) -> NodeState:
+def _stored_state(row: dict, since: datetime, master_since: datetime | None) -> NodeState:
     """Another node as its last heartbeat left it; one silent past cluster.lost_after_ms is gone
     (CONTRACT §9): shown as connectionLost and master of nothing until the master forgets it."""
     if row["heartbeat_at"] < since:
         cluster = ClusterInfo(f"nodes/{row['node_id']}", False, "connectionLost",
                               f"no heartbeat since {format_timestamp(row['heartbeat_at'])}", ())
         return NodeState(row["node_id"], bool(row["online"]), 0, cluster)
-    cluster = ClusterInfo(f"nodes/{row['node_id']}", bool(row["master"]), "connected", None,
-                          WAIT_STATE_HANDLERS if row["master"] else ())
+    master = bool(row["master"]) and master_since is not None and row["heartbeat_at"] >= master_since
+    cluster = ClusterInfo(f"nodes/{row['node_id']}", master, "connected", None,
+                          WAIT_STATE_HANDLERS if master else ())
     return NodeState(row["node_id"], bool(row["online"]), int(row["running"] or 0), cluster)
 
 

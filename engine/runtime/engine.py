@@ -30,9 +30,14 @@ log = logging.getLogger(__name__)
 # On PostgreSQL, the longest a synchronous wait goes without re-reading the instance (waiters.py).
 WAIT_RECHECK_S = 4.0
 
+# A session of this node idle inside a transaction this long has stalled (SIGSTOP, a VM pause): the
+# server ends it, releasing its row locks. Never shorter than this, which no live transaction nears.
+IDLE_IN_TRANSACTION_MIN_MS = 5000
+
 # Threads of the engine's own that may each hold a connection: the housekeeper (its master lock and
-# its work), the broadcast listener and sender, and one spare for a thread of the embedding application.
-BACKGROUND_CONNECTIONS = 5
+# its work), the heartbeat, the broadcast listener and sender, and one spare for a thread of the
+# embedding application.
+BACKGROUND_CONNECTIONS = 6
 
 
 def connections_wanted(settings: Any) -> int:
@@ -47,7 +52,8 @@ class ProcessEngine:
         self.settings = settings
         self.node_id: str = settings.engine.node_id
         self.db = Database(settings.storage.url, sqlite_synchronous=settings.storage.sqlite_synchronous,
-                           pool_size=settings.storage.pool_size, max_connections=connections_wanted(settings))
+                           pool_size=settings.storage.pool_size, max_connections=connections_wanted(settings),
+                           idle_in_transaction_ms=max(settings.cluster.lost_after_ms, IDLE_IN_TRANSACTION_MIN_MS))
         self.modules = dict(load_modules() if modules is None else modules)
         self.repository = DefinitionRepository(settings.repository.root, self.modules, settings.repository.cache)
         self.public_constants = constants_store(settings.constants)
@@ -208,13 +214,18 @@ class ProcessEngine:
         timer.daemon = True
         timer.start()
 
+    def _still_driven_here(self, record: Any) -> bool:
+        """Whether this node still runs the instance: a node that wakes from a stall may find it LOST
+        (and perhaps recovered by another node since), and must then leave it alone."""
+        return record.state == "RUNNING" and record.owner_node == self.node_id and record.health == "OK"
+
     def _hand_back(self, execution_id: str) -> bool:
         from ..states import ExecutionState
         from .records import state_values
 
         with self.db.unit_of_work() as uow:
             record = store.get_instance(uow.conn, execution_id, for_update=True)
-            if record is None or record.state != "RUNNING" or record.owner_node != self.node_id:
+            if record is None or not self._still_driven_here(record):
                 return False  # finished after all, or no longer this node's
             values = state_values(record, ExecutionState.READY, self.node_id, clock.now())
             values["owner_node"] = self.node_id if record.locked else None
@@ -233,7 +244,7 @@ class ProcessEngine:
         try:
             with self.db.unit_of_work() as uow:
                 record = store.get_instance(uow.conn, execution_id, for_update=True)
-                if record is None or record.state != "RUNNING" or record.owner_node != self.node_id:
+                if record is None or not self._still_driven_here(record):
                     return
                 from ..states import ExecutionState
                 from .records import state_values

@@ -1,5 +1,9 @@
-"""The engine's background duties, in one thread: heartbeats, timers, LOST marking, picking up READY
-instances nobody runs, and purging disposed rows after their retention."""
+"""The engine's background duties: in one thread timers, LOST marking, picking up READY instances nobody
+runs, and purging disposed rows after their retention; in a thread of its own the heartbeat, which
+nothing that can wait on the database may hold up — a late beat gets a live node declared gone.
+
+Nothing here waits for rows another session holds (a node stalled inside a transaction): statements
+give up after a lock timeout or skip locked rows, and the work is done at a later round."""
 from __future__ import annotations
 
 import logging
@@ -11,6 +15,7 @@ from typing import TYPE_CHECKING
 from .. import clock, idempotency
 from ..states import ExecutionState
 from ..storage import instances as store
+from ..storage.database import RowsBusy
 from ..storage.nodes import mark_lost
 from .records import state_values
 
@@ -26,19 +31,23 @@ class Housekeeper:
         self._wake = threading.Condition()
         self._next_timer: datetime | None = None
         self._stopped = False
-        self._last_beat = 0.0
+        self._beat_due = threading.Event()
         self._last_sweep = 0.0
         self.ticks = 0
         self._thread = threading.Thread(target=self._loop, name="pe-housekeeper", daemon=True)
+        self._beater = threading.Thread(target=self._beat_loop, name="pe-heartbeat", daemon=True)
 
     def start(self) -> None:
+        self._beater.start()
         self._thread.start()
 
     def stop(self) -> None:
         with self._wake:
             self._stopped = True
             self._wake.notify_all()
+        self._beat_due.set()
         self._thread.join(timeout=10)
+        self._beater.join(timeout=10)
 
     def nudge(self, due_at: datetime | None = None) -> None:
         """Wake up now, or by `due_at` at the latest."""
@@ -48,15 +57,27 @@ class Housekeeper:
             self._wake.notify_all()
 
     def beat_soon(self) -> None:
-        """Run the heartbeat at the next tick, now (another node asked something of this one)."""
-        self._last_beat = float("-inf")
+        """Beat now (another node asked something of this one), then go on with the work it asked for."""
+        self._beat_due.set()
         self.nudge()
+
+    def _beat_loop(self) -> None:
+        every = self.pe.settings.cluster.heartbeat_ms / 1000
+        while not self._stopped:
+            try:
+                self.pe.membership.beat()
+            except Exception as exc:  # the database may be away for a moment: the next beat tries again
+                log.warning("heartbeat failed: %s", exc)
+            self._beat_due.wait(every)
+            self._beat_due.clear()
 
     def _loop(self) -> None:
         poll = self.pe.settings.engine.timer_poll_ms / 1000
         while not self._stopped:
             try:
                 self.tick()
+            except RowsBusy as busy:
+                log.info("housekeeping skipped rows another session holds (%s); next round", busy)
             except Exception:  # the database may be away for a moment; try again next round
                 log.exception("housekeeping failed; retrying")
             with self._wake:
@@ -70,9 +91,6 @@ class Housekeeper:
     def tick(self) -> None:
         self.ticks += 1
         settings = self.pe.settings
-        if time.monotonic() - self._last_beat >= settings.cluster.heartbeat_ms / 1000:
-            self.pe.membership.beat()
-            self._last_beat = time.monotonic()
         if not self.pe.membership.connected:
             return  # a node outside the cluster does no work for it
         if self.pe.membership.is_master():
@@ -90,9 +108,11 @@ class Housekeeper:
         with self._wake:
             self._next_timer = None
         now = clock.now()
-        with self.pe.db.unit_of_work() as uow:
+        with self.pe.membership.master_work() as uow:
+            if uow is None:
+                return
             fired = []
-            for wait in store.due_timers(uow.conn, now, 500):
+            for wait in store.due_timers(uow.conn, now, 500):  # their instances locked, or skipped if held
                 record = store.get_instance(uow.conn, wait.execution_id, for_update=True)
                 if record is None or record.state != ExecutionState.WAITING.value:
                     continue
@@ -109,7 +129,9 @@ class Housekeeper:
             self.nudge(next_due)
 
     def mark_lost(self) -> None:
-        with self.pe.db.unit_of_work() as uow:
+        with self.pe.membership.master_work() as uow:
+            if uow is None:
+                return
             lost = mark_lost(uow.conn, self.pe.membership.alive_nodes(uow.conn), clock.now(), self.pe.node_id)
             for execution_id in lost:
                 uow.after_commit(lambda e=execution_id: self.pe.notify(e))
@@ -126,7 +148,7 @@ class Housekeeper:
 
     def purge(self) -> None:
         retention = timedelta(milliseconds=self.pe.settings.engine.dispose_retention_ms)
-        with self.pe.db.unit_of_work() as uow:
+        with self.pe.db.unit_of_work(lock_timeout_ms=self.pe.membership.lock_wait_ms) as uow:
             store.purge_disposed(uow.conn, clock.now() - retention)
             idempotency.purge(uow.conn, self.pe.settings.engine.idempotency_ttl_s)
             uow.commit()

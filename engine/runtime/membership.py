@@ -3,20 +3,31 @@
 On SQLite there is one node, which is master. On PostgreSQL the master is whichever node holds a
 session advisory lock (CONTRACT §9); it alone fires timers and marks the instances of vanished nodes
 LOST.
+
+Mastership expires: a lock lives as long as its session, and a stalled master's session (SIGSTOP, a
+VM or GC pause) stays open, so the lock's session is told to end itself once idle for the lease
+(`idle_session_timeout`, half of `cluster.lost_after_ms`), which a live master never lets happen — it
+touches the session at every housekeeping round. Another node then takes the lock. The master's
+duties run as transactions on that same session, so a node waking from a stall cannot write as master:
+its session, and every statement on it, is gone (fencing). Nor does it believe it is master before it
+has asked: the belief is only trusted within the lease of its last confirmation.
 """
 from __future__ import annotations
 
 import fcntl
 import logging
 import threading
+import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from sqlalchemy.engine import Connection
 
 from .. import clock
 from ..errors import InvalidState
 from ..storage import nodes as store
+from ..storage.database import UnitOfWork
 
 if TYPE_CHECKING:
     from .engine import ProcessEngine
@@ -40,6 +51,15 @@ class Membership:
         # Joining, beating, leaving and taking the master lock each read and then write the node's row
         # and status: one at a time, or a beat begun before a disconnect registers the node again behind it.
         self._guard = threading.RLock()
+        # The master lock's session: one thread at a time (the housekeeper's rounds, a disconnect).
+        self._lock_guard = threading.RLock()
+        self._confirmed_at = float("-inf")  # time.monotonic() when the lock was last seen held
+
+    @property
+    def lease_s(self) -> float:
+        """How long mastership lasts without a confirmation: the lock's session ends itself when idle
+        this long, and the lock is then free for another node, well within `cluster.lost_after_ms`."""
+        return max(1000, self.pe.settings.cluster.lost_after_ms // 2) / 1000
 
     @property
     def connected(self) -> bool:
@@ -78,9 +98,9 @@ class Membership:
             if not self.registered:
                 return
             try:
-                with self.pe.db.unit_of_work() as uow:
+                with self.pe.db.unit_of_work(lock_timeout_ms=self.lock_wait_ms) as uow:
                     alive, requested = store.heartbeat(uow.conn, self.pe.node_id, clock.now(), self.pe.online,
-                                                       self.master, self.pe.executor.running_count())
+                                                       self.believes_master(), self.pe.executor.running_count())
                     if not alive:
                         log.warning("node %s was declared gone by another node; registering again",
                                     self.pe.node_id)
@@ -110,7 +130,6 @@ class Membership:
                 store.remove_node(uow.conn, self.pe.node_id)
                 uow.commit()
             self._drop_lock()
-            self.master = False
             self.status, self.status_message = "disconnected", "disconnected on request"
 
     def leave(self) -> None:
@@ -139,24 +158,58 @@ class Membership:
         self._lock_file = handle
 
     def is_master(self) -> bool:
-        with self._guard:
-            if not self.connected:
-                return False
-            if self.pe.db.is_sqlite:
-                self.master = True
-                return True
+        """Whether this node is master, asked of the database now (the housekeeper's every round)."""
+        if not self.connected:
+            self.master = False
+            return False
+        if self.pe.db.is_sqlite:
+            self.master = True
+            return True
+        with self._lock_guard:
             return self._holds_master_lock()
+
+    def believes_master(self) -> bool:
+        """What this node may say of itself without asking: master only within the lease of the last
+        confirmation, so a node that wakes from a stall does not claim what another node has taken."""
+        if self.pe.db.is_sqlite:
+            return self.connected
+        return self.connected and self.master and time.monotonic() - self._confirmed_at < self.lease_s
+
+    @contextmanager
+    def master_work(self) -> Iterator[UnitOfWork | None]:
+        """A transaction for the master's duties, or None when this node is not master. On PostgreSQL
+        it runs on the lock's own session: if that session was ended (the lease ran out while the node
+        was stalled), the work fails with it instead of writing as a master that no longer is."""
+        if self.pe.db.is_sqlite:
+            with self.pe.db.unit_of_work() as uow:
+                yield uow if self.connected else None
+            return
+        with self._lock_guard:
+            if self._lock_conn is None or not self.believes_master():
+                yield None
+                return
+            began = time.monotonic()
+            with self.pe.db.unit_of_work(on=self._lock_conn, lock_timeout_ms=self.lock_wait_ms) as uow:
+                yield uow
+            self._confirmed_at = max(self._confirmed_at, began)  # the session answered: still ours
+
+    @property
+    def lock_wait_ms(self) -> int:
+        """The longest background work waits for a row lock: well within the lease."""
+        return int(self.lease_s * 1000 / 4)
 
     def _holds_master_lock(self) -> bool:
         """Whether this node holds the master lock now. The lock lives as long as its connection: one
-        that died (cut, the server restarted) holds nothing, whatever the object says, so it is asked
-        first — else two nodes would both say master while pg_locks shows none (issue 15)."""
+        that died (cut, the server restarted, ended for idling past the lease) holds nothing, whatever
+        the object says, so it is asked first — else two nodes would both say master while pg_locks
+        shows none (issue 15)."""
+        asked_at = time.monotonic()
         if self._lock_conn is not None and not self._lock_alive():
-            log.warning("the connection holding the master lock is gone: not master until it is taken again")
+            log.warning("the session holding the master lock is gone: not master until it is taken again")
             self._drop_lock()
         if self._lock_conn is None:
             try:
-                conn = self.pe.db.engine.connect()
+                conn = self._lock_session()
                 # One master per cluster, and a cluster is a database schema: the lock is the schema's.
                 held = conn.exec_driver_sql(
                     f"SELECT pg_try_advisory_lock({MASTER_LOCK}, hashtext(current_database() || '.' || "
@@ -167,10 +220,24 @@ class Membership:
                 return False
             if held:
                 self._lock_conn = conn
+                log.info("node %s is master", self.pe.node_id)
             else:
-                conn.close()
+                self._discard(conn)
         self.master = self._lock_conn is not None
+        if self.master:
+            self._confirmed_at = asked_at
         return self.master
+
+    def _lock_session(self) -> Connection:
+        """A session of its own for the lock, which the server ends once it idles past the lease
+        (PostgreSQL 14 and later; before, a stalled master keeps the lock until its connection dies)."""
+        conn = self.pe.db.engine.connect()
+        lease_ms = int(self.lease_s * 1000)
+        if conn.dialect.server_version_info >= (14,):
+            conn.exec_driver_sql(f"SET idle_session_timeout = {lease_ms}")
+        conn.exec_driver_sql(f"SET idle_in_transaction_session_timeout = {lease_ms}")
+        conn.commit()
+        return conn
 
     def fresh_since(self) -> datetime:
         """Nodes whose last heartbeat is older than this count as gone."""
@@ -193,10 +260,17 @@ class Membership:
             return False
 
     def _drop_lock(self) -> None:
-        if self._lock_conn is not None:
-            try:
-                self._lock_conn.close()
-            except Exception:  # a dead connection may not even close cleanly
-                log.debug("closing the master lock's connection failed", exc_info=True)
-            finally:
+        with self._lock_guard:
+            if self._lock_conn is not None:
+                self._discard(self._lock_conn)
                 self._lock_conn = None
+            self.master = False
+
+    @staticmethod
+    def _discard(conn: Connection) -> None:
+        """Close the session itself, not back into the pool: the lock and the lease go with it."""
+        try:
+            conn.invalidate()
+            conn.close()
+        except Exception:  # a dead connection may not even close cleanly
+            log.debug("closing the master lock's session failed", exc_info=True)

@@ -32,9 +32,11 @@ CHECKPOINT_EVERY = 100
 
 class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10,
-                 max_connections: int | None = None) -> None:
+                 max_connections: int | None = None, idle_in_transaction_ms: int | None = None) -> None:
         """`pool_size` PostgreSQL connections stay open; up to `max_connections` (by default three times
-        as many) are opened when that many threads want one at once."""
+        as many) are opened when that many threads want one at once. A PostgreSQL session of this node
+        left idle inside a transaction for `idle_in_transaction_ms` (its process stalled mid-transaction:
+        SIGSTOP, a VM pause) is ended by the server, so the row locks it holds stop blocking other nodes."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.file_path = _sqlite_file(url) if self.is_sqlite else None
@@ -53,6 +55,8 @@ class Database:
             most = pool_size * 3 if max_connections is None else max(max_connections, pool_size)
             self.engine = create_engine(url, pool_size=pool_size, max_overflow=most - pool_size,
                                         pool_pre_ping=True, future=True)
+            if idle_in_transaction_ms is not None:
+                _end_stalled_sessions(self.engine, idle_in_transaction_ms)
 
     def upgrade(self) -> None:
         """Apply every Alembic migration not yet applied (serialised across processes)."""
@@ -69,8 +73,12 @@ class Database:
                     conn.exec_driver_sql("SELECT pg_advisory_unlock(7263551)")
                     conn.commit()
 
-    def unit_of_work(self, write: bool = True) -> "UnitOfWork":
-        return UnitOfWork(self, write)
+    def unit_of_work(self, write: bool = True, *, on: Connection | None = None,
+                     lock_timeout_ms: int | None = None) -> "UnitOfWork":
+        """A transaction: on a connection of the pool, or `on` one the caller holds (and keeps). With
+        `lock_timeout_ms` (PostgreSQL) a statement waiting that long for a row lock fails instead of
+        waiting on: for background work, which must not hang on a row a stalled node holds."""
+        return UnitOfWork(self, write, on, lock_timeout_ms)
 
     def execute_alone(self, sql: str, params: Any) -> None:
         """Run one driver-level write statement as a transaction of its own.
@@ -173,6 +181,16 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+def _end_stalled_sessions(engine: Engine, idle_ms: int) -> None:
+    """Every session of the pool, as it is opened, has the server end it when it idles inside a
+    transaction for `idle_ms` (set per session: the URL's own `options`, a search_path say, stay)."""
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute(f"SET idle_in_transaction_session_timeout = {int(idle_ms)}")
+        dbapi_conn.commit()
+
+
 def _sqlite_engine(database: Database, url: str, synchronous: str) -> Engine:
     if synchronous.upper() not in _SYNC_MODES:
         raise ValueError(f"storage.sqlite_synchronous must be one of {', '.join(_SYNC_MODES)}")
@@ -260,6 +278,15 @@ class Checkpointer(threading.Thread):
         self.join(timeout=30)
 
 
+class RowsBusy(Exception):
+    """A statement of background work gave up waiting for rows another session holds (its lock
+    timeout): the work is tried again at its next round, not waited for."""
+
+
+def _busy(exc: BaseException | None) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "pgcode", None) == "55P03"  # lock_not_available
+
+
 def _lost(exc: BaseException | None) -> bool:
     """Whether `exc` says the connection to the database is gone (SQLAlchemy tells a disconnect apart)."""
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
@@ -268,8 +295,10 @@ def _lost(exc: BaseException | None) -> bool:
 class UnitOfWork:
     """One transaction. Leaving it without `commit()` rolls back; hooks run only after a commit."""
 
-    def __init__(self, database: Database, write: bool) -> None:
-        self._database, self._write = database, write
+    def __init__(self, database: Database, write: bool, on: Connection | None = None,
+                 lock_timeout_ms: int | None = None) -> None:
+        self._database, self._write, self._on = database, write, on
+        self._lock_timeout = None if database.is_sqlite else lock_timeout_ms
         self._after: list[Callable[[], None]] = []
         self.committed = False
 
@@ -278,9 +307,14 @@ class UnitOfWork:
         if self._serialised is not None:
             self._serialised.acquire()
         try:
-            self.conn, self._close = self._database.connection(self._serialised is not None)
+            if self._on is not None:
+                self.conn, self._close = self._on, False
+            else:
+                self.conn, self._close = self._database.connection(self._serialised is not None)
             self.conn.info["pe_write"] = self._write  # read by the SQLite begin hook: BEGIN IMMEDIATE or not
             self._tx = self.conn.begin()
+            if self._lock_timeout is not None:
+                self.conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(self._lock_timeout)}")
         except BaseException as exc:
             self._release()
             if isinstance(exc, OperationalError) or _lost(exc):  # cannot connect, or the pool's connection died
@@ -314,6 +348,8 @@ class UnitOfWork:
             self._release()
         if lost:
             raise DatabaseUnavailable() from exc
+        if _busy(exc):
+            raise RowsBusy(str(getattr(exc, "orig", exc)).strip()) from exc
 
     def _release(self) -> None:
         try:

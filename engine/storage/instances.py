@@ -257,12 +257,13 @@ def delete_wait(conn: Connection, execution_id: str) -> bool:
 
 
 def due_timers(conn: Connection, until: datetime, limit: int) -> list[WaitRecord]:
-    """Timers due by `until` whose instance could run now: online, healthy, not disposed."""
+    """Timers due by `until` whose instance could run now: online, healthy, not disposed. Their
+    instances are locked for the transaction; one another session holds is left for a later round."""
     query = (select(wait_states).join(instances, instances.c.execution_id == wait_states.c.execution_id)
              .where(wait_states.c.kind == "timer", wait_states.c.due_at <= until, LIVE,
                     instances.c.online.is_(True), instances.c.health == "OK",
                     instances.c.state == "WAITING")
-             .order_by(wait_states.c.due_at).limit(limit))
+             .order_by(wait_states.c.due_at).limit(limit).with_for_update(of=instances, skip_locked=True))
     return [WaitRecord(**r._mapping) for r in conn.execute(query)]
 
 

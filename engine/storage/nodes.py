@@ -66,11 +66,13 @@ def forget_dead_nodes(conn: Connection, since: datetime) -> list[str]:
 def mark_lost(conn: Connection, alive: list[str], at: datetime, node_id: str) -> list[str]:
     """Mark LOST every active instance claimed by a node that is not alive; their IDs. One statement
     chooses and changes them, so an instance whose state or owner changed since (its node woke up and
-    finished it, say) is not marked on what was read before."""
+    finished it, say) is not marked on what was read before; one whose row another session holds (a
+    node stalled inside a transaction) is skipped, not waited for, and marked at a later round."""
     orphaned = and_(instances.c.state.in_(("READY", "RUNNING")), instances.c.health == "OK",
                     instances.c.disposed_at.is_(None), instances.c.owner_node.is_not(None),
                     instances.c.owner_node.not_in(alive))
-    marked = conn.execute(update(instances).where(orphaned).values(
+    free = select(instances.c.execution_id).where(orphaned).with_for_update(skip_locked=True)
+    marked = conn.execute(update(instances).where(orphaned, instances.c.execution_id.in_(free)).values(
         health="LOST", health_message="the node executing it stopped or vanished",
         exec_version=instances.c.exec_version + 1, process_engine_id=node_id).returning(instances.c.execution_id))
     return list(marked.scalars())

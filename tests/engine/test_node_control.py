@@ -11,7 +11,7 @@ from engine.errors import (AuthorizationError, EngineOffline, InvalidParameter, 
 from engine.query import Param, Query
 from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
 from engine.states import ExecutionState as S
-from tests.conftest import SAMPLES, write_definition
+from tests.conftest import SAMPLES, settles, write_definition
 
 BOB = Principal("bob", frozenset({"clerks"}))
 SPIN = ('<assign id="i" name="i">0</assign><while id="w" test="true()"><assign id="n" name="i" select="$i + 1"/>'
@@ -357,4 +357,42 @@ def test_a_master_whose_lock_connection_died_is_master_no_more(pg_schema_url):
     finally:
         admin.dispose()
         other.stop()
+        one.stop()
+
+
+@pytest.mark.postgres
+def test_a_master_that_stops_confirming_loses_mastership_and_cannot_write_as_master(pg_schema_url):
+    """Leadership expires (issue 15): a master whose process stalls keeps its connection open, yet its
+    lock's session ends itself once idle past the lease (half of lost_after_ms), the other node takes
+    the lock, and the stalled node neither says it is master nor can write as one — its master work
+    runs on the ended session, so it fails instead of writing (fencing)."""
+    from config.settings import load_settings
+    from engine.errors import DatabaseUnavailable
+    from engine.runtime.engine import ProcessEngine
+
+    settings = load_settings({}).with_overrides(services=(), cluster={"heartbeat_ms": 200, "lost_after_ms": 2000},
+                                                engine={"timer_poll_ms": 100})
+    one = ProcessEngine(settings.with_overrides(storage={"url": pg_schema_url}, engine={"node_id": "node-one"})).start()
+    other = None
+    try:
+        assert settles(one.membership.is_master)
+        other = ProcessEngine(settings.with_overrides(storage={"url": pg_schema_url},
+                                                      engine={"node_id": "node-other"})).start()
+        assert not other.membership.believes_master()
+        one.housekeeper.stop()  # the stall: nothing of this node touches the lock's session any more
+        stalled_at = time.monotonic()
+        assert settles(other.membership.believes_master, 5)
+        assert time.monotonic() - stalled_at < 2.0  # within lost_after_ms
+        assert not one.membership.believes_master()  # the lease ran out: it says so without asking
+        one.membership._confirmed_at = time.monotonic()  # as if it had asked just before it stalled
+        with pytest.raises(DatabaseUnavailable):
+            with one.membership.master_work() as uow:
+                assert uow is not None
+                uow.conn.exec_driver_sql("SELECT 1")
+        assert not one.membership.is_master() and other.membership.is_master()
+        masters = [s.engine_id for s in ops.get_node_states(other, ADMIN) if s.cluster.master]
+        assert masters == ["node-other"]
+    finally:
+        if other is not None:
+            other.stop()
         one.stop()

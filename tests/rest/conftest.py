@@ -31,6 +31,11 @@ DEFINITIONS = {
     "spin.ipd": '<assign id="i" name="i">0</assign><while id="w" test="true()"><assign id="n" name="i" select="$i + 1"/>'
                 '<invoke id="nap" module="util" operation="sleep"><param name="ms">5</param></invoke></while>',
     "fail.ipd": '<fail id="f" type="Broken" message="it broke"/>',
+    # 50 rounds of 100 ms; `trail` grows by one mark a round, so a round run twice or lost shows
+    "count.ipd": '<assign id="i0" name="i">0</assign><assign id="t0" name="trail">x</assign>'
+                 '<while id="w" test="$i &lt; 50"><assign id="n" name="i" select="$i + 1"/>'
+                 '<assign id="t" name="trail" select="concat($trail, \'.\')"/>'
+                 '<invoke id="nap" module="util" operation="sleep"><param name="ms">100</param></invoke></while>',
 }
 
 
