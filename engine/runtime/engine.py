@@ -74,6 +74,7 @@ class ProcessEngine:
     def start(self, migrate: bool = True) -> "ProcessEngine":
         if migrate:
             self.db.upgrade()
+        self.db.refresh_statistics()
         self.db.start_checkpointing()  # before any connection is opened to serve
         try:
             self.membership.join()

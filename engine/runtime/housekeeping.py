@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .engine import ProcessEngine
 
 log = logging.getLogger(__name__)
+STATISTICS_EVERY_S = 3600.0  # the query planner's statistics (SQLite) follow the data this often
 
 
 class Housekeeper:
@@ -33,6 +34,7 @@ class Housekeeper:
         self._stopped = False
         self._beat_due = threading.Event()
         self._last_sweep = 0.0
+        self._last_statistics = time.monotonic()
         self.ticks = 0
         self._thread = threading.Thread(target=self._loop, name="pe-housekeeper", daemon=True)
         self._beater = threading.Thread(target=self._beat_loop, name="pe-heartbeat", daemon=True)
@@ -102,6 +104,9 @@ class Housekeeper:
         if time.monotonic() - self._last_sweep >= 5 * settings.engine.timer_poll_ms / 1000:
             self.pe.watching.sweep()
             self._last_sweep = time.monotonic()
+        if time.monotonic() - self._last_statistics >= STATISTICS_EVERY_S:
+            self.pe.db.refresh_statistics()
+            self._last_statistics = time.monotonic()
         self.purge()
 
     def fire_timers(self) -> None:

@@ -73,6 +73,18 @@ class Database:
                     conn.exec_driver_sql("SELECT pg_advisory_unlock(7263551)")
                     conn.commit()
 
+    def refresh_statistics(self) -> None:
+        """SQLite: bring the query planner's statistics up to date. Nothing else does (PostgreSQL's
+        autovacuum does it there), and without them SQLite picks, for the housekeeper's every round, an
+        index that reads every live row. Sampled (`analysis_limit`): milliseconds at any size."""
+        if not self.is_sqlite:
+            return
+        with self.write_lock:  # type: ignore[union-attr]  # SQLite has one
+            conn, _ = self.connection(write=True)
+            driver = conn.connection.driver_connection
+            driver.execute("PRAGMA analysis_limit = 1000")
+            driver.execute("ANALYZE")
+
     def unit_of_work(self, write: bool = True, *, on: Connection | None = None,
                      lock_timeout_ms: int | None = None) -> "UnitOfWork":
         """A transaction: on a connection of the pool, or `on` one the caller holds (and keeps). With

@@ -54,6 +54,12 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def _code_point_text(length: int) -> String:
+    """Text compared and sorted by code point on PostgreSQL too (the "C" collation), as on SQLite:
+    `ORDER BY … COLLATE "C"` (CONTRACT §5: one order) and `LIKE 'prefix%'` can then use a plain index."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 def _index(column: str, condition: str) -> Index:
     return Index(f"ix_process_instances_{column}", column, sqlite_where=text(condition),
                  postgresql_where=text(condition))
@@ -64,17 +70,29 @@ def _index(column: str, condition: str) -> Index:
 SPARSE_INDEXED = ("external_id", "owner_node", "parent_execution_id", "disposed_at")
 # Indexes of the instances not disposed: every query but by ID is over those alone, and an instance
 # disposed as it is first written (a `run` answered at its end) enters none of them.
-LIVE_INDEXED = ("process_uri", "state", "health", "owner", "created_at", "finished_at")
+LIVE_INDEXED = ("process_uri", "health", "created_at", "finished_at")
+# The shapes operators ask most, led by an equality and sorted or ranged by the next column: the page
+# comes off the index in order, and the bounded total counts the index alone (an index-only scan).
+LIVE_COMPOSITE = (("state", "process_uri", "created_at"), ("state", "finished_at"), ("owner", "created_at"))
+# What the master's LOST sweep reads every round: the instances some node runs now, and nothing else
+# (not the LOST ones, which keep their node's name, nor any ended one).
+CLAIMED = "disposed_at IS NULL AND health = 'OK' AND state IN ('READY', 'RUNNING')"
+CLAIMED_PG = ("(disposed_at IS NULL) AND ((health)::text = 'OK'::text) AND "
+              "((state)::text = ANY ((ARRAY['READY'::character varying, 'RUNNING'::character varying])::text[]))")
 
 
 class ProcessInstance(Base):
     __tablename__ = "process_instances"
     __table_args__ = (*(_index(c, f"{c} IS NOT NULL") for c in SPARSE_INDEXED),
-                      *(_index(c, "disposed_at IS NULL") for c in LIVE_INDEXED))
+                      *(_index(c, "disposed_at IS NULL") for c in LIVE_INDEXED),
+                      *(Index(f"ix_process_instances_{'_'.join(cs)}", *cs, sqlite_where=text("disposed_at IS NULL"),
+                              postgresql_where=text("disposed_at IS NULL")) for cs in LIVE_COMPOSITE),
+                      Index("ix_process_instances_claimed", "owner_node", sqlite_where=text(CLAIMED),
+                            postgresql_where=text(CLAIMED_PG)))
 
     execution_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    external_id: Mapped[str | None] = mapped_column(String(255))
-    process_uri: Mapped[str] = mapped_column(String(1000))
+    external_id: Mapped[str | None] = mapped_column(_code_point_text(255))
+    process_uri: Mapped[str] = mapped_column(_code_point_text(1000))
     # The definition revision in use, denormalised so a snapshot needs no join.
     definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"))
     definition_name: Mapped[str | None] = mapped_column(String(255))
@@ -84,10 +102,10 @@ class ProcessInstance(Base):
     definition_origin: Mapped[str] = mapped_column(String(16))        # repository | stream
     definition_revision: Mapped[str] = mapped_column(String(64))
 
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(_code_point_text(16))
     state_change_index: Mapped[int] = mapped_column(Integer)
     state_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    health: Mapped[str] = mapped_column(String(24))
+    health: Mapped[str] = mapped_column(_code_point_text(24))
     health_message: Mapped[str | None] = mapped_column(Text)
     health_exception_type: Mapped[str | None] = mapped_column(String(255))
     online: Mapped[bool] = mapped_column(Boolean)
@@ -97,13 +115,13 @@ class ProcessInstance(Base):
     thread_pool_id: Mapped[str | None] = mapped_column(String(100))
     message: Mapped[str | None] = mapped_column(Text)
 
-    owner: Mapped[str] = mapped_column(String(255))
+    owner: Mapped[str] = mapped_column(_code_point_text(255))
     current_user: Mapped[str] = mapped_column(String(255))
     current_roles: Mapped[str] = mapped_column(Text)              # JSON list
     permissions: Mapped[str] = mapped_column(Text)                # JSON {name: [privileges]}
 
-    owner_node: Mapped[str | None] = mapped_column(String(255))
-    previous_node: Mapped[str | None] = mapped_column(String(255))
+    owner_node: Mapped[str | None] = mapped_column(_code_point_text(255))
+    previous_node: Mapped[str | None] = mapped_column(_code_point_text(255))
     process_engine_id: Mapped[str] = mapped_column(String(255))
     parent_execution_id: Mapped[str | None] = mapped_column(String(36))
 

@@ -52,7 +52,10 @@ def stored_index_conditions(conn) -> dict[str, str | None]:
     conditions = {}
     for name, definition in rows:
         _, where, condition = definition.partition(" WHERE ")
-        conditions[name] = condition.strip().removeprefix("(").removesuffix(")") if where else None
+        condition = condition.strip()
+        if condition.startswith("(") and condition.endswith(")"):  # PostgreSQL wraps the whole
+            condition = condition[1:-1]
+        conditions[name] = condition if where else None
     return conditions
 
 

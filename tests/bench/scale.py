@@ -1,0 +1,250 @@
+"""`make bench`'s scale section: findExecutions at a million instances on PostgreSQL (issue 15).
+
+Two schemas of realistic instances, loaded with `INSERT … SELECT generate_series`: 1,000,000 and 10,000
+rows, 70 % FINISHED, 15 % WAITING, 13 % FAILED, 2 % RUNNING, 20 processUris, 200 owners, unique
+externalIds, createdAt over 90 days. One `process-engine serve` per schema answers the issue's query
+shapes over REST; the figures are p50 latencies, each shape taking turns on the two servers, beside the
+same page's SQL sent raw through psycopg2 to the 1M schema. Idle CPU: the 1M server's worker against the
+10k server's, over the same seconds with no caller. The schemas are dropped at the end.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+
+import psycopg2
+import requests
+
+from tests.conftest import PG_URL, ROOT
+from tests.rest.conftest import free_port
+
+ROOT_PATH = "/infinica-process-engine/rest"
+PIPELINE = '{"v":[["1","text/plain","42"],["2","text/plain","ACME Ltd"]],"e":[["amount",["1"]],["customer",["2"]]]}'
+DAY_S = 86400
+
+# The instances: row i of n. States by i % 100; createdAt spread evenly over the 90 days before now.
+LOAD = f"""
+INSERT INTO process_instances (
+  execution_id, external_id, process_uri, definition_id, definition_name, definition_location,
+  definition_changed_at, definition_version, definition_origin, definition_revision, state,
+  state_change_index, state_changed_at, health, online, debug, locked, auto_dispose, owner, "current_user",
+  current_roles, permissions, process_engine_id, created_at, started_at, finished_at, state_format,
+  current_element, pipeline, attributes, instance_constants, breakpoints, log_settings, exec_version, message,
+  owner_node)
+SELECT md5(i::text)::uuid::text, 'ext-' || lpad(i::text, 8, '0'), 'bench/p' || (i %% 20) || '.ipd', %(definition)s,
+  'bench', 'bench/p.ipd', now() AT TIME ZONE 'UTC', 1, 'repository', 'r1', s.state, 3, c.at, 'OK', true, false,
+  -- RUNNING ones were claimed by a node long gone: the master marks them LOST, and they stay so
+  false, 'never', 'user' || (i %% 200), 'user' || (i %% 200), '[]', '{{}}', 'bench-node', c.at, c.at,
+  CASE WHEN s.state IN ('FINISHED', 'FAILED') THEN c.at + interval '2 seconds' END, 1, 'e',
+  '{PIPELINE}', '{{}}', '{{"v":[],"e":[]}}', '[]', '{{}}', 1, CASE WHEN s.state = 'FAILED' THEN 'it broke' END,
+  CASE WHEN s.state = 'RUNNING' THEN 'bench-gone' END
+FROM generate_series(1, %(rows)s) AS i,
+  LATERAL (SELECT CASE WHEN i %% 100 < 70 THEN 'FINISHED' WHEN i %% 100 < 85 THEN 'WAITING'
+                       WHEN i %% 100 < 98 THEN 'FAILED' ELSE 'RUNNING' END AS state) s,
+  LATERAL (SELECT (now() AT TIME ZONE 'UTC') - make_interval(secs => (i::float8 * 90 * {DAY_S}) / %(rows)s) AS at) c
+"""
+
+
+def _param(field: str, operation: str, *values: str) -> dict:
+    return {"param": {"field": field, "operation": operation, "values": {"value": list(values)}}}
+
+
+def shapes(day_ago_iso: str) -> dict[str, tuple[dict, str]]:
+    """The issue's findExecutions shapes: (REST query body, the page's SQL)."""
+    live = "disposed_at IS NULL"
+    return {
+        "externalId equals": (
+            {"query": _param("externalId", "equals", "ext-00500000")},
+            f"SELECT * FROM process_instances WHERE {live} AND external_id = 'ext-00500000' LIMIT 1000"),
+        "WAITING, 2 processUris, by createdAt desc, limit 50": (
+            {"query": {"and": {"param": [_param("state", "equals", "WAITING")["param"],
+                                         _param("processUri", "in", "bench/p3.ipd", "bench/p7.ipd")["param"]]},
+                       "sort": {"criterion": {"field": "createdAt", "ascending": False}}, "limit": 50}},
+            f"SELECT * FROM process_instances WHERE {live} AND state = 'WAITING' AND process_uri IN "
+            "('bench/p3.ipd', 'bench/p7.ipd') ORDER BY created_at DESC LIMIT 50"),
+        "last 24 h and owner equals, limit 100": (
+            {"query": {"and": {"param": [_param("createdAt", "greaterThan", day_ago_iso)["param"],
+                                         _param("owner", "equals", "user42")["param"]]}, "limit": 100}},
+            f"SELECT * FROM process_instances WHERE {live} AND created_at > (now() AT TIME ZONE 'UTC') - "
+            "interval '1 day' AND owner = 'user42' LIMIT 100"),
+        "not(state in FINISHED), limit 100": (
+            {"query": {"not": _param("state", "in", "FINISHED"), "limit": 100}},
+            f"SELECT * FROM process_instances WHERE {live} AND state <> 'FINISHED' LIMIT 100"),
+        "externalId like 'ext-0050000%', limit 20": (
+            {"query": {**_param("externalId", "like", "ext-0050000%"), "limit": 20}},
+            f"SELECT * FROM process_instances WHERE {live} AND external_id LIKE 'ext-0050000%%' LIMIT 20"),
+        "FAILED by finishedAt, offset 5000, limit 50": (
+            {"query": {**_param("state", "equals", "FAILED"), "sort": {"criterion": {"field": "finishedAt"}}, "offset": 5000,
+                       "limit": 50}},
+            f"SELECT * FROM process_instances WHERE {live} AND state = 'FAILED' ORDER BY finished_at "
+            "OFFSET 5000 LIMIT 50"),
+    }
+
+
+def _schema_url(schema: str, application: str) -> str:
+    separator = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{separator}options=-csearch_path%3D{schema}&application_name={application}"
+
+
+def _dsn() -> str:
+    return PG_URL.replace("postgresql+psycopg2://", "postgresql://")
+
+
+def build(schema: str, rows: int, application: str) -> str:
+    """A fresh schema migrated to head and holding `rows` instances; its SQLAlchemy URL."""
+    from engine.storage.database import Database
+
+    with psycopg2.connect(_dsn()) as conn, conn.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
+    url = _schema_url(schema, application)
+    database = Database(url)
+    database.upgrade()
+    database.dispose()
+    with psycopg2.connect(_dsn(), options=f"-csearch_path={schema}") as conn, conn.cursor() as cursor:
+        cursor.execute("INSERT INTO definitions (uri, revision, version, name, origin, changed_at, source) VALUES "
+                       "('bench/p.ipd', 'r1', 1, 'bench', 'repository', now(), '') RETURNING id")
+        definition = cursor.fetchone()[0]
+        cursor.execute(LOAD, {"definition": definition, "rows": rows})
+    conn = psycopg2.connect(_dsn(), options=f"-csearch_path={schema}")
+    try:
+        conn.autocommit = True
+        conn.cursor().execute("VACUUM ANALYZE")
+    finally:
+        conn.close()
+    return url
+
+
+def drop(schema: str) -> None:
+    with psycopg2.connect(_dsn()) as conn, conn.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def serve(folder: Path, url: str, name: str) -> tuple[subprocess.Popen, str]:
+    """`process-engine serve`, one worker, on `url`; its REST base."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "settings.toml"
+    config.write_text(f'services = []\n[storage]\nurl = "{url}"\n[repository]\npath = "{folder}"\n'
+                      f'[engine]\nnode_id = "bench-{name}"\n')
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PROCESS_ENGINE_CONFIG=str(config), PE_WORKERS="1")
+    process = subprocess.Popen([sys.executable, "-m", "config.cli", "--config", str(config), "serve", "--port",
+                                str(port)], cwd=folder, env=env, stdout=(folder / "serve.log").open("w"),
+                               stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/infinica-process-engine"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base}/health/ready", timeout=5).status_code == 200:
+                return process, f"{base}/rest"
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"serve on {url} did not start; see {folder / 'serve.log'}")
+
+
+def _timed(call) -> float:
+    started = time.perf_counter()
+    call()
+    return (time.perf_counter() - started) * 1000
+
+
+def _find(session: requests.Session, base: str, body: dict) -> None:
+    answer = session.post(f"{base}/processes/query", json=body, timeout=120)
+    assert answer.status_code == 200, answer.text
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _worker(process: subprocess.Popen) -> int:
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    return int(children[0])
+
+
+def report(rows: int = 1_000_000, small: int = 10_000, repeat: int = 15, idle_s: float = 20.0) -> str:
+    big_schema, small_schema = "pe_bench_scale_big", "pe_bench_scale_small"
+    lines = []
+    started = time.monotonic()
+    try:
+        big_url, small_url = build(big_schema, rows, "pe-bench-big"), build(small_schema, small, "pe-bench-small")
+        loaded = time.monotonic() - started
+        with tempfile.TemporaryDirectory(prefix="pe-bench-scale-") as temp:
+            big, big_base = serve(Path(temp) / "big", big_url, "big")
+            small_server, small_base = serve(Path(temp) / "small", small_url, "small")
+            try:
+                lines += _queries(big_base, small_base, big_schema, repeat, rows, small)
+                lines += _idle(big, small_server, idle_s, rows, small)
+            finally:
+                for process in (big, small_server):
+                    process.terminate()
+                    process.wait(timeout=40)
+    finally:
+        drop(big_schema)
+        drop(small_schema)
+    return "\n".join([f"Scale (PostgreSQL; {rows:,} and {small:,} instances loaded in {loaded:.0f} s; "
+                      f"p50 of {repeat}, alternating)"] + lines)
+
+
+def _queries(big_base: str, small_base: str, big_schema: str, repeat: int, rows: int, small: int) -> list[str]:
+    from datetime import datetime, timedelta, timezone
+
+    day_ago = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
+    session = requests.Session()
+    raw = psycopg2.connect(_dsn(), options=f"-csearch_path={big_schema}")
+    raw.autocommit = True
+    lines = [f"  {'findExecutions shape':52} {'1M ms':>8} {'10k ms':>8} {'raw SQL':>8}  1M/10k  1M/raw  (goal <= 50 ms, <= 2x 10k)"]
+    for name, (body, sql) in shapes(day_ago).items():
+        _find(session, big_base, body), _find(session, small_base, body)  # warm
+        times: dict[str, list[float]] = {"big": [], "small": [], "raw": []}
+        for _ in range(repeat):
+            times["big"].append(_timed(lambda: _find(session, big_base, body)))
+            times["small"].append(_timed(lambda: _find(session, small_base, body)))
+            times["raw"].append(_timed(lambda: raw.cursor().execute(sql)))
+        b, s, r = (median(times[k]) for k in ("big", "small", "raw"))
+        lines.append(f"  {name:52} {b:8.1f} {s:8.1f} {r:8.1f}  {b / s:6.2f}x {b / r:6.1f}x")
+    for count_body in ({"query": _param("state", "equals", "WAITING")},):
+        b = median(_timed(lambda: session.post(f"{big_base}/processes/count", json=count_body, timeout=120))
+                   for _ in range(5))
+        lines.append(f"  {'POST /processes/count, state equals WAITING (exact)':52} {b:8.1f}")
+    raw.close()
+    return lines
+
+
+def _backends(application: str) -> list[int]:
+    with psycopg2.connect(_dsn()) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", (application,))
+        return [r[0] for r in cursor.fetchall()]
+
+
+def _idle(big: subprocess.Popen, small_server: subprocess.Popen, seconds: float, rows: int, small: int) -> list[str]:
+    """CPU of each worker and of its PostgreSQL sessions, with nobody calling."""
+    time.sleep(3)  # past start-up
+    pids = {"big": [_worker(big), *_backends("pe-bench-big")],
+            "small": [_worker(small_server), *_backends("pe-bench-small")]}
+
+    def cpu(key: str) -> float:
+        total = 0.0
+        for pid in pids[key]:
+            try:
+                total += _cpu_seconds(pid)
+            except FileNotFoundError:  # a session closed meanwhile
+                pass
+        return total
+    before = {k: cpu(k) for k in pids}
+    time.sleep(seconds)
+    used = {k: (cpu(k) - before[k]) / seconds * 100 for k in pids}
+    ratio = used["big"] / used["small"] if used["small"] else float("inf")
+    return [f"  idle worker + its PostgreSQL sessions, CPU over {seconds:.0f} s: {used['big']:.2f} % at {rows:,} rows, {used['small']:.2f} % at "
+            f"{small:,}: {ratio:.2f}x  (goal <= 1.5x)"]
+
+
+if __name__ == "__main__":
+    print(report(*(int(a) for a in sys.argv[1:2])))
