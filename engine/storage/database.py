@@ -76,13 +76,13 @@ class Database:
     def refresh_statistics(self) -> None:
         """SQLite: bring the query planner's statistics up to date. Nothing else does (PostgreSQL's
         autovacuum does it there), and without them SQLite picks, for the housekeeper's every round, an
-        index that reads every live row. Sampled (`analysis_limit`): milliseconds at any size."""
+        index that reads every live row. Sampled (`analysis_limit`): a few hundred milliseconds at most."""
         if not self.is_sqlite:
             return
         with self.write_lock:  # type: ignore[union-attr]  # SQLite has one
             conn, _ = self.connection(write=True)
             driver = conn.connection.driver_connection
-            driver.execute("PRAGMA analysis_limit = 1000")
+            driver.execute("PRAGMA analysis_limit = 20000")
             driver.execute("ANALYZE")
 
     def unit_of_work(self, write: bool = True, *, on: Connection | None = None,

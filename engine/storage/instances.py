@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from sqlalchemy import bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from .. import jsontext
-from .tables import instances, permissions, process_log, wait_states
+from .tables import CLAIMED, instances, permissions, process_log, wait_states
 
 if TYPE_CHECKING:
     from .database import Database
@@ -302,9 +302,10 @@ def purge_disposed(conn: Connection, before: datetime) -> int:
 
 
 def runnable_ids(conn: Connection, node_id: str, limit: int) -> list[tuple[str, str | None]]:
-    """READY instances this node may claim: (execution ID, thread pool ID), oldest change first."""
+    """READY instances this node may claim: (execution ID, thread pool ID), oldest change first. Read
+    off the claimed index (READY or RUNNING, healthy, live), which holds the few that may run now."""
     query = (select(instances.c.execution_id, instances.c.thread_pool_id)
-             .where(LIVE, instances.c.state == "READY", instances.c.online.is_(True), instances.c.health == "OK",
+             .where(text(CLAIMED), instances.c.state == "READY", instances.c.online.is_(True),
                     (instances.c.owner_node.is_(None)) | (instances.c.owner_node == node_id))
              .order_by(instances.c.state_changed_at).limit(limit))
     return [(r.execution_id, r.thread_pool_id) for r in conn.execute(query)]

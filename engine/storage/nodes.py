@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, delete, insert, select, text, update
 from sqlalchemy.engine import Connection
 
-from .tables import instances, nodes
+from .tables import CLAIMED, instances, nodes
 
 
 def register_node(conn: Connection, node_id: str, at: datetime, online: bool) -> None:
@@ -68,9 +68,9 @@ def mark_lost(conn: Connection, alive: list[str], at: datetime, node_id: str) ->
     chooses and changes them, so an instance whose state or owner changed since (its node woke up and
     finished it, say) is not marked on what was read before; one whose row another session holds (a
     node stalled inside a transaction) is skipped, not waited for, and marked at a later round."""
-    orphaned = and_(instances.c.state.in_(("READY", "RUNNING")), instances.c.health == "OK",
-                    instances.c.disposed_at.is_(None), instances.c.owner_node.is_not(None),
-                    instances.c.owner_node.not_in(alive))
+    # The claimed index's own condition, as literal text: a partial index serves a query that states its
+    # condition in the same terms, not with bound constants.
+    orphaned = and_(text(CLAIMED), instances.c.owner_node.is_not(None), instances.c.owner_node.not_in(alive))
     free = select(instances.c.execution_id).where(orphaned).with_for_update(skip_locked=True)
     marked = conn.execute(update(instances).where(orphaned, instances.c.execution_id.in_(free)).values(
         health="LOST", health_message="the node executing it stopped or vanished",

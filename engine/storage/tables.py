@@ -74,8 +74,11 @@ LIVE_INDEXED = ("process_uri", "health", "created_at", "finished_at")
 # The shapes operators ask most, led by an equality and sorted or ranged by the next column: the page
 # comes off the index in order, and the bounded total counts the index alone (an index-only scan).
 LIVE_COMPOSITE = (("state", "process_uri", "created_at"), ("state", "finished_at"), ("owner", "created_at"))
-# What the master's LOST sweep reads every round: the instances some node runs now, and nothing else
-# (not the LOST ones, which keep their node's name, nor any ended one).
+# What the housekeeping reads every round: the instances some node runs now or may run next (READY in
+# the order they became so), and nothing else — not the LOST ones, which keep their node's name, nor
+# any ended or waiting one. Led by state, so that SQLite, whose statistics cannot tell READY is rare,
+# still picks it.
+CLAIMED_INDEX = "ix_process_instances_claimed"
 CLAIMED = "disposed_at IS NULL AND health = 'OK' AND state IN ('READY', 'RUNNING')"
 CLAIMED_PG = ("(disposed_at IS NULL) AND ((health)::text = 'OK'::text) AND "
               "((state)::text = ANY ((ARRAY['READY'::character varying, 'RUNNING'::character varying])::text[]))")
@@ -87,7 +90,7 @@ class ProcessInstance(Base):
                       *(_index(c, "disposed_at IS NULL") for c in LIVE_INDEXED),
                       *(Index(f"ix_process_instances_{'_'.join(cs)}", *cs, sqlite_where=text("disposed_at IS NULL"),
                               postgresql_where=text("disposed_at IS NULL")) for cs in LIVE_COMPOSITE),
-                      Index("ix_process_instances_claimed", "owner_node", sqlite_where=text(CLAIMED),
+                      Index(CLAIMED_INDEX, "state", "state_changed_at", sqlite_where=text(CLAIMED),
                             postgresql_where=text(CLAIMED_PG)))
 
     execution_id: Mapped[str] = mapped_column(String(36), primary_key=True)

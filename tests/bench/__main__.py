@@ -6,22 +6,27 @@ process. Goal: ours ≥ 3× Spiff.
 REST: requests per second of GET /run beside a bare Flask route answering as much JSON, on the same
 gunicorn settings, with p50 and p99 latency. Goal: ≥ 0.5.
 SOAP: calls per second of SOAP run beside REST GET /run of the same definition, on one server. Goal: ≥ 0.6.
+Scale (`scale.py`; `--no-scale` skips it): findExecutions at 1M PostgreSQL rows against 10k and raw SQL
+(goal: p50 ≤ 50 ms, ≤ 2× 10k); idle CPU at scale against a small database (goal ≤ 1.5×).
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from tests.bench import engine_vs_spiff, rest, soap
+from tests.bench import engine_vs_spiff, rest, scale, soap
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per contender")
+    parser.add_argument("--no-scale", action="store_true", help="skip the scale section (a few minutes)")
     args = parser.parse_args(argv)
     print(engine_vs_spiff.report(args.seconds), flush=True)
     print(rest.report(args.seconds), flush=True)
-    print(soap.report(args.seconds))
+    print(soap.report(args.seconds), flush=True)
+    if not args.no_scale:
+        print(scale.report())
     return 0
 
 

@@ -4,8 +4,11 @@ Two schemas of realistic instances, loaded with `INSERT … SELECT generate_seri
 rows, 70 % FINISHED, 15 % WAITING, 13 % FAILED, 2 % RUNNING, 20 processUris, 200 owners, unique
 externalIds, createdAt over 90 days. One `process-engine serve` per schema answers the issue's query
 shapes over REST; the figures are p50 latencies, each shape taking turns on the two servers, beside the
-same page's SQL sent raw through psycopg2 to the 1M schema. Idle CPU: the 1M server's worker against the
-10k server's, over the same seconds with no caller. The schemas are dropped at the end.
+same page's SQL sent raw through psycopg2 to the 1M schema. Idle CPU, over the same seconds with no
+caller: the 1M server's worker and its PostgreSQL sessions against the 10k server's (its 20,000 RUNNING
+instances were claimed by a node long gone: the master marks them LOST at once, and they stay so); and a
+SQLite node holding 100,000 instances waiting for a signal against one holding none. The schemas are
+dropped at the end.
 """
 from __future__ import annotations
 
@@ -48,6 +51,25 @@ FROM generate_series(1, %(rows)s) AS i,
                        WHEN i %% 100 < 98 THEN 'FAILED' ELSE 'RUNNING' END AS state) s,
   LATERAL (SELECT (now() AT TIME ZONE 'UTC') - make_interval(secs => (i::float8 * 90 * {DAY_S}) / %(rows)s) AS at) c
 """
+
+
+# SQLite: `rows` WAITING instances, each waiting for a signal (startProcess), as a busy single box holds.
+SQLITE_LOAD = f"""
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :rows)
+INSERT INTO process_instances (
+  execution_id, external_id, process_uri, definition_id, definition_name, definition_location,
+  definition_changed_at, definition_version, definition_origin, definition_revision, state,
+  state_change_index, state_changed_at, health, online, debug, locked, auto_dispose, owner, "current_user",
+  current_roles, permissions, process_engine_id, created_at, started_at, state_format, current_element,
+  pipeline, attributes, instance_constants, breakpoints, log_settings, exec_version)
+SELECT printf('00000000-0000-4000-8000-%012d', i), printf('ext-%08d', i), 'bench/p' || (i % 20) || '.ipd',
+  :definition, 'bench', 'bench/p.ipd', :now, 1, 'repository', 'r1', 'WAITING', 3, :now, 'OK', 1, 0, 0, 'never',
+  'user' || (i % 200), 'user' || (i % 200), '[]', '{{}}', 'bench-node', :now, :now, 1, 'hold', '{PIPELINE}',
+  '{{}}', '{{"v":[],"e":[]}}', '[]', '{{}}', 1
+FROM n
+"""
+SQLITE_WAITS = ("INSERT INTO wait_states (execution_id, element_id, kind, created_at) "
+                "SELECT execution_id, 'hold', 'signal', created_at FROM process_instances")
 
 
 def _param(field: str, operation: str, *values: str) -> dict:
@@ -169,6 +191,50 @@ def _worker(process: subprocess.Popen) -> int:
     return int(children[0])
 
 
+def build_sqlite(path: Path, rows: int) -> str:
+    """A SQLite file migrated to head holding `rows` instances waiting for a signal; its URL."""
+    import sqlite3
+
+    from engine.storage.database import Database
+
+    url = f"sqlite:///{path}"
+    database = Database(url)
+    database.upgrade()
+    database.dispose()
+    if rows:
+        conn = sqlite3.connect(path)
+        now = time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime())
+        definition = conn.execute("INSERT INTO definitions (uri, revision, version, name, origin, changed_at, "
+                                  "source) VALUES ('bench/p.ipd', 'r1', 1, 'bench', 'repository', ?, '')",
+                                  (now,)).lastrowid
+        conn.execute(SQLITE_LOAD, {"rows": rows, "definition": definition, "now": now})
+        conn.execute(SQLITE_WAITS)
+        conn.commit()
+        conn.close()
+    return url
+
+
+def sqlite_idle(rows: int = 100_000, seconds: float = 20.0) -> str:
+    """Idle CPU of a served SQLite node holding `rows` waiting instances against one holding none."""
+    with tempfile.TemporaryDirectory(prefix="pe-bench-idle-") as temp:
+        folder = Path(temp)
+        busy = serve(folder / "busy", build_sqlite(folder / "busy.db", rows), "busy")[0]
+        empty = serve(folder / "empty", build_sqlite(folder / "empty.db", 0), "empty")[0]
+        try:
+            time.sleep(3)
+            pids = {"busy": _worker(busy), "empty": _worker(empty)}
+            before = {k: _cpu_seconds(p) for k, p in pids.items()}
+            time.sleep(seconds)
+            used = {k: (_cpu_seconds(p) - before[k]) / seconds * 100 for k, p in pids.items()}
+        finally:
+            for process in (busy, empty):
+                process.terminate()
+                process.wait(timeout=40)
+    ratio = used["busy"] / used["empty"] if used["empty"] else float("inf")
+    return (f"  SQLite idle worker CPU over {seconds:.0f} s: {used['busy']:.2f} % with {rows:,} waiting instances, "
+            f"{used['empty']:.2f} % empty: {ratio:.2f}x  (goal <= 1.5x)")
+
+
 def report(rows: int = 1_000_000, small: int = 10_000, repeat: int = 15, idle_s: float = 20.0) -> str:
     big_schema, small_schema = "pe_bench_scale_big", "pe_bench_scale_small"
     lines = []
@@ -189,6 +255,7 @@ def report(rows: int = 1_000_000, small: int = 10_000, repeat: int = 15, idle_s:
     finally:
         drop(big_schema)
         drop(small_schema)
+    lines.append(sqlite_idle(seconds=idle_s))
     return "\n".join([f"Scale (PostgreSQL; {rows:,} and {small:,} instances loaded in {loaded:.0f} s; "
                       f"p50 of {repeat}, alternating)"] + lines)
 

@@ -6,8 +6,9 @@
 - (state, process_uri, created_at), (state, finished_at) and (owner, created_at) over the live instances
   replace the single-column state and owner indexes: a page of the usual shapes comes off one index in
   order, and its bounded total is counted in the index alone.
-- The instances some node runs now (READY or RUNNING, healthy, live) have an index of their own, which
-  the master's LOST sweep reads every round; before, it went through every LOST and every RUNNING row.
+- The instances some node runs now or may run next (READY or RUNNING, healthy, live) have an index of
+  their own, which the LOST sweep and the pick-up of READY instances read every round; before, they
+  went through every LOST and RUNNING row, and on SQLite through every live one.
 
 Revision ID: 0005
 Revises: 0004
@@ -40,7 +41,7 @@ def upgrade() -> None:
         for columns in COMPOSITE:
             batch_op.create_index(f"ix_process_instances_{'_'.join(columns)}", list(columns), unique=False,
                                   sqlite_where=LIVE, postgresql_where=LIVE)
-        batch_op.create_index('ix_process_instances_claimed', ['owner_node'], unique=False,
+        batch_op.create_index('ix_process_instances_claimed', ['state', 'state_changed_at'], unique=False,
                               sqlite_where=sa.text(CLAIMED), postgresql_where=sa.text(CLAIMED))
 
 
