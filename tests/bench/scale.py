@@ -292,8 +292,9 @@ def _backends(application: str) -> list[int]:
 
 
 def _idle(big: subprocess.Popen, small_server: subprocess.Popen, seconds: float, rows: int, small: int) -> list[str]:
-    """CPU of each worker and of its PostgreSQL sessions, with nobody calling."""
-    time.sleep(3)  # past start-up
+    """CPU of each worker and of its PostgreSQL sessions, with nobody calling (steady state: past start-up
+    and the first sweep, which marks the gone node's 20,000 instances LOST in one statement)."""
+    time.sleep(10)
     pids = {"big": [_worker(big), *_backends("pe-bench-big")],
             "small": [_worker(small_server), *_backends("pe-bench-small")]}
 
