@@ -103,8 +103,8 @@ def _settle(pe: ProcessEngine, snapshot: Snapshot) -> Snapshot:
     while snapshot.state is ExecutionState.WAITING:
         with pe.db.unit_of_work(write=False) as uow:
             wait = store.get_wait(uow.conn, snapshot.execution_id)
-        if wait is None or wait.kind == "signal":
-            break
+        if wait is not None and wait.kind == "signal":
+            break  # none: it waited for a child or a timer that has ended since, and runs on
         snapshot = ops.wait_for_process(pe, ANONYMOUS_ADMIN, snapshot.execution_id, peek=True,
                                         state_change_index=snapshot.state_change_index,
                                         states=[s.value for s in END_STATES] + ["WAITING", "PAUSED"])

@@ -6,8 +6,8 @@ LOST.
 
 Mastership expires: a lock lives as long as its session, and a stalled master's session (SIGSTOP, a
 VM or GC pause) stays open, so the lock's session is told to end itself once idle for the lease
-(`idle_session_timeout`, half of `cluster.lost_after_ms`), which a live master never lets happen — it
-touches the session at every housekeeping round. Another node then takes the lock. The master's
+(`idle_session_timeout`, half of `cluster.lost_after_ms`), which a live master never lets happen — its
+housekeeping rounds and heartbeats touch the session. Another node then takes the lock. The master's
 duties run as transactions on that same session, so a node waking from a stall cannot write as master:
 its session, and every statement on it, is gone (fencing). Nor does it believe it is master before it
 has asked: the belief is only trusted within the lease of its last confirmation.
@@ -113,6 +113,7 @@ class Membership:
                 raise
             if self.status == "connectionLost":
                 self.status, self.status_message = "connected", None
+        self._renew_lease()
         if requested is not None and requested != self.pe.online:
             self.pe.set_online(requested)
 
@@ -227,6 +228,18 @@ class Membership:
         if self.master:
             self._confirmed_at = asked_at
         return self.master
+
+    def _renew_lease(self) -> None:
+        """Touch the lock's session from the heartbeat's thread too, so that a master whose housekeeping
+        is slow (a busy machine, a long round) keeps its lease; only a node stalled as a whole loses it.
+        If the housekeeper is using the session at this moment, that use touches it already."""
+        if self.pe.db.is_sqlite or not self._lock_guard.acquire(blocking=False):
+            return
+        try:
+            if self._lock_conn is not None and self.connected:
+                self._holds_master_lock()
+        finally:
+            self._lock_guard.release()
 
     def _lock_session(self) -> Connection:
         """A session of its own for the lock, which the server ends once it idles past the lease

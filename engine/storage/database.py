@@ -53,8 +53,11 @@ class Database:
             self.engine = _sqlite_engine(self, url, sqlite_synchronous)
         else:
             most = pool_size * 3 if max_connections is None else max(max_connections, pool_size)
+            # No ping before each checkout: it is a round trip on every unit of work. A connection that
+            # died in the pool fails its first statement instead, as DatabaseUnavailable (a 503, or an
+            # instance handed back), and SQLAlchemy then replaces every connection opened before it.
             self.engine = create_engine(url, pool_size=pool_size, max_overflow=most - pool_size,
-                                        pool_pre_ping=True, future=True)
+                                        pool_pre_ping=False, future=True)
             if idle_in_transaction_ms is not None:
                 _end_stalled_sessions(self.engine, idle_in_transaction_ms)
 
@@ -324,6 +327,11 @@ class UnitOfWork:
             else:
                 self.conn, self._close = self._database.connection(self._serialised is not None)
             self.conn.info["pe_write"] = self._write  # read by the SQLite begin hook: BEGIN IMMEDIATE or not
+            self._autocommit = self._close and not self._write and not self._database.is_sqlite
+            if self._autocommit:
+                # Reading under READ COMMITTED, each statement sees what was committed when it began,
+                # in a transaction or not: without one, neither BEGIN nor ROLLBACK goes to the server.
+                self.conn.connection.driver_connection.autocommit = True
             self._tx = self.conn.begin()
             if self._lock_timeout is not None:
                 self.conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(self._lock_timeout)}")
@@ -365,6 +373,12 @@ class UnitOfWork:
 
     def _release(self) -> None:
         try:
+            if getattr(self, "_autocommit", False):
+                self._autocommit = False
+                try:
+                    self.conn.connection.driver_connection.autocommit = False  # the pool's next user: a transaction
+                except Exception:  # a connection that died; closing it below discards it
+                    pass
             if getattr(self, "_close", False):
                 self.conn.close()
         finally:

@@ -291,15 +291,21 @@ def test_the_other_nodes_go_offline_at_once_not_at_their_heartbeat(pg_schema_url
         one.stop()
 
 
-def test_a_node_silent_past_lost_after_is_shown_gone_then_forgotten(pe):
+def test_a_node_silent_past_lost_after_is_shown_gone_then_forgotten(pe, monkeypatch):
     """CONTRACT §9: a node without a heartbeat for cluster.lost_after_ms is gone — nodeStates does not show
     it as a connected master (a node killed with -9 left its row so), and the master forgets it; on SQLite
     too, where the row is an earlier engine's on the same file."""
     from datetime import timedelta
 
     from engine import clock
+    from engine.runtime import membership
     from engine.storage import nodes
     from engine.storage.tables import nodes as node_table
+
+    looked = threading.Event()  # the master forgets the row only once the test has seen it shown gone
+    forget = membership.store.forget_dead_nodes
+    monkeypatch.setattr(membership.store, "forget_dead_nodes",
+                        lambda conn, since: forget(conn, since) if looked.is_set() else [])
 
     long_ago = clock.now() - timedelta(minutes=5)
     with pe.db.unit_of_work() as uow:
@@ -311,6 +317,7 @@ def test_a_node_silent_past_lost_after_is_shown_gone_then_forgotten(pe):
     assert not gone.cluster.wait_state_handlers and "no heartbeat since" in gone.cluster.status_message
     masters = [s.engine_id for s in ops.get_node_states(pe, ADMIN) if s.cluster.master]
     assert masters == [pe.node_id]
+    looked.set()
 
     def forgotten() -> bool:
         with pe.db.unit_of_work(write=False) as uow:
