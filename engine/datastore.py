@@ -8,6 +8,7 @@ module knows none of them.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -15,6 +16,7 @@ from typing import Iterable, Iterator
 from lxml import etree
 
 from .errors import InvalidDataStore
+from .safexml import XmlError, canonical, parse
 
 TEXT, XML, BINARY = "text", "xml", "binary"
 
@@ -22,8 +24,9 @@ _MIME = re.compile(r"^[A-Za-z0-9][\w.+-]*/[\w.+-]+(\s*;.*)?$")
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
+@functools.lru_cache(maxsize=1024)
 def kind_of(content_type: str) -> str:
-    """Which content a MIME type holds: TEXT, XML or BINARY."""
+    """Which content a MIME type holds: TEXT, XML or BINARY (asked for every value: remembered)."""
     base = content_type.split(";", 1)[0].strip().lower()
     if base in ("text/xml", "application/xml") or base.endswith("+xml"):
         return XML
@@ -59,20 +62,22 @@ class Value:
 
     def element(self) -> etree._Element:
         """A fresh parsed copy of XML content (callers may modify or move it)."""
-        from .safexml import parse
-
         return parse(self.content if isinstance(self.content, str) else self.content.decode())
 
     def with_id(self, new_id: str) -> "Value":
         return Value(new_id, self.type, self.content)
 
 
-def make_value(value_id: str, content_type: str, content: "str | bytes | etree._Element",
-               what: str = "value") -> Value:
-    """Build a value, converting content to the form its type holds; InvalidDataStore if it cannot."""
-    from .safexml import XmlError, canonical, parse
+@functools.lru_cache(maxsize=1024)
+def _is_mime_type(content_type: str) -> bool:
+    return bool(content_type) and _MIME.match(content_type) is not None
 
-    if not content_type or not _MIME.match(content_type):
+
+def make_value(value_id: str, content_type: str, content: "str | bytes | etree._Element",
+               what: str = "value", parsed: bool = False) -> Value:
+    """Build a value, converting content to the form its type holds; InvalidDataStore if it cannot.
+    `parsed`: text content comes from an XML parser, which admits no character XML cannot carry."""
+    if not isinstance(content_type, str) or not _is_mime_type(content_type):
         raise InvalidDataStore(f"{what}: {content_type!r} is not a MIME type")
     kind = kind_of(content_type)
     if kind == BINARY:
@@ -98,6 +103,8 @@ def make_value(value_id: str, content_type: str, content: "str | bytes | etree._
             raise InvalidDataStore(f"{what}: content of type {content_type} is not UTF-8") from None
     if not isinstance(content, str):
         content = etree.tostring(content, encoding="unicode")
+    elif parsed:
+        return Value(value_id, content_type, content)
     return Value(value_id, content_type, check_xml_text(content, what))
 
 
@@ -193,7 +200,7 @@ class DataStore:
         if moved is not None and (moved.type, moved.content) == (value.type, value.content):
             value = moved
         held = self._by_id.get(value.id)
-        if held is not None and held != value:
+        if held is not None and held is not value and held != value:
             fresh = value.with_id(self.new_id())
             renamed[value.id] = fresh
             value = fresh

@@ -156,7 +156,7 @@ class _XmlReader:
 
     def value(self, value_id: str, content_type: str, content: etree._Element, what: str) -> Value:
         try:
-            return make_value(value_id, content_type, _xml_content(content, content_type, what), what)
+            return make_value(value_id, content_type, _xml_content(content, content_type, what), what, parsed=True)
         except InvalidDataStore as exc:
             self.fail(content, exc.message)
 
@@ -174,6 +174,12 @@ class _XmlReader:
 
 def _xml_content(content: etree._Element, content_type: str, what: str) -> str | etree._Element:
     """What make_value takes: the one element for XML types, the exact text (comments left out) else."""
+    if not len(content):  # no child at all, not even a comment: its text is all (most values, fast)
+        kind = kind_of(content_type)
+        if kind == TEXT:
+            return content.text or ""
+        if kind == BINARY:
+            return _ANY_WS.sub("", content.text or "")
     elements = [child for child in content if isinstance(child.tag, str)]
     text = (content.text or "") + "".join(child.tail or "" for child in content)
     kind = kind_of(content_type)
@@ -361,9 +367,14 @@ def dump_xml_into(parent: etree._Element, store: DataStore, simple: bool) -> Non
                     _put(entry, _VALUE, value, kind_of(content_type))
         return
     values_element = etree.SubElement(parent, _VALUES)
+    sub = etree.SubElement
     for value in store.values():
-        _put(etree.SubElement(values_element, _VALUE, {"id": value.id, "type": value.type}),
-             _CONTENT, value, value.kind)
+        holder = sub(values_element, _VALUE, {"id": value.id, "type": value.type})
+        kind = value.kind
+        if kind == TEXT:  # most values, inline
+            sub(holder, _CONTENT).text = value.content
+        else:
+            _put(holder, _CONTENT, value, kind)
     entries = etree.SubElement(parent, _ENTRIES)
     for name, values in store.entries():
         entry = etree.SubElement(entries, _ENTRY, {"name": name})
