@@ -73,3 +73,31 @@ def test_terminated_backends_fail_no_process(engine_factory, storage_url, repo):
         {e: (s.state.value, s.message) for e, s in ended.items()}
     assert all(s.pipeline.first_text("i") == "60" for s in ended.values())
     assert "answer" in seen
+
+
+@ON_POSTGRES
+def test_a_pool_whose_connections_died_idle_costs_one_clean_refusal_at_most(engine_factory, storage_url, repo):
+    """No ping precedes a checkout (a round trip on every unit of work): a connection that died in the
+    pool fails its first statement instead. That caller gets a clean EngineOffline — never an internal
+    error — and SQLAlchemy replaces every connection opened before, so the next calls all answer."""
+    write_definition(repo, "loop.ipd", LOOP)
+    application = f"pe-idle-{uuid.uuid4().hex[:8]}"
+    pe = engine_factory(repo, storage={"url": f"{storage_url}&application_name={application}"})
+    execution_id = ops.run(pe, ADMIN, "loop.ipd", states=["RUNNING"], auto_dispose="never").execution_id
+    ops.terminate_process(pe, ADMIN, execution_id, kill=True)
+    for _ in range(5):  # several connections into the pool
+        ops.get_process_snapshot(pe, ADMIN, execution_id, peek=True)
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        cut = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                "WHERE application_name = :a AND state = 'idle'"), {"a": application}).scalar()
+    admin.dispose()
+    assert cut >= 1
+    outcomes = []
+    for _ in range(10):
+        try:
+            ops.get_process_snapshot(pe, ADMIN, execution_id, peek=True)
+            outcomes.append("answer")
+        except Unavailable:
+            outcomes.append("unavailable")
+    assert outcomes.count("unavailable") <= 1 and outcomes[-9:] == ["answer"] * 9, outcomes
