@@ -164,6 +164,19 @@ def running_on(node: Node, external: str, ids: list[str]) -> bool:
     return all(current[e]["state"] == "RUNNING" for e in ids)
 
 
+def under_load(harmed: Node, healthy: Node, harmed_count: int, healthy_count: int
+               ) -> tuple[str, list[str], list[str], Watch]:
+    """Instances started on both nodes, the harmed node's running, and a watch on the healthy one:
+    (their externalId, the harmed node's IDs, all IDs, the watch)."""
+    external = unique()
+    harmed_ids = start(harmed, external, harmed_count)
+    ids = harmed_ids + start(healthy, external, healthy_count)
+    assert settles(lambda: running_on(healthy, external, harmed_ids), 20)
+    watch = Watch(healthy, external)
+    watch.start()
+    return external, harmed_ids, ids, watch
+
+
 @pytest.mark.parametrize("victim", ["master", "other"])
 def test_a_stalled_node_is_replaced_and_writes_nothing_stale_when_it_wakes(cluster, victim):
     """SIGSTOP (a VM or GC pause) past lost_after_ms: the other node marks the stalled node's instances
@@ -173,12 +186,7 @@ def test_a_stalled_node_is_replaced_and_writes_nothing_stale_when_it_wakes(clust
     master = next(n for n in cluster if n.believes_master())
     stalled = master if victim == "master" else next(n for n in cluster if n is not master)
     healthy = next(n for n in cluster if n is not stalled)
-    external = unique()
-    stalled_ids = start(stalled, external, 4)
-    ids = stalled_ids + start(healthy, external, 4)
-    assert settles(lambda: running_on(healthy, external, stalled_ids), 20)
-    watch = Watch(healthy, external)
-    watch.start()
+    external, stalled_ids, ids, watch = under_load(stalled, healthy, 4, 4)
 
     stalled.signal(signal.SIGSTOP)
     stopped_at = time.monotonic()
@@ -226,12 +234,7 @@ def test_a_node_stalled_inside_a_write_transaction_holds_up_nobody(cluster):
     instances LOST, and they are recovered and finish, once each."""
     master = next(n for n in cluster if n.believes_master())
     stalled = next(n for n in cluster if n is not master)
-    external = unique()
-    stalled_ids = start(stalled, external, 8)
-    ids = stalled_ids + start(master, external, 2)
-    assert settles(lambda: running_on(master, external, stalled_ids), 20)
-    watch = Watch(master, external)
-    watch.start()
+    external, stalled_ids, ids, watch = under_load(stalled, master, 8, 2)
 
     deadline = time.monotonic() + 60
     for attempt in range(2000):  # stop it again and again until it stops inside a write transaction
@@ -260,12 +263,7 @@ def test_a_killed_node_loses_nothing(cluster):
     """kill -9 of a node (its worker and its gunicorn) under load: its instances are marked LOST on the
     other node, recovered there, and finish with the pipeline one run computes."""
     victim, survivor = cluster
-    external = unique()
-    victim_ids = start(victim, external, 6)
-    ids = victim_ids + start(survivor, external, 2)
-    assert settles(lambda: running_on(survivor, external, victim_ids), 20)
-    watch = Watch(survivor, external)
-    watch.start()
+    external, victim_ids, ids, watch = under_load(victim, survivor, 6, 2)
     for pid in (victim.pid, victim.server.process.pid):  # the worker first, so gunicorn starts no other
         os.kill(pid, signal.SIGKILL)
     victim.server.process.wait(timeout=10)
