@@ -77,7 +77,8 @@ def _param(field: str, operation: str, *values: str) -> dict:
 
 
 def shapes(day_ago_iso: str) -> dict[str, tuple[dict, str]]:
-    """The issue's findExecutions shapes: (REST query body, the page's SQL)."""
+    """The issue's findExecutions shapes: (REST query body, the page's SQL). Paging at offset 1000 is
+    paging on both databases (the 10k one has 1,300 FAILED instances); at 5000 the 10k one is past its end."""
     live = "disposed_at IS NULL"
     return {
         "externalId equals": (
@@ -100,6 +101,11 @@ def shapes(day_ago_iso: str) -> dict[str, tuple[dict, str]]:
         "externalId like 'ext-0050000%', limit 20": (
             {"query": {**_param("externalId", "like", "ext-0050000%"), "limit": 20}},
             f"SELECT * FROM process_instances WHERE {live} AND external_id LIKE 'ext-0050000%%' LIMIT 20"),
+        "FAILED by finishedAt, offset 1000, limit 50": (
+            {"query": {**_param("state", "equals", "FAILED"), "sort": {"criterion": {"field": "finishedAt"}}, "offset": 1000,
+                       "limit": 50}},
+            f"SELECT * FROM process_instances WHERE {live} AND state = 'FAILED' ORDER BY finished_at "
+            "OFFSET 1000 LIMIT 50"),
         "FAILED by finishedAt, offset 5000, limit 50": (
             {"query": {**_param("state", "equals", "FAILED"), "sort": {"criterion": {"field": "finishedAt"}}, "offset": 5000,
                        "limit": 50}},
