@@ -1,6 +1,8 @@
 """findExecutions, disposeProcesses and recoverProcesses: the query tree compiled to SQL."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import select
 
@@ -220,7 +222,11 @@ def named(engine_factory, repo):
     write_definition(repo, "x.ipd", '<endElement id="e"/>')
 
     def make(*external_ids):
-        return [ops.instantiate(pe, ADMIN, "x.ipd", external_id=e).execution_id for e in external_ids]
+        made = []
+        for external_id in external_ids:  # createdAt counts milliseconds: one apart, so that order is theirs
+            made.append(ops.instantiate(pe, ADMIN, "x.ipd", external_id=external_id).execution_id)
+            time.sleep(0.002)
+        return made
     return pe, make
 
 
