@@ -178,6 +178,10 @@ class DataStore:
 
     def update(self, other: "DataStore") -> None:
         """Merge `other` in: its entries replace same-named ones; sharing inside `other` survives."""
+        if not self._entries:  # into an empty store (a first start's parameters): `other` as it is
+            self._entries, self._by_id, self._refs = dict(other._entries), dict(other._by_id), dict(other._refs)
+            self._next = max(self._next, other._next)
+            return
         renamed: dict[str, Value] = {}
         for name, values in other.entries():
             self.set(name, values, renamed)
