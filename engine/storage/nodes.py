@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, delete, insert, select, text, update
+from sqlalchemy import and_, delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from .tables import CLAIMED, instances, nodes
@@ -70,7 +70,9 @@ def mark_lost(conn: Connection, alive: list[str], at: datetime, node_id: str) ->
     node stalled inside a transaction) is skipped, not waited for, and marked at a later round."""
     # The claimed index's own condition, as literal text: a partial index serves a query that states its
     # condition in the same terms, not with bound constants.
-    orphaned = and_(text(CLAIMED), instances.c.owner_node.is_not(None), instances.c.owner_node.not_in(alive))
+    # The owner compared through coalesce: PostgreSQL would otherwise read the sparse owner_node index,
+    # which holds every LOST row too (its estimate of the claimed ones comes from the state alone).
+    orphaned = and_(text(CLAIMED), func.coalesce(instances.c.owner_node, "").not_in(["", *alive]))
     free = select(instances.c.execution_id).where(orphaned).with_for_update(skip_locked=True)
     marked = conn.execute(update(instances).where(orphaned, instances.c.execution_id.in_(free)).values(
         health="LOST", health_message="the node executing it stopped or vanished",
