@@ -63,18 +63,34 @@ def forget_dead_nodes(conn: Connection, since: datetime) -> list[str]:
     return dead
 
 
+LOST_BATCH = 1000
+
+
 def mark_lost(conn: Connection, alive: list[str], at: datetime, node_id: str) -> list[str]:
-    """Mark LOST every active instance claimed by a node that is not alive; their IDs. One statement
-    chooses and changes them, so an instance whose state or owner changed since (its node woke up and
-    finished it, say) is not marked on what was read before; one whose row another session holds (a
-    node stalled inside a transaction) is skipped, not waited for, and marked at a later round."""
+    """Mark LOST every active instance claimed by a node that is not alive; their IDs.
+
+    They are chosen and locked first, a batch at a time (one whose row another session holds, a node
+    stalled inside a transaction, is skipped, not waited for, and marked at a later round), then changed
+    by ID with the condition checked again, so nothing read before is trusted.
+    """
     # The claimed index's own condition, as literal text: a partial index serves a query that states its
-    # condition in the same terms, not with bound constants.
-    # The owner compared through coalesce: PostgreSQL would otherwise read the sparse owner_node index,
-    # which holds every LOST row too (its estimate of the claimed ones comes from the state alone).
+    # condition in the same terms, not with bound constants. The owner is compared through coalesce, or
+    # PostgreSQL, which estimates the claimed rows from the state alone, reads the sparse owner_node
+    # index, which holds every LOST row too.
     orphaned = and_(text(CLAIMED), func.coalesce(instances.c.owner_node, "").not_in(["", *alive]))
-    free = select(instances.c.execution_id).where(orphaned).with_for_update(skip_locked=True)
-    marked = conn.execute(update(instances).where(orphaned, instances.c.execution_id.in_(free)).values(
-        health="LOST", health_message="the node executing it stopped or vanished",
-        exec_version=instances.c.exec_version + 1, process_engine_id=node_id).returning(instances.c.execution_id))
-    return list(marked.scalars())
+    # In the index's order, a batch: a plain index scan, which marks the entries of rows gone LOST as
+    # dead so that later rounds skip them. A bitmap scan (what a join or no order gets) visits each of
+    # them in the table, every round, until the table is vacuumed: 10,000 pages a second at 1M rows.
+    choose = (select(instances.c.execution_id).where(orphaned)
+              .order_by(instances.c.state, instances.c.state_changed_at).limit(LOST_BATCH)
+              .with_for_update(skip_locked=True))
+    marked: list[str] = []
+    while True:
+        chosen = list(conn.execute(choose).scalars())
+        if chosen:
+            marked += conn.execute(update(instances).where(instances.c.execution_id.in_(chosen), orphaned).values(
+                health="LOST", health_message="the node executing it stopped or vanished",
+                exec_version=instances.c.exec_version + 1, process_engine_id=node_id)
+                .returning(instances.c.execution_id)).scalars()
+        if len(chosen) < LOST_BATCH:
+            return marked
