@@ -179,8 +179,7 @@ class DataStore:
     def update(self, other: "DataStore") -> None:
         """Merge `other` in: its entries replace same-named ones; sharing inside `other` survives."""
         if not self._entries:  # into an empty store (a first start's parameters): `other` as it is
-            self._entries, self._by_id, self._refs = dict(other._entries), dict(other._by_id), dict(other._refs)
-            self._next = max(self._next, other._next)
+            self._take(other)
             return
         renamed: dict[str, Value] = {}
         for name, values in other.entries():
@@ -193,11 +192,13 @@ class DataStore:
 
     def copy(self) -> "DataStore":
         clone = DataStore()
-        clone._entries = dict(self._entries)
-        clone._by_id = dict(self._by_id)
-        clone._refs = dict(self._refs)
-        clone._next = self._next
+        clone._take(self)
         return clone
+
+    def _take(self, other: "DataStore") -> None:
+        """Hold what `other` holds (values are immutable: the entries' tuples are shared)."""
+        self._entries, self._by_id, self._refs = dict(other._entries), dict(other._by_id), dict(other._refs)
+        self._next = max(self._next, other._next)
 
     def _adopt(self, value: Value, renamed: dict[str, Value]) -> Value:
         moved = renamed.get(value.id)

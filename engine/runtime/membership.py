@@ -209,21 +209,28 @@ class Membership:
             log.warning("the session holding the master lock is gone: not master until it is taken again")
             self._drop_lock()
         if self._lock_conn is None:
+            conn = None
             try:
-                conn = self._lock_session()
+                # Tried on a pooled connection: a node that is not master asks every round, and a
+                # session of its own each time would be a new backend a second.
+                conn = self.pe.db.engine.connect()
                 # One master per cluster, and a cluster is a database schema: the lock is the schema's.
                 held = conn.exec_driver_sql(
                     f"SELECT pg_try_advisory_lock({MASTER_LOCK}, hashtext(current_database() || '.' || "
                     "current_schema()))").scalar()
                 conn.commit()
+                if held:
+                    self._lease(conn)
             except Exception:
                 log.exception("cannot reach the database to take the master lock")
+                if conn is not None:
+                    self._discard(conn)  # whatever it may hold goes with it
                 return False
             if held:
                 self._lock_conn = conn
                 log.info("node %s is master", self.pe.node_id)
             else:
-                self._discard(conn)
+                conn.close()  # back to the pool: it holds nothing, and no setting of the lease
         self.master = self._lock_conn is not None
         if self.master:
             self._confirmed_at = asked_at
@@ -241,16 +248,15 @@ class Membership:
         finally:
             self._lock_guard.release()
 
-    def _lock_session(self) -> Connection:
-        """A session of its own for the lock, which the server ends once it idles past the lease
-        (PostgreSQL 14 and later; before, a stalled master keeps the lock until its connection dies)."""
-        conn = self.pe.db.engine.connect()
+    def _lease(self, conn: Connection) -> None:
+        """Make the lock's connection a session of its own (never back into the pool: see `_discard`),
+        which the server ends once it idles past the lease (PostgreSQL 14 and later; before, a stalled
+        master keeps the lock until its connection dies)."""
         lease_ms = int(self.lease_s * 1000)
         if conn.dialect.server_version_info >= (14,):
             conn.exec_driver_sql(f"SET idle_session_timeout = {lease_ms}")
         conn.exec_driver_sql(f"SET idle_in_transaction_session_timeout = {lease_ms}")
         conn.commit()
-        return conn
 
     def fresh_since(self) -> datetime:
         """Nodes whose last heartbeat is older than this count as gone."""
