@@ -6,11 +6,14 @@ environment when its worker starts, not at import time.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import threading
 from typing import Any, Callable, Iterable
 
 from flask import Flask, jsonify
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.wsgi import ClosingIterator
 
 from config.settings import Settings, for_worker, load_settings
 from engine.runtime.engine import ProcessEngine
@@ -28,7 +31,7 @@ def create_application(settings: Settings, engine: ProcessEngine | None = None) 
     app = create_rest_app(engine, settings)
     requests = metrics.install(app, engine, root)
     soap = requests.counted(create_soap_app(engine, settings), "soap")
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {f"{root}/soap": soap})
+    app.wsgi_app = _ReturnsMemory(DispatcherMiddleware(app.wsgi_app, {f"{root}/soap": soap}))
 
     @app.get(f"{root}/health/live")
     def live() -> Any:
@@ -41,6 +44,72 @@ def create_application(settings: Settings, engine: ProcessEngine | None = None) 
         return body, 200 if state == "active" else 503
 
     return app
+
+
+class _ReturnsMemory:
+    """A second after the last call that carried a large body in or out has ended, the memory such
+    calls freed goes back to the system.
+
+    glibc and Python's allocator keep freed memory for reuse, so a worker that once took a 10 MB data
+    store would stay several times that larger until it exits (issue 15). `malloc_trim` hands it back.
+    Not at the end of each call: the next large call would pay for the returned pages again (a third
+    slower, back to back). Where there is no glibc, nothing is done.
+    """
+
+    LARGE, IDLE_S = 1 << 20, 1.0
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app, self.trim = app, _malloc_trim()
+        self.lock, self.receiving, self.pending, self.timer = threading.Lock(), 0, False, None
+
+    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self.trim is None:
+            return self.app(environ, start_response)
+        receiving = _length(environ.get("CONTENT_LENGTH")) >= self.LARGE  # known now: no trim under it
+        large = [receiving]
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            length = next((value for name, value in headers if name.lower() == "content-length"), None)
+            large.append(_length(length) >= self.LARGE)
+            return start_response(status, headers, exc_info)
+
+        if receiving:
+            with self.lock:
+                self.receiving += 1
+        try:
+            answer = self.app(environ, start)
+        except BaseException:
+            self._ended(receiving, True)
+            raise
+        return ClosingIterator(answer, [lambda: self._ended(receiving, any(large))]) if any(large) else answer
+
+    def _ended(self, receiving: bool, large: bool) -> None:
+        with self.lock:
+            self.receiving -= receiving
+            self.pending = self.pending or large
+            if self.pending and not self.receiving and self.timer is None:
+                self.timer = threading.Timer(self.IDLE_S, self._trim_when_idle)
+                self.timer.daemon = True
+                self.timer.start()
+
+    def _trim_when_idle(self) -> None:
+        with self.lock:
+            self.timer = None
+            if self.receiving:  # another large call is under way: the last to end asks again
+                return
+            self.pending = False
+        self.trim(0)
+
+
+def _length(text: str | None) -> int:
+    return int(text) if text and text.isdigit() else 0
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 class _Service:

@@ -6,6 +6,7 @@ call of `engine.operations`, and returns the engine's answer.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -109,12 +110,15 @@ PRODUCES = {kind: (JSON, *XML_TYPES) for kind in ("shape", "snapshot", "optional
 PRODUCES.update(text=(), none=())  # a text-only answer is given as it is, whatever Accept says
 
 
+_BLANK = re.compile(rb"\s*")  # (not strip(): that copies a 10 MB body to find it is not blank)
+
+
 def read_body(body: Body) -> dict[str, Any]:
     accepted = {"datastore": ("json", "xml"), "query": ("json", "xml"), "text": ("text", "json"), "form": ("form",)}
     kind = body_kind(request, accepted[body.kind])
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     raw = raw_body(request, limit) if kind not in (None, "form") else b""
-    if kind is None or (kind != "form" and not raw.strip() and not (body.empty and kind == "text")):
+    if kind is None or (kind != "form" and _BLANK.fullmatch(raw) and not (body.empty and kind == "text")):
         if body.required:
             raise InvalidParameter(body.name or body.arg, "a request body is required here")
         return {body.arg: None} if body.kind != "form" else {f.keyword: None for f in body.fields}
@@ -154,7 +158,7 @@ def render(answer: Answer, result: Any, negotiated: Negotiated) -> Response:
         return Response(text, mimetype="text/plain")
     if kind == "datastore":
         if negotiated.xml:
-            return xml_response(datastore.dump_xml(result, negotiated.simple))
+            return Response(datastore.dump_xml_document(result, negotiated.simple), mimetype="application/xml")
         return json_response(datastore.dump_json(result, negotiated.simple))
     if kind == "snapshots":
         response = shape_response(SNAPSHOTS, result.snapshots, negotiated)
@@ -170,7 +174,7 @@ def render(answer: Answer, result: Any, negotiated: Negotiated) -> Response:
 
 def shape_response(shape: Shape, result: Any, negotiated: Negotiated, status: int = 200) -> Response:
     if negotiated.xml:
-        return xml_response(shape.xml(result, None, negotiated.options), status)
+        return Response(shape.document(result, negotiated.options), status=status, mimetype="application/xml")
     return json_response(shape.json(result, negotiated.options), status)
 
 

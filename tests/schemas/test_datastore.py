@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,8 +11,9 @@ from lxml import etree
 
 from engine.datastore import BINARY, TEXT, XML, DataStore, Value, kind_of, make_value
 from engine.errors import InvalidDataStore
-from schemas.datastore import (dump_json, dump_json_body, dump_xml, dump_xml_children, dump_xml_into, load,
-                               load_json, load_json_body, load_xml, load_xml_children)
+from schemas.datastore import (_checked_json, _plain_json, _plain_store, _plain_stream, _Unusual, _XmlReader, dump_json,
+                               dump_json_body, dump_xml, dump_xml_children, dump_xml_into, load, load_json,
+                               load_json_body, load_xml, load_xml_children)
 from schemas.namespaces import DATASTORE
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -572,3 +574,94 @@ def shaped_xml(draw, depth: int = 0) -> etree._Element:
 def test_fuzz_well_formed_xml_shaped_like_a_data_store(element):
     load_or_refuse(element)
     load_or_refuse(wire(element))
+
+
+# -- the plain readings (issue 15): as fast as they can be, and never a different answer ------------
+# A data store as clients and this service write one is read without the XSD or marshmallow. The full
+# reading stays the reference: the plain one either declines (and the full one decides) or gives
+# exactly what the full one gives; and what this service writes, it always takes.
+
+def same_as_the_full_reading(plain, full, document) -> None:
+    try:
+        expected = full(document)
+    except InvalidDataStore:
+        with pytest.raises(_Unusual):
+            plain(document)
+        return
+    try:
+        found = plain(document)
+    except _Unusual:
+        return
+    assert found == expected
+    assert [v.id for v in found.values()] == [v.id for v in expected.values()]
+
+
+def full_xml(element):
+    return _XmlReader(None).checked_store(element)
+
+
+@FUZZ
+@given(shaped_xml())
+def test_the_plain_xml_reading_declines_or_agrees_on_data_store_shaped_xml(element):
+    if element.tag == f"{{{DATASTORE}}}dataStore":
+        same_as_the_full_reading(_plain_store, full_xml, element)
+        same_as_the_full_reading(lambda e: _plain_stream(wire(e)), full_xml, element)
+
+
+@FUZZ
+@given(st.lists(XML_TOKENS, max_size=25).map("".join))
+def test_the_plain_xml_reading_declines_or_agrees_on_token_soup(document):
+    try:
+        element = etree.fromstring(document)
+    except etree.XMLSyntaxError:
+        return
+    if element.tag == f"{{{DATASTORE}}}dataStore":
+        same_as_the_full_reading(_plain_store, full_xml, element)
+        same_as_the_full_reading(lambda e: _plain_stream(document.encode()), full_xml, element)
+
+
+@FUZZ
+@given(SHAPED_JSON)
+def test_the_plain_json_reading_declines_or_agrees_on_data_store_shaped_json(obj):
+    same_as_the_full_reading(_plain_json, _checked_json, {"dataStore": obj})
+
+
+@FUZZ
+@given(stores(), st.booleans())
+def test_what_the_service_writes_the_plain_readings_take(store, simple):
+    expected = through_xml(store, simple, text=False)  # the simple form may change types and IDs
+    assert _plain_store(etree.fromstring(wire(dump_xml(store, simple)))) == expected
+    assert _plain_stream(wire(dump_xml(store, simple))) == expected
+    assert _plain_json(json.loads(json.dumps(dump_json(store, simple)))) == expected
+
+
+@pytest.mark.parametrize("document", [
+    STANDARD_XML.replace('<value id="1"', '<value id="1" other="x"'),  # an attribute the XSD does not know
+    STANDARD_XML.replace("<values>", "<values><!-- c -->"),  # a comment where only elements belong
+    STANDARD_XML.replace("<value>1</value>", "<value>1<!-- c --></value>"),  # a comment in a reference
+    STANDARD_XML.replace("</values>", '<value id="1" type="text/plain"><content>b</content></value></values>'),
+    STANDARD_XML.replace("<value>1</value>", "<value>2</value>"),
+    STANDARD_XML.replace('type="text/plain"', 'type="text"'),
+    SIMPLE_XML.replace('type="text/plain"', 'type="text/xml"'),
+])
+def test_the_plain_xml_reading_leaves_what_it_does_not_know_to_the_full_one(document):
+    element = etree.fromstring(document)
+    with pytest.raises(_Unusual):
+        _plain_store(element)
+    try:  # the answer is the full reading's, refusal and message included
+        expected = full_xml(element)
+    except InvalidDataStore as exc:
+        with pytest.raises(InvalidDataStore, match=re.escape(exc.message.split(": ", 1)[1])):
+            load(wire(element))
+    else:
+        assert load(wire(element)) == expected
+
+
+def test_the_streamed_reading_agrees_with_the_plain_one_on_the_same_document():
+    # The stream frees what it has read; the tree reading keeps it: both see one document.
+    for document in (STANDARD_XML, SIMPLE_XML, f"<dataStore {NS}/>", STANDARD_XML.replace("<entries>", "<entries> ")):
+        assert _plain_stream(document.encode()) == _plain_store(etree.fromstring(document)) == load(document)
+    for unusual in (STANDARD_XML.replace("</values>", "</values>x"), STANDARD_XML.replace("</value>\n", "</value>y"),
+                    f'<!DOCTYPE d><dataStore {NS}/>', STANDARD_XML.replace("<entries>", "<entries><!-- c -->")):
+        with pytest.raises(_Unusual):
+            _plain_stream(unusual.encode())
