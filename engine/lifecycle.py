@@ -171,11 +171,12 @@ def start_and_deliver(pe: "ProcessEngine", record: InstanceRecord, condition: Wa
 
 def drive_and_deliver(pe: "ProcessEngine", record: InstanceRecord, claimed: bool, condition: WaitFor,
                       timeout_ms: int | None, peek: bool, inspect_pipeline: bool, known: Any = None,
-                      unsaved: bool = False, remember: "Claim | None" = None) -> Snapshot:
+                      unsaved: bool = False, remember: "Claim | None" = None, reserved: bool = False) -> Snapshot:
     """Inside a pool slot: drive the instance here, then hand out its snapshot (waiting on if it
     settled short of what the caller waits for)."""
     fetch = not peek and record.auto_dispose == AutoDispose.FETCH.value
-    driver = pe.executor.drive_here(record, claimed=claimed, dispose_at_end=fetch, known=known, unsaved=unsaved)
+    driver = pe.executor.drive_here(record, claimed=claimed, dispose_at_end=fetch, known=known, unsaved=unsaved,
+                                    reserved=reserved)
     if driver is not None and (condition.met(driver.record) or condition.hopeless(driver.record)):
         return deliver(pe, driver.record, peek, inspect_pipeline, driver.run.pipeline, remember)
     if driver is None and not claimed:

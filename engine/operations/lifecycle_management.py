@@ -1,7 +1,8 @@
 """The operations of the spec's "Lifecycle Management" section."""
 from __future__ import annotations
 
-from contextlib import nullcontext
+import copy
+from contextlib import ExitStack, nullcontext
 from typing import Iterable
 
 from sqlalchemy.exc import IntegrityError
@@ -336,26 +337,42 @@ def start_process(pe: ProcessEngine, principal: Principal, execution_id: str, *,
     """Start a CREATED instance or continue a WAITING or PAUSED one, merging `process_params` first."""
     check_timeout(timeout)
     condition = WaitFor.of(states, wait_online, END_STATES)
-    with pe.db.unit_of_work() as uow:
-        record = load(uow.conn, principal, execution_id, Privilege.EXECUTE)
-        state = ExecutionState(record.state)
-        if state not in _CONTINUABLE:
-            raise InvalidState(f"startProcess needs state CREATED, WAITING or PAUSED; the process is {state.value}")
-        _require_healthy(record)
-        wait = store.get_wait(uow.conn, execution_id)
-        if wait is not None and wait.kind == "child":
-            raise InvalidState(f"the process waits for its child process {wait.child_execution_id}")
-        first = state == ExecutionState.CREATED
-        definition = definition_of(pe, uow.conn, record).definition if first else None
-        pipeline = merge_parameters(definition, codec.decode_store(record.pipeline), process_params, first)
-        store.delete_wait(uow.conn, execution_id)
-        values = state_values(record, ExecutionState.READY, pe.node_id, clock.now())
-        values.update(pipeline=codec.encode_store(pipeline),
-                      online=_online_after_start(set_online, timeout, record.online))
-        change(uow.conn, record, values)
-        _after_change(pe, uow, record, queue=False)
-        uow.commit()
+    here = may_drive_here(pe, condition, timeout, True)  # and online, once read
+    with ExitStack() as held:
+        with pe.db.unit_of_work() as uow:
+            record = load(uow.conn, principal, execution_id, Privilege.EXECUTE)
+            state = ExecutionState(record.state)
+            if state not in _CONTINUABLE:
+                raise InvalidState(f"startProcess needs state CREATED, WAITING or PAUSED; the process is {state.value}")
+            _require_healthy(record)
+            wait = store.get_wait(uow.conn, execution_id)
+            if wait is not None and wait.kind == "child":
+                raise InvalidState(f"the process waits for its child process {wait.child_execution_id}")
+            first = state == ExecutionState.CREATED
+            definition = definition_of(pe, uow.conn, record).definition if first else None
+            pipeline = merge_parameters(definition, codec.decode_store(record.pipeline), process_params, first)
+            store.delete_wait(uow.conn, execution_id)
+            now, online = clock.now(), _online_after_start(set_online, timeout, record.online)
+            values = state_values(record, ExecutionState.READY, pe.node_id, now)
+            values.update(pipeline=codec.encode_store(pipeline), online=online)
+            claimed = here and online and held.enter_context(pe.executor.reservation(record.thread_pool_id,
+                                                                                    execution_id))
+            if claimed:  # this thread drives it: claimed in this commit, not in one of its own
+                values.update(_claimed_values(pe, record, values, now))
+            change(uow.conn, record, values)
+            _after_change(pe, uow, record, queue=False)
+            uow.commit()
+        if claimed:
+            return drive_and_deliver(pe, record, True, condition, timeout, peek, inspect_pipeline, reserved=True)
     return start_and_deliver(pe, record, condition, timeout, peek, inspect_pipeline)
+
+
+def _claimed_values(pe: ProcessEngine, record, ready: dict, now) -> dict:  # type: ignore[no-untyped-def]
+    """READY and then RUNNING for this node, as a driver's claim would make it: the state change index
+    counts both, as it does for a run driven by its caller, though READY is never committed."""
+    values = state_values(apply(copy.copy(record), ready), ExecutionState.RUNNING, pe.node_id, now)
+    values.update(owner_node=pe.node_id, previous_node=pe.node_id)
+    return values
 
 
 def terminate_process(pe: ProcessEngine, principal: Principal, execution_id: str, *, kill: bool = False,

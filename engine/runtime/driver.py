@@ -71,7 +71,11 @@ class Driver:
             return self._mark_unhealthy(HealthState.BROKEN, exc.message, exc.type)
         self.loaded = loaded
         self.run = self._build_run(loaded, pipeline, position)
-        return claimed or self._claim()
+        if not claimed:
+            return self._claim()
+        if loaded.revision != record.definition_revision and not self.pending_insert:
+            return self._adopt_definition()  # claimed by the caller; its definition changed meanwhile
+        return True
 
     def _load_definition(self) -> LoadedDefinition:
         record, repository = self.record, self.pe.repository
@@ -110,6 +114,17 @@ class Driver:
             uow.commit()
         return True
 
+    def _adopt_definition(self) -> bool:
+        """What a claim writes besides the state: the definition revision it runs from now on."""
+        values = self._definition_columns(self.loaded)
+        values["exec_version"] = self.record.exec_version + 1
+        with self.pe.db.unit_of_work() as uow:
+            if not self._write(uow, values, self.record.exec_version):
+                return False
+            self._after(uow, values)
+            uow.commit()
+        return True
+
     def _definition_columns(self, loaded: LoadedDefinition) -> dict[str, Any]:
         with self.pe.db.unit_of_work() as uow:
             registered = self.pe.register(uow, loaded)
@@ -122,6 +137,10 @@ class Driver:
         log.warning("instance %s is %s: %s", self.record.execution_id, health.value, message)
         values = {"health": health.value, "health_message": message, "health_exception_type": exception_type,
                   "exec_version": self.record.exec_version + 1, "process_engine_id": self.pe.node_id}
+        if self.record.state == ExecutionState.RUNNING.value and not self.pending_insert:
+            # claimed by its caller in the start's commit: READY again, as it would be unclaimed
+            values.update(state_values(self.record, ExecutionState.READY, self.pe.node_id, clock.now()))
+            values["exec_version"] = self.record.exec_version + 1
         if not self.record.locked:
             values["owner_node"] = None
         with self.pe.db.unit_of_work() as uow:

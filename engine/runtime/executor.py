@@ -125,14 +125,34 @@ class Executor:
         finally:
             permits.put(None)
 
+    @contextmanager
+    def reservation(self, pool_id: str | None, execution_id: str) -> Iterator[bool]:
+        """A permit of the pool and the instance itself, for a caller about to commit it RUNNING for
+        this node and then drive it (`drive_here(..., reserved=True)`): True if both were free. Nothing
+        else here starts it meanwhile; if the caller fails before driving it, it is free again."""
+        with self.slot(pool_id) as free:
+            with self._lock(execution_id):
+                reserved = free and self.accepting and execution_id not in self._active
+                if reserved:
+                    self._active[execution_id] = False
+            try:
+                yield reserved
+            except BaseException:
+                if reserved:
+                    with self._lock(execution_id):
+                        self._active.pop(execution_id, None)
+                raise
+
     def drive_here(self, record: InstanceRecord, *, claimed: bool, dispose_at_end: bool = False,
-                   known: tuple[Any, DataStore] | None = None, unsaved: bool = False) -> Driver | None:
+                   known: tuple[Any, DataStore] | None = None, unsaved: bool = False,
+                   reserved: bool = False) -> Driver | None:
         """Inside a `slot`: drive the instance on this thread until it suspends or ends; the driver
         (its record as last committed), or None if it does not run here. `claimed`: the caller
-        committed it RUNNING for this node already — or, `unsaved`, holds it RUNNING in memory only,
-        for the driver to insert when it first saves. `known`: definition and pipeline it holds."""
+        committed it RUNNING for this node already (`reserved`: inside its `reservation`) — or,
+        `unsaved`, holds it RUNNING in memory only, for the driver to insert when it first saves.
+        `known`: definition and pipeline it holds."""
         with self._lock(record.execution_id):
-            if record.execution_id in self._active or not (self.accepting or claimed or unsaved):
+            if not reserved and (record.execution_id in self._active or not (self.accepting or claimed or unsaved)):
                 return None
             self._active[record.execution_id] = False
         return self._guarded(record.execution_id, record.thread_pool_id, record, dispose_at_end, known,

@@ -5,6 +5,7 @@ from engine import operations as ops
 from engine.datastore import DataStore, make_value
 from engine.security import ANONYMOUS_ADMIN as ADMIN
 from engine.states import ExecutionState
+from tests.conftest import write_definition
 
 
 def params(**entries: str) -> DataStore:
@@ -18,3 +19,46 @@ def test_run_greeting_finishes_with_its_output_in_the_snapshot(pe):
     assert snapshot.current_element == "root.end"
     assert snapshot.state_change_index == 3  # CREATED -> READY -> RUNNING -> FINISHED
     assert snapshot.definition.name == "Greeting" and snapshot.definition.version == 1
+
+
+def commits_on_this_thread(pe, call):
+    """What `call` returns and how many transactions it committed from the calling thread."""
+    import threading
+
+    from sqlalchemy import event
+
+    me, commits = threading.get_ident(), []
+
+    def counted(conn):
+        if threading.get_ident() == me:
+            commits.append(1)
+    event.listen(pe.db.engine, "commit", counted)
+    try:
+        return call(), len(commits)
+    finally:
+        event.remove(pe.db.engine, "commit", counted)
+
+
+def test_a_continue_its_caller_drives_commits_twice_and_counts_every_state(engine_factory, repo):
+    # Issue 15: the start claims the instance for the calling thread in its own commit; the end is
+    # the other. READY is passed through, not committed, and still counted, as a run's is.
+    uri = write_definition(repo, "c.ipd", '<wait id="hold"/><assign id="a" name="x">done</assign>')
+    pe = engine_factory(repo)
+    waiting = ops.run(pe, ADMIN, uri, states=["WAITING"], peek=True)
+    ended, commits = commits_on_this_thread(pe, lambda: ops.start_process(pe, ADMIN, waiting.execution_id,
+                                                                          peek=True, inspect_pipeline=True))
+    assert ended.state is ExecutionState.FINISHED and ended.pipeline.first_text("x") == "done"
+    assert ended.state_change_index == waiting.state_change_index + 3  # READY, RUNNING, FINISHED
+    assert commits == 2
+
+
+def test_a_continue_runs_on_from_the_definition_as_changed_while_it_waited(engine_factory, repo):
+    uri = write_definition(repo, "c.ipd", '<wait id="hold"/><assign id="a" name="x">old</assign>')
+    pe = engine_factory(repo)
+    waiting = ops.run(pe, ADMIN, uri, states=["WAITING"], peek=True)
+    write_definition(repo, "c.ipd", '<wait id="hold"/><assign id="a" name="x">new</assign>', title="Changed")
+    ended = ops.start_process(pe, ADMIN, waiting.execution_id, peek=True, inspect_pipeline=True)
+    assert ended.state is ExecutionState.FINISHED and ended.pipeline.first_text("x") == "new"
+    assert ended.definition.name == "Changed" and ended.definition.version == waiting.definition.version + 1
+    again = ops.get_process_snapshot(pe, ADMIN, waiting.execution_id, peek=True)
+    assert again.definition == ended.definition  # as saved, not only as handed out
