@@ -171,28 +171,33 @@ def run(pe: ProcessEngine, principal: Principal, process_uri: str, *, external_i
         if unsaved:
             # This thread runs it, RUNNING for this node from the start; the driver writes it first
             # when it suspends, ends or saves — nobody else can know of it before.
-            apply(record, state_values(record, ExecutionState.RUNNING, pe.node_id, record.state_changed_at))
-            record.owner_node = record.previous_node = pe.node_id
+            apply(record, _claimed_values(pe, record, {}, record.state_changed_at))
             return drive_and_deliver(pe, record, True, condition, timeout, peek, inspect_pipeline,
                                      (loaded, pipeline), unsaved=True)
     record.pipeline = codec.encode_store(pipeline)
-    if not _write_new(pe, record, claim):
-        return _answer_again(pe, claim, condition, timeout, peek, inspect_pipeline)
+    with pe.executor.taken(record.thread_pool_id, record.execution_id) if claim is None and online \
+            else nullcontext(False) as queued:
+        if queued:  # a thread of its pool is free: claimed for it in the insert, not in a commit of its own
+            apply(record, _claimed_values(pe, record, {}, record.state_changed_at))
+        if not _write_new(pe, record, claim):
+            return _answer_again(pe, claim, condition, timeout, peek, inspect_pipeline)
+    if queued:
+        return _handed_over(pe, record, (loaded, pipeline), condition, timeout, peek, inspect_pipeline)
     return start_and_deliver(pe, record, condition, timeout, peek, inspect_pipeline, remember=claim)
 
 
 def _write_new(pe: ProcessEngine, record, claim: "idempotency.Claim | None") -> bool:  # type: ignore[no-untyped-def]
     """Insert a new instance (claiming the idempotency key with it); False if another request holds
     the key — then nothing was written."""
+    if claim is None:  # the row alone: one statement, committed by itself
+        store.insert_alone(pe.db, record.as_values())
+        return True
     try:
         with pe.db.unit_of_work() as uow:
             store.insert_instance(uow.conn, record)
-            if claim is not None:
-                idempotency.take(pe, uow.conn, claim, record.execution_id)
+            idempotency.take(pe, uow.conn, claim, record.execution_id)
             uow.commit()
     except IntegrityError:
-        if claim is None:
-            raise
         return False
     return True
 
@@ -355,16 +360,32 @@ def start_process(pe: ProcessEngine, principal: Principal, execution_id: str, *,
             now, online = clock.now(), _online_after_start(set_online, timeout, record.online)
             values = state_values(record, ExecutionState.READY, pe.node_id, now)
             values.update(pipeline=codec.encode_store(pipeline), online=online)
+            # Driven by this thread, or else by a free thread of its pool: claimed in this commit,
+            # not in one of its own.
             claimed = here and online and held.enter_context(pe.executor.reservation(record.thread_pool_id,
                                                                                     execution_id))
-            if claimed:  # this thread drives it: claimed in this commit, not in one of its own
+            queued = not here and online and held.enter_context(pe.executor.taken(record.thread_pool_id,
+                                                                                 execution_id))
+            if claimed or queued:
                 values.update(_claimed_values(pe, record, values, now))
             change(uow.conn, record, values)
             _after_change(pe, uow, record, queue=False)
             uow.commit()
         if claimed:
             return drive_and_deliver(pe, record, True, condition, timeout, peek, inspect_pipeline, reserved=True)
+    if queued:
+        return _handed_over(pe, record, None, condition, timeout, peek, inspect_pipeline)
     return start_and_deliver(pe, record, condition, timeout, peek, inspect_pipeline)
+
+
+def _handed_over(pe: ProcessEngine, record, known, condition: WaitFor, timeout: int,  # type: ignore[no-untyped-def]
+                 peek: bool, inspect_pipeline: bool) -> Snapshot:
+    """Hand an instance committed RUNNING for a thread of its pool to that thread; then answer as
+    committed if the caller does not wait (no read: this is what was committed), else as asked."""
+    pe.executor.hand_over(copy.copy(record), known)  # its own copy: the driver changes its record
+    if timeout == 0:
+        return deliver(pe, record, peek, inspect_pipeline)
+    return await_and_deliver(pe, record.execution_id, condition, timeout, peek, inspect_pipeline)
 
 
 def _claimed_values(pe: ProcessEngine, record, ready: dict, now) -> dict:  # type: ignore[no-untyped-def]

@@ -302,8 +302,12 @@ class Driver:
         return True
 
     def _alone(self) -> bool:
-        return self.pending_insert and not self.run.log_entries and self.dispose_child is None \
-            and self.record.parent_execution_id is None
+        return self.pending_insert and self._single()
+
+    def _single(self) -> bool:
+        """Whether saving it writes its own row and nothing else: no log lines, no parent to wake, no
+        child to dispose (a single statement)."""
+        return not self.run.log_entries and self.dispose_child is None and self.record.parent_execution_id is None
 
     def _save_running(self) -> bool:
         values = self._state_columns()
@@ -343,7 +347,7 @@ class Driver:
             values["disposed_at"] = now
         if self._insert_alone(values):
             return
-        with self.pe.db.unit_of_work() as uow:
+        with self.pe.db.unit_of_work(single=self._single()) as uow:
             if not self._write(uow, values, record.exec_version):
                 return
             parent = self._wake_parent(uow.conn, now)

@@ -128,20 +128,55 @@ class Executor:
     @contextmanager
     def reservation(self, pool_id: str | None, execution_id: str) -> Iterator[bool]:
         """A permit of the pool and the instance itself, for a caller about to commit it RUNNING for
-        this node and then drive it (`drive_here(..., reserved=True)`): True if both were free. Nothing
-        else here starts it meanwhile; if the caller fails before driving it, it is free again."""
-        with self.slot(pool_id) as free:
-            with self._lock(execution_id):
-                reserved = free and self.accepting and execution_id not in self._active
-                if reserved:
-                    self._active[execution_id] = False
-            try:
-                yield reserved
-            except BaseException:
-                if reserved:
-                    with self._lock(execution_id):
-                        self._active.pop(execution_id, None)
-                raise
+        this node and then drive it on its own thread (`drive_here(..., reserved=True)`): True if both
+        were free. Nothing else here starts it meanwhile; if the caller fails first, both are free."""
+        with self.taken(pool_id, execution_id) as reserved:
+            yield reserved
+        if reserved:  # driven, on the caller's thread: the permit is the pool's again
+            self._permits(pool_id).put(None)
+
+    @contextmanager
+    def taken(self, pool_id: str | None, execution_id: str) -> Iterator[bool]:
+        """As `reservation`, for a caller about to commit it RUNNING for this node and then `hand_over`
+        it to a thread of the pool, permit and all."""
+        permits = self._permits(pool_id)
+        try:
+            permits.get_nowait()
+        except queue.Empty:
+            yield False
+            return
+        with self._lock(execution_id):
+            taken = self.accepting and execution_id not in self._active
+            if taken:
+                self._active[execution_id] = False
+        if not taken:
+            permits.put(None)
+        try:
+            yield taken
+        except BaseException:
+            if taken:
+                with self._lock(execution_id):
+                    self._active.pop(execution_id, None)
+                permits.put(None)
+            raise
+
+    def hand_over(self, record: InstanceRecord, known: tuple[Any, DataStore] | None = None) -> None:
+        """Drive on a thread of its pool an instance `taken` and committed RUNNING for this node: no
+        claim of its own (a transaction saved on every asynchronous start)."""
+        pool = self.pools.get(record.thread_pool_id or "default") or self.pools["default"]
+        try:
+            pool.submit(self._run_handed_over, record, known)
+        except RuntimeError:  # the pool has shut down since: READY again, for this node or another
+            with self._lock(record.execution_id):
+                self._active.pop(record.execution_id, None)
+            self._permits(record.thread_pool_id).put(None)
+            self.pe.hand_back_later(record.execution_id, record.thread_pool_id)
+
+    def _run_handed_over(self, record: InstanceRecord, known: tuple[Any, DataStore] | None) -> None:
+        try:
+            self._guarded(record.execution_id, record.thread_pool_id, record, False, known, True)
+        finally:
+            self._permits(record.thread_pool_id).put(None)
 
     def drive_here(self, record: InstanceRecord, *, claimed: bool, dispose_at_end: bool = False,
                    known: tuple[Any, DataStore] | None = None, unsaved: bool = False,

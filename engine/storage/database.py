@@ -89,11 +89,13 @@ class Database:
             driver.execute("ANALYZE")
 
     def unit_of_work(self, write: bool = True, *, on: Connection | None = None,
-                     lock_timeout_ms: int | None = None) -> "UnitOfWork":
+                     lock_timeout_ms: int | None = None, single: bool = False) -> "UnitOfWork":
         """A transaction: on a connection of the pool, or `on` one the caller holds (and keeps). With
         `lock_timeout_ms` (PostgreSQL) a statement waiting that long for a row lock fails instead of
-        waiting on: for background work, which must not hang on a row a stalled node holds."""
-        return UnitOfWork(self, write, on, lock_timeout_ms)
+        waiting on: for background work, which must not hang on a row a stalled node holds. `single`:
+        the caller writes one statement, which PostgreSQL then commits by itself, as atomically as
+        inside BEGIN … COMMIT and without those two round trips (`commit()` is still called)."""
+        return UnitOfWork(self, write, on, lock_timeout_ms, single)
 
     def execute_alone(self, sql: str, params: Any) -> None:
         """Run one driver-level write statement as a transaction of its own.
@@ -120,7 +122,11 @@ class Database:
             self.checkpointer.wake()
 
     def _execute_alone_pg(self, sql: str, params: Any) -> None:
-        pooled = self.engine.raw_connection()
+        try:
+            pooled = self.engine.raw_connection()
+        except OperationalError as exc:  # cannot connect
+            raise DatabaseUnavailable() from exc
+        dbapi = self.engine.dialect.dbapi
         try:
             driver = pooled.driver_connection
             driver.autocommit = True
@@ -128,7 +134,13 @@ class Database:
                 with driver.cursor() as cursor:
                     cursor.execute(sql, params)
             finally:
-                driver.autocommit = False  # the pool's next user gets a transaction as always
+                if not driver.closed:
+                    driver.autocommit = False  # the pool's next user gets a transaction as always
+        except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
+            # The connection died, and those opened with it likely too (a restart, a failover): as
+            # SQLAlchemy does on a disconnect it sees itself, the pool replaces all of them.
+            self.engine.pool._invalidate(pooled, exc)
+            raise DatabaseUnavailable() from exc
         finally:
             pooled.close()  # back to the pool
 
@@ -311,8 +323,8 @@ class UnitOfWork:
     """One transaction. Leaving it without `commit()` rolls back; hooks run only after a commit."""
 
     def __init__(self, database: Database, write: bool, on: Connection | None = None,
-                 lock_timeout_ms: int | None = None) -> None:
-        self._database, self._write, self._on = database, write, on
+                 lock_timeout_ms: int | None = None, single: bool = False) -> None:
+        self._database, self._write, self._on, self._single = database, write, on, single
         self._lock_timeout = None if database.is_sqlite else lock_timeout_ms
         self._after: list[Callable[[], None]] = []
         self.committed = False
@@ -327,10 +339,12 @@ class UnitOfWork:
             else:
                 self.conn, self._close = self._database.connection(self._serialised is not None)
             self.conn.info["pe_write"] = self._write  # read by the SQLite begin hook: BEGIN IMMEDIATE or not
-            self._autocommit = self._close and not self._write and not self._database.is_sqlite
+            self._autocommit = self._close and (self._single or not self._write) and not self._database.is_sqlite \
+                and self._lock_timeout is None
             if self._autocommit:
                 # Reading under READ COMMITTED, each statement sees what was committed when it began,
                 # in a transaction or not: without one, neither BEGIN nor ROLLBACK goes to the server.
+                # A single write statement commits by itself.
                 self.conn.connection.driver_connection.autocommit = True
             self._tx = self.conn.begin()
             if self._lock_timeout is not None:

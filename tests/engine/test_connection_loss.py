@@ -101,3 +101,33 @@ def test_a_pool_whose_connections_died_idle_costs_one_clean_refusal_at_most(engi
         except Unavailable:
             outcomes.append("unavailable")
     assert outcomes.count("unavailable") <= 1 and outcomes[-9:] == ["answer"] * 9, outcomes
+
+
+@ON_POSTGRES
+def test_writes_that_commit_by_themselves_refuse_cleanly_once_when_the_pool_died(engine_factory, storage_url, repo):
+    """A written run and an asynchronous start each write one statement outside a transaction (issue 15):
+    on a pool whose connections died they too fail at most once, as EngineOffline, and the pool heals."""
+    write_definition(repo, "done.ipd", '<assign id="a" name="x">1</assign>')
+    application = f"pe-alone-{uuid.uuid4().hex[:8]}"
+    pe = engine_factory(repo, storage={"url": f"{storage_url}&application_name={application}"})
+    for _ in range(5):
+        ops.run(pe, ADMIN, "done.ipd", peek=True)
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        cut = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                "WHERE application_name = :a AND state = 'idle'"), {"a": application}).scalar()
+    admin.dispose()
+    assert cut >= 1
+    outcomes, started = [], []
+    for attempt in range(10):
+        try:
+            if attempt % 2:
+                started.append(ops.run(pe, ADMIN, "done.ipd", peek=True, timeout=0).execution_id)
+            else:
+                ops.run(pe, ADMIN, "done.ipd", peek=True)
+            outcomes.append("answer")
+        except Unavailable:
+            outcomes.append("unavailable")
+    assert outcomes.count("unavailable") <= 1 and outcomes[-8:] == ["answer"] * 8, outcomes
+    for execution_id in started:
+        assert ops.wait_for_process(pe, ADMIN, execution_id, timeout=10000).state.value == "FINISHED"

@@ -62,3 +62,24 @@ def test_a_continue_runs_on_from_the_definition_as_changed_while_it_waited(engin
     assert ended.definition.name == "Changed" and ended.definition.version == waiting.definition.version + 1
     again = ops.get_process_snapshot(pe, ADMIN, waiting.execution_id, peek=True)
     assert again.definition == ended.definition  # as saved, not only as handed out
+
+
+def test_an_asynchronous_start_is_claimed_for_a_free_pool_thread_in_its_insert(pe):
+    # Issue 15: no READY row for a pool thread to claim in a commit of its own; the answer says so.
+    started = ops.run(pe, ADMIN, "greeting.ipd", process_params=params(name="Ada"), timeout=0, peek=True)
+    assert started.state is ExecutionState.RUNNING and started.owner_node == pe.node_id
+    ended = ops.wait_for_process(pe, ADMIN, started.execution_id, timeout=10000, inspect_pipeline=True)
+    assert ended.state is ExecutionState.FINISHED and ended.pipeline.first_text("greeting") == "Hello, Ada!"
+    assert ended.state_change_index == 3  # as a run's: READY and RUNNING both counted
+
+
+def test_an_asynchronous_continue_is_claimed_in_the_start_and_runs_on_a_pool_thread(engine_factory, repo):
+    uri = write_definition(repo, "c.ipd", '<wait id="hold"/><assign id="a" name="x">done</assign>')
+    pe = engine_factory(repo)
+    waiting = ops.run(pe, ADMIN, uri, states=["WAITING"], peek=True)
+    started, commits = commits_on_this_thread(pe, lambda: ops.start_process(pe, ADMIN, waiting.execution_id,
+                                                                            timeout=0, peek=True))
+    assert started.state is ExecutionState.RUNNING and commits == 1
+    ended = ops.wait_for_process(pe, ADMIN, waiting.execution_id, timeout=10000, inspect_pipeline=True)
+    assert ended.state is ExecutionState.FINISHED and ended.pipeline.first_text("x") == "done"
+    assert ended.state_change_index == waiting.state_change_index + 3
