@@ -364,8 +364,8 @@ def start_process(pe: ProcessEngine, principal: Principal, execution_id: str, *,
             # not in one of its own.
             claimed = here and online and held.enter_context(pe.executor.reservation(record.thread_pool_id,
                                                                                     execution_id))
-            queued = not here and online and held.enter_context(pe.executor.taken(record.thread_pool_id,
-                                                                                 execution_id))
+            queued = not here and online and pe.accepting_work() and held.enter_context(
+                pe.executor.taken(record.thread_pool_id, execution_id))
             if claimed or queued:
                 values.update(_claimed_values(pe, record, values, now))
             change(uow.conn, record, values)

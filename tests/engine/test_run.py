@@ -83,3 +83,15 @@ def test_an_asynchronous_continue_is_claimed_in_the_start_and_runs_on_a_pool_thr
     ended = ops.wait_for_process(pe, ADMIN, waiting.execution_id, timeout=10000, inspect_pipeline=True)
     assert ended.state is ExecutionState.FINISHED and ended.pipeline.first_text("x") == "done"
     assert ended.state_change_index == waiting.state_change_index + 3
+
+
+def test_an_asynchronous_continue_on_an_offline_engine_is_queued_not_claimed(engine_factory, repo):
+    uri = write_definition(repo, "c.ipd", '<wait id="hold"/><assign id="a" name="x">done</assign>')
+    pe = engine_factory(repo)
+    waiting = ops.run(pe, ADMIN, uri, states=["WAITING"], peek=True)
+    ops.set_engine_online(pe, ADMIN, False)
+    queued = ops.start_process(pe, ADMIN, waiting.execution_id, timeout=0, peek=True)
+    assert queued.state is ExecutionState.READY and queued.owner_node is None
+    ops.set_engine_online(pe, ADMIN, True)
+    ended = ops.wait_for_process(pe, ADMIN, waiting.execution_id, timeout=10000)
+    assert ended.state is ExecutionState.FINISHED
