@@ -255,9 +255,11 @@ def _plain_stream(data: bytes) -> DataStore:
                 raise _Unusual
             if plain.read(element, parent):
                 element.clear(keep_tail=True)
-                while element.getprevious() is not None:  # read before, its tail complete by now
-                    plain.check_tail(element.getprevious(), element.tag)
+                previous = element.getprevious()
+                while previous is not None:  # read before, its tail complete by now
+                    plain.check_tail(previous, element.tag)
                     del parent[0]
+                    previous = element.getprevious()
         root = events.root
     except etree.XMLSyntaxError:
         raise _Unusual from None
@@ -275,16 +277,17 @@ class _PlainReading:
         self.by_id: dict[str, Value] = {}
         self.named: dict[str, tuple[Value, ...]] = {}
         self.simple_values = 0
-        self.frame: etree._Element | None = None  # the stream's values or entries element, once checked
+        self.frame: etree._Element | None = None  # the stream's values or entries element, once checked,
+        self.frame_item, self.frame_read = "", self.stored_value  # the tag of its items and their reading
 
     def read(self, element: etree._Element, parent: etree._Element) -> bool:
         """Read a stored value, a standard entry or a simple entry of a whole document; False for
         anything else (what they hold, read with them)."""
         tag = element.tag
         if parent is self.frame:  # the values or entries element met before (most calls: the quick way)
-            if tag != (_VALUE if parent.tag == _VALUES else _ENTRY):
+            if tag != self.frame_item:
                 return False
-            (self.stored_value if tag == _VALUE else self.standard_entry)(element)
+            self.frame_read(element)
             return True
         if parent.tag == _ENTRY:  # an entry's values, read with it
             return False
@@ -296,7 +299,8 @@ class _PlainReading:
         elif above.getparent() is not None:
             return False
         elif (parent.tag, tag) in ((_VALUES, _VALUE), (_ENTRIES, _ENTRY)):
-            self.frame = parent
+            self.frame, self.frame_item = parent, tag
+            self.frame_read = self.stored_value if tag == _VALUE else self.standard_entry
             return self.read(element, parent)
         else:
             return False
@@ -790,7 +794,16 @@ def _text(text: str) -> str:
 
 
 def _attr(text: str) -> str:
+    if text.isalnum():  # most IDs
+        return text
+    return _short_attr(text) if len(text) <= 128 else _attr_of(text)
+
+
+def _attr_of(text: str) -> str:
     return _text(text).replace('"', "&quot;").replace("\t", "&#9;").replace("\n", "&#10;")
+
+
+_short_attr = functools.lru_cache(maxsize=1024)(_attr_of)  # content types repeat
 
 
 def _text_as(value: Value, kind: str) -> str:
