@@ -159,7 +159,7 @@ def render(answer: Answer, result: Any, negotiated: Negotiated) -> Response:
     if kind == "datastore":
         if negotiated.xml:
             return Response(datastore.dump_xml_document(result, negotiated.simple), mimetype="application/xml")
-        return json_response(datastore.dump_json(result, negotiated.simple))
+        return Response(datastore.dump_json_document(result, negotiated.simple), mimetype=JSON)
     if kind == "snapshots":
         response = shape_response(SNAPSHOTS, result.snapshots, negotiated)
         response.headers["X-Total-Count"] = str(result.total)
@@ -175,7 +175,7 @@ def render(answer: Answer, result: Any, negotiated: Negotiated) -> Response:
 def shape_response(shape: Shape, result: Any, negotiated: Negotiated, status: int = 200) -> Response:
     if negotiated.xml:
         return Response(shape.document(result, negotiated.options), status=status, mimetype="application/xml")
-    return json_response(shape.json(result, negotiated.options), status)
+    return Response(shape.json_document(result, negotiated.options), status=status, mimetype=JSON)
 
 
 def xml_response(element: etree._Element, status: int = 200) -> Response:

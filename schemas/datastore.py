@@ -22,6 +22,7 @@ import orjson
 from lxml import etree
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from engine import jsontext
 from engine.datastore import (BINARY, TEXT, XML, DataStore, Value, check_xml_text, is_mime_type, kind_of,
                               make_value)
 from engine.errors import InvalidDataStore
@@ -846,12 +847,51 @@ def dump_json_body(store: DataStore, simple: bool) -> dict:
     """The inside of `"dataStore"`, for a key holding a store under its own name (a pipeline)."""
     if simple:
         return {"entry": [_json_entry(name, values) for name, values in store.entries()]}
-    return {  # (content read straight where it is text: this runs for every value of a 10 MB store)
-        "values": {"value": [{"type": value.type, "id": value.id, "content": {"value": [
-            value.content if value.content.__class__ is str else value.text]}} for value in store.values()]},
-        "entries": {"entry": [{"name": name, "value": [value.id for value in values]}
-                              for name, values in store.entries()]},
-    }
+    return {"values": {"value": [_json_stored_value(value) for value in store.values()]},
+            "entries": {"entry": [_json_standard_entry(name, values) for name, values in store.entries()]}}
+
+
+def dump_json_document(store: DataStore, simple: bool) -> list[bytes]:
+    """dump_json's document as UTF-8 JSON text, in pieces (see json_markup)."""
+    return [b'{"dataStore":', *json_markup(store, simple), b"}"]
+
+
+def json_markup(store: DataStore, simple: bool) -> list[bytes]:
+    """dump_json_body's object as UTF-8 JSON text in pieces of about 64 KB, each item written as it
+    comes: a 10 MB store's answer is never held as Python objects as well (issue 15)."""
+    if simple:
+        return [b'{"entry":[', *_json_items(_json_entry(name, values) for name, values in store.entries()), b"]}"]
+    return [b'{"values":{"value":[', *_json_items(map(_json_stored_value, store.values())),
+            b']},"entries":{"entry":[',
+            *_json_items(_json_standard_entry(name, values) for name, values in store.entries()), b"]}}"]
+
+
+def _json_items(items: Iterable[dict]) -> list[bytes]:
+    """Items of a JSON array, comma-separated, grouped into pieces of about 64 KB."""
+    chunks: list[bytes] = []
+    held: list[bytes] = []
+    size = 0
+    for item in items:
+        text = jsontext.dumps_utf8(item)
+        held.append(text)
+        size += len(text)
+        if size >= 65536:
+            chunks.append(b",".join(held))
+            held.clear()
+            size = 0
+    if held:
+        chunks.append(b",".join(held))
+    return [piece for chunk in chunks for piece in (b",", chunk)][1:]
+
+
+def _json_stored_value(value: Value) -> dict:
+    # (content read straight where it is text: this runs for every value of a 10 MB store)
+    return {"type": value.type, "id": value.id,
+            "content": {"value": [value.content if value.content.__class__ is str else value.text]}}
+
+
+def _json_standard_entry(name: str, values: tuple[Value, ...]) -> dict:
+    return {"name": name, "value": [value.id for value in values]}
 
 
 def _json_entry(name: str, values: tuple[Value, ...]) -> dict:

@@ -8,12 +8,14 @@ booleans typed. An element's own text, where it has one, is the key `value`.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from lxml import etree
 from marshmallow import Schema, fields, validate
 
+from engine import jsontext
 from engine.clock import format_timestamp
 
 from .namespaces import DATASTORE, PROCESS
@@ -21,6 +23,8 @@ from .namespaces import DATASTORE, PROCESS
 NSMAP = {None: PROCESS, "dat": DATASTORE}
 _DEFERRED = "pe-deferred-markup"
 _DEFERRED_MARK = re.compile(rb"<\?pe-deferred-markup (\d+)\?>")
+_DEFERRED_JSON_TOKEN = f"pe-deferred-{secrets.token_hex(16)}-"
+_DEFERRED_JSON = re.compile(b'"' + re.escape(_DEFERRED_JSON_TOKEN.encode()) + rb'(\d+)"')
 STRING, INT, BOOL, TIME = "string", "int", "bool", "timestamp"
 
 
@@ -54,6 +58,7 @@ class Custom:
     json: Callable[[Any, dict], Any]
     schema: Any = None  # a marshmallow field describing the JSON
     markup: Callable[[Any, dict], list[bytes]] | None = None  # the children as UTF-8 markup, in pieces
+    json_markup: Callable[[Any, dict], list[bytes]] | None = None  # the JSON value as UTF-8 text, in pieces
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,22 @@ class Shape:
         """`{name: body}`, the document for this shape at the root."""
         return {self.name: self.body(obj, options or {})}
 
+    def json_document(self, obj: Any, options: dict | None = None) -> list[bytes]:
+        """`json`'s document as UTF-8 text, in pieces; as `document` does for XML, a child with JSON
+        text of its own (a pipeline) goes in as that text, in place of a string only this code writes
+        (a random token: no text from anywhere else can be it)."""
+        deferred: list[list[bytes]] = []
+        body = jsontext.dumps_utf8(self.json(obj, dict(options or {}, deferred_json=deferred)))
+        if not deferred:
+            return [body]
+        pieces, start = [], 0
+        for found in _DEFERRED_JSON.finditer(body):
+            pieces.append(body[start:found.start()])
+            pieces += deferred[int(found.group(1))]
+            start = found.end()
+        pieces.append(body[start:])
+        return pieces
+
     def body(self, obj: Any, options: dict) -> Any:
         body: dict[str, Any] = {}
         if not self._plan:  # (name, read, is a timestamp) of each attribute: this runs for every answer
@@ -147,7 +168,12 @@ class Shape:
             value = child.read(obj)
             if isinstance(child, Custom):
                 if value is not None:
-                    body[child.name] = child.json(value, options)
+                    deferred = options.get("deferred_json")
+                    if deferred is None or child.json_markup is None:
+                        body[child.name] = child.json(value, options)
+                    else:
+                        body[child.name] = f"{_DEFERRED_JSON_TOKEN}{len(deferred)}"
+                        deferred.append(child.json_markup(value, options))
             elif child.many:
                 if value is not None:  # None: not there at all; an empty list: an empty array
                     body[child.name] = [self._item(child, item, options) for item in value]

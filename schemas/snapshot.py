@@ -36,7 +36,8 @@ PIPELINE = Custom("pipeline", lambda s: s.pipeline,
                   lambda store, o: datastore.dump_json_body(store, o.get("simple", True)),
                   fields.Nested(datastore.JSON_BODY_SCHEMA, metadata={
                       "description": "The pipeline: a data store in the form x-infinica-datastore-mode asks for."}),
-                  lambda store, o: datastore.xml_markup(store, o.get("simple", True)))
+                  lambda store, o: datastore.xml_markup(store, o.get("simple", True)),
+                  lambda store, o: datastore.json_markup(store, o.get("simple", True)))
 
 SNAPSHOT = Shape("processExecutionSnapshot", attrs=(
     Attr("autoDispose", lambda s: s.auto_dispose.value, required=True, choices=AUTO_DISPOSE_NAMES),

@@ -12,7 +12,8 @@ from lxml import etree
 from engine.datastore import BINARY, TEXT, XML, DataStore, Value, kind_of, make_value
 from engine.errors import InvalidDataStore
 from schemas.datastore import (_checked_json, _plain_json, _plain_store, _plain_stream, _Unusual, _XmlReader, dump_json,
-                               dump_json_body, dump_xml, dump_xml_children, dump_xml_into, load, load_json,
+                               dump_json_body, dump_json_document, dump_xml, dump_xml_children, dump_xml_document,
+                               dump_xml_into, json_markup, load, load_json,
                                load_json_body, load_xml, load_xml_children)
 from schemas.namespaces import DATASTORE
 
@@ -665,3 +666,15 @@ def test_the_streamed_reading_agrees_with_the_plain_one_on_the_same_document():
                     f'<!DOCTYPE d><dataStore {NS}/>', STANDARD_XML.replace("<entries>", "<entries><!-- c -->")):
         with pytest.raises(_Unusual):
             _plain_stream(unusual.encode())
+
+
+@FUZZ
+@given(stores(), st.booleans())
+def test_written_as_text_a_store_is_the_document_the_tree_serializes_to(store, simple):
+    from engine import jsontext
+
+    assert b"".join(json_markup(store, simple)) == jsontext.dumps_utf8(dump_json_body(store, simple))
+    assert json.loads(b"".join(dump_json_document(store, simple))) == dump_json(store, simple)
+    document = b"".join(dump_xml_document(store, simple))
+    assert document.startswith(b"<?xml version='1.0' encoding='UTF-8'?>\n")
+    assert load(document) == load(wire(dump_xml(store, simple)))

@@ -2,6 +2,7 @@
 the simple JSON form of that XML (CONTRACT §2) — checked against xmlschema's own reading of it."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timezone
 
@@ -15,6 +16,7 @@ from engine.model import (Ace, DefinitionInfo, ExceptionReport, ExecutionIds, He
 from engine.states import AutoDispose, ExecutionState, HealthState
 from schemas import datastore, snapshot as render
 from tests.conftest import ROOT
+from tests.schemas.test_datastore import stores as rich_stores
 
 XSD = xmlschema.XMLSchema(str(ROOT / "schemas" / "xsd" / "snapshot.xsd"))
 text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12)
@@ -100,3 +102,19 @@ def test_lists_and_results(tmp_path):
         XSD.validate(etree.tostring(element, encoding="unicode"))
         assert render.dump_execution_ids_json(ids) == as_json_of_xml(element) | (
             {"executionIds": {**as_json_of_xml(element)["executionIds"], "executionId": []}} if ids.execution_ids == () else {})
+
+
+def canonical_tree(element: etree._Element) -> bytes:
+    return etree.tostring(element, method="c14n2")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.builds(dataclasses.replace, snapshots, pipeline=st.none() | rich_stores()), max_size=3),
+       st.booleans())
+def test_whole_documents_with_pipelines_written_as_text_are_the_documents_of_the_trees(listed, simple):
+    # What REST answers (issue 15): pipelines go in as text between the pieces of the serialized rest.
+    options = {"simple": simple}
+    for shape, obj in [(render.SNAPSHOT, s) for s in listed] + [(render.SNAPSHOTS, listed)]:
+        written = etree.fromstring(b"".join(shape.document(obj, options)))
+        assert canonical_tree(written) == canonical_tree(shape.xml(obj, None, options))
+        assert json.loads(b"".join(shape.json_document(obj, options))) == shape.json(obj, options)
