@@ -123,6 +123,31 @@ def compile_where(node: Node | None, depth: int = 0) -> ColumnElement:
     return _compile_param(node)
 
 
+# Fields whose values are their text (no two texts name one value), so an `in` over them can be split.
+_AS_WRITTEN = {QueryField.EXECUTION_ID, QueryField.EXTERNAL_ID, QueryField.STATE, QueryField.OWNER,
+               QueryField.PROCESS_URI, QueryField.HEALTH, QueryField.PREVIOUS_NODE, QueryField.OWNER_NODE}
+SPLIT_MAX = 16
+
+
+def split_by_in(node: Node | None) -> list[Node]:
+    """The tree as one tree per value of the one `in` at its top, that `in` an equality in each
+    (`state = WAITING and processUri in (a, b)` → `… processUri = a`, `… processUri = b`); [] for a tree
+    without such an `in`. The parts select disjoint rows that together are the whole's, and each part's
+    rows can come off an index in the sort's order ((state, processUri, createdAt) here), which the
+    whole's cannot past its first value: the database would read every match to sort them."""
+    children = node.nodes if isinstance(node, And) else (node,) if isinstance(node, Param) else ()
+    found = [i for i, child in enumerate(children) if isinstance(child, Param) and child.operation == QueryOperation.IN.value]
+    if len(found) != 1:
+        return []
+    split = children[found[0]]
+    values = tuple(dict.fromkeys(split.values))
+    if not 1 < len(values) <= SPLIT_MAX or split.field not in {f.value for f in _AS_WRITTEN}:
+        return []
+    parts = [children[:found[0]] + (Param(split.field, QueryOperation.EQUALS.value, (v,), split.value_type),)
+             + children[found[0] + 1:] for v in values]
+    return [And(part) for part in parts]
+
+
 def _compile_param(param: Param) -> ColumnElement:
     """The param's test, false (never NULL) where the field is empty: only isNull sees empty fields."""
     field = _member(QueryField, param.field, "field")

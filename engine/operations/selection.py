@@ -11,11 +11,13 @@ dispose or execute is selected, and refused by name (CONTRACT §10): it is not s
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import or_
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
-from ..query import Query, compile_order, compile_where, page
+from ..query import Query, compile_order, compile_where, page, split_by_in
 from ..runtime.engine import ProcessEngine
 from ..security import Principal, privilege_clause
 from ..states import Privilege
@@ -43,7 +45,9 @@ def select_page(pe: ProcessEngine, conn: Connection, principal: Principal, query
     """The page the query's sort, offset and limit pick (the limit defaulted and capped by the settings)."""
     offset, limit = page(query, pe.settings.query.default_limit, pe.settings.query.max_limit)
     where = matching(principal, query, also, acting)
-    return store.find_instances(conn, where, compile_order(query.sort), offset, limit, for_update=for_update)
+    parts = [matching(principal, replace(query, tree=tree), also, acting) for tree in split_by_in(query.tree)]
+    return store.find_instances(conn, where, compile_order(query.sort), offset, limit, for_update=for_update,
+                                parts=parts)
 
 
 def bounded_total(pe: ProcessEngine, conn: Connection, principal: Principal, query: Query) -> tuple[int, bool]:

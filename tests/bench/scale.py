@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 from statistics import median
+from typing import Any, Callable
 
 import psycopg2
 import requests
@@ -71,15 +72,43 @@ FROM n
 SQLITE_WAITS = ("INSERT INTO wait_states (execution_id, element_id, kind, created_at) "
                 "SELECT execution_id, 'hold', 'signal', created_at FROM process_instances")
 
+# SQLite: the same realistic instances as LOAD (timestamps as the text SQLAlchemy writes, microseconds
+# spelled out), for the query shapes on the single-box backend.
+SQLITE_REALISTIC = f"""
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :rows)
+INSERT INTO process_instances (
+  execution_id, external_id, process_uri, definition_id, definition_name, definition_location,
+  definition_changed_at, definition_version, definition_origin, definition_revision, state,
+  state_change_index, state_changed_at, health, online, debug, locked, auto_dispose, owner, "current_user",
+  current_roles, permissions, process_engine_id, created_at, started_at, finished_at, state_format,
+  current_element, pipeline, attributes, instance_constants, breakpoints, log_settings, exec_version, message,
+  owner_node)
+SELECT printf('%08x-0000-4000-8000-%012d', i, i), printf('ext-%08d', i), 'bench/p' || (i % 20) || '.ipd',
+  :definition, 'bench', 'bench/p.ipd', :now, 1, 'repository', 'r1', state, 3, at, 'OK', 1, 0, 0, 'never',
+  'user' || (i % 200), 'user' || (i % 200), '[]', '{{}}', 'bench-node', at, at,
+  CASE WHEN state IN ('FINISHED', 'FAILED') THEN datetime(at, '+2 seconds') || substr(at, 20) END, 1, 'e',
+  '{PIPELINE}', '{{}}', '{{"v":[],"e":[]}}', '[]', '{{}}', 1, CASE WHEN state = 'FAILED' THEN 'it broke' END,
+  CASE WHEN state = 'RUNNING' THEN 'bench-gone' END
+FROM (SELECT i, CASE WHEN i % 100 < 70 THEN 'FINISHED' WHEN i % 100 < 85 THEN 'WAITING'
+                     WHEN i % 100 < 98 THEN 'FAILED' ELSE 'RUNNING' END AS state,
+             datetime(:epoch - (i * 90.0 * {DAY_S}) / :rows, 'unixepoch')
+               || printf('.%06d', (i * 7919) % 1000000) AS at FROM n)
+"""
+
 
 def _param(field: str, operation: str, *values: str) -> dict:
     return {"param": {"field": field, "operation": operation, "values": {"value": list(values)}}}
 
 
-def shapes(day_ago_iso: str) -> dict[str, tuple[dict, str]]:
-    """The issue's findExecutions shapes: (REST query body, the page's SQL). Paging at offset 1000 is
-    paging on both databases (the 10k one has 1,300 FAILED instances); at 5000 the 10k one is past its end."""
+def shapes(day_ago_iso: str, dialect: str = "postgresql") -> dict[str, tuple[dict, str]]:
+    """The issue's findExecutions shapes: (REST query body, the page's SQL in `dialect`). Paging at offset
+    1000 is paging on both databases (the 10k one has 1,300 FAILED instances); at 5000 the 10k one is past
+    its end."""
     live = "disposed_at IS NULL"
+    if dialect == "sqlite":
+        day_ago, prefix = "strftime('%Y-%m-%d %H:%M:%f', 'now', '-1 day')", "GLOB 'ext-0050000*'"
+    else:
+        day_ago, prefix = "(now() AT TIME ZONE 'UTC') - interval '1 day'", "LIKE 'ext-0050000%%'"
     return {
         "externalId equals": (
             {"query": _param("externalId", "equals", "ext-00500000")},
@@ -93,24 +122,18 @@ def shapes(day_ago_iso: str) -> dict[str, tuple[dict, str]]:
         "last 24 h and owner equals, limit 100": (
             {"query": {"and": {"param": [_param("createdAt", "greaterThan", day_ago_iso)["param"],
                                          _param("owner", "equals", "user42")["param"]]}, "limit": 100}},
-            f"SELECT * FROM process_instances WHERE {live} AND created_at > (now() AT TIME ZONE 'UTC') - "
-            "interval '1 day' AND owner = 'user42' LIMIT 100"),
+            f"SELECT * FROM process_instances WHERE {live} AND created_at > {day_ago} AND owner = 'user42' LIMIT 100"),
         "not(state in FINISHED), limit 100": (
             {"query": {"not": _param("state", "in", "FINISHED"), "limit": 100}},
             f"SELECT * FROM process_instances WHERE {live} AND state <> 'FINISHED' LIMIT 100"),
         "externalId like 'ext-0050000%', limit 20": (
             {"query": {**_param("externalId", "like", "ext-0050000%"), "limit": 20}},
-            f"SELECT * FROM process_instances WHERE {live} AND external_id LIKE 'ext-0050000%%' LIMIT 20"),
-        "FAILED by finishedAt, offset 1000, limit 50": (
-            {"query": {**_param("state", "equals", "FAILED"), "sort": {"criterion": {"field": "finishedAt"}}, "offset": 1000,
-                       "limit": 50}},
+            f"SELECT * FROM process_instances WHERE {live} AND external_id {prefix} LIMIT 20"),
+        **{f"FAILED by finishedAt, offset {offset}, limit 50": (
+            {"query": {**_param("state", "equals", "FAILED"), "sort": {"criterion": {"field": "finishedAt"}},
+                       "offset": offset, "limit": 50}},
             f"SELECT * FROM process_instances WHERE {live} AND state = 'FAILED' ORDER BY finished_at "
-            "OFFSET 1000 LIMIT 50"),
-        "FAILED by finishedAt, offset 5000, limit 50": (
-            {"query": {**_param("state", "equals", "FAILED"), "sort": {"criterion": {"field": "finishedAt"}}, "offset": 5000,
-                       "limit": 50}},
-            f"SELECT * FROM process_instances WHERE {live} AND state = 'FAILED' ORDER BY finished_at "
-            "OFFSET 5000 LIMIT 50"),
+            f"LIMIT 50 OFFSET {offset}") for offset in (1000, 5000)},
     }
 
 
@@ -197,8 +220,9 @@ def _worker(process: subprocess.Popen) -> int:
     return int(children[0])
 
 
-def build_sqlite(path: Path, rows: int) -> str:
-    """A SQLite file migrated to head holding `rows` instances waiting for a signal; its URL."""
+def build_sqlite(path: Path, rows: int, realistic: bool = False) -> str:
+    """A SQLite file migrated to head holding `rows` instances waiting for a signal (or, `realistic`,
+    LOAD's mix of states); its URL."""
     import sqlite3
 
     from engine.storage.database import Database
@@ -213,8 +237,12 @@ def build_sqlite(path: Path, rows: int) -> str:
         definition = conn.execute("INSERT INTO definitions (uri, revision, version, name, origin, changed_at, "
                                   "source) VALUES ('bench/p.ipd', 'r1', 1, 'bench', 'repository', ?, '')",
                                   (now,)).lastrowid
-        conn.execute(SQLITE_LOAD, {"rows": rows, "definition": definition, "now": now})
-        conn.execute(SQLITE_WAITS)
+        if realistic:
+            conn.execute(SQLITE_REALISTIC, {"rows": rows, "definition": definition, "now": now,
+                                            "epoch": int(time.time())})
+        else:
+            conn.execute(SQLITE_LOAD, {"rows": rows, "definition": definition, "now": now})
+            conn.execute(SQLITE_WAITS)
         conn.commit()
         conn.close()
     return url
@@ -252,7 +280,12 @@ def report(rows: int = 1_000_000, small: int = 10_000, repeat: int = 15, idle_s:
             big, big_base = serve(Path(temp) / "big", big_url, "big")
             small_server, small_base = serve(Path(temp) / "small", small_url, "small")
             try:
-                lines += _queries(big_base, small_base, big_schema, repeat, rows, small)
+                raw = psycopg2.connect(_dsn(), options=f"-csearch_path={big_schema}")
+                raw.autocommit = True
+                try:
+                    lines += _queries(big_base, small_base, lambda sql: raw.cursor().execute(sql), "postgresql", repeat)
+                finally:
+                    raw.close()
                 lines += _idle(big, small_server, idle_s, rows, small)
             finally:
                 for process in (big, small_server):
@@ -263,32 +296,61 @@ def report(rows: int = 1_000_000, small: int = 10_000, repeat: int = 15, idle_s:
         drop(small_schema)
     lines.append(sqlite_idle(seconds=idle_s))
     return "\n".join([f"Scale (PostgreSQL; {rows:,} and {small:,} instances loaded in {loaded:.0f} s; "
-                      f"p50 of {repeat}, alternating)"] + lines)
+                      f"p50 of {repeat}, alternating)"] + lines + [sqlite_queries(rows, small, repeat, idle_s)])
 
 
-def _queries(big_base: str, small_base: str, big_schema: str, repeat: int, rows: int, small: int) -> list[str]:
+def _queries(big_base: str, small_base: str, raw: Callable[[str], Any], dialect: str, repeat: int) -> list[str]:
+    """Each shape's p50 over REST on the big and the small server, taking turns, beside `raw` sending
+    the page's SQL to the big database."""
     from datetime import datetime, timedelta, timezone
 
     day_ago = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
     session = requests.Session()
-    raw = psycopg2.connect(_dsn(), options=f"-csearch_path={big_schema}")
-    raw.autocommit = True
     lines = [f"  {'findExecutions shape':52} {'1M ms':>8} {'10k ms':>8} {'raw SQL':>8}  1M/10k  1M/raw  (goal <= 50 ms, <= 2x 10k)"]
-    for name, (body, sql) in shapes(day_ago).items():
+    for name, (body, sql) in shapes(day_ago, dialect).items():
         _find(session, big_base, body), _find(session, small_base, body)  # warm
         times: dict[str, list[float]] = {"big": [], "small": [], "raw": []}
         for _ in range(repeat):
             times["big"].append(_timed(lambda: _find(session, big_base, body)))
             times["small"].append(_timed(lambda: _find(session, small_base, body)))
-            times["raw"].append(_timed(lambda: raw.cursor().execute(sql)))
+            times["raw"].append(_timed(lambda: raw(sql)))
         b, s, r = (median(times[k]) for k in ("big", "small", "raw"))
         lines.append(f"  {name:52} {b:8.1f} {s:8.1f} {r:8.1f}  {b / s:6.2f}x {b / r:6.1f}x")
     for count_body in ({"query": _param("state", "equals", "WAITING")},):
         b = median(_timed(lambda: session.post(f"{big_base}/processes/count", json=count_body, timeout=120))
                    for _ in range(5))
         lines.append(f"  {'POST /processes/count, state equals WAITING (exact)':52} {b:8.1f}")
-    raw.close()
     return lines
+
+
+def sqlite_queries(rows: int = 1_000_000, small: int = 10_000, repeat: int = 15, idle_s: float = 20.0) -> str:
+    """The query shapes on SQLite files of LOAD's realistic instances, 1M against 10k, beside raw SQL
+    through sqlite3 on the 1M file; then the two workers' idle CPU."""
+    import sqlite3
+
+    with tempfile.TemporaryDirectory(prefix="pe-bench-sqlite-") as temp:
+        folder = Path(temp)
+        started = time.monotonic()
+        urls = {n: build_sqlite(folder / f"{n}.db", count, realistic=True) for n, count in (("big", rows), ("small", small))}
+        loaded = time.monotonic() - started
+        servers = {n: serve(folder / n, url, f"sqlite-{n}") for n, url in urls.items()}
+        raw = sqlite3.connect(folder / "big.db")
+        try:
+            lines = _queries(servers["big"][1], servers["small"][1], lambda sql: raw.execute(sql).fetchall(),
+                             "sqlite", repeat)
+            pids = {n: _worker(process) for n, (process, _) in servers.items()}
+            before = {n: _cpu_seconds(pid) for n, pid in pids.items()}
+            time.sleep(idle_s)
+            used = {n: (_cpu_seconds(pid) - before[n]) / idle_s * 100 for n, pid in pids.items()}
+            lines.append(f"  idle worker CPU over {idle_s:.0f} s: {used['big']:.2f} % at {rows:,} rows, {used['small']:.2f} % at "
+                         f"{small:,}: {used['big'] / used['small'] if used['small'] else float('inf'):.2f}x  (goal <= 1.5x)")
+        finally:
+            raw.close()
+            for process, _ in servers.values():
+                process.terminate()
+                process.wait(timeout=40)
+    return "\n".join([f"Scale (SQLite; {rows:,} and {small:,} instances loaded in {loaded:.0f} s; p50 of {repeat}, "
+                      "alternating)"] + lines)
 
 
 def _backends(application: str) -> list[int]:

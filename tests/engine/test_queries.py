@@ -154,6 +154,65 @@ def test_common_filters_use_indexes(populated, storage_url):
         assert f"ix_process_instances_{column}" in plan, (column, plan)
 
 
+def test_a_like_prefix_is_a_range_of_its_index(populated):
+    """`externalId like 'ext-00%'` reads the index from the prefix on (at 1M instances: 6 ms, not 1.1 s)."""
+    pe, _ = populated
+    statement = select(instances.c.execution_id).where(LIVE, compile_where(Param("externalId", "like", ("ext-00%",))))
+    plan = explain(pe, statement)
+    assert "ix_process_instances_external_id" in plan
+    if pe.db.is_sqlite:
+        assert "external_id>? AND external_id<?" in plan, plan
+    else:
+        assert "Index Cond" in plan and "~>=~" not in plan and ">=" in plan, plan
+
+
+def test_due_timers_are_read_from_their_index_first(populated):
+    """The housekeeper's due-timer query walks the timers due, then looks their instances up: it never
+    reads every healthy instance (what SQLite chose at 1M instances: 0.4 s every round)."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy.dialects import sqlite
+
+    from engine.storage import instances as store
+
+    pe, _ = populated
+    if not pe.db.is_sqlite:
+        pytest.skip("PostgreSQL plans the join itself (a merge of small sides)")
+    seen = []
+
+    class Capture:
+        def execute(self, statement):
+            seen.append(statement)
+            return []
+    store.due_timers(Capture(), datetime.now(timezone.utc), 500)
+    plan = explain(pe, seen[0]).splitlines()
+    assert "wait_states" in plan[0] and "ix_wait_states_due_at" in plan[0], plan
+
+
+def test_a_query_split_by_its_in_pages_as_one(engine_factory, repo):
+    """`processUri in (…)` under an `and` is run as one query per value, merged: every page, sorted
+    either way, is the slice of the whole order, with no instance twice or missing."""
+    pe = engine_factory(repo)
+    uris = ["a.ipd", "b.ipd", "c.ipd"]
+    for uri in uris + ["other.ipd"]:
+        write_definition(repo, uri, '<endElement id="e"/>')
+    made = []
+    for i in range(14):  # interleaved, some at the same millisecond
+        made.append((ops.instantiate(pe, ADMIN, uris[i % 3] if i % 5 else "other.ipd").execution_id, i))
+        if i % 2:
+            time.sleep(0.002)
+    tree = And((Param("state", "equals", ("CREATED",)), Param("processUri", "in", ("c.ipd", "a.ipd", "b.ipd", "a.ipd"))))
+    for ascending in (True, False):
+        sort = (SortCriterion("createdAt", ascending),)
+        whole = [s.execution_id for s in ops.find_executions(pe, ADMIN, Query(tree, sort, 0, 100)).snapshots]
+        unsplit = [s.execution_id for s in ops.find_executions(
+            pe, ADMIN, Query(Or((tree,)), sort, 0, 100)).snapshots]  # an `or` is never split
+        assert whole == unsplit and len(whole) == 11
+        paged = [s.execution_id for offset in range(0, 12, 4)
+                 for s in ops.find_executions(pe, ADMIN, Query(tree, sort, offset, 4)).snapshots]
+        assert paged == whole
+
+
 def explain(pe, statement) -> str:
     with pe.db.engine.connect() as conn:
         compiled = statement.compile(conn, compile_kwargs={"literal_binds": True})
