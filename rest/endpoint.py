@@ -22,7 +22,7 @@ from schemas.snapshot import SNAPSHOT, SNAPSHOTS
 
 from .auth import current_principal
 from .params import (JSON, XML_TYPES, Negotiated, Param, body_kind, json_text_body, negotiate, parse_boolean,
-                     parse_string, raw_body, text_body)
+                     parse_string, raw_body, release_body, text_body)
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,9 @@ def read_body(body: Body) -> dict[str, Any]:
             raise InvalidParameter(body.name or body.arg, "a request body is required here")
         return {body.arg: None} if body.kind != "form" else {f.keyword: None for f in body.fields}
     if body.kind == "datastore":
-        return {body.arg: datastore.load(raw)}
+        store = datastore.load(raw)
+        release_body(request)
+        return {body.arg: store}
     if body.kind == "query":
         return {body.arg: query_form.load(raw)}
     if body.kind == "text":

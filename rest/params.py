@@ -196,6 +196,14 @@ def raw_body(request: Request, limit: int) -> bytes:
     return data
 
 
+def release_body(request: Request) -> None:
+    """Let go of the body once it has been read into what it stands for: a 10 MB data store's bytes
+    would otherwise stay beside the store and the answer for the rest of the call (issue 15: peak
+    memory). Nothing reads a body twice; a later raw_body would find it empty."""
+    request.environ.pop("pe.body", None)
+    request._cached_data = b""  # Werkzeug's copy (get_data(cache=True))
+
+
 def json_text_body(raw: bytes, name: str, kind: str) -> str:
     """A text/plain body sent as JSON instead (a JSON string, boolean, or list of strings for a
     comma-separated text), read as the text it stands for."""
