@@ -242,28 +242,33 @@ def _plain_store(root: etree._Element) -> DataStore:
     return plain.store(root)  # (and anything else is refused there)
 
 
-def _plain_stream(data: bytes) -> DataStore:
-    """_plain_store for a whole document, read as it is parsed: each value and entry is freed once
-    read, so the parsed tree never holds more than a few of them (a 10 MB store's tree would take
-    five times the document)."""
+STREAM_CHUNK = 1 << 20
+
+
+def _plain_stream(data: bytes, chunk: int = STREAM_CHUNK) -> DataStore:
+    """_plain_store for a whole document, read as it is parsed, `chunk` bytes at a time: after each,
+    the values and entries that are complete are read and freed, so the parsed tree never holds more
+    than a chunk's worth of them (a 10 MB store's whole tree would take five times the document).
+    Complete: every element but the last on the path the parser is at."""
     plain = _PlainReading()
-    events = etree.iterparse(io.BytesIO(data), events=("end",), tag=(_VALUE, _ENTRY), resolve_entities=False,
-                             no_network=True, load_dtd=False, huge_tree=False, collect_ids=False)
+    parser = etree.XMLPullParser(events=("start",), tag=_STORE, resolve_entities=False, no_network=True,
+                                 load_dtd=False, huge_tree=False, collect_ids=False)
+    root = None
     try:
-        for _, element in events:
-            parent = element.getparent()
-            if parent is None:
-                raise _Unusual
-            if plain.read(element, parent):
-                element.clear(keep_tail=True)
-                previous = element.getprevious()
-                while previous is not None:  # read before, its tail complete by now
-                    plain.check_tail(previous, element.tag)
-                    del parent[0]
-                    previous = element.getprevious()
-        root = events.root
+        for at in range(0, len(data), chunk):
+            parser.feed(data[at:at + chunk])
+            if root is None:
+                root = next((element for _, element in parser.read_events()), None)
+                if root is not None and root.getparent() is not None:
+                    raise _Unusual  # a dataStore element below another root
+            if root is not None:
+                plain.read_complete(root, final=False)
+        closed = parser.close()
     except etree.XMLSyntaxError:
         raise _Unusual from None
+    if root is not closed:
+        raise _Unusual
+    plain.read_complete(root, final=True)
     info = root.getroottree().docinfo
     if info.doctype or info.internalDTD is not None:
         raise _Unusual
@@ -278,34 +283,33 @@ class _PlainReading:
         self.by_id: dict[str, Value] = {}
         self.named: dict[str, tuple[Value, ...]] = {}
         self.simple_values = 0
-        self.frame: etree._Element | None = None  # the stream's values or entries element, once checked,
-        self.frame_item, self.frame_read = "", self.stored_value  # the tag of its items and their reading
+        self.done = 0  # how many of the root's children the stream has read whole
 
-    def read(self, element: etree._Element, parent: etree._Element) -> bool:
-        """Read a stored value, a standard entry or a simple entry of a whole document; False for
-        anything else (what they hold, read with them)."""
-        tag = element.tag
-        if parent is self.frame:  # the values or entries element met before (most calls: the quick way)
-            if tag != self.frame_item:
-                return False
-            self.frame_read(element)
-            return True
-        if parent.tag == _ENTRY:  # an entry's values, read with it
-            return False
-        above = parent.getparent()
-        if above is None:  # a child of the root: a simple entry
-            if tag != _ENTRY:
-                raise _Unusual
-            self.simple_entry(element)
-        elif above.getparent() is not None:
-            return False
-        elif (parent.tag, tag) in ((_VALUES, _VALUE), (_ENTRIES, _ENTRY)):
-            self.frame, self.frame_item = parent, tag
-            self.frame_read = self.stored_value if tag == _VALUE else self.standard_entry
-            return self.read(element, parent)
-        else:
-            return False
-        return True
+    def read_complete(self, root: etree._Element, final: bool) -> None:
+        """Read the root's complete simple entries and its frames' complete items (all of them once the
+        document is `final`), and free them: items leave their frame, an entry keeps only its element
+        and tail. The frames' own elements, and the entries' places, stay for `store` to check."""
+        children = root[self.done:]
+        for offset, child in enumerate(children):
+            complete = final or offset < len(children) - 1
+            if child.tag == _ENTRY:
+                if not complete:
+                    return
+                self.simple_entry(child)
+                child.clear(keep_tail=True)
+            elif child.tag in (_VALUES, _ENTRIES):
+                items = child[:] if complete else child[:-1]
+                expected, reading = (_VALUE, self.stored_value) if child.tag == _VALUES else (_ENTRY, self.standard_entry)
+                for item in items:
+                    if item.tag != expected or (item.tail and item.tail.strip(_WS)):
+                        raise _Unusual
+                    reading(item)
+                del child[:len(items)]
+                if not complete:
+                    return
+            elif not complete:  # anything else is refused by store(), once it is there whole
+                return
+            self.done += 1
 
     def stored_value(self, item: etree._Element) -> None:
         if len(item.attrib) != 2 or len(item) != 1 or (item.text and item.text.strip(_WS)):

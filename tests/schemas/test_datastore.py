@@ -601,24 +601,27 @@ def full_xml(element):
     return _XmlReader(None).checked_store(element)
 
 
+CHUNKS = st.sampled_from([1, 2, 7, 64, 1 << 20])  # the stream reads what each chunk completes
+
+
 @FUZZ
-@given(shaped_xml())
-def test_the_plain_xml_reading_declines_or_agrees_on_data_store_shaped_xml(element):
+@given(shaped_xml(), CHUNKS)
+def test_the_plain_xml_reading_declines_or_agrees_on_data_store_shaped_xml(element, chunk):
     if element.tag == f"{{{DATASTORE}}}dataStore":
         same_as_the_full_reading(_plain_store, full_xml, element)
-        same_as_the_full_reading(lambda e: _plain_stream(wire(e)), full_xml, element)
+        same_as_the_full_reading(lambda e: _plain_stream(wire(e), chunk), full_xml, element)
 
 
 @FUZZ
-@given(st.lists(XML_TOKENS, max_size=25).map("".join))
-def test_the_plain_xml_reading_declines_or_agrees_on_token_soup(document):
+@given(st.lists(XML_TOKENS, max_size=25).map("".join), CHUNKS)
+def test_the_plain_xml_reading_declines_or_agrees_on_token_soup(document, chunk):
     try:
         element = etree.fromstring(document)
     except etree.XMLSyntaxError:
         return
     if element.tag == f"{{{DATASTORE}}}dataStore":
         same_as_the_full_reading(_plain_store, full_xml, element)
-        same_as_the_full_reading(lambda e: _plain_stream(document.encode()), full_xml, element)
+        same_as_the_full_reading(lambda e: _plain_stream(document.encode(), chunk), full_xml, element)
 
 
 @FUZZ
@@ -628,11 +631,11 @@ def test_the_plain_json_reading_declines_or_agrees_on_data_store_shaped_json(obj
 
 
 @FUZZ
-@given(stores(), st.booleans())
-def test_what_the_service_writes_the_plain_readings_take(store, simple):
+@given(stores(), st.booleans(), CHUNKS)
+def test_what_the_service_writes_the_plain_readings_take(store, simple, chunk):
     expected = through_xml(store, simple, text=False)  # the simple form may change types and IDs
     assert _plain_store(etree.fromstring(wire(dump_xml(store, simple)))) == expected
-    assert _plain_stream(wire(dump_xml(store, simple))) == expected
+    assert _plain_stream(wire(dump_xml(store, simple)), chunk) == expected
     assert _plain_json(json.loads(json.dumps(dump_json(store, simple)))) == expected
 
 
@@ -660,12 +663,15 @@ def test_the_plain_xml_reading_leaves_what_it_does_not_know_to_the_full_one(docu
 
 def test_the_streamed_reading_agrees_with_the_plain_one_on_the_same_document():
     # The stream frees what it has read; the tree reading keeps it: both see one document.
-    for document in (STANDARD_XML, SIMPLE_XML, f"<dataStore {NS}/>", STANDARD_XML.replace("<entries>", "<entries> ")):
-        assert _plain_stream(document.encode()) == _plain_store(etree.fromstring(document)) == load(document)
-    for unusual in (STANDARD_XML.replace("</values>", "</values>x"), STANDARD_XML.replace("</value>\n", "</value>y"),
-                    f'<!DOCTYPE d><dataStore {NS}/>', STANDARD_XML.replace("<entries>", "<entries><!-- c -->")):
-        with pytest.raises(_Unusual):
-            _plain_stream(unusual.encode())
+    for chunk in (1, 5, 64, 1 << 20):
+        for document in (STANDARD_XML, SIMPLE_XML, f"<dataStore {NS}/>", STANDARD_XML.replace("<entries>", "<entries> ")):
+            assert _plain_stream(document.encode(), chunk) == _plain_store(etree.fromstring(document)) == load(document)
+        for unusual in (STANDARD_XML.replace("</values>", "</values>x"), STANDARD_XML.replace("</value>\n", "</value>y"),
+                        f'<!DOCTYPE d><dataStore {NS}/>', STANDARD_XML.replace("<entries>", "<entries><!-- c -->"),
+                        SIMPLE_XML.replace("</dataStore>", "<values/></dataStore>"),
+                        f'<x {NS}><dataStore/></x>', STANDARD_XML + "<!-- after -->x"):
+            with pytest.raises(_Unusual):
+                _plain_stream(unusual.encode(), chunk)
 
 
 @FUZZ
