@@ -165,6 +165,10 @@ def start_and_deliver(pe: "ProcessEngine", record: InstanceRecord, condition: Wa
             if free:
                 return drive_and_deliver(pe, record, False, condition, timeout_ms, peek, inspect_pipeline,
                                          remember=remember)
+    if timeout_ms == 0:  # answered as committed (no read: this is what was committed), then queued
+        snapshot = deliver(pe, record, peek, inspect_pipeline, remember=remember)
+        pe.ready(record.execution_id, record.thread_pool_id)
+        return snapshot
     pe.ready(record.execution_id, record.thread_pool_id)
     return await_and_deliver(pe, record.execution_id, condition, timeout_ms, peek, inspect_pipeline, remember)
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from pathlib import Path
+from statistics import median
 
 import psycopg2
 import requests
@@ -21,6 +23,39 @@ from tests.conftest import ROOT
 
 SCHEMA, BARE_SCHEMA = "pe_bench_run", "pe_bench_bare"
 GET_RUN_KEPT = _get(PATH + "&peek=true")
+GET_START = _get(PATH + "&peek=true&timeout=0")  # answered at once, RUNNING; a pool thread ends it
+
+
+def _unfinished(cursor) -> int:
+    cursor.execute(f"SELECT count(*) FROM {SCHEMA}.process_instances WHERE state IN ('READY', 'RUNNING')")
+    return cursor.fetchone()[0]
+
+
+def asynchronous_starts(port: int, seconds: float, connections: int, rounds: int = 5) -> tuple[float, float, float]:
+    """(written runs per second, asynchronous starts carried to their end per second, the median of the
+    per-round ratios), taking turns: a start's stretch lasts until the node has ended every one of them."""
+    from tests.bench.rest import measure
+
+    stretch = seconds / rounds
+    totals = {"runs": [0, 0.0], "starts": [0, 0.0]}
+    ratios = []
+    with psycopg2.connect(_dsn()) as conn:
+        conn.autocommit = True
+        cursor = conn.cursor()
+        for _ in range(rounds):
+            count, took, _ = measure(port, stretch, connections, GET_RUN_KEPT)
+            totals["runs"][0] += count
+            totals["runs"][1] += took
+            started = time.perf_counter()
+            begun, _, _ = measure(port, stretch, connections, GET_START)
+            deadline = time.monotonic() + 120
+            while _unfinished(cursor) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            ended = time.perf_counter() - started
+            totals["starts"][0] += begun
+            totals["starts"][1] += ended
+            ratios.append((begun / ended) / (count / took))
+    return (totals["runs"][0] / totals["runs"][1], totals["starts"][0] / totals["starts"][1], median(ratios))
 
 
 def _fresh(schema: str) -> None:
@@ -56,6 +91,7 @@ def report(seconds: float, connections: int = 8) -> str:
                     load(bare_port, 2, connections)
                     baseline, mine, (ratio,) = alternate((bare_port, port), 2 * seconds, connections,
                                                          asked=(GET_RUN_KEPT, GET_RUN_KEPT))
+                    runs, starts, start_ratio = asynchronous_starts(port, 2 * seconds, connections)
                 finally:
                     _stop(bare)
             finally:
@@ -68,6 +104,8 @@ def report(seconds: float, connections: int = 8) -> str:
         f"  bare Flask + psycopg2 (INSERT, UPDATE, COMMIT) {baseline[0]:8.1f} req/s   p50 {baseline[1]:6.2f} ms   1.00x",
         f"  process-engine GET /run?peek=true            {mine[0]:8.1f} req/s   p50 {mine[1]:6.2f} ms   "
         f"{ratio:.2f}x  (goal >= 0.9)",
+        f"  asynchronous starts (timeout=0) until ended    {starts:8.1f} /s against written runs {runs:8.1f} /s   "
+        f"{start_ratio:.2f}x  (goal: as fast)",
     ])
 
 
