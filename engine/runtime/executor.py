@@ -18,6 +18,7 @@ returned without a lock), and the idle condition is only notified while somebody
 """
 from __future__ import annotations
 
+import copy
 import logging
 import queue
 import threading
@@ -25,6 +26,7 @@ from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Iterator
 
+from .. import clock
 from ..datastore import DataStore
 from ..errors import DatabaseUnavailable
 from ..storage import instances as store
@@ -224,9 +226,16 @@ class Executor:
 
     def _run(self, execution_id: str, record: InstanceRecord | None, dispose_at_end: bool,
              known: Any, claimed: bool, unsaved: bool) -> Driver | None:
-        if record is None:
-            with self.pe.db.unit_of_work(write=False) as uow:
-                record = store.get_instance(uow.conn, execution_id)
+        if record is None:  # queued READY: taken in one statement, the row as taken (no read before it)
+            if not self.pe.accepting_work():
+                return None
+            with self.pe.db.unit_of_work() as uow:
+                record = store.take_ready(uow.conn, execution_id, self.pe.node_id, clock.now())
+                if record is None:
+                    return None  # ended, changed or taken by another node meanwhile
+                uow.after_commit(lambda taken=copy.copy(record): self.pe.notify(execution_id, taken))
+                uow.commit()
+            claimed = True
         if not claimed and not self._runnable(record):
             return None
         control = Control()

@@ -13,7 +13,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 
 from .. import jsontext
 from .portable import leading_join
-from .tables import CLAIMED, instances, permissions, process_log, wait_states
+from .tables import CLAIMED, UtcDateTime, instances, permissions, process_log, wait_states
 
 if TYPE_CHECKING:
     from .database import Database
@@ -165,6 +165,26 @@ def get_instance(conn: Connection, execution_id: str, *, for_update: bool = Fals
 _CLAIM = _UPDATE_GUARDED.where(
     instances.c.state == "READY", instances.c.online.is_(True), instances.c.health == "OK",
     (instances.c.owner_node.is_(None)) | (instances.c.owner_node == bindparam("x_node")))
+
+
+_TAKE_READY = (update(instances)
+               .where(_BY_ID, LIVE, instances.c.state == "READY", instances.c.online.is_(True),
+                      instances.c.health == "OK",
+                      (instances.c.owner_node.is_(None)) | (instances.c.owner_node == bindparam("x_node")))
+               .values(state="RUNNING", state_change_index=instances.c.state_change_index + 1,
+                       state_changed_at=bindparam("x_at", type_=UtcDateTime()),
+                       started_at=func.coalesce(instances.c.started_at, bindparam("x_at", type_=UtcDateTime())),
+                       process_engine_id=bindparam("x_node"), exec_version=instances.c.exec_version + 1,
+                       owner_node=bindparam("x_node"), previous_node=bindparam("x_node"))
+               .returning(*instances.c))
+
+
+def take_ready(conn: Connection, execution_id: str, node_id: str, at: datetime) -> InstanceRecord | None:
+    """Claim a READY, online, healthy instance for `node_id` as a driver's claim would (RUNNING, the
+    state change counted), in one statement with no read before it; its row as claimed, or None if it
+    is not there to take."""
+    row = conn.execute(_TAKE_READY, {"x_id": execution_id, "x_node": node_id, "x_at": at}).first()
+    return InstanceRecord.from_row(row) if row is not None else None
 
 
 def claim_instance(conn: Connection, execution_id: str, version: int, node_id: str, values: dict[str, Any]) -> bool:
