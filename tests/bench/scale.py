@@ -1,4 +1,4 @@
-"""`make bench`'s scale section: findExecutions at a million instances on PostgreSQL (issue 15).
+"""`make bench`'s scale section: findExecutions at a million instances on PostgreSQL and SQLite (issue 15).
 
 Two schemas of realistic instances, loaded with `INSERT … SELECT generate_series`: 1,000,000 and 10,000
 rows, 70 % FINISHED, 15 % WAITING, 13 % FAILED, 2 % RUNNING, 20 processUris, 200 owners, unique
@@ -8,7 +8,8 @@ same page's SQL sent raw through psycopg2 to the 1M schema. Idle CPU, over the s
 caller: the 1M server's worker and its PostgreSQL sessions against the 10k server's (its 20,000 RUNNING
 instances were claimed by a node long gone: the master marks them LOST at once, and they stay so); and a
 SQLite node holding 100,000 instances waiting for a signal against one holding none. The schemas are
-dropped at the end.
+dropped at the end. Then the same shapes on two SQLite files of the same realistic rows (1M and 10k),
+beside raw SQL through sqlite3, and the two workers' idle CPU.
 """
 from __future__ import annotations
 
