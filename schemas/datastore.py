@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import copy
 import functools
-import io
 import itertools
 import json
 import re

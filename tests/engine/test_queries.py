@@ -171,7 +171,6 @@ def test_due_timers_are_read_from_their_index_first(populated):
     reads every healthy instance (what SQLite chose at 1M instances: 0.4 s every round)."""
     from datetime import datetime, timezone
 
-    from sqlalchemy.dialects import sqlite
 
     from engine.storage import instances as store
 
