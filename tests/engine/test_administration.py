@@ -103,8 +103,12 @@ def test_the_error_names_the_valid_paths(pe):
     assert all(path in raised.value.message for path in ("definitions", "definitions/<uri>", "registrations"))
 
 
-def test_clearing_a_definition_that_is_not_cached_is_fine(pe):
+def test_clearing_a_definition_that_is_not_cached_is_fine(pe, repo):
+    """Naming one that was never loaded clears nothing else: the cached ones stay as they were read."""
+    assert name_of(pe, "done.ipd") == "Done"
+    retitle(repo, "done.ipd", "Done", "Over")
     ops.clear_cache(pe, ADMIN, ["definitions/never-loaded.ipd"])
+    assert name_of(pe, "done.ipd") == "Done"
 
 
 # -- getBrokerUri, getTaskManagerUrl -------------------------------------------------------------------

@@ -529,7 +529,13 @@ def test_duration_with_an_empty_time_part_is_refused(duration):
 
 
 def test_duration_in_days_and_weeks_is_accepted():
-    parse_definition(steps('<wait id="a" duration="P1DT2H"/><wait id="b" duration="P2W"/>'))
+    from datetime import timedelta
+
+    from engine.clock import parse_duration
+
+    elements = parse_definition(steps('<wait id="a" duration="P1DT2H"/><wait id="b" duration="P2W"/>')).elements
+    assert [parse_duration(elements[f"root.{i}"].duration.static) for i in "ab"] == [timedelta(days=1, hours=2),
+                                                                                        timedelta(weeks=2)]
 
 
 def test_until_that_is_not_a_timestamp():
@@ -580,7 +586,8 @@ def test_assign_with_both_select_and_content():
 
 
 def test_assign_with_select_and_surrounding_whitespace_is_fine():
-    parse_definition(steps('<assign id="x" name="a" select="1">', "   ", "</assign>"))
+    assign = parse_definition(steps('<assign id="x" name="a" select="1">', "   ", "</assign>")).elements["root.x"]
+    assert assign.select.source == "1" and assign.literal is None
 
 
 def test_literal_xml_with_a_non_xml_type():
