@@ -317,10 +317,30 @@ def _queries(big_base: str, small_base: str, raw: Callable[[str], Any], dialect:
             times["raw"].append(_timed(lambda: raw(sql)))
         b, s, r = (median(times[k]) for k in ("big", "small", "raw"))
         lines.append(f"  {name:52} {b:8.1f} {s:8.1f} {r:8.1f}  {b / s:6.2f}x {b / r:6.1f}x")
+    lines += _sorted(session, big_base, small_base)
     for count_body in ({"query": _param("state", "equals", "WAITING")},):
         b = median(_timed(lambda: session.post(f"{big_base}/processes/count", json=count_body, timeout=120))
                    for _ in range(5))
         lines.append(f"  {'POST /processes/count, state equals WAITING (exact)':52} {b:8.1f}")
+    return lines
+
+
+SORT_FIELDS = ("executionId", "externalId", "state", "owner", "processUri", "health", "createdAt", "startedAt",
+               "finishedAt", "ownerNode")
+
+
+def _sorted(session: requests.Session, big_base: str, small_base: str, repeat: int = 3) -> list[str]:
+    """Every instance sorted by each field, the page at offset 5000 (issue 15: any field, deep paging):
+    p50 of a few, since the fields no index leads take seconds at 1M."""
+    lines = [f"  {'every instance sorted by …, offset 5000, limit 50':52} {'1M ms':>8} {'10k ms':>8}           1M/10k"]
+    for field in SORT_FIELDS:
+        body = {"query": {"sort": {"criterion": {"field": field}}, "offset": 5000, "limit": 50}}
+        times: dict[str, list[float]] = {"big": [], "small": []}
+        for _ in range(repeat):
+            times["big"].append(_timed(lambda: _find(session, big_base, body)))
+            times["small"].append(_timed(lambda: _find(session, small_base, body)))
+        b, s = median(times["big"]), median(times["small"])
+        lines.append(f"    {field:50} {b:8.1f} {s:8.1f}           {b / s:6.2f}x")
     return lines
 
 
