@@ -259,3 +259,38 @@ def test_every_thread_that_may_use_postgresql_gets_a_connection_without_waiting(
             thread.join()
         pe.stop()
     assert len(held) == wanted
+
+
+def test_a_ready_instance_is_taken_in_one_statement_with_its_row_as_taken(engine_factory, repo):
+    """A pool thread's pick-up: READY becomes RUNNING for the taking node, counted as a state change,
+    and the row comes back as taken; what is not READY, online and healthy (or is another node's) is
+    left as it is."""
+    from datetime import datetime, timezone
+
+    from engine.storage import instances as store
+
+    pe = engine_factory(repo)
+    pe.housekeeper.stop()  # no sweep marks the planted rows LOST, no pick-up takes them first
+    write_definition(repo, "x.ipd", '<endElement id="e"/>')
+    made = [ops.instantiate(pe, ADMIN, "x.ipd").execution_id for _ in range(3)]
+    for execution_id in made:  # reserved for a node that is not running: this engine leaves them alone
+        plant(pe, execution_id, state="READY", owner_node="elsewhere")
+    plant(pe, made[1], online=False)
+    plant(pe, made[2], owner_node="a-third-node")
+    before = {e: ops.get_process_snapshot(pe, ADMIN, e, peek=True) for e in made}
+    at = datetime(2031, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+    with pe.db.unit_of_work() as uow:
+        taken = store.take_ready(uow.conn, made[0], "elsewhere", at)
+        others = [store.take_ready(uow.conn, e, "elsewhere", at) for e in made[1:]]
+        again = store.take_ready(uow.conn, made[0], "elsewhere", at)
+        uow.commit()
+    assert others == [None, None] and again is None
+    assert (taken.state, taken.owner_node, taken.previous_node, taken.process_engine_id) == \
+        ("RUNNING", "elsewhere", "elsewhere", "elsewhere")
+    assert taken.state_change_index == before[made[0]].state_change_index + 1 and taken.state_changed_at == at
+    assert taken.started_at == at  # a first start is stamped; a later one keeps its stamp
+    after = ops.get_process_snapshot(pe, ADMIN, made[0], peek=True)
+    assert after.state is S.RUNNING and after.state_change_index == taken.state_change_index
+    for execution_id in made[1:]:
+        assert ops.get_process_snapshot(pe, ADMIN, execution_id, peek=True).state_change_index == \
+            before[execution_id].state_change_index
