@@ -97,14 +97,7 @@ class Shape:
         that only this code writes (text and attributes from anywhere else are escaped)."""
         deferred: list[list[bytes]] = []
         element = self.xml(obj, None, dict(options or {}, deferred=deferred))
-        body = etree.tostring(element, xml_declaration=True, encoding="UTF-8")
-        pieces, start = [], 0
-        for found in _DEFERRED_MARK.finditer(body):
-            pieces.append(body[start:found.start()])
-            pieces += deferred[int(found.group(1))]
-            start = found.end()
-        pieces.append(body[start:])
-        return pieces
+        return _splice(etree.tostring(element, xml_declaration=True, encoding="UTF-8"), _DEFERRED_MARK, deferred)
 
     def fill(self, element: etree._Element, obj: Any, options: dict) -> None:
         for attr in self.attrs:
@@ -144,15 +137,7 @@ class Shape:
         (a random token: no text from anywhere else can be it)."""
         deferred: list[list[bytes]] = []
         body = jsontext.dumps_utf8(self.json(obj, dict(options or {}, deferred_json=deferred)))
-        if not deferred:
-            return [body]
-        pieces, start = [], 0
-        for found in _DEFERRED_JSON.finditer(body):
-            pieces.append(body[start:found.start()])
-            pieces += deferred[int(found.group(1))]
-            start = found.end()
-        pieces.append(body[start:])
-        return pieces
+        return _splice(body, _DEFERRED_JSON, deferred) if deferred else [body]
 
     def body(self, obj: Any, options: dict) -> Any:
         body: dict[str, Any] = {}
@@ -241,3 +226,15 @@ def wrapper(name: str, item: Shape, doc: str = "", title: str = "") -> Shape:
 def texts(name: str, item: str, title: str = "") -> Shape:
     """A list element holding text-only items: `<name><item>text</item>…</name>`."""
     return Shape(name, children=(Child(item, None, lambda items: items, many=True, required=True),), title=title)
+
+
+def _splice(body: bytes, mark: "re.Pattern[bytes]", deferred: list[list[bytes]]) -> list[bytes]:
+    """`body` in pieces, each place `mark` holds (its group: an index into `deferred`) replaced by
+    the pieces deferred there."""
+    pieces, start = [], 0
+    for found in mark.finditer(body):
+        pieces.append(body[start:found.start()])
+        pieces += deferred[int(found.group(1))]
+        start = found.end()
+    pieces.append(body[start:])
+    return pieces

@@ -116,7 +116,10 @@ class Driver:
 
     def _adopt_definition(self) -> bool:
         """What a claim writes besides the state: the definition revision it runs from now on."""
-        values = self._definition_columns(self.loaded)
+        return self._commit_guarded(self._definition_columns(self.loaded))
+
+    def _commit_guarded(self, values: dict[str, Any]) -> bool:
+        """Write `values` with the next exec_version, if nobody changed the instance since; committed."""
         values["exec_version"] = self.record.exec_version + 1
         with self.pe.db.unit_of_work() as uow:
             if not self._write(uow, values, self.record.exec_version):
@@ -310,14 +313,7 @@ class Driver:
         return not self.run.log_entries and self.dispose_child is None and self.record.parent_execution_id is None
 
     def _save_running(self) -> bool:
-        values = self._state_columns()
-        values["exec_version"] = self.record.exec_version + 1
-        with self.pe.db.unit_of_work() as uow:
-            if not self._write(uow, values, self.record.exec_version):
-                return False
-            self._after(uow, values)
-            uow.commit()
-        return True
+        return self._commit_guarded(self._state_columns())
 
     def _release(self) -> None:
         """Hand the instance back as READY (offline, engine offline or shutting down)."""

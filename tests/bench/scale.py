@@ -32,15 +32,18 @@ ROOT_PATH = "/infinica-process-engine/rest"
 PIPELINE = '{"v":[["1","text/plain","42"],["2","text/plain","ACME Ltd"]],"e":[["amount",["1"]],["customer",["2"]]]}'
 DAY_S = 86400
 
-# The instances: row i of n. States by i % 100; createdAt spread evenly over the 90 days before now.
-LOAD = f"""
-INSERT INTO process_instances (
+# The columns LOAD and SQLITE_REALISTIC fill.
+REALISTIC_INSERT = """INSERT INTO process_instances (
   execution_id, external_id, process_uri, definition_id, definition_name, definition_location,
   definition_changed_at, definition_version, definition_origin, definition_revision, state,
   state_change_index, state_changed_at, health, online, debug, locked, auto_dispose, owner, "current_user",
   current_roles, permissions, process_engine_id, created_at, started_at, finished_at, state_format,
   current_element, pipeline, attributes, instance_constants, breakpoints, log_settings, exec_version, message,
-  owner_node)
+  owner_node)"""
+
+# The instances: row i of n. States by i % 100; createdAt spread evenly over the 90 days before now.
+LOAD = f"""
+{REALISTIC_INSERT}
 SELECT md5(i::text)::uuid::text, 'ext-' || lpad(i::text, 8, '0'), 'bench/p' || (i %% 20) || '.ipd', %(definition)s,
   'bench', 'bench/p.ipd', now() AT TIME ZONE 'UTC', 1, 'repository', 'r1', s.state, 3, c.at, 'OK', true, false,
   -- RUNNING ones were claimed by a node long gone: the master marks them LOST, and they stay so
@@ -77,13 +80,7 @@ SQLITE_WAITS = ("INSERT INTO wait_states (execution_id, element_id, kind, create
 # spelled out), for the query shapes on the single-box backend.
 SQLITE_REALISTIC = f"""
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :rows)
-INSERT INTO process_instances (
-  execution_id, external_id, process_uri, definition_id, definition_name, definition_location,
-  definition_changed_at, definition_version, definition_origin, definition_revision, state,
-  state_change_index, state_changed_at, health, online, debug, locked, auto_dispose, owner, "current_user",
-  current_roles, permissions, process_engine_id, created_at, started_at, finished_at, state_format,
-  current_element, pipeline, attributes, instance_constants, breakpoints, log_settings, exec_version, message,
-  owner_node)
+{REALISTIC_INSERT}
 SELECT printf('%08x-0000-4000-8000-%012d', i, i), printf('ext-%08d', i), 'bench/p' || (i % 20) || '.ipd',
   :definition, 'bench', 'bench/p.ipd', :now, 1, 'repository', 'r1', state, 3, at, 'OK', 1, 0, 0, 'never',
   'user' || (i % 200), 'user' || (i % 200), '[]', '{{}}', 'bench-node', at, at,

@@ -87,12 +87,7 @@ def test_a_pool_whose_connections_died_idle_costs_one_clean_refusal_at_most(engi
     ops.terminate_process(pe, ADMIN, execution_id, kill=True)
     for _ in range(5):  # several connections into the pool
         ops.get_process_snapshot(pe, ADMIN, execution_id, peek=True)
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        cut = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                "WHERE application_name = :a AND state = 'idle'"), {"a": application}).scalar()
-    admin.dispose()
-    assert cut >= 1
+    assert cut_idle_sessions(application) >= 1
     outcomes = []
     for _ in range(10):
         try:
@@ -112,12 +107,7 @@ def test_writes_that_commit_by_themselves_refuse_cleanly_once_when_the_pool_died
     pe = engine_factory(repo, storage={"url": f"{storage_url}&application_name={application}"})
     for _ in range(5):
         ops.run(pe, ADMIN, "done.ipd", peek=True)
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        cut = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                "WHERE application_name = :a AND state = 'idle'"), {"a": application}).scalar()
-    admin.dispose()
-    assert cut >= 1
+    assert cut_idle_sessions(application) >= 1
     outcomes, started = [], []
     for attempt in range(10):
         try:
@@ -131,3 +121,14 @@ def test_writes_that_commit_by_themselves_refuse_cleanly_once_when_the_pool_died
     assert outcomes.count("unavailable") <= 1 and outcomes[-8:] == ["answer"] * 8, outcomes
     for execution_id in started:
         assert ops.wait_for_process(pe, ADMIN, execution_id, timeout=10000).state.value == "FINISHED"
+
+
+def cut_idle_sessions(application: str) -> int:
+    """End the idle PostgreSQL sessions of `application` (a pool's connections dying); how many."""
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            return conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                     "WHERE application_name = :a AND state = 'idle'"), {"a": application}).scalar()
+    finally:
+        admin.dispose()
