@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MASTER_LOCK = 7263552
+# Whether this session holds the master lock (its only advisory lock), asked of the server: a session
+# SQLAlchemy opened in place of a dead one answers SELECT 1 as well as the original did.
+_HOLDS_LOCK = ("SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted "
+               f"AND pid = pg_backend_pid() AND classid = {MASTER_LOCK} AND objsubid = 2)")
 
 
 class NodeConflict(InvalidState):
@@ -186,12 +190,20 @@ class Membership:
                 yield uow if self.connected else None
             return
         with self._lock_guard:
+            if self._lock_conn is not None and self._lock_conn.invalidated:
+                self._drop_lock()  # used again, it would open a new session, which holds no lock
             if self._lock_conn is None or not self.believes_master():
                 yield None
                 return
             began = time.monotonic()
-            with self.pe.db.unit_of_work(on=self._lock_conn, lock_timeout_ms=self.lock_wait_ms) as uow:
-                yield uow
+            try:
+                with self.pe.db.unit_of_work(on=self._lock_conn, lock_timeout_ms=self.lock_wait_ms) as uow:
+                    yield uow
+            except BaseException:
+                if self._lock_conn.invalidated:  # the session died under the work: the lock with it
+                    log.warning("the session holding the master lock is gone: not master until it is taken again")
+                    self._drop_lock()
+                raise
             self._confirmed_at = max(self._confirmed_at, began)  # the session answered: still ours
 
     @property
@@ -271,10 +283,14 @@ class Membership:
         return sorted(set(store.live_nodes(conn, since)) | {self.pe.node_id})
 
     def _lock_alive(self) -> bool:
+        """Whether the lock's session still holds the lock. A connection SQLAlchemy saw die is not used
+        again: its next statement would run on a new session, which holds nothing."""
+        if self._lock_conn.invalidated:
+            return False
         try:
-            self._lock_conn.exec_driver_sql("SELECT 1").scalar()
+            held = self._lock_conn.exec_driver_sql(_HOLDS_LOCK).scalar()
             self._lock_conn.commit()
-            return True
+            return bool(held)
         except Exception:
             return False
 

@@ -403,3 +403,48 @@ def test_a_master_that_stops_confirming_loses_mastership_and_cannot_write_as_mas
         if other is not None:
             other.stop()
         one.stop()
+
+
+@pytest.mark.postgres
+def test_a_master_whose_session_dies_inside_its_work_takes_no_new_session_for_the_lock(pg_schema_url):
+    """The lock's session ends between two statements of a master round (a stall past the lease, then
+    the wake). SQLAlchemy would open a new session on the connection's next use, which holds no lock:
+    the node must not take that for its mastership, else two nodes say master (CI, stop 22) and the
+    woken one writes as master unfenced."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from config.settings import load_settings
+    from engine.errors import DatabaseUnavailable
+    from engine.runtime.engine import ProcessEngine
+    from tests.conftest import PG_URL
+
+    application = f"pe-master-{uuid.uuid4().hex[:8]}"
+    settings = load_settings({}).with_overrides(services=(), cluster={"heartbeat_ms": 60000, "lost_after_ms": 600000})
+    one = ProcessEngine(settings.with_overrides(storage={"url": f"{pg_schema_url}&application_name={application}"},
+                                                engine={"node_id": "node-one"})).start()
+    one.housekeeper.stop()  # only this test uses the lock's session
+    other = ProcessEngine(settings.with_overrides(storage={"url": pg_schema_url},
+                                                  engine={"node_id": "node-other"})).start()
+    other.housekeeper.stop()
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        assert one.membership.is_master() and not other.membership.is_master()
+        with pytest.raises(DatabaseUnavailable):
+            with one.membership.master_work() as uow:
+                uow.conn.exec_driver_sql("SELECT 1")
+                with admin.connect() as conn:
+                    assert conn.execute(text(
+                        "SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l JOIN pg_stat_activity a "
+                        "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND a.application_name = :a"),
+                        {"a": application}).scalar() == 1
+                uow.conn.exec_driver_sql("SELECT 1")
+        assert other.membership.is_master()
+        assert not one.membership.is_master() and not one.membership.believes_master()
+        with one.membership.master_work() as uow:
+            assert uow is None  # no master work on a session that holds nothing
+    finally:
+        admin.dispose()
+        other.stop()
+        one.stop()
