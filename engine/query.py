@@ -22,7 +22,7 @@ from .clock import parse_timestamp
 from .datastore import BINARY, kind_of
 from .errors import InvalidQuery
 from .states import ExecutionState, HealthState
-from .storage.portable import binary_order, like
+from .storage.portable import like, sort_keys
 from .storage.tables import instances
 
 
@@ -216,17 +216,21 @@ def _member(enum: type, value: str, what: str):  # type: ignore[no-untyped-def]
 
 def compile_order(sort: tuple[SortCriterion, ...]) -> list[ColumnElement]:
     """ORDER BY the criteria, then the tie-breakers createdAt and executionId, so that pages never
-    overlap. Empty values sort after all others ascending, before them descending; text by code point."""
-    order = [_sort_key(_COLUMNS[_member(QueryField, c.field, "sort field")], c.ascending) for c in sort]
-    order.extend([_sort_key(instances.c.created_at, True), _sort_key(instances.c.execution_id, True)])
-    return order
+    overlap. Empty values sort after all others ascending, before them descending; text by code point.
 
-
-def _sort_key(column: ColumnElement, ascending: bool) -> ColumnElement:
-    key = binary_order(column).asc() if ascending else binary_order(column).desc()
-    if not column.nullable:
-        return key
-    return key.nulls_last() if ascending else key.nulls_first()
+    The tie-breakers go the way the last criterion goes: an index of (field, createdAt, executionId)
+    then serves a sort by the field either way, read forwards or backwards. A field named again adds
+    nothing, and nothing after executionId could (it is unique)."""
+    criteria: dict[QueryField, bool] = {}
+    for criterion in sort:
+        field = _member(QueryField, criterion.field, "sort field")
+        if QueryField.EXECUTION_ID not in criteria:
+            criteria.setdefault(field, criterion.ascending)
+    last = sort[-1].ascending if sort else True
+    for tie in (QueryField.CREATED_AT, QueryField.EXECUTION_ID):
+        if QueryField.EXECUTION_ID not in criteria:
+            criteria.setdefault(tie, last)
+    return [key for field, ascending in criteria.items() for key in sort_keys(_COLUMNS[field], ascending)]
 
 
 def page(query: Query, default_limit: int, max_limit: int) -> tuple[int, int]:

@@ -7,9 +7,11 @@ dialect at hand needs:
   (case-sensitive, and still served by an index for a literal prefix); on PostgreSQL it stays a LIKE.
 - `leading_join`: SQLite's planner, without statistics that tell it a table is small, may loop over the
   wrong side of a join; there the left side leads (`CROSS JOIN … ON`), PostgreSQL plans as it sees fit.
-- `binary_order`: PostgreSQL sorts text by the database's collation (`a` before `B` under en_US), SQLite
+- `sort_keys`: PostgreSQL sorts text by the database's collation (`a` before `B` under en_US), SQLite
   by code point. Sorting under PostgreSQL's "C" collation is code point order too, whatever the
-  database was created with.
+  database was created with. And PostgreSQL puts NULLs after all other values ascending, SQLite before
+  them: a nullable column sorts as `(column IS NULL), column` on both, which one index of those two
+  expressions serves in either direction on both.
 
 The pattern language of `like` is the query's own: `%` any run of characters, `_` one character, and
 `\\` makes the character after it literal (`\\%`, `\\_`, `\\\\`); a `\\` at the very end stands for itself.
@@ -119,9 +121,12 @@ def _compile_binary_order_sqlite(element: _BinaryOrder, compiler: Any, **kw: Any
     return compiler.process(element.column, **kw)  # BINARY, SQLite's default collation, is code point order
 
 
-def binary_order(column: ColumnElement) -> ColumnElement:
-    """`column` as a sort key in code point order (text columns only; others are returned as they are)."""
-    return _BinaryOrder(column) if isinstance(column.type, String) else column
+def sort_keys(column: ColumnElement, ascending: bool) -> list[ColumnElement]:
+    """ORDER BY terms for `column` in the one order: text by code point, NULLs after all other values
+    ascending and before them descending."""
+    key = _BinaryOrder(column) if isinstance(column.type, String) else column
+    keys = [column.is_(None), key] if column.nullable else [key]
+    return [k.asc() if ascending else k.desc() for k in keys]
 
 
 class _LeadingJoin(Join):

@@ -70,10 +70,16 @@ def _index(column: str, condition: str) -> Index:
 SPARSE_INDEXED = ("external_id", "owner_node", "parent_execution_id", "disposed_at")
 # Indexes of the instances not disposed: every query but by ID is over those alone, and an instance
 # disposed as it is first written (a `run` answered at its end) enters none of them.
-LIVE_INDEXED = ("process_uri", "health", "created_at", "finished_at")
+LIVE_INDEXED = ("finished_at",)
 # The shapes operators ask most, led by an equality and sorted or ranged by the next column: the page
 # comes off the index in order, and the bounded total counts the index alone (an index-only scan).
-LIVE_COMPOSITE = (("state", "process_uri", "created_at"), ("state", "finished_at"), ("owner", "created_at"))
+LIVE_COMPOSITE = (("state", "process_uri", "created_at"), ("state", "finished_at"))
+# A query may sort by any field, and page deep: one index per field over the live instances, of the
+# field then the tie-breakers (`query.compile_order`), read forwards or backwards — the field led by
+# `field IS NULL` where it may be empty, as `portable.sort_keys` sorts it. Those of a field that is
+# never empty serve its filters too. A sort by executionId reads the primary key.
+SORTED = ("created_at", "state", "owner", "process_uri", "online", "health", "external_id", "previous_node",
+          "owner_node", "started_at", "finished_at")
 # What the housekeeping reads every round: the instances some node runs now or may run next (READY in
 # the order they became so), and nothing else — not the LOST ones, which keep their node's name, nor
 # any ended or waiting one. Led by state, so that SQLite, whose statistics cannot tell READY is rare,
@@ -84,16 +90,27 @@ CLAIMED_PG = ("(disposed_at IS NULL) AND ((health)::text = 'OK'::text) AND "
               "((state)::text = ANY ((ARRAY['READY'::character varying, 'RUNNING'::character varying])::text[]))")
 
 
+def _sort_index(column: str) -> Index:
+    ties = ("execution_id",) if column == "created_at" else ("created_at", "execution_id")
+    lead = () if column in NEVER_EMPTY else (text(f"({column} IS NULL)"),)
+    return Index(f"ix_process_instances_{column}_sorted", *lead, column, *ties,
+                 sqlite_where=text("disposed_at IS NULL"), postgresql_where=text("disposed_at IS NULL"))
+
+
+NEVER_EMPTY = ("created_at", "state", "owner", "process_uri", "online", "health")
+
+
 class ProcessInstance(Base):
     __tablename__ = "process_instances"
     __table_args__ = (*(_index(c, f"{c} IS NOT NULL") for c in SPARSE_INDEXED),
                       *(_index(c, "disposed_at IS NULL") for c in LIVE_INDEXED),
                       *(Index(f"ix_process_instances_{'_'.join(cs)}", *cs, sqlite_where=text("disposed_at IS NULL"),
                               postgresql_where=text("disposed_at IS NULL")) for cs in LIVE_COMPOSITE),
+                      *(_sort_index(c) for c in SORTED),
                       Index(CLAIMED_INDEX, "state", "state_changed_at", sqlite_where=text(CLAIMED),
                             postgresql_where=text(CLAIMED_PG)))
 
-    execution_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    execution_id: Mapped[str] = mapped_column(_code_point_text(36), primary_key=True)
     external_id: Mapped[str | None] = mapped_column(_code_point_text(255))
     process_uri: Mapped[str] = mapped_column(_code_point_text(1000))
     # The definition revision in use, denormalised so a snapshot needs no join.
@@ -126,7 +143,7 @@ class ProcessInstance(Base):
     owner_node: Mapped[str | None] = mapped_column(_code_point_text(255))
     previous_node: Mapped[str | None] = mapped_column(_code_point_text(255))
     process_engine_id: Mapped[str] = mapped_column(String(255))
-    parent_execution_id: Mapped[str | None] = mapped_column(String(36))
+    parent_execution_id: Mapped[str | None] = mapped_column(_code_point_text(36))
 
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -170,7 +187,7 @@ class WaitState(Base):
     element_id: Mapped[str] = mapped_column(String(1000))
     kind: Mapped[str] = mapped_column(String(16))
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
-    child_execution_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    child_execution_id: Mapped[str | None] = mapped_column(_code_point_text(36), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -178,7 +195,7 @@ class ProcessLog(Base):
     __tablename__ = "process_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    execution_id: Mapped[str] = mapped_column(String(36), index=True)
+    execution_id: Mapped[str] = mapped_column(_code_point_text(36), index=True)
     logged_at: Mapped[datetime] = mapped_column(UtcDateTime)
     level: Mapped[str] = mapped_column(String(16))
     element_id: Mapped[str | None] = mapped_column(String(1000))
@@ -222,7 +239,7 @@ class Watcher(Base):
     __tablename__ = "watchers"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    execution_id: Mapped[str] = mapped_column(String(36), index=True)
+    execution_id: Mapped[str] = mapped_column(_code_point_text(36), index=True)
     group_id: Mapped[str | None] = mapped_column(String(255))
     owner: Mapped[str] = mapped_column(String(255))
     conditions: Mapped[str] = mapped_column(Text)                   # JSON of WatchConditions
@@ -240,7 +257,7 @@ class ServiceInstance(Base):
     __tablename__ = "service_instances"
 
     service_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    execution_id: Mapped[str] = mapped_column(String(36))
+    execution_id: Mapped[str] = mapped_column(_code_point_text(36))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -252,7 +269,7 @@ class IdempotencyKey(Base):
 
     caller: Mapped[str] = mapped_column(String(255), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    execution_id: Mapped[str] = mapped_column(String(36))
+    execution_id: Mapped[str] = mapped_column(_code_point_text(36))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     captured: Mapped[str | None] = mapped_column(Text)              # the instance row handed out, JSON
 

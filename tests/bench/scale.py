@@ -322,22 +322,25 @@ def _queries(big_base: str, small_base: str, raw: Callable[[str], Any], dialect:
     return lines
 
 
-SORT_FIELDS = ("executionId", "externalId", "state", "owner", "processUri", "health", "createdAt", "startedAt",
-               "finishedAt", "ownerNode")
-
-
 def _sorted(session: requests.Session, big_base: str, small_base: str, repeat: int = 3) -> list[str]:
-    """Every instance sorted by each field, the page at offset 5000 (issue 15: any field, deep paging):
-    p50 of a few, since the fields no index leads take seconds at 1M."""
-    lines = [f"  {'every instance sorted by …, offset 5000, limit 50':52} {'1M ms':>8} {'10k ms':>8}           1M/10k"]
-    for field in SORT_FIELDS:
-        body = {"query": {"sort": {"criterion": {"field": field}}, "offset": 5000, "limit": 50}}
-        times: dict[str, list[float]] = {"big": [], "small": []}
+    """Every instance sorted by each field, either way, the page at offset 5000 (issue 15: any field,
+    deep paging): p50 of a few, ascending and descending taking turns with the 10k server."""
+    from engine.query import QueryField
+
+    lines = [f"  {'every instance sorted by …, offset 5000, limit 50':52} {'1M ms':>8} {'10k ms':>8}  "
+             f"{'1M desc':>8} {'10k desc':>8}  1M/10k"]
+    for field in QueryField:
+        times: dict[tuple[str, str], list[float]] = {}
         for _ in range(repeat):
-            times["big"].append(_timed(lambda: _find(session, big_base, body)))
-            times["small"].append(_timed(lambda: _find(session, small_base, body)))
-        b, s = median(times["big"]), median(times["small"])
-        lines.append(f"    {field:50} {b:8.1f} {s:8.1f}           {b / s:6.2f}x")
+            for order in ("asc", "desc"):
+                body = {"query": {"sort": {"criterion": {"field": field.value, "ascending": order == "asc"}},
+                                  "offset": 5000, "limit": 50}}
+                for size, base in (("big", big_base), ("small", small_base)):
+                    times.setdefault((size, order), []).append(_timed(lambda: _find(session, base, body)))
+        p50 = {key: median(values) for key, values in times.items()}
+        worst = max(p50["big", o] / p50["small", o] for o in ("asc", "desc"))
+        lines.append(f"    {field.value:50} {p50['big', 'asc']:8.1f} {p50['small', 'asc']:8.1f}  "
+                     f"{p50['big', 'desc']:8.1f} {p50['small', 'desc']:8.1f}  {worst:6.2f}x")
     return lines
 
 
@@ -369,6 +372,63 @@ def sqlite_queries(rows: int = 1_000_000, small: int = 10_000, repeat: int = 15,
                 process.wait(timeout=40)
     return "\n".join([f"Scale (SQLite; {rows:,} and {small:,} instances loaded in {loaded:.0f} s; p50 of {repeat}, "
                       "alternating)"] + lines)
+
+
+# Live instances written as a node writes them: inserted, then waiting, then finished (LOAD's rows,
+# numbered from `first`).
+_LIVE_ROWS = LOAD.replace("generate_series(1, %(rows)s)", "generate_series(%(first)s, %(first)s + %(rows)s - 1)")
+_LIFECYCLE = ("UPDATE process_instances SET state = 'WAITING', state_change_index = state_change_index + 1, "
+              "owner_node = NULL, previous_node = 'bench-node' WHERE execution_id = ANY(%(ids)s)",
+              "UPDATE process_instances SET state = 'FINISHED', state_change_index = state_change_index + 1, "
+              "finished_at = now() AT TIME ZONE 'UTC' WHERE execution_id = ANY(%(ids)s)")
+
+
+def index_cost(before: str = "0005", rows: int = 200_000, batch: int = 2_000, rounds: int = 8) -> str:
+    """What the indexes of the head revision cost writers, against revision `before`'s: two schemas of
+    `rows` instances, into which batches of live instances are inserted and carried to their end (two
+    updates each), the two schemas taking turns; the ratio of the medians of their batch times."""
+    from alembic import command
+
+    from engine.storage.database import alembic_config
+
+    schemas = {"before": ("pe_bench_index_before", before), "head": ("pe_bench_index_head", "head")}
+    took: dict[str, list[float]] = {"before": [], "head": []}
+    definitions: dict[str, int] = {}
+    try:
+        for name, (schema, revision) in schemas.items():
+            _fresh_schema(schema)
+            command.upgrade(alembic_config(_schema_url(schema, "pe-bench-index")), revision)
+            with psycopg2.connect(_dsn(), options=f"-csearch_path={schema}") as conn, conn.cursor() as cursor:
+                cursor.execute("INSERT INTO definitions (uri, revision, version, name, origin, changed_at, source) "
+                               "VALUES ('bench/p.ipd', 'r1', 1, 'bench', 'repository', now(), '') RETURNING id")
+                definitions[name] = cursor.fetchone()[0]
+                cursor.execute(LOAD, {"definition": definitions[name], "rows": rows})
+                cursor.execute("ANALYZE")
+        first = rows + 1
+        for _ in range(rounds):
+            for name, (schema, _) in schemas.items():
+                with psycopg2.connect(_dsn(), options=f"-csearch_path={schema}") as conn, conn.cursor() as cursor:
+                    started = time.perf_counter()
+                    cursor.execute(_LIVE_ROWS + " RETURNING execution_id",
+                                   {"definition": definitions[name], "rows": batch, "first": first})
+                    ids = [r[0] for r in cursor.fetchall()]
+                    for statement in _LIFECYCLE:
+                        cursor.execute(statement, {"ids": ids})
+                    conn.commit()
+                    took[name].append(time.perf_counter() - started)
+            first += batch
+    finally:
+        for schema, _ in schemas.values():
+            drop(schema)
+    b, h = median(took["before"]), median(took["head"])
+    return (f"  {batch:,} live instances inserted and carried to their end, among {rows:,}: "
+            f"{h * 1000:.0f} ms with the head's indexes, {b * 1000:.0f} ms with revision {before}'s: "
+            f"{h / b:.2f}x  (p50 of {rounds}, alternating)")
+
+
+def _fresh_schema(schema: str) -> None:
+    with psycopg2.connect(_dsn()) as conn, conn.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
 
 
 def _backends(application: str) -> list[int]:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from engine import operations as ops
 from engine.errors import InvalidQuery
-from engine.query import And, Not, Or, Param, Query, SortCriterion, compile_where
+from engine.query import And, Not, Or, Param, Query, QueryField, SortCriterion, compile_order, compile_where
 from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
 from engine.storage.instances import LIVE
 from engine.storage.tables import instances
@@ -152,6 +152,20 @@ def test_common_filters_use_indexes(populated, storage_url):
         statement = select(instances.c.execution_id).where(LIVE, compile_where(tree))  # as find_instances
         plan = explain(pe, statement)
         assert f"ix_process_instances_{column}" in plan, (column, plan)
+
+
+@pytest.mark.parametrize("ascending", [True, False])
+def test_a_sort_by_any_field_comes_off_an_index_in_order(populated, ascending):
+    """Every field a query may sort by, either way, paged deep: the rows come off one index in the
+    sort's order, with no sort of every live instance (at 1M instances that sort took up to 9 s)."""
+    pe, _ = populated
+    for field in QueryField:
+        statement = (select(instances.c.execution_id).where(LIVE)
+                     .order_by(*compile_order((SortCriterion(field.value, ascending),))).offset(5000).limit(50))
+        plan = explain(pe, statement)
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, (field, plan)
+        assert any(name in plan for name in ("ix_process_instances_", "pk_process_instances",
+                                             "sqlite_autoindex_process_instances")), (field, plan)
 
 
 def test_a_like_prefix_is_a_range_of_its_index(populated):
@@ -335,14 +349,15 @@ def test_empty_values_sort_last_ascending_and_first_descending(named):
 
 def test_ties_keep_the_creation_order(named):
     """Ties on the sort fall back to createdAt, then executionId (two instances created within the same
-    millisecond tie on createdAt too)."""
+    millisecond tie on createdAt too), the way the sort goes: a descending page is the ascending one
+    reversed, as one index read backwards gives it."""
     pe, make = named
     made = make("same", "same", "same")
     created = {e: ops.get_process_snapshot(pe, ADMIN, e, peek=True).created_at for e in made}
     in_creation_order = sorted(made, key=lambda e: (created[e], e))
     for ascending in (True, False):
         result = find(pe, sort=(SortCriterion("externalId", ascending),))
-        assert [s.execution_id for s in result.snapshots] == in_creation_order
+        assert [s.execution_id for s in result.snapshots] == in_creation_order[::1 if ascending else -1]
 
 
 # -- the query is optional; count; the bounded total ---------------------------------------------------

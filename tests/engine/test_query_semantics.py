@@ -207,9 +207,10 @@ def may_read(principal: Principal, row: dict[str, Any]) -> bool:
 
 
 def compare(sort: tuple[SortCriterion, ...], a: dict[str, Any], b: dict[str, Any]) -> int:
-    """The sort's criteria, then createdAt and executionId; empty values after all others ascending,
-    before them descending; text by code point, false before true."""
-    keys = [(FIELDS[c.field], c.ascending) for c in sort] + [("created_at", True), ("execution_id", True)]
+    """The sort's criteria, then createdAt and executionId the way the last criterion goes; empty values
+    after all others ascending, before them descending; text by code point, false before true."""
+    last = sort[-1].ascending if sort else True
+    keys = [(FIELDS[c.field], c.ascending) for c in sort] + [("created_at", last), ("execution_id", last)]
     for column, ascending in keys:
         x, y = a[column], b[column]
         if x == y:
