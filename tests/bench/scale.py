@@ -383,13 +383,17 @@ _LIFECYCLE = ("UPDATE process_instances SET state = 'WAITING', state_change_inde
               "finished_at = now() AT TIME ZONE 'UTC' WHERE execution_id = ANY(%(ids)s)")
 
 
-def index_cost(before: str = "0005", rows: int = 200_000, batch: int = 2_000, rounds: int = 8) -> str:
-    """What the indexes of the head revision cost writers, against revision `before`'s: two schemas of
-    `rows` instances, into which batches of live instances are inserted and carried to their end (two
-    updates each), the two schemas taking turns; the ratio of the medians of their batch times."""
+def index_cost(rows: int = 200_000, batch: int = 2_000, rounds: int = 8) -> str:
+    """What the indexes of the head revision cost writers, against those of the revision before it: two
+    schemas of `rows` instances, into which batches of live instances are inserted and carried to their
+    end (two updates each), the two schemas taking turns; the ratio of the medians of their batch times."""
     from alembic import command
+    from alembic.script import ScriptDirectory
 
     from engine.storage.database import alembic_config
+
+    scripts = ScriptDirectory.from_config(alembic_config(_schema_url("public", "pe-bench-index")))
+    before = scripts.get_revision(scripts.get_current_head()).down_revision
 
     schemas = {"before": ("pe_bench_index_before", before), "head": ("pe_bench_index_head", "head")}
     took: dict[str, list[float]] = {"before": [], "head": []}
