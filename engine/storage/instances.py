@@ -304,8 +304,11 @@ def due_timers(conn: Connection, until: datetime, limit: int) -> list[WaitRecord
 
 def next_timer(conn: Connection) -> datetime | None:
     """When the next timer of a live, online instance is due. Walks the due_at index from its first
-    timer on: waits without a due time (signals, children: most of them) are never read."""
-    query = (select(wait_states.c.due_at).join(instances, instances.c.execution_id == wait_states.c.execution_id)
+    timer on: waits without a due time (signals, children: most of them) are never read — on SQLite
+    too, whose planner, told nothing of how few timers there are, would walk the online instances'
+    index instead (0.14 s a round at 1M instances)."""
+    joined = leading_join(wait_states, instances, instances.c.execution_id == wait_states.c.execution_id)
+    query = (select(wait_states.c.due_at).select_from(joined)
              .where(wait_states.c.kind == "timer", wait_states.c.due_at.is_not(None), LIVE,
                     instances.c.online.is_(True))
              .order_by(wait_states.c.due_at).limit(1))
