@@ -71,9 +71,9 @@ SPARSE_INDEXED = ("external_id", "owner_node", "parent_execution_id", "disposed_
 # Indexes of the instances not disposed: every query but by ID is over those alone, and an instance
 # disposed as it is first written (a `run` answered at its end) enters none of them.
 LIVE_INDEXED = ("finished_at",)
-# The shapes operators ask most, led by an equality and sorted or ranged by the next column: the page
-# comes off the index in order, and the bounded total counts the index alone (an index-only scan).
-LIVE_COMPOSITE = (("state", "process_uri", "created_at"), ("state", "finished_at"))
+# The shapes operators ask most, led by equalities and sorted by the next field (as SORTED's are): the
+# page comes off the index in order, and the bounded total counts the index alone (an index-only scan).
+SORTED_WITHIN = ((("state", "process_uri"), "created_at"), (("state",), "finished_at"))
 # A query may sort by any field, and page deep: one index per field over the live instances, of the
 # field then the tie-breakers (`query.compile_order`), read forwards or backwards — the field led by
 # `field IS NULL` where it may be empty, as `portable.sort_keys` sorts it. Those of a field that is
@@ -90,10 +90,10 @@ CLAIMED_PG = ("(disposed_at IS NULL) AND ((health)::text = 'OK'::text) AND "
               "((state)::text = ANY ((ARRAY['READY'::character varying, 'RUNNING'::character varying])::text[]))")
 
 
-def _sort_index(column: str) -> Index:
+def _sort_index(column: str, within: tuple[str, ...] = ()) -> Index:
     ties = ("execution_id",) if column == "created_at" else ("created_at", "execution_id")
     lead = () if column in NEVER_EMPTY else (text(f"({column} IS NULL)"),)
-    return Index(f"ix_process_instances_{column}_sorted", *lead, column, *ties,
+    return Index(f"ix_process_instances_{'_'.join((*within, column))}_sorted", *within, *lead, column, *ties,
                  sqlite_where=text("disposed_at IS NULL"), postgresql_where=text("disposed_at IS NULL"))
 
 
@@ -104,9 +104,8 @@ class ProcessInstance(Base):
     __tablename__ = "process_instances"
     __table_args__ = (*(_index(c, f"{c} IS NOT NULL") for c in SPARSE_INDEXED),
                       *(_index(c, "disposed_at IS NULL") for c in LIVE_INDEXED),
-                      *(Index(f"ix_process_instances_{'_'.join(cs)}", *cs, sqlite_where=text("disposed_at IS NULL"),
-                              postgresql_where=text("disposed_at IS NULL")) for cs in LIVE_COMPOSITE),
                       *(_sort_index(c) for c in SORTED),
+                      *(_sort_index(c, within) for within, c in SORTED_WITHIN),
                       Index(CLAIMED_INDEX, "state", "state_changed_at", sqlite_where=text(CLAIMED),
                             postgresql_where=text(CLAIMED_PG)))
 
