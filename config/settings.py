@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 import dacite
 
 from engine.model import MaintenanceLevel
+from engine.services import ServiceSettings
 
 DEFAULT_FILE = Path(__file__).with_name("default.toml")
 SAMPLE_PROCESSES = Path(__file__).with_name("processes")
@@ -109,18 +110,6 @@ class AuthSettings:
 class MaintenanceSettings:
     initial: str
     levels: Sequence[MaintenanceLevel] = ()
-
-
-@dataclass(frozen=True)
-class ServiceSettings:
-    """A service process (TOML keys as the spec names them: id, processUri, autostart, threadPoolId,
-    description)."""
-
-    id: str
-    process_uri: str
-    autostart: bool = False
-    thread_pool_id: str | None = None
-    description: str = ""
 
 
 @dataclass(frozen=True)

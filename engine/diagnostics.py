@@ -475,8 +475,7 @@ def _capped(probe: Probe, kind: str, query: Select, item: Callable[[Any], Teleme
 
 def telemetry_process_instance(probe: Probe) -> list[TelemetryItem]:
     i, kind = instances, "PROCESS_INSTANCE"
-    groups = probe.conn.execute(select(i.c.state, i.c.health, func.count()).where(_LIVE)
-                                .group_by(i.c.state, i.c.health).order_by(i.c.state, i.c.health)).all()
+    groups = store.live_counts(probe.conn)
     items = [TelemetryItem(kind, f"{state}/{health}", (("state", state), ("health", health), ("count", str(count))))
              for state, health, count in groups]
     disposed = probe.conn.execute(select(func.count()).select_from(i).where(i.c.disposed_at.is_not(None))).scalar_one()
@@ -612,6 +611,24 @@ def telemetry(pe: "ProcessEngine", types: Sequence[str]) -> TelemetryData:
         for name in types:
             items += TELEMETRY[name](probe)
     return TelemetryData(tuple(types), tuple(items))
+
+
+@dataclass(frozen=True)
+class NodeFigures:
+    """What a metrics scrape reports of this node: instances it runs, has queued or running, callers
+    blocked in a wait, and the live instances of the cluster by (state, health)."""
+
+    running: int
+    active: int
+    waiting_callers: int
+    live: tuple[tuple[str, str, int], ...]
+
+
+def node_figures(pe: "ProcessEngine") -> NodeFigures:
+    with pe.db.unit_of_work(write=False) as uow:
+        live = tuple(store.live_counts(uow.conn))
+    return NodeFigures(pe.executor.running_count(), len(pe.executor.active_ids()),
+                       sum(pe.waiters.counts().values()), live)
 
 
 # -- garbage collection --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ that row (or creates it), so two callers — or two nodes — never start the sa
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select, update
@@ -23,15 +24,25 @@ from .storage.instances import InstanceRecord
 from .storage.tables import service_instances
 
 if TYPE_CHECKING:
-    from config.settings import ServiceSettings
-
     from .runtime.engine import ProcessEngine
 
 log = logging.getLogger(__name__)
 _ENDED = {s.value for s in END_STATES}
 
 
-def configured(pe: "ProcessEngine", service_id: str) -> "ServiceSettings":
+@dataclass(frozen=True)
+class ServiceSettings:
+    """A service process as the settings declare it (TOML keys as the spec names them: id, processUri,
+    autostart, threadPoolId, description); `config` reads them, the engine owns what they mean."""
+
+    id: str
+    process_uri: str
+    autostart: bool = False
+    thread_pool_id: str | None = None
+    description: str = ""
+
+
+def configured(pe: "ProcessEngine", service_id: str) -> ServiceSettings:
     for service in pe.settings.services:
         if service.id == service_id:
             return service
@@ -72,7 +83,7 @@ def start(pe: "ProcessEngine", principal: Principal, service_id: str) -> tuple[I
     raise RuntimeError(f"service {service_id} could not be started")
 
 
-def _new_instance(pe: "ProcessEngine", uow, principal: Principal, service: "ServiceSettings") -> InstanceRecord:  # type: ignore[no-untyped-def]
+def _new_instance(pe: "ProcessEngine", uow, principal: Principal, service: ServiceSettings) -> InstanceRecord:  # type: ignore[no-untyped-def]
     loaded = pe.repository.load(service.process_uri)
     log_defaults = pe.settings.engine.log
     record = new_record(loaded, pe.register(uow, loaded), owner=principal.name, roles=sorted(principal.roles),

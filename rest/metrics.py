@@ -10,9 +10,7 @@ from flask import Flask, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import func, select
-
-from engine.storage.tables import instances
+from engine import operations as ops
 
 from .auth import current_principal
 
@@ -24,18 +22,12 @@ class EngineCollector:
         self.engine = engine
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        executor = self.engine.executor
-        yield GaugeMetricFamily("pe_running_instances", "Instances running on this node", executor.running_count())
-        yield GaugeMetricFamily("pe_active_instances", "Instances queued or running on this node",
-                                len(executor.active_ids()))
-        yield GaugeMetricFamily("pe_waiting_callers", "Callers blocked in a synchronous wait",
-                                sum(self.engine.waiters.counts().values()))
+        figures = ops.get_node_figures(self.engine)
+        yield GaugeMetricFamily("pe_running_instances", "Instances running on this node", figures.running)
+        yield GaugeMetricFamily("pe_active_instances", "Instances queued or running on this node", figures.active)
+        yield GaugeMetricFamily("pe_waiting_callers", "Callers blocked in a synchronous wait", figures.waiting_callers)
         states = GaugeMetricFamily("pe_instances", "Live instances by state and health", labels=["state", "health"])
-        with self.engine.db.unit_of_work(write=False) as uow:
-            rows = uow.conn.execute(select(instances.c.state, instances.c.health, func.count())
-                                    .where(instances.c.disposed_at.is_(None))
-                                    .group_by(instances.c.state, instances.c.health)).all()
-        for state, health, count in rows:
+        for state, health, count in figures.live:
             states.add_metric([state, health], count)
         yield states
 

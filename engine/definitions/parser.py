@@ -1,7 +1,7 @@
 """IPD parser: XML bytes → `Definition`, or InvalidDefinition naming line and column.
 
 Three gates, in order: the hardened XML parser (well-formedness, no DTD), the XSD of the language
-(`schemas/xsd/process-definition.xsd`), then the checks an XSD cannot make — unique ids among siblings,
+(`process-definition.xsd`, beside this module), then the checks an XSD cannot make — unique ids among siblings,
 expressions that compile, durations and timestamps that parse, literals that fit their type, modules
 and operations that exist.
 """
@@ -18,6 +18,7 @@ from ..safexml import XmlError, parse, position_of
 from ..states import ExecutionState
 from . import elements as el
 from .expressions import Expression, ExpressionSyntaxError, Template
+from .xsd import SchemaViolation, process_definition, validate
 
 NS = "http://www.infinica.com/process-engine"
 _TAG = "{%s}%%s" % NS
@@ -33,10 +34,8 @@ def parse_definition(source: bytes, uri: str | None = None,
         line, column = position_of(root, source) or (root.sourceline, None)
         raise InvalidDefinition(f"the root element must be <process xmlns=\"{NS}\">, not <{etree.QName(root).localname}>",
                                 line, column, uri)
-    from schemas.xsd import SchemaViolation, validate
-
     try:
-        validate(root, "process-definition.xsd")
+        validate(root, process_definition())
     except SchemaViolation as exc:
         found = position_of(exc.element, source) if exc.element is not None else None
         line, column = found or (exc.line, None)

@@ -18,7 +18,7 @@ from .node_control import (get_maintenance_level, get_node_state, get_node_state
                            set_maintenance_level, wait_for_no_running_processes)
 from .services import get_service_snapshot, list_services, start_service
 from .cluster import cluster_connect, cluster_disconnect
-from .diagnostics import check_sanity, garbage_collect, get_telemetry_data
+from .diagnostics import check_sanity, garbage_collect, get_node_figures, get_telemetry_data
 
 __all__ = [
     "dispose_process", "dispose_processes", "instantiate", "reload", "recover_process", "recover_processes",
@@ -33,5 +33,5 @@ __all__ = [
     "cluster_connect", "cluster_disconnect",
     "clear_cache", "get_broker_uri", "get_constants", "get_features", "get_modules", "get_task_manager_url",
     "list_process_definitions", "uncache_processes", "version",
-    "check_sanity", "get_telemetry_data", "garbage_collect",
+    "check_sanity", "get_telemetry_data", "garbage_collect", "get_node_figures",
 ]

@@ -30,6 +30,11 @@ def get_telemetry_data(pe: ProcessEngine, principal: Principal, types: Iterable[
     return diagnostics.telemetry(pe, chosen)
 
 
+def get_node_figures(pe: ProcessEngine) -> diagnostics.NodeFigures:
+    """This node's figures for a metrics scrape (CONTRACT §1; the door decides who may scrape)."""
+    return diagnostics.node_figures(pe)
+
+
 def garbage_collect(pe: ProcessEngine, principal: Principal, timeout: int = -1) -> None:
     """Run the clean-up now rather than at the housekeeper's next round: purge disposed instances past
     their retention, delete orphaned log rows, finish obsolete watchers. Returns when it is done or when

@@ -302,6 +302,13 @@ def due_timers(conn: Connection, until: datetime, limit: int) -> list[WaitRecord
     return [WaitRecord(**r._mapping) for r in conn.execute(query)]
 
 
+def live_counts(conn: Connection) -> list[tuple[str, str, int]]:
+    """(state, health, how many) of the live instances, in state then health order."""
+    c = instances.c
+    return [tuple(row) for row in conn.execute(select(c.state, c.health, func.count()).where(LIVE)
+                                               .group_by(c.state, c.health).order_by(c.state, c.health))]
+
+
 def next_timer(conn: Connection) -> datetime | None:
     """When the next timer of a live, online instance is due. Walks the due_at index from its first
     timer on: waits without a due time (signals, children: most of them) are never read — on SQLite

@@ -307,6 +307,7 @@ def test_a_node_silent_past_lost_after_is_shown_gone_then_forgotten(pe, monkeypa
     monkeypatch.setattr(membership.store, "forget_dead_nodes",
                         lambda conn, since: forget(conn, since) if looked.is_set() else [])
 
+    assert settles(pe.membership.believes_master)  # the first housekeeping round has taken the lock
     long_ago = clock.now() - timedelta(minutes=5)
     with pe.db.unit_of_work() as uow:
         uow.conn.execute(node_table.insert().values(node_id="killed-node", started_at=long_ago, heartbeat_at=long_ago,

@@ -1,5 +1,5 @@
 """The XSDs are compiled safely when a cold process's first requests all need one at once: libxml2's
-schema compiler is not thread-safe, and before `schemas.xsd` compiled one copy at a time, eight threads
+schema compiler is not thread-safe, and before the engine's XSD loader compiled one copy at a time, eight threads
 of a fresh process compiling process-definition.xsd together failed in 7 of 80 processes ("Document is
 not valid XML Schema"; once, elsewhere, a segfault)."""
 from __future__ import annotations
@@ -14,12 +14,12 @@ from tests.conftest import ROOT
 
 COLD_START = """
 import sys, threading
-from schemas import xsd
+from engine.definitions import xsd
 barrier, errors = threading.Barrier(8), []
 def compile_one():
     barrier.wait()
     try:
-        assert xsd.schema("process-definition.xsd").validate is not None
+        assert xsd.process_definition().validate is not None
     except Exception as exc:
         errors.append(repr(exc))
 threads = [threading.Thread(target=compile_one) for _ in range(8)]
