@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable
 
-from sqlalchemy.engine import Connection
-
 from . import clock, idempotency
 from .definitions.repository import LoadedDefinition
 from .errors import InvalidParameter, InvalidState, NotFound
@@ -18,6 +16,7 @@ from .security import Principal, require
 from .snapshots import snapshot_of
 from .states import END_STATES, STATE_NAMES, AutoDispose, ExecutionState, HealthState, Privilege
 from .storage import codec, instances as store
+from .storage.database import Connection
 from .storage.definitions import load_source
 from .storage.instances import InstanceRecord
 

@@ -11,8 +11,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Connection
-
 from .. import clock
 from ..datastore import DataStore
 from ..definitions.repository import LoadedDefinition
@@ -20,6 +18,7 @@ from ..errors import EngineError
 from ..faults import Fault, TerminateRequest
 from ..states import AutoDispose, ExecutionState, HealthState
 from ..storage import codec, instances as store
+from ..storage.database import Connection
 from ..storage.definitions import load_source
 from ..storage.instances import InstanceRecord, WaitRecord
 from ..storage.tables import instances as instances_table

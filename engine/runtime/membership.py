@@ -22,22 +22,15 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Iterator
 
-from sqlalchemy.engine import Connection
-
 from .. import clock
 from ..errors import InvalidState
 from ..storage import nodes as store
-from ..storage.database import UnitOfWork
+from ..storage.database import Connection, UnitOfWork
 
 if TYPE_CHECKING:
     from .engine import ProcessEngine
 
 log = logging.getLogger(__name__)
-MASTER_LOCK = 7263552
-# Whether this session holds the master lock (its only advisory lock), asked of the server: a session
-# SQLAlchemy opened in place of a dead one answers SELECT 1 as well as the original did.
-_HOLDS_LOCK = ("SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted "
-               f"AND pid = pg_backend_pid() AND classid = {MASTER_LOCK} AND objsubid = 2)")
 
 
 class NodeConflict(InvalidState):
@@ -226,11 +219,7 @@ class Membership:
                 # Tried on a pooled connection: a node that is not master asks every round, and a
                 # session of its own each time would be a new backend a second.
                 conn = self.pe.db.engine.connect()
-                # One master per cluster, and a cluster is a database schema: the lock is the schema's.
-                held = conn.exec_driver_sql(
-                    f"SELECT pg_try_advisory_lock({MASTER_LOCK}, hashtext(current_database() || '.' || "
-                    "current_schema()))").scalar()
-                conn.commit()
+                held = store.try_master_lock(conn)
                 if held:
                     self._lease(conn)
             except Exception:
@@ -264,11 +253,7 @@ class Membership:
         """Make the lock's connection a session of its own (never back into the pool: see `_discard`),
         which the server ends once it idles past the lease (PostgreSQL 14 and later; before, a stalled
         master keeps the lock until its connection dies)."""
-        lease_ms = int(self.lease_s * 1000)
-        if conn.dialect.server_version_info >= (14,):
-            conn.exec_driver_sql(f"SET idle_session_timeout = {lease_ms}")
-        conn.exec_driver_sql(f"SET idle_in_transaction_session_timeout = {lease_ms}")
-        conn.commit()
+        store.end_session_when_idle(conn, int(self.lease_s * 1000))
 
     def fresh_since(self) -> datetime:
         """Nodes whose last heartbeat is older than this count as gone."""
@@ -288,9 +273,7 @@ class Membership:
         if self._lock_conn.invalidated:
             return False
         try:
-            held = self._lock_conn.exec_driver_sql(_HOLDS_LOCK).scalar()
-            self._lock_conn.commit()
-            return bool(held)
+            return store.holds_master_lock(self._lock_conn)
         except Exception:
             return False
 

@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine  # Connection: the handle the engine passes to storage
 from sqlalchemy.pool import NullPool
 
 from ..errors import DatabaseUnavailable

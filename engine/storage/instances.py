@@ -302,6 +302,17 @@ def due_timers(conn: Connection, until: datetime, limit: int) -> list[WaitRecord
     return [WaitRecord(**r._mapping) for r in conn.execute(query)]
 
 
+def set_all_online(conn: Connection, online: bool) -> list[tuple[str, str | None, str]]:
+    """Set every live instance's online flag; (execution ID, thread pool, state) of each one changed."""
+    c = instances.c
+    other = LIVE & c.online.is_(not online)
+    changed = [(r.execution_id, r.thread_pool_id, r.state)
+               for r in conn.execute(select(c.execution_id, c.thread_pool_id, c.state).where(other))]
+    if changed:
+        conn.execute(update(instances).where(other).values(online=online))
+    return changed
+
+
 def live_counts(conn: Connection) -> list[tuple[str, str, int]]:
     """(state, health, how many) of the live instances, in state then health order."""
     c = instances.c

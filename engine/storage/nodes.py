@@ -8,6 +8,38 @@ from sqlalchemy.engine import Connection
 
 from .tables import CLAIMED, instances, nodes
 
+MASTER_LOCK = 7263552
+# Whether this session holds the master lock (its only advisory lock), asked of the server: a session
+# SQLAlchemy opened in place of a dead one answers SELECT 1 as well as the original did.
+_HOLDS_LOCK = ("SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted "
+               f"AND pid = pg_backend_pid() AND classid = {MASTER_LOCK} AND objsubid = 2)")
+
+
+def try_master_lock(conn: Connection) -> bool:
+    """Take the master lock on `conn`'s session if no session holds it (PostgreSQL). One master per
+    cluster, and a cluster is a database schema: the lock is the schema's. It is the session's, not the
+    transaction's: it lasts until released or the session ends."""
+    held = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({MASTER_LOCK}, hashtext(current_database() "
+                                "|| '.' || current_schema()))").scalar()
+    conn.commit()
+    return bool(held)
+
+
+def holds_master_lock(conn: Connection) -> bool:
+    """Whether `conn`'s session holds the master lock now."""
+    held = conn.exec_driver_sql(_HOLDS_LOCK).scalar()
+    conn.commit()
+    return bool(held)
+
+
+def end_session_when_idle(conn: Connection, idle_ms: int) -> None:
+    """Have the server end `conn`'s session once it idles `idle_ms`, in a transaction or not (the
+    latter from PostgreSQL 14 on)."""
+    if conn.dialect.server_version_info >= (14,):
+        conn.exec_driver_sql(f"SET idle_session_timeout = {int(idle_ms)}")
+    conn.exec_driver_sql(f"SET idle_in_transaction_session_timeout = {int(idle_ms)}")
+    conn.commit()
+
 
 def register_node(conn: Connection, node_id: str, at: datetime, online: bool) -> None:
     conn.execute(delete(nodes).where(nodes.c.node_id == node_id))
