@@ -1,8 +1,8 @@
 """Service processes (spec: "Service Management"): processes named in the settings, each with at most
 one running instance, some started with the engine.
 
-The `service_instances` table points at each service's current instance; starting a service locks
-that row (or creates it), so two callers — or two nodes — never start the same service twice.
+Storage keeps each service's current instance (`storage/services.py`); starting a service locks that
+row (or creates it), so two callers — or two nodes — never start the same service twice.
 """
 from __future__ import annotations
 
@@ -10,18 +10,15 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
-
 from . import clock
 from .datastore import DataStore
 from .errors import NotFound
 from .runtime.records import apply, merge_parameters, new_record, state_values
 from .security import Principal
 from .states import END_STATES, AutoDispose, ExecutionState
-from .storage import codec, instances as store
+from .storage import codec, instances as store, services as service_rows
+from .storage.database import AlreadyStored, Connection
 from .storage.instances import InstanceRecord
-from .storage.tables import service_instances
 
 if TYPE_CHECKING:
     from .runtime.engine import ProcessEngine
@@ -49,11 +46,10 @@ def configured(pe: "ProcessEngine", service_id: str) -> ServiceSettings:
     raise NotFound("service", service_id)
 
 
-def current(pe: "ProcessEngine", conn, service_id: str) -> InstanceRecord | None:  # type: ignore[no-untyped-def]
+def current(pe: "ProcessEngine", conn: Connection, service_id: str) -> InstanceRecord | None:
     """The service's instance, if one exists and is not disposed."""
-    row = conn.execute(select(service_instances.c.execution_id)
-                       .where(service_instances.c.service_id == service_id)).first()
-    return store.get_instance(conn, row.execution_id) if row is not None else None
+    _, execution_id = service_rows.current_execution(conn, service_id)
+    return store.get_instance(conn, execution_id) if execution_id is not None else None
 
 
 def is_running(record: InstanceRecord | None) -> bool:
@@ -66,19 +62,18 @@ def start(pe: "ProcessEngine", principal: Principal, service_id: str) -> tuple[I
     for _ in range(3):
         try:
             with pe.db.unit_of_work() as uow:
-                held = uow.conn.execute(select(service_instances).where(
-                    service_instances.c.service_id == service_id).with_for_update()).first()
-                record = current(pe, uow.conn, service_id) if held is not None else None
+                held, execution_id = service_rows.current_execution(uow.conn, service_id, lock=True)
+                record = store.get_instance(uow.conn, execution_id) if execution_id is not None else None
                 if is_running(record):
                     return record, False
                 if record is not None:  # the ended instance of an earlier start makes way
                     store.mark_disposed(uow.conn, [record.execution_id], clock.now())
                 record = _new_instance(pe, uow, principal, service)
-                _point_at(uow.conn, service_id, record.execution_id, held is not None)
+                service_rows.point_at(uow.conn, service_id, record.execution_id, held, clock.now())
                 uow.after_commit(lambda: pe.ready(record.execution_id, record.thread_pool_id))
                 uow.commit()
                 return record, True
-        except IntegrityError:  # another node created the row first: look again
+        except AlreadyStored:  # another node created the row first: look again
             continue
     raise RuntimeError(f"service {service_id} could not be started")
 
@@ -95,15 +90,6 @@ def _new_instance(pe: "ProcessEngine", uow, principal: Principal, service: Servi
     apply(record, state_values(record, ExecutionState.READY, pe.node_id, clock.now()))
     store.insert_instance(uow.conn, record)
     return record
-
-
-def _point_at(conn, service_id: str, execution_id: str, exists: bool) -> None:  # type: ignore[no-untyped-def]
-    if exists:
-        conn.execute(update(service_instances).where(service_instances.c.service_id == service_id)
-                     .values(execution_id=execution_id, started_at=clock.now()))
-    else:
-        conn.execute(insert(service_instances).values(service_id=service_id, execution_id=execution_id,
-                                                      started_at=clock.now()))
 
 
 def autostart(pe: "ProcessEngine", principal: Principal) -> list[str]:

@@ -5,7 +5,6 @@ import copy
 from contextlib import ExitStack, nullcontext
 from typing import Iterable
 
-from sqlalchemy.exc import IntegrityError
 
 from .. import clock, idempotency
 from ..datastore import DataStore
@@ -24,6 +23,7 @@ from ..snapshots import snapshot_of
 from ..states import (DATA_LEVELS, END_STATES, INACTIVE_STATES, LOG_LEVELS, AutoDispose, ExecutionState,
                      HealthState, Privilege, parse_enum)
 from ..storage import codec, instances as store
+from ..storage.database import AlreadyStored
 from . import selection
 
 _CONTINUABLE = (ExecutionState.CREATED, ExecutionState.WAITING, ExecutionState.PAUSED)
@@ -197,7 +197,7 @@ def _write_new(pe: ProcessEngine, record, claim: "idempotency.Claim | None") -> 
             store.insert_instance(uow.conn, record)
             idempotency.take(pe, uow.conn, claim, record.execution_id)
             uow.commit()
-    except IntegrityError:
+    except AlreadyStored:
         return False
     return True
 

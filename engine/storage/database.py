@@ -15,7 +15,7 @@ from typing import Any, Callable
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.engine import Connection, Engine  # Connection: the handle the engine passes to storage
 from sqlalchemy.pool import NullPool
 
@@ -310,6 +310,17 @@ class RowsBusy(Exception):
     timeout): the work is tried again at its next round, not waited for."""
 
 
+class AlreadyStored(Exception):
+    """A row with that key is there already: another request, or another node, wrote it first."""
+
+
+def _duplicate(exc: BaseException | None) -> bool:
+    if not isinstance(exc, IntegrityError):
+        return False
+    return (getattr(exc.orig, "pgcode", None) == "23505"  # unique_violation
+            or getattr(exc.orig, "sqlite_errorname", None) in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"))
+
+
 def _busy(exc: BaseException | None) -> bool:
     return isinstance(exc, DBAPIError) and getattr(exc.orig, "pgcode", None) == "55P03"  # lock_not_available
 
@@ -384,6 +395,8 @@ class UnitOfWork:
             raise DatabaseUnavailable() from exc
         if _busy(exc):
             raise RowsBusy(str(getattr(exc, "orig", exc)).strip()) from exc
+        if _duplicate(exc):
+            raise AlreadyStored(str(getattr(exc, "orig", exc)).strip()) from exc
 
     def _release(self) -> None:
         try:

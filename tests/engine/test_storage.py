@@ -299,3 +299,33 @@ def test_a_ready_instance_is_taken_in_one_statement_with_its_row_as_taken(engine
     for execution_id in made[1:]:
         assert ops.get_process_snapshot(pe, ADMIN, execution_id, peek=True).state_change_index == \
             before[execution_id].state_change_index
+
+
+def test_a_key_stored_twice_is_already_stored_and_other_integrity_errors_are_not(storage_url):
+    """The unit of work tells a duplicate key (another request or node wrote the row first: the caller
+    looks again) from any other broken constraint, which is a fault and stays one."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from engine import clock
+    from engine.storage import engine_state
+    from engine.storage.database import AlreadyStored
+    from engine.storage.tables import engine_state as table
+
+    database = Database(storage_url)
+    database.upgrade()
+    try:
+        with database.unit_of_work() as uow:
+            engine_state.store(uow.conn, "twice", "a", clock.now())
+            uow.commit()
+        with pytest.raises(AlreadyStored):
+            with database.unit_of_work() as uow:
+                uow.conn.execute(insert(table).values(key="twice", value="b", changed_at=clock.now()))
+        with pytest.raises(IntegrityError) as raised:
+            with database.unit_of_work() as uow:
+                uow.conn.execute(insert(table).values(key="no time", value="b", changed_at=None))
+        assert not isinstance(raised.value, AlreadyStored)
+        with database.unit_of_work(write=False) as uow:
+            assert engine_state.value(uow.conn, "twice") == "a" and engine_state.value(uow.conn, "no time") is None
+    finally:
+        database.dispose()
