@@ -4,8 +4,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterable
 
-from sqlalchemy import delete, insert, select
-
 from .. import clock
 from ..errors import AuthorizationError, InvalidParameter, NotFound
 from ..ids import random_uuid
@@ -16,8 +14,7 @@ from ..runtime.watching import capture, encode_conditions, waiter_key
 from ..security import Principal, has_privilege
 from ..snapshots import snapshot_of
 from ..states import ExecutionState, HealthState, Privilege, parse_enum
-from ..storage import instances as store
-from ..storage.tables import watchers
+from ..storage import instances as store, watchers as watcher_rows
 
 
 def create_watcher(pe: ProcessEngine, principal: Principal, execution_id: str, *, group_id: str | None = None,
@@ -37,10 +34,10 @@ def create_watcher(pe: ProcessEngine, principal: Principal, execution_id: str, *
         record = load(uow.conn, principal, execution_id, Privilege.READ)
         if conditions.element and conditions.element not in definition_of(pe, uow.conn, record).definition.elements:
             raise NotFound("element", conditions.element)
-        uow.conn.execute(insert(watchers).values(
-            id=watcher_id, execution_id=execution_id, group_id=group_id or None, owner=principal.name,
+        watcher_rows.insert_watcher(
+            uow.conn, id=watcher_id, execution_id=execution_id, group_id=group_id or None, owner=principal.name,
             conditions=encode_conditions(conditions), peek=peek, inspect_pipeline=inspect_pipeline,
-            created_at=clock.now(), finished=False, finished_at=None, captured=None))
+            created_at=clock.now(), finished=False, finished_at=None, captured=None)
         finished = pe.watching.finish_met(uow.conn, execution_id, record, only=watcher_id)
         uow.after_commit(lambda: pe.watching.add(execution_id) if not finished else None)
         uow.commit()
@@ -68,11 +65,11 @@ def get_watcher(pe: ProcessEngine, principal: Principal, watcher_id: str, *, tim
 def delete_watcher(pe: ProcessEngine, principal: Principal, watcher_id: str) -> bool:
     """True if the watcher existed and is deleted now, False if there was none."""
     with pe.db.unit_of_work() as uow:
-        row = uow.conn.execute(select(watchers).where(watchers.c.id == watcher_id)).first()
+        row = watcher_rows.get_watcher(uow.conn, watcher_id)
         if row is None:
             return False
         _require_access(pe, uow.conn, principal, row)
-        uow.conn.execute(delete(watchers).where(watchers.c.id == watcher_id))
+        watcher_rows.delete_watcher(uow.conn, watcher_id)
         uow.commit()
     pe.wake(waiter_key(watcher_id))
     return True
@@ -80,7 +77,7 @@ def delete_watcher(pe: ProcessEngine, principal: Principal, watcher_id: str) -> 
 
 def _read(pe: ProcessEngine, principal: Principal, watcher_id: str):  # type: ignore[no-untyped-def]
     with pe.db.unit_of_work(write=False) as uow:
-        row = uow.conn.execute(select(watchers).where(watchers.c.id == watcher_id)).first()
+        row = watcher_rows.get_watcher(uow.conn, watcher_id)
         if row is None:
             raise NotFound("watcher", watcher_id)
         _require_access(pe, uow.conn, principal, row)

@@ -13,15 +13,13 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
-from sqlalchemy.engine import Connection
 
 from .. import clock
 from ..model import WatchConditions
 from ..states import END_STATES, AutoDispose
-from ..storage import codec, instances as store
+from ..storage import codec, instances as store, watchers as watcher_rows
+from ..storage.database import Connection
 from ..storage.instances import InstanceRecord
-from ..storage.tables import watchers
 
 if TYPE_CHECKING:
     from .engine import ProcessEngine
@@ -76,7 +74,7 @@ class Watching:
 
     def load(self) -> None:
         with self.pe.db.unit_of_work(write=False) as uow:
-            ids = set(uow.conn.execute(select(watchers.c.execution_id).where(watchers.c.finished.is_(False))).scalars())
+            ids = watcher_rows.watched_ids(uow.conn)
         with self._lock:
             self.watched = ids
 
@@ -101,11 +99,8 @@ class Watching:
     def finish_met(self, conn: Connection, execution_id: str, record: InstanceRecord | None,
                    only: str | None = None) -> list[str]:
         """Finish the open watchers of one instance that `record` satisfies (all, if it is gone)."""
-        query = select(watchers).where(watchers.c.execution_id == execution_id, watchers.c.finished.is_(False))
-        if only is not None:
-            query = query.where(watchers.c.id == only)
         finished, dispose = [], False
-        for row in conn.execute(query).all():
+        for row in watcher_rows.open_watchers(conn, execution_id, only):
             gone = record is None or record.disposed_at is not None or record.state in _ENDED
             if not gone and not conditions_met(decode_conditions(row.conditions), record):
                 continue
@@ -121,9 +116,8 @@ class Watching:
             self.pe.wake(waiter_key(watcher_id))
         if finished:
             with self.pe.db.unit_of_work(write=False) as uow:
-                still = uow.conn.execute(select(watchers.c.id).where(
-                    watchers.c.execution_id == execution_id, watchers.c.finished.is_(False)).limit(1)).first()
-            if still is None:
+                still = watcher_rows.is_watched(uow.conn, execution_id)
+            if not still:
                 with self._lock:
                     self.watched.discard(execution_id)
 
@@ -141,9 +135,7 @@ class Watching:
 def capture(conn: Connection, watcher_id: str, record: InstanceRecord | None) -> bool:
     """Finish a watcher with `record` as it is now (None: its instance is gone)."""
     captured = store.record_to_json(record) if record is not None else None
-    done = conn.execute(update(watchers).where(watchers.c.id == watcher_id, watchers.c.finished.is_(False))
-                        .values(finished=True, finished_at=clock.now(), captured=captured)).rowcount
-    return done == 1
+    return watcher_rows.finish(conn, watcher_id, clock.now(), captured)
 
 
 def _fetched_at_end(record: InstanceRecord) -> bool:
