@@ -8,17 +8,14 @@ the same answer — even if handing it out disposed the process. Keys live `engi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.engine import Connection
 
 from . import clock
 from .errors import InvalidParameter
-from .storage import instances as store
+from .storage import idempotency_keys as keys, instances as store
+from .storage.database import Connection
 from .storage.instances import InstanceRecord
-from .storage.tables import idempotency_keys
 
 if TYPE_CHECKING:
     from .runtime.engine import ProcessEngine
@@ -49,33 +46,26 @@ def claim_of(caller: str, key: str | None) -> Claim | None:
 
 
 def earlier(pe: "ProcessEngine", conn: Connection, claim: Claim) -> Earlier | None:
-    since = clock.now() - timedelta(seconds=pe.settings.engine.idempotency_ttl_s)
-    row = conn.execute(select(idempotency_keys).where(
-        idempotency_keys.c.caller == claim.caller, idempotency_keys.c.key == claim.key,
-        idempotency_keys.c.created_at >= since)).first()
+    row = keys.find(conn, claim.caller, claim.key, _expired_before(pe))
     if row is None:
         return None
     return Earlier(row.execution_id, store.record_from_json(row.captured) if row.captured else None)
 
 
 def take(pe: "ProcessEngine", conn: Connection, claim: Claim, execution_id: str) -> None:
-    """Claim the key for `execution_id` (an expired claim of it makes way); IntegrityError if another
+    """Claim the key for `execution_id` (an expired claim of it makes way); AlreadyStored if another
     request holds it — the caller's transaction then rolls back."""
-    since = clock.now() - timedelta(seconds=pe.settings.engine.idempotency_ttl_s)
-    conn.execute(delete(idempotency_keys).where(idempotency_keys.c.caller == claim.caller,
-                                                idempotency_keys.c.key == claim.key,
-                                                idempotency_keys.c.created_at < since))
-    conn.execute(insert(idempotency_keys).values(caller=claim.caller, key=claim.key, execution_id=execution_id,
-                                                 created_at=clock.now(), captured=None))
+    keys.claim(conn, claim.caller, claim.key, execution_id, clock.now(), _expired_before(pe))
 
 
 def remember(conn: Connection, claim: Claim, record: InstanceRecord) -> None:
     """Keep the row handed out for `claim`, so a retry gets the very same answer."""
-    conn.execute(update(idempotency_keys).where(
-        idempotency_keys.c.caller == claim.caller, idempotency_keys.c.key == claim.key,
-        idempotency_keys.c.execution_id == record.execution_id).values(captured=store.record_to_json(record)))
+    keys.capture(conn, claim.caller, claim.key, record.execution_id, store.record_to_json(record))
 
 
 def purge(conn: Connection, ttl_s: int) -> int:
-    before = clock.now() - timedelta(seconds=ttl_s)
-    return conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < before)).rowcount
+    return keys.purge(conn, clock.now() - timedelta(seconds=ttl_s))
+
+
+def _expired_before(pe: "ProcessEngine") -> datetime:
+    return clock.now() - timedelta(seconds=pe.settings.engine.idempotency_ttl_s)

@@ -81,6 +81,7 @@ class ProcessEngine:
         except BaseException:
             self.db.dispose()
             raise
+        self.membership.is_master()  # asked now, not at the first round: a started node knows what it is
         self.broadcast.start()
         self.watching.load()
         self.running = True
