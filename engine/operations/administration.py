@@ -8,9 +8,6 @@ from datetime import datetime, timedelta, timezone
 from importlib.metadata import PackageNotFoundError, version as package_version
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import and_, func, select, true
-from sqlalchemy.sql import ColumnElement
-
 from ..datastore import DataStore
 from ..errors import EngineError, InvalidParameter, NotFound
 from ..model import DefinitionListing, Feature, ModuleInfo, OperationInfo
@@ -18,8 +15,7 @@ from ..modules import describe
 from ..runtime.engine import ProcessEngine
 from ..security import Principal, require_admin
 from ..states import ACTIVE_STATES, ExecutionState, HealthState, parse_enum
-from ..storage.instances import LIVE
-from ..storage.tables import instances
+from ..storage import instances as store
 
 PACKAGE = "process-engine"
 CACHES = ("definitions", "definitions/<uri>", "registrations")
@@ -69,33 +65,15 @@ def uncache_processes(pe: ProcessEngine, principal: Principal, *, execution_ids:
     so what it holds for them is their parsed definitions: drop those of the selected instances that no
     active (READY/RUNNING) instance anywhere still uses. Answers how many definitions were dropped."""
     require_admin(principal, "uncacheProcesses")
-    where = _uncache_filter(pe, execution_ids, owners, process_uris, states, health, timestamp, engine_ids)
-    in_use = select(instances.c.process_uri).where(LIVE, instances.c.state.in_(_ACTIVE))
-    idle = where & instances.c.state.not_in(_ACTIVE) & instances.c.process_uri.not_in(in_use)
-    files = select(instances.c.process_uri).distinct().where(LIVE, idle, instances.c.definition_origin != "stream")
-    streams = (select(instances.c.definition_revision).distinct()
-               .where(LIVE, idle, instances.c.definition_origin == "stream"))
-    with pe.db.unit_of_work(write=False) as uow:
-        uris = list(uow.conn.execute(files).scalars())
-        revisions = list(uow.conn.execute(streams).scalars())
-    return pe.repository.clear(uris, revisions) if uris or revisions else 0
-
-
-def _uncache_filter(pe: ProcessEngine, execution_ids: Iterable[str], owners: Iterable[str],
-                    process_uris: Iterable[str], states: Iterable[str], health: Iterable[str],
-                    timestamp: datetime | None, engine_ids: Iterable[str]) -> ColumnElement:
-    """findExecutions semantics: every given filter must hold, each by one of its values."""
-    c = instances.c
     state_names = [parse_enum(ExecutionState, s, "states").value for s in _items(states)]
     health_names = [parse_enum(HealthState, h, "health").value for h in _items(health)]
-    uris = [pe.repository.normalise(u) for u in _items(process_uris)]
-    conditions = [column.in_(values) for column, values in (
-        (c.execution_id, _items(execution_ids)), (c.owner, _items(owners)), (c.process_uri, uris),
-        (c.state, state_names), (c.health, health_names), (c.process_engine_id, _items(engine_ids))) if values]
-    if timestamp is not None:
-        moment = timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=timezone.utc)
-        conditions.append(func.coalesce(c.finished_at, c.created_at) <= moment)
-    return and_(*conditions) if conditions else true()
+    moment = None if timestamp is None else timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=timezone.utc)
+    selected = {"execution_id": _items(execution_ids), "owner": _items(owners),
+                "process_uri": [pe.repository.normalise(u) for u in _items(process_uris)], "state": state_names,
+                "health": health_names, "process_engine_id": _items(engine_ids)}
+    with pe.db.unit_of_work(write=False) as uow:
+        uris, revisions = store.idle_definitions(uow.conn, _ACTIVE, selected, moment)
+    return pe.repository.clear(uris, revisions) if uris or revisions else 0
 
 
 # -- settings -----------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from sqlalchemy import bindparam, delete, func, insert, literal, select, text, union_all, update
+from sqlalchemy import and_, bindparam, delete, func, insert, literal, select, text, union_all, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.util import ClauseAdapter
@@ -300,6 +300,22 @@ def due_timers(conn: Connection, until: datetime, limit: int) -> list[WaitRecord
                     instances.c.state == "WAITING")
              .order_by(wait_states.c.due_at).limit(limit).with_for_update(of=instances, skip_locked=True))
     return [WaitRecord(**r._mapping) for r in conn.execute(query)]
+
+
+def idle_definitions(conn: Connection, active: Sequence[str], selected: dict[str, Sequence[str]],
+                     finished_by: datetime | None) -> tuple[list[str], list[str]]:
+    """The definitions no `active` instance uses whose live instances match `selected` (each named
+    column one of its values, where any are given) and ended or were created by `finished_by`: (the
+    URIs of those from the repository, the revisions of those from a stream)."""
+    c = instances.c
+    where = [getattr(c, column).in_(values) for column, values in selected.items() if values]
+    if finished_by is not None:
+        where.append(func.coalesce(c.finished_at, c.created_at) <= finished_by)
+    in_use = select(c.process_uri).where(LIVE, c.state.in_(active))
+    idle = and_(LIVE, c.state.not_in(active), c.process_uri.not_in(in_use), *where)
+    files = select(c.process_uri).distinct().where(idle, c.definition_origin != "stream")
+    streams = select(c.definition_revision).distinct().where(idle, c.definition_origin == "stream")
+    return list(conn.execute(files).scalars()), list(conn.execute(streams).scalars())
 
 
 def set_all_online(conn: Connection, online: bool) -> list[tuple[str, str | None, str]]:
