@@ -63,9 +63,5 @@ def remember(conn: Connection, claim: Claim, record: InstanceRecord) -> None:
     keys.capture(conn, claim.caller, claim.key, record.execution_id, store.record_to_json(record))
 
 
-def purge(conn: Connection, ttl_s: int) -> int:
-    return keys.purge(conn, clock.now() - timedelta(seconds=ttl_s))
-
-
 def _expired_before(pe: "ProcessEngine") -> datetime:
     return clock.now() - timedelta(seconds=pe.settings.engine.idempotency_ttl_s)

@@ -12,9 +12,9 @@ import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .. import clock, idempotency
+from .. import clock
 from ..states import ExecutionState
-from ..storage import instances as store
+from ..storage import idempotency_keys, instances as store
 from ..storage.database import RowsBusy
 from ..storage.nodes import mark_lost
 from .records import state_values
@@ -152,8 +152,8 @@ class Housekeeper:
                 self.pe.ready(execution_id, pool)
 
     def purge(self) -> None:
-        retention = timedelta(milliseconds=self.pe.settings.engine.dispose_retention_ms)
+        engine, now = self.pe.settings.engine, clock.now()
         with self.pe.db.unit_of_work(lock_timeout_ms=self.pe.membership.lock_wait_ms) as uow:
-            store.purge_disposed(uow.conn, clock.now() - retention)
-            idempotency.purge(uow.conn, self.pe.settings.engine.idempotency_ttl_s)
+            store.purge_disposed(uow.conn, now - timedelta(milliseconds=engine.dispose_retention_ms))
+            idempotency_keys.purge(uow.conn, now - timedelta(seconds=engine.idempotency_ttl_s))
             uow.commit()

@@ -419,6 +419,27 @@ def test_an_expired_key_starts_a_new_execution(engine_factory, repo):
     assert ops.run(quick, ADMIN, "done.ipd", idempotency_key="x", auto_dispose="never").execution_id != first.execution_id
 
 
+def test_the_housekeeper_purges_expired_keys_only(engine_factory, repo):
+    from datetime import datetime, timezone
+
+    from engine.storage import idempotency_keys
+
+    write_definition(repo, "done.ipd", '<endElement id="end"/>')
+    quick = engine_factory(repo, engine={"idempotency_ttl_s": 3600})
+    ops.run(quick, ADMIN, "done.ipd", idempotency_key="kept")
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+    def stored(key: str) -> bool:
+        with quick.db.unit_of_work(write=False) as uow:
+            return idempotency_keys.find(uow.conn, ADMIN.name, key, epoch) is not None
+    quick.housekeeper.purge()
+    assert stored("kept")
+    quick.settings = quick.settings.with_overrides(engine={"idempotency_ttl_s": 0})
+    time.sleep(0.01)
+    quick.housekeeper.purge()
+    assert not stored("kept")
+
+
 def test_a_bad_key_is_refused(pe):
     with pytest.raises(InvalidParameter, match="Idempotency-Key"):
         ops.run(pe, ADMIN, "done.ipd", idempotency_key=" ")
