@@ -1,13 +1,9 @@
-"""The query tree of CONTRACT §5 and its compilation to SQL.
+"""The query tree of CONTRACT §5: read, checked, and ordered — what a query means.
 
-The wire forms (XML and JSON) are read by `schemas/query.py` into these objects; `compile_where` and
-`compile_order` turn them into a SQLAlchemy WHERE clause and ORDER BY over the instance table, so a query
-always runs in the database, never over rows loaded into Python.
-
-Matching is two-valued (CONTRACT §5): a condition on an empty field is false, never SQL's unknown, so
-`not` of it is true. Every condition compiles to a predicate that is never NULL; positive conditions stay
-plain `column = value` (guarded by `column IS NOT NULL` where the column may be empty), so the indexes
-serve them. `like` and the order of text are made the same on both databases by `storage.portable`.
+The wire forms (XML and JSON) are read by `schemas/query.py` into these objects. `check` refuses what
+cannot be asked (InvalidQuery names the part) and types each param's values into a `Test`; `order_of`
+says the whole order, tie-breakers included. Storage (`storage/selection.py`) turns the checked tree and
+the order into SQL, so a query always runs in the database, never over rows loaded into Python.
 """
 from __future__ import annotations
 
@@ -15,15 +11,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Union
 
-from sqlalchemy import and_, false, not_, or_, true
-from sqlalchemy.sql import ColumnElement
-
 from .clock import parse_timestamp
 from .datastore import BINARY, kind_of
 from .errors import InvalidQuery
 from .states import ExecutionState, HealthState
-from .storage.portable import like, sort_keys
-from .storage.tables import instances
 
 
 class QueryField(str, Enum):
@@ -75,7 +66,7 @@ class Not:
     node: "Node"
 
 
-Node = Union[Param, And, Or, Not]
+Node = Union[Param, "Test", And, Or, Not]  # Test: a Param once `check` has read it
 
 
 @dataclass(frozen=True)
@@ -94,33 +85,55 @@ class Query:
     limit: int | None = None
 
 
-# -- compilation to SQL ---------------------------------------------------------------------------
-_COLUMNS = {
-    QueryField.EXECUTION_ID: instances.c.execution_id, QueryField.EXTERNAL_ID: instances.c.external_id,
-    QueryField.STATE: instances.c.state, QueryField.OWNER: instances.c.owner,
-    QueryField.PROCESS_URI: instances.c.process_uri, QueryField.ONLINE: instances.c.online,
-    QueryField.HEALTH: instances.c.health, QueryField.PREVIOUS_NODE: instances.c.previous_node,
-    QueryField.OWNER_NODE: instances.c.owner_node, QueryField.CREATED_AT: instances.c.created_at,
-    QueryField.STARTED_AT: instances.c.started_at, QueryField.FINISHED_AT: instances.c.finished_at,
-}
+# -- checking -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Test:
+    """A param checked: its field and operation known, its values typed as the field holds them (a
+    `like` pattern stays text)."""
+
+    field: QueryField
+    operation: QueryOperation
+    values: tuple[object, ...]
+
+
 _TIMES = {QueryField.CREATED_AT, QueryField.STARTED_AT, QueryField.FINISHED_AT}
 _ENUMS = {QueryField.STATE: ExecutionState, QueryField.HEALTH: HealthState}
 MAX_DEPTH = 64
 
 
-def compile_where(node: Node | None, depth: int = 0) -> ColumnElement:
-    """The WHERE clause of a query tree; InvalidQuery names the part that cannot be compiled."""
+def check(node: Node | None, depth: int = 0) -> Node | None:
+    """The tree with each param checked into a `Test`; InvalidQuery names the part that cannot be asked."""
     if depth > MAX_DEPTH:
         raise InvalidQuery(f"the query tree is nested deeper than {MAX_DEPTH} levels")
     if node is None:
-        return true()
+        return None
     if isinstance(node, And):
-        return and_(true(), *(compile_where(n, depth + 1) for n in node.nodes))
+        return And(tuple(check(n, depth + 1) for n in node.nodes))
     if isinstance(node, Or):
-        return or_(false(), *(compile_where(n, depth + 1) for n in node.nodes))
+        return Or(tuple(check(n, depth + 1) for n in node.nodes))
     if isinstance(node, Not):
-        return not_(compile_where(node.node, depth + 1))
-    return _compile_param(node)
+        return Not(check(node.node, depth + 1))
+    return _check_param(node)
+
+
+def order_of(sort: tuple[SortCriterion, ...]) -> tuple[tuple[QueryField, bool], ...]:
+    """(field, ascending) in order: the criteria, then the tie-breakers createdAt and executionId, so
+    that pages never overlap. Empty values sort after all others ascending, before them descending;
+    text by code point (storage makes both databases do so).
+
+    The tie-breakers go the way the last criterion goes: an index of (field, createdAt, executionId)
+    then serves a sort by the field either way, read forwards or backwards. A field named again adds
+    nothing, and nothing after executionId could (it is unique)."""
+    criteria: dict[QueryField, bool] = {}
+    for criterion in sort:
+        field = _member(QueryField, criterion.field, "sort field")
+        if QueryField.EXECUTION_ID not in criteria:
+            criteria.setdefault(field, criterion.ascending)
+    last = sort[-1].ascending if sort else True
+    for tie in (QueryField.CREATED_AT, QueryField.EXECUTION_ID):
+        if QueryField.EXECUTION_ID not in criteria:
+            criteria.setdefault(tie, last)
+    return tuple(criteria.items())
 
 
 # Fields whose values are their text (no two texts name one value), so an `in` over them can be split.
@@ -148,19 +161,9 @@ def split_by_in(node: Node | None) -> list[Node]:
     return [And(part) for part in parts]
 
 
-def _compile_param(param: Param) -> ColumnElement:
-    """The param's test, false (never NULL) where the field is empty: only isNull sees empty fields."""
+def _check_param(param: Param) -> Test:
     field = _member(QueryField, param.field, "field")
     operation = _member(QueryOperation, param.operation, "operation")
-    column = _COLUMNS[field]
-    test = _compile_test(param, field, operation, column)
-    if operation is QueryOperation.IS_NULL or not column.nullable:
-        return test
-    return and_(column.is_not(None), test)
-
-
-def _compile_test(param: Param, field: QueryField, operation: QueryOperation,
-                  column: ColumnElement) -> ColumnElement:
     if kind_of(param.value_type or "text/plain") == BINARY:
         raise InvalidQuery(f"param {field.value}: values of type {param.value_type} cannot be compared")
     if operation is QueryOperation.LIKE and (field in _TIMES or field is QueryField.ONLINE):
@@ -168,16 +171,8 @@ def _compile_test(param: Param, field: QueryField, operation: QueryOperation,
     if operation in (QueryOperation.LESS_THAN, QueryOperation.GREATER_THAN) and field not in _TIMES:
         raise InvalidQuery(f"param {field.value}: {operation.value} compares timestamps only")
     _check_arity(field, operation, param.values)
-    values = [v if operation is QueryOperation.LIKE else _typed(field, v) for v in param.values]
-    if operation is QueryOperation.IS_NULL:
-        return column.is_(None)
-    if operation is QueryOperation.EQUALS:
-        return column == values[0]
-    if operation is QueryOperation.IN:
-        return column.in_(values)
-    if operation is QueryOperation.LIKE:
-        return like(column, values[0])
-    return column < values[0] if operation is QueryOperation.LESS_THAN else column > values[0]
+    return Test(field, operation, tuple(v if operation is QueryOperation.LIKE else _typed(field, v)
+                                        for v in param.values))
 
 
 def _check_arity(field: QueryField, operation: QueryOperation, values: tuple[str, ...]) -> None:
@@ -212,25 +207,6 @@ def _member(enum: type, value: str, what: str):  # type: ignore[no-untyped-def]
     except ValueError:
         allowed = ", ".join(m.value for m in enum)
         raise InvalidQuery(f"unknown {what} {value!r} (one of: {allowed})") from None
-
-
-def compile_order(sort: tuple[SortCriterion, ...]) -> list[ColumnElement]:
-    """ORDER BY the criteria, then the tie-breakers createdAt and executionId, so that pages never
-    overlap. Empty values sort after all others ascending, before them descending; text by code point.
-
-    The tie-breakers go the way the last criterion goes: an index of (field, createdAt, executionId)
-    then serves a sort by the field either way, read forwards or backwards. A field named again adds
-    nothing, and nothing after executionId could (it is unique)."""
-    criteria: dict[QueryField, bool] = {}
-    for criterion in sort:
-        field = _member(QueryField, criterion.field, "sort field")
-        if QueryField.EXECUTION_ID not in criteria:
-            criteria.setdefault(field, criterion.ascending)
-    last = sort[-1].ascending if sort else True
-    for tie in (QueryField.CREATED_AT, QueryField.EXECUTION_ID):
-        if QueryField.EXECUTION_ID not in criteria:
-            criteria.setdefault(tie, last)
-    return [key for field, ascending in criteria.items() for key in sort_keys(_COLUMNS[field], ascending)]
 
 
 def page(query: Query, default_limit: int, max_limit: int) -> tuple[int, int]:

@@ -9,14 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from sqlalchemy import exists, or_, select, true
-from sqlalchemy.sql import ColumnElement
-
 from .errors import AuthorizationError
 from .states import Privilege
 from .storage import codec
 from .storage.instances import InstanceRecord
-from .storage.tables import instances, permissions
 
 ADMIN_ROLE = "admin"
 
@@ -65,14 +61,3 @@ def require_admin(principal: Principal, operation: str) -> None:
 def require_role(principal: Principal, roles: Iterable[str], permission: str, resource: str) -> None:
     if not (principal.is_admin or principal.roles.intersection(roles)):
         raise AuthorizationError(principal.name, permission, "operation", resource)
-
-
-def privilege_clause(principal: Principal, privilege: Privilege) -> ColumnElement:
-    """SQL that keeps only the instances `principal` holds `privilege` on."""
-    if principal.is_admin:
-        return true()
-    granted = exists(select(permissions.c.execution_id).where(
-        permissions.c.execution_id == instances.c.execution_id,
-        permissions.c.name.in_(sorted(principal.names)),
-        permissions.c.privilege.in_([privilege.value, Privilege.ADMIN.value])))
-    return or_(instances.c.owner == principal.name, granted)

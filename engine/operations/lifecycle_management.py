@@ -131,9 +131,9 @@ def recover_processes(pe: ProcessEngine, principal: Principal, query: Query | No
     query: all of those) — all of it, or none if the caller may not execute one of them
     (AuthorizationError names it)."""
     query = query if query is not None else selection.EVERYTHING
-    lost = store.instances.c.health == HealthState.LOST.value
     with pe.db.unit_of_work() as uow:
-        records = selection.select_page(pe, uow.conn, principal, query, lost, Privilege.EXECUTE, for_update=True)
+        records = selection.select_page(pe, uow.conn, principal, query, Privilege.EXECUTE, lost_only=True,
+                                        for_update=True)
         for record in records:
             require(principal, record, Privilege.EXECUTE)
         for record in records:

@@ -11,42 +11,42 @@ dispose or execute is selected, and refused by name (CONTRACT §10): it is not s
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
-from sqlalchemy import or_
-from sqlalchemy.engine import Connection
-from sqlalchemy.sql import ColumnElement
-
-from ..query import Query, compile_order, compile_where, page, split_by_in
+from ..query import And, Param, Query, check, order_of, page, split_by_in
 from ..runtime.engine import ProcessEngine
-from ..security import Principal, privilege_clause
+from ..security import Principal
 from ..states import Privilege
-from ..storage import instances as store
+from ..storage import instances as store, selection as sql
+from ..storage.database import Connection
 from ..storage.instances import InstanceRecord
 
 EVERYTHING = Query()
 
 
-def matching(principal: Principal, query: Query, also: ColumnElement | None = None,
-             acting: Privilege | None = None) -> ColumnElement:
-    """The query's condition, limited to what the caller may read or do `acting` on (and to `also`).
-    The sort is compiled too, though unused here, so that every operation refuses the same queries."""
-    compile_order(query.sort)
-    there = privilege_clause(principal, Privilege.READ)
-    if acting is not None:
-        there = or_(there, privilege_clause(principal, acting))
-    where = compile_where(query.tree) & there
-    return where if also is None else where & also
+def matching(principal: Principal, query: Query, acting: Privilege | None = None,
+             lost_only: bool = False) -> sql.Condition:
+    """The query's condition (only LOST instances with `lost_only`), limited to what the caller may read
+    or do `acting` on. The sort is checked too, though unused here, so that every operation refuses
+    the same queries."""
+    order_of(query.sort)
+    tree = query.tree
+    if lost_only:
+        lost = Param("health", "equals", ("LOST",))
+        tree = lost if tree is None else And((tree, lost))
+    where = sql.condition(check(tree))
+    if principal.is_admin:
+        return where
+    privileges = [Privilege.READ.value, Privilege.ADMIN.value] + ([acting.value] if acting is not None else [])
+    return where & sql.permitted(principal.name, principal.names, privileges)
 
 
 def select_page(pe: ProcessEngine, conn: Connection, principal: Principal, query: Query,
-                also: ColumnElement | None = None, acting: Privilege | None = None,
+                acting: Privilege | None = None, lost_only: bool = False,
                 for_update: bool = False) -> list[InstanceRecord]:
     """The page the query's sort, offset and limit pick (the limit defaulted and capped by the settings)."""
     offset, limit = page(query, pe.settings.query.default_limit, pe.settings.query.max_limit)
-    where = matching(principal, query, also, acting)
-    parts = [matching(principal, replace(query, tree=tree), also, acting) for tree in split_by_in(query.tree)]
-    return store.find_instances(conn, where, compile_order(query.sort), offset, limit, for_update=for_update,
+    where = matching(principal, query, acting, lost_only)
+    parts = [matching(principal, Query(tree), acting, lost_only) for tree in split_by_in(query.tree)]
+    return store.find_instances(conn, where, sql.order(order_of(query.sort)), offset, limit, for_update=for_update,
                                 parts=parts)
 
 

@@ -75,7 +75,7 @@ LIVE_INDEXED = ("finished_at",)
 # page comes off the index in order, and the bounded total counts the index alone (an index-only scan).
 SORTED_WITHIN = ((("state", "process_uri"), "created_at"), (("state",), "finished_at"))
 # A query may sort by any field, and page deep: one index per field over the live instances, of the
-# field then the tie-breakers (`query.compile_order`), read forwards or backwards — the field led by
+# field then the tie-breakers (`query.order_of`), read forwards or backwards — the field led by
 # `field IS NULL` where it may be empty, as `portable.sort_keys` sorts it. Those of a field that is
 # never empty serve its filters too. A sort by executionId reads the primary key.
 SORTED = ("created_at", "state", "owner", "process_uri", "online", "health", "external_id", "previous_node",
