@@ -11,10 +11,10 @@ dispose or execute is selected, and refused by name (CONTRACT §10): it is not s
 """
 from __future__ import annotations
 
-from ..query import And, Param, Query, check, order_of, page, split_by_in
+from ..query import And, Param, Query, QueryField, QueryOperation, check, order_of, page, split_by_in
 from ..runtime.engine import ProcessEngine
 from ..security import Principal
-from ..states import Privilege
+from ..states import HealthState, Privilege
 from ..storage import instances as store, selection as sql
 from ..storage.database import Connection
 from ..storage.instances import InstanceRecord
@@ -30,7 +30,7 @@ def matching(principal: Principal, query: Query, acting: Privilege | None = None
     order_of(query.sort)
     tree = query.tree
     if lost_only:
-        lost = Param("health", "equals", ("LOST",))
+        lost = Param(QueryField.HEALTH.value, QueryOperation.EQUALS.value, (HealthState.LOST.value,))
         tree = lost if tree is None else And((tree, lost))
     where = sql.condition(check(tree))
     if principal.is_admin:
