@@ -5,8 +5,8 @@ our own stores. Our node registry (the `nodes` table, kept by heartbeats) stands
 ZNodes, the `wait_states` table for the wait state storage, the `position` column of
 `process_instances` for the process execution data, and `terminate_request` for the stored signals.
 Each check is one small function; all but `execution`'s decoding of positions and `waiter` (which
-starts from memory) are SQL statements that select exactly the faulty rows — nothing is loaded into
-Python to be filtered there. Each check lists at most `PROBLEM_LIMIT` problems (and then says so).
+starts from memory) are statements (`storage/findings.py`) that select exactly the faulty rows —
+nothing is loaded into Python to be filtered there. Each check lists at most `PROBLEM_LIMIT` problems (and then says so).
 
 Checks (the standard ones run when none is asked for):
 
@@ -56,17 +56,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from sqlalchemy import delete, func, or_, select
-from sqlalchemy.engine import Connection
-from sqlalchemy.sql import Select
-
 from . import clock
 from .errors import InvalidParameter
 from .model import SanityProblem, SanityReport, TelemetryData, TelemetryItem
 from .runtime.watching import capture, waiter_key
-from .states import END_STATES
-from .storage import codec, instances as store
-from .storage.tables import instances, nodes, process_log, wait_states, watchers
+from .storage import codec, findings, instances as store
+from .storage.database import Connection
 
 if TYPE_CHECKING:
     from .runtime.driver import Driver
@@ -77,9 +72,6 @@ log = logging.getLogger(__name__)
 PROBLEM_LIMIT = 1000      # problems listed per check
 TELEMETRY_LIMIT = 1000    # items listed per database telemetry type
 _BATCH = 500              # rows per statement when reading values or deleting in batches
-_ENDED = tuple(s.value for s in END_STATES)
-_ACTIVE = ("READY", "RUNNING")
-_LIVE = store.LIVE
 
 
 @dataclass(frozen=True)
@@ -116,9 +108,10 @@ def choose(names: Iterable[str] | str | None, known: Sequence[str], standard: Se
 
 
 # -- helpers -------------------------------------------------------------------------------------------
-def _listed(probe: Probe, check: str, query: Select, message: Callable[[Any], str]) -> list[SanityProblem]:
-    """One problem per row of `query` (which selects `execution_id`), at most PROBLEM_LIMIT of them."""
-    rows = probe.conn.execute(query.limit(PROBLEM_LIMIT + 1)).all()
+def _listed(probe: Probe, check: str, query: Any, message: Callable[[Any], str]) -> list[SanityProblem]:
+    """One problem per row of `query` (a `findings` query selecting `execution_id`), at most
+    PROBLEM_LIMIT of them."""
+    rows = findings.first(probe.conn, query, PROBLEM_LIMIT + 1)
     problems = [SanityProblem(check, message(row), row.execution_id) for row in rows[:PROBLEM_LIMIT]]
     if len(rows) > PROBLEM_LIMIT:
         problems.append(_too_many(check))
@@ -128,10 +121,6 @@ def _listed(probe: Probe, check: str, query: Select, message: Callable[[Any], st
 def _too_many(check: str) -> SanityProblem:
     return SanityProblem(check, f"more problems of this kind than the {PROBLEM_LIMIT} listed; fix those and "
                                 "run the check again")
-
-
-def _node_known(column: Any) -> Any:
-    return select(nodes.c.node_id).where(nodes.c.node_id == column).exists()
 
 
 def _at(element: str | None) -> str:
@@ -180,7 +169,7 @@ def _readable_formats() -> list[int]:
 def check_wait_state(probe: Probe) -> list[SanityProblem]:
     """Wait rows against instances: every wait row belongs to a live WAITING instance, and every live
     WAITING instance has one; a child wait names a child that can still end."""
-    check, w, i = "waitState", wait_states, instances
+    check = "waitState"
 
     def stale(row: Any) -> str:
         what = f"wait state ({row.kind} {_at(row.element_id)})"
@@ -192,31 +181,10 @@ def check_wait_state(probe: Probe) -> list[SanityProblem]:
         return (f"{what} belongs to an instance in state {row.state}: only WAITING instances have one, so it "
                 "is stale (ignored, and replaced at the instance's next wait)")
 
-    orphans = (select(w.c.execution_id, w.c.element_id, w.c.kind, i.c.execution_id.label("found"), i.c.state,
-                      i.c.disposed_at)
-               .select_from(w.outerjoin(i, i.c.execution_id == w.c.execution_id))
-               .where(or_(i.c.execution_id.is_(None), i.c.disposed_at.is_not(None), i.c.state != "WAITING"))
-               .order_by(w.c.execution_id))
-    problems = _listed(probe, check, orphans, stale)
-
-    unwoken = (select(i.c.execution_id, i.c.current_element)
-               .where(_LIVE, i.c.state == "WAITING",
-                      ~select(w.c.execution_id).where(w.c.execution_id == i.c.execution_id).exists())
-               .order_by(i.c.execution_id))
-    problems += _listed(probe, check, unwoken, lambda row: (
+    problems = _listed(probe, check, findings.stale_waits(), stale)
+    problems += _listed(probe, check, findings.waiting_without_wait(), lambda row: (
         f"instance is WAITING {_at(row.current_element)} but has no wait state: no timer or child process "
         "will wake it; startProcess continues it, terminateProcess ends it"))
-
-    child = i.alias("child")
-    parent = i.alias("parent")
-    lost_child = (select(w.c.execution_id, w.c.element_id, w.c.child_execution_id,
-                         child.c.execution_id.label("found"), child.c.state, child.c.disposed_at)
-                  .select_from(w.join(parent, parent.c.execution_id == w.c.execution_id)
-                               .outerjoin(child, child.c.execution_id == w.c.child_execution_id))
-                  .where(w.c.kind == "child", parent.c.disposed_at.is_(None), parent.c.state == "WAITING",
-                         or_(child.c.execution_id.is_(None), child.c.disposed_at.is_not(None),
-                             child.c.state.in_(_ENDED)))
-                  .order_by(w.c.execution_id))
 
     def orphaned(row: Any) -> str:
         if row.found is None:
@@ -227,39 +195,26 @@ def check_wait_state(probe: Probe) -> list[SanityProblem]:
             fate = f"has ended ({row.state}) without waking it"
         return (f"waits {_at(row.element_id)} for child process {row.child_execution_id}, which {fate}: it will "
                 "never be woken; terminateProcess ends it")
-    return problems + _listed(probe, check, lost_child, orphaned)
+    return problems + _listed(probe, check, findings.waits_for_lost_children(), orphaned)
 
 
 def check_execution(probe: Probe) -> list[SanityProblem]:
     """Saved positions (our process execution data) against the instances that hold them."""
-    check, i = "execution", instances
-    unsaved = (select(i.c.execution_id, i.c.state, i.c.current_element)
-               .where(_LIVE, i.c.state.in_(("WAITING", "PAUSED")), i.c.position.is_(None))
-               .order_by(i.c.execution_id))
-    problems = _listed(probe, check, unsaved, lambda row: (
+    check = "execution"
+    problems = _listed(probe, check, findings.paused_without_position(), lambda row: (
         f"instance is {row.state} {_at(row.current_element)} but has no saved position: continuing it would "
         "start it over from the beginning; terminate it unless that is wanted"))
 
-    leftover = (select(i.c.execution_id, i.c.state, i.c.disposed_at)
-                .where(or_(i.c.state.in_(_ENDED), i.c.disposed_at.is_not(None)), i.c.position.is_not(None))
-                .order_by(i.c.execution_id))
-    problems += _listed(probe, check, leftover, lambda row: (
+    problems += _listed(probe, check, findings.ended_with_position(), lambda row: (
         f"instance {'is disposed' if row.disposed_at is not None else f'has ended ({row.state})'} but still "
         "holds a saved position: it is never read again, and it means the end was not saved cleanly"))
 
     readable = _readable_formats()
-    unreadable = (select(i.c.execution_id, i.c.state_format)
-                  .where(_LIVE, i.c.state_format.not_in(readable)).order_by(i.c.execution_id))
-    problems += _listed(probe, check, unreadable, lambda row: (
+    problems += _listed(probe, check, findings.unreadable_formats(readable), lambda row: (
         f"saved state has format {row.state_format}; this engine reads formats {', '.join(map(str, readable))}: "
         "the instance is reported CORRUPT when it next runs"))
 
     problems += _undecodable_positions(probe, check)
-
-    unclaimed = (select(i.c.execution_id, i.c.owner_node, i.c.health)
-                 .where(_LIVE, i.c.state == "RUNNING",
-                        or_(i.c.owner_node.is_(None), ~_node_known(i.c.owner_node)))
-                 .order_by(i.c.execution_id))
 
     def claimant(row: Any) -> str:
         if row.owner_node is None:
@@ -270,16 +225,15 @@ def check_execution(probe: Probe) -> list[SanityProblem]:
                     "recoverProcess resumes it from its last saved point")
         return (f"instance is RUNNING on node {row.owner_node}, which is not registered (it stopped or "
                 "vanished): it is marked LOST soon, then recoverProcess resumes it from its last saved point")
-    return problems + _listed(probe, check, unclaimed, claimant)
+    return problems + _listed(probe, check, findings.running_unclaimed(), claimant)
 
 
 def _undecodable_positions(probe: Probe, check: str) -> list[SanityProblem]:
     """Live positions that are not JSON, read in batches by key (never all rows at once)."""
-    i, problems, after = instances, [], ""
+    problems: list[SanityProblem] = []
+    after = ""
     while True:
-        rows = probe.conn.execute(select(i.c.execution_id, i.c.position, i.c.health)
-                                  .where(_LIVE, i.c.position.is_not(None), i.c.execution_id > after)
-                                  .order_by(i.c.execution_id).limit(_BATCH)).all()
+        rows = findings.positions_after(probe.conn, after, _BATCH)
         for row in rows:
             try:
                 codec.loads(row.position)
@@ -296,11 +250,7 @@ def _undecodable_positions(probe: Probe, check: str) -> list[SanityProblem]:
 
 def check_signal(probe: Probe) -> list[SanityProblem]:
     """Terminate requests (our stored signals) that nobody will ever handle."""
-    i = instances
-    obsolete = (select(i.c.execution_id, i.c.state, i.c.disposed_at)
-                .where(i.c.terminate_request.is_not(None), or_(i.c.state.in_(_ENDED), i.c.disposed_at.is_not(None)))
-                .order_by(i.c.execution_id))
-    return _listed(probe, "signal", obsolete, lambda row: (
+    return _listed(probe, "signal", findings.terminate_requests(ended_only=True), lambda row: (
         "a terminate request is still pending on an instance that "
         f"{'is disposed' if row.disposed_at is not None else f'has already ended ({row.state})'}: it is never "
         "handled (an end should have cleared it)"))
@@ -314,10 +264,8 @@ def check_waiter(probe: Probe) -> list[SanityProblem]:
     prefix = waiter_key("")
     watcher_keys = sorted(k for k in counts if k.startswith(prefix))
     instance_ids = sorted(k for k in counts if not k.startswith(prefix) and k not in volatile)
-    found = _rows_by_key(probe.conn, instances.c.execution_id, instance_ids,
-                         (instances.c.execution_id, instances.c.disposed_at, instances.c.state))
-    watched = _rows_by_key(probe.conn, watchers.c.id, [k[len(prefix):] for k in watcher_keys],
-                           (watchers.c.id, watchers.c.execution_id, watchers.c.finished))
+    found = findings.instances_by_id(probe.conn, instance_ids, _BATCH)
+    watched = findings.watchers_by_id(probe.conn, [k[len(prefix):] for k in watcher_keys], _BATCH)
     problems: list[SanityProblem] = []
     for key in instance_ids + watcher_keys:
         callers = f"{counts[key]} caller(s) wait"
@@ -344,51 +292,28 @@ def check_waiter(probe: Probe) -> list[SanityProblem]:
     return problems
 
 
-def _rows_by_key(conn: Connection, column: Any, keys: list[str], columns: tuple[Any, ...]) -> dict[str, Any]:
-    """The rows whose `column` is one of `keys` (asked in batches), by that key."""
-    found: dict[str, Any] = {}
-    for start in range(0, len(keys), _BATCH):
-        for row in conn.execute(select(*columns).where(column.in_(keys[start:start + _BATCH]))):
-            found[row[0]] = row
-    return found
-
-
 def check_watchers(probe: Probe) -> list[SanityProblem]:
     """Unfinished watchers whose instance is gone or disposed: they can never capture anything."""
-    w, i = watchers, instances
-    obsolete = (select(w.c.id, w.c.execution_id, i.c.execution_id.label("found"))
-                .select_from(w.outerjoin(i, i.c.execution_id == w.c.execution_id))
-                .where(w.c.finished.is_(False), or_(i.c.execution_id.is_(None), i.c.disposed_at.is_not(None)))
-                .order_by(w.c.id))
-    return _listed(probe, "zookeeperWatcher", obsolete, lambda row: (
+    return _listed(probe, "zookeeperWatcher", findings.obsolete_watchers(), lambda row: (
         f"watcher {row.id} is unfinished but its instance {'no longer exists' if row.found is None else 'is disposed'}"
         ": it can never see a change; the watchers' sweep or garbageCollect finishes it"))
 
 
 def check_processes(probe: Probe) -> list[SanityProblem]:
     """Active instances held by a node that is not in the node registry (our stand-in for ZNodes)."""
-    i = instances
-    orphaned = (select(i.c.execution_id, i.c.state, i.c.owner_node, i.c.health)
-                .where(_LIVE, i.c.state.in_(_ACTIVE), i.c.owner_node.is_not(None), ~_node_known(i.c.owner_node))
-                .order_by(i.c.execution_id))
-
     def message(row: Any) -> str:
         text = (f"instance is {row.state} and held by node {row.owner_node}, which is not registered (it stopped "
                 "or vanished), so no other node executes it")
         if row.health == "LOST":
             return text + "; it is marked LOST: recoverProcess resumes it"
         return text + "; the master marks it LOST within cluster.lost_after_ms, then recoverProcess resumes it"
-    return _listed(probe, "zookeeperProcess", orphaned, message)
+    return _listed(probe, "zookeeperProcess", findings.active_on_unknown_nodes(), message)
 
 
 def check_timers(probe: Probe) -> list[SanityProblem]:
     """Timers that should have fired long ago, for instances that could run (a timer nobody fires)."""
-    w, i, pe = wait_states, instances, probe.pe
+    pe = probe.pe
     grace = timedelta(milliseconds=10 * pe.settings.engine.timer_poll_ms)
-    runnable = (w.c.kind == "timer", _LIVE, i.c.online.is_(True), i.c.health == "OK", i.c.state == "WAITING")
-    joined = w.join(i, i.c.execution_id == w.c.execution_id)
-    overdue = (select(w.c.execution_id, w.c.element_id, w.c.due_at).select_from(joined)
-               .where(*runnable, w.c.due_at < probe.now - grace).order_by(w.c.due_at, w.c.execution_id))
     hint = "; this node is offline" if not pe.online else ""
     if not getattr(pe.membership, "connected", True):
         hint += "; this node is not connected to the cluster"
@@ -397,10 +322,8 @@ def check_timers(probe: Probe) -> list[SanityProblem]:
         seconds = (probe.now - row.due_at).total_seconds()
         return (f"timer {_at(row.element_id)} was due {_when(row.due_at)} and is {seconds:.0f} s overdue: nobody "
                 f"fired it (timers fire on the master node while it is online{hint})")
-    problems = _listed(probe, "zookeeperWaitState", overdue, late)
-    undated = (select(w.c.execution_id, w.c.element_id).select_from(joined)
-               .where(*runnable, w.c.due_at.is_(None)).order_by(w.c.execution_id))
-    return problems + _listed(probe, "zookeeperWaitState", undated, lambda row: (
+    problems = _listed(probe, "zookeeperWaitState", findings.runnable_timers(probe.now - grace), late)
+    return problems + _listed(probe, "zookeeperWaitState", findings.runnable_timers(None), lambda row: (
         f"timer {_at(row.element_id)} has no due time: it never fires; startProcess continues the instance"))
 
 
@@ -413,27 +336,22 @@ def check_task_payload(probe: Probe) -> list[SanityProblem]:
 # -- non-standard checks -------------------------------------------------------------------------------
 def check_no_running(probe: Probe, check: str = "noRunning") -> list[SanityProblem]:
     """Leftover execution data: active instances, wait states, threads of this node, saved positions."""
-    i, w = instances, wait_states
-    active = select(i.c.execution_id, i.c.state).where(_LIVE, i.c.state.in_(_ACTIVE)).order_by(i.c.execution_id)
-    problems = _listed(probe, check, active, lambda row: f"instance is {row.state}: it is still queued or executing")
-    waits = select(w.c.execution_id, w.c.kind, w.c.element_id).order_by(w.c.execution_id)
-    problems += _listed(probe, check, waits, lambda row: f"wait state ({row.kind} {_at(row.element_id)}) is stored")
+    problems = _listed(probe, check, findings.active_instances(),
+                       lambda row: f"instance is {row.state}: it is still queued or executing")
+    problems += _listed(probe, check, findings.all_waits(),
+                        lambda row: f"wait state ({row.kind} {_at(row.element_id)}) is stored")
     held, running = _held_here(probe.pe)
     for execution_id in sorted(held):
         status = "runs on a thread" if execution_id in running else "is queued for a thread"
         problems.append(SanityProblem(check, f"instance {status} of node {probe.pe.node_id}", execution_id))
-    positions = (select(i.c.execution_id, i.c.state).where(_LIVE, i.c.position.is_not(None))
-                 .order_by(i.c.execution_id))
-    return problems + _listed(probe, check, positions, lambda row: (
+    return problems + _listed(probe, check, findings.stored_positions(), lambda row: (
         f"saved execution position of an instance in state {row.state} is stored"))
 
 
 def check_clean_state(probe: Probe) -> list[SanityProblem]:
     """What noRunning finds, plus every process instance still stored (not disposed)."""
     problems = check_no_running(probe, "cleanState")
-    i = instances
-    stored = select(i.c.execution_id, i.c.state).where(_LIVE).order_by(i.c.execution_id)
-    return problems + _listed(probe, "cleanState", stored, lambda row: (
+    return problems + _listed(probe, "cleanState", findings.live_instances(), lambda row: (
         f"process instance in state {row.state} is still stored (not disposed)"))
 
 
@@ -463,22 +381,23 @@ def check_sanity(pe: "ProcessEngine", checks: Sequence[str]) -> SanityReport:
 
 
 # -- telemetry -----------------------------------------------------------------------------------------
-def _capped(probe: Probe, kind: str, query: Select, item: Callable[[Any], TelemetryItem]) -> list[TelemetryItem]:
-    """Items of the first TELEMETRY_LIMIT rows of `query`, and a `truncated` item when there are more."""
-    rows = probe.conn.execute(query.limit(TELEMETRY_LIMIT + 1)).all()
+def _capped(probe: Probe, kind: str, query: Any, item: Callable[[Any], TelemetryItem]) -> list[TelemetryItem]:
+    """Items of the first TELEMETRY_LIMIT rows of `query` (a `findings` query), and a `truncated` item
+    when there are more."""
+    rows = findings.first(probe.conn, query, TELEMETRY_LIMIT + 1)
     items = [item(row) for row in rows[:TELEMETRY_LIMIT]]
     if len(rows) > TELEMETRY_LIMIT:
-        total = probe.conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+        total = findings.count(probe.conn, query)
         items.append(TelemetryItem(kind, "truncated", (("listed", str(TELEMETRY_LIMIT)), ("total", str(total)))))
     return items
 
 
 def telemetry_process_instance(probe: Probe) -> list[TelemetryItem]:
-    i, kind = instances, "PROCESS_INSTANCE"
+    kind = "PROCESS_INSTANCE"
     groups = store.live_counts(probe.conn)
     items = [TelemetryItem(kind, f"{state}/{health}", (("state", state), ("health", health), ("count", str(count))))
              for state, health, count in groups]
-    disposed = probe.conn.execute(select(func.count()).select_from(i).where(i.c.disposed_at.is_not(None))).scalar_one()
+    disposed = findings.disposed_count(probe.conn)
     if disposed:
         retention = probe.pe.settings.engine.dispose_retention_ms
         items.append(TelemetryItem(kind, "disposed", (("count", str(disposed)), ("purgedAfterMs", str(retention)))))
@@ -504,19 +423,14 @@ def telemetry_cached(probe: Probe) -> list[TelemetryItem]:
 
 
 def telemetry_execution(probe: Probe) -> list[TelemetryItem]:
-    i, kind = instances, "PROCESS_EXECUTION"
-    query = (select(i.c.execution_id, i.c.state, i.c.health, i.c.current_element, i.c.owner_node,
-                    func.length(i.c.position).label("size"))
-             .where(_LIVE, i.c.position.is_not(None)).order_by(i.c.execution_id))
-    return _capped(probe, kind, query, lambda row: TelemetryItem(kind, row.execution_id, (
+    kind = "PROCESS_EXECUTION"
+    return _capped(probe, kind, findings.position_sizes(), lambda row: TelemetryItem(kind, row.execution_id, (
         ("state", row.state), ("health", row.health), ("currentElement", row.current_element or ""),
         ("ownerNode", row.owner_node or ""), ("positionChars", str(row.size)))))
 
 
 def telemetry_signal(probe: Probe) -> list[TelemetryItem]:
-    i, kind = instances, "SIGNAL"
-    query = (select(i.c.execution_id, i.c.state, i.c.disposed_at, i.c.terminate_request)
-             .where(i.c.terminate_request.is_not(None)).order_by(i.c.execution_id))
+    kind = "SIGNAL"
 
     def item(row: Any) -> TelemetryItem:
         values = [("signal", "terminate"), ("state", row.state), ("disposed", _flag(row.disposed_at is not None))]
@@ -527,7 +441,7 @@ def telemetry_signal(probe: Probe) -> list[TelemetryItem]:
         except (codec.CorruptState, AttributeError):
             values.append(("request", "unreadable"))
         return TelemetryItem(kind, row.execution_id, tuple(values))
-    return _capped(probe, kind, query, item)
+    return _capped(probe, kind, findings.terminate_requests(ended_only=False), item)
 
 
 def telemetry_thread_pool(probe: Probe) -> list[TelemetryItem]:
@@ -547,9 +461,8 @@ def telemetry_thread_pool(probe: Probe) -> list[TelemetryItem]:
 
 
 def telemetry_wait_state(probe: Probe) -> list[TelemetryItem]:
-    w, kind = wait_states, "WAITSTATE"
-    query = select(w).order_by(w.c.execution_id)
-    return _capped(probe, kind, query, lambda row: TelemetryItem(kind, row.execution_id, (
+    kind = "WAITSTATE"
+    return _capped(probe, kind, findings.all_wait_rows(), lambda row: TelemetryItem(kind, row.execution_id, (
         ("kind", row.kind), ("element", row.element_id), ("due", _when(row.due_at)),
         ("child", row.child_execution_id or ""), ("since", _when(row.created_at)))))
 
@@ -671,23 +584,13 @@ def _repeat(pe: "ProcessEngine", deadline: float, batch: Callable[[Any], int]) -
 
 
 def _delete_orphan_logs(conn: Connection) -> int:
-    orphaned = list(conn.execute(select(process_log.c.id)
-                                 .where(~select(instances.c.execution_id)
-                                        .where(instances.c.execution_id == process_log.c.execution_id).exists())
-                                 .limit(_BATCH)).scalars())
-    if orphaned:
-        conn.execute(delete(process_log).where(process_log.c.id.in_(orphaned)))
-    return len(orphaned)
+    return findings.delete_orphan_logs(conn, _BATCH)
 
 
 def _finish_obsolete_watchers(pe: "ProcessEngine", uow: Any) -> int:
     """Finish the unfinished watchers whose instance is gone (capturing nothing) or disposed (capturing
     the disposed row, as the watchers' own sweep would); their getWatcher callers hear of it."""
-    w, i = watchers, instances
-    rows = uow.conn.execute(select(w.c.id, w.c.execution_id)
-                            .select_from(w.outerjoin(i, i.c.execution_id == w.c.execution_id))
-                            .where(w.c.finished.is_(False), or_(i.c.execution_id.is_(None), i.c.disposed_at.is_not(None)))
-                            .order_by(w.c.execution_id).limit(_BATCH)).all()
+    rows = findings.first(uow.conn, findings.obsolete_watchers(by_instance=True), _BATCH)
     finished, records = 0, {}
     for row in rows:
         if row.execution_id not in records:

@@ -1,6 +1,6 @@
 """The house's walls (issue 16), as import-linter contracts in pyproject.toml: the engine imports no
 door, wire format or configuration; only storage speaks SQL; no package's modules import each other in a
-circle. What is still to move is listed there, and a listed import that is gone fails the check too."""
+circle. The cycles still to break are listed there, and a listed import that is gone fails the check too."""
 from __future__ import annotations
 
 import subprocess
