@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from .errors import InvalidParameter
+
 
 class ExecutionState(str, Enum):
     CREATED = "CREATED"
@@ -75,8 +77,6 @@ FEATURE_STATES = ("active", "inactive", "disabled")
 
 def parse_enum(enum: type[Enum], value: str, what: str) -> Enum:
     """The member of `enum` named by `value`, or InvalidParameter naming the allowed values."""
-    from .errors import InvalidParameter
-
     try:
         return enum(value)
     except ValueError:

@@ -15,12 +15,16 @@ from ..datastore import DataStore, make_value
 from ..definitions.repository import DefinitionRepository
 from ..errors import DatabaseUnavailable, FeatureUnavailable, InternalError
 from ..modules import load_modules
+from ..security import ENGINE
+from ..states import ExecutionState
 from ..storage import codec, instances as store
 from ..storage.database import Database
+from ..storage.definitions import register_revision
 from .executor import Executor
 from .housekeeping import Housekeeper
 from .broadcast import NODES_CHANGED, Broadcast
 from .membership import Membership
+from .records import state_values
 from .waiters import Waiters
 from .watching import Watching
 
@@ -99,8 +103,7 @@ class ProcessEngine:
         if not self.running or self._stopping:
             return
         self.features["instantiate"] = "active"
-        from ..security import ENGINE
-        from ..services import autostart
+        from ..services import autostart  # deferred: services build on the runtime (a cycle still to break)
 
         autostart(self, ENGINE)
 
@@ -191,8 +194,6 @@ class ProcessEngine:
         known = self.registered.get(key)
         if known is not None:
             return known
-        from ..storage.definitions import register_revision
-
         found = register_revision(uow.conn, loaded.uri, loaded.revision, loaded.definition.name, loaded.origin,
                                   loaded.changed_at, loaded.source)
         uow.after_commit(lambda: self.registered.__setitem__(key, found))
@@ -222,9 +223,6 @@ class ProcessEngine:
         return record.state == "RUNNING" and record.owner_node == self.node_id and record.health == "OK"
 
     def _hand_back(self, execution_id: str) -> bool:
-        from ..states import ExecutionState
-        from .records import state_values
-
         with self.db.unit_of_work() as uow:
             record = store.get_instance(uow.conn, execution_id, for_update=True)
             if record is None or not self._still_driven_here(record):
@@ -248,9 +246,6 @@ class ProcessEngine:
                 record = store.get_instance(uow.conn, execution_id, for_update=True)
                 if record is None or not self._still_driven_here(record):
                     return
-                from ..states import ExecutionState
-                from .records import state_values
-
                 values = state_values(record, ExecutionState.FAILED, self.node_id, clock.now())
                 values.update(message=report["message"], exception_report=codec.dumps(report), position=None,
                               owner_node=None)
