@@ -14,6 +14,8 @@ import select
 import threading
 from typing import TYPE_CHECKING, Callable
 
+from ..storage.nodes import notify_all
+
 if TYPE_CHECKING:
     from .engine import ProcessEngine
 
@@ -61,9 +63,7 @@ class Broadcast:
                 continue
             try:
                 with self.pe.db.engine.connect() as conn:
-                    for key in batch:
-                        conn.exec_driver_sql("SELECT pg_notify(%(c)s, %(k)s)", {"c": CHANNEL, "k": key})
-                    conn.commit()
+                    notify_all(conn, CHANNEL, batch)
             except Exception:  # the others wake at their timeouts, or the next sweep
                 log.exception("could not notify the other nodes of %d change(s)", len(batch))
 

@@ -32,6 +32,13 @@ def holds_master_lock(conn: Connection) -> bool:
     return bool(held)
 
 
+def notify_all(conn: Connection, channel: str, keys: list[str]) -> None:
+    """Tell the sessions listening on `channel` (the other nodes) of `keys`, in one statement and one
+    commit however many there are (PostgreSQL)."""
+    conn.exec_driver_sql("SELECT pg_notify(%(c)s, k) FROM unnest(%(keys)s::text[]) AS k", {"c": channel, "keys": keys})
+    conn.commit()
+
+
 def end_session_when_idle(conn: Connection, idle_ms: int) -> None:
     """Have the server end `conn`'s session once it idles `idle_ms`, in a transaction or not (the
     latter from PostgreSQL 14 on)."""

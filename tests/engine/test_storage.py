@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 import warnings
 
 import pytest
@@ -329,3 +330,37 @@ def test_a_key_stored_twice_is_already_stored_and_other_integrity_errors_are_not
             assert engine_state.value(uow.conn, "twice") == "a" and engine_state.value(uow.conn, "no time") is None
     finally:
         database.dispose()
+
+
+@pytest.mark.postgres
+def test_notify_all_tells_a_listener_every_key_of_a_batch_in_order(pg_schema_url):
+    """The broadcast thread sends a batch of changed keys as one statement: another node's listening
+    session hears each key, in the batch's order, once the batch commits."""
+    import select as waiting
+
+    import psycopg2
+    from sqlalchemy import create_engine
+
+    from engine.storage.nodes import notify_all
+    from tests.conftest import PG_URL
+
+    listener = psycopg2.connect(PG_URL.replace("postgresql+psycopg2://", "postgresql://"))
+    listener.autocommit = True
+    engine = create_engine(pg_schema_url)
+    try:
+        channel = f"pe_test_{uuid.uuid4().hex[:8]}"
+        with listener.cursor() as cursor:
+            cursor.execute(f"LISTEN {channel}")
+        with engine.connect() as conn:
+            notify_all(conn, channel, ["b-key", "a-key", "c-key"])
+        heard: list[str] = []
+        deadline = time.monotonic() + 10
+        while len(heard) < 3 and time.monotonic() < deadline:
+            waiting.select([listener], [], [], 0.5)
+            listener.poll()
+            while listener.notifies:
+                heard.append(listener.notifies.pop(0).payload)
+        assert heard == ["b-key", "a-key", "c-key"]
+    finally:
+        listener.close()
+        engine.dispose()
