@@ -6,7 +6,8 @@ ZNodes, the `wait_states` table for the wait state storage, the `position` colum
 `process_instances` for the process execution data, and `terminate_request` for the stored signals.
 Each check is one small function; all but `execution`'s decoding of positions and `waiter` (which
 starts from memory) are statements (`storage/findings.py`) that select exactly the faulty rows —
-nothing is loaded into Python to be filtered there. Each check lists at most `PROBLEM_LIMIT` problems (and then says so).
+nothing is loaded into Python to be filtered there. Each check lists at most `PROBLEM_LIMIT` problems
+(and then says so).
 
 Checks (the standard ones run when none is asked for):
 

@@ -48,7 +48,10 @@ def configured(pe: "ProcessEngine", service_id: str) -> ServiceSettings:
 
 def current(pe: "ProcessEngine", conn: Connection, service_id: str) -> InstanceRecord | None:
     """The service's instance, if one exists and is not disposed."""
-    _, execution_id = service_rows.current_execution(conn, service_id)
+    return _instance(conn, service_rows.current_execution(conn, service_id))
+
+
+def _instance(conn: Connection, execution_id: str | None) -> InstanceRecord | None:
     return store.get_instance(conn, execution_id) if execution_id is not None else None
 
 
@@ -62,14 +65,15 @@ def start(pe: "ProcessEngine", principal: Principal, service_id: str) -> tuple[I
     for _ in range(3):
         try:
             with pe.db.unit_of_work() as uow:
-                held, execution_id = service_rows.current_execution(uow.conn, service_id, lock=True)
-                record = store.get_instance(uow.conn, execution_id) if execution_id is not None else None
+                execution_id = service_rows.current_execution(uow.conn, service_id, lock=True)
+                record = _instance(uow.conn, execution_id)
                 if is_running(record):
                     return record, False
                 if record is not None:  # the ended instance of an earlier start makes way
                     store.mark_disposed(uow.conn, [record.execution_id], clock.now())
                 record = _new_instance(pe, uow, principal, service)
-                service_rows.point_at(uow.conn, service_id, record.execution_id, held, clock.now())
+                service_rows.point_at(uow.conn, service_id, record.execution_id, execution_id is not None,
+                                      clock.now())
                 uow.after_commit(lambda: pe.ready(record.execution_id, record.thread_pool_id))
                 uow.commit()
                 return record, True

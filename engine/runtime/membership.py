@@ -184,7 +184,7 @@ class Membership:
             return
         with self._lock_guard:
             if self._lock_conn is not None and self._lock_conn.invalidated:
-                self._drop_lock()  # used again, it would open a new session, which holds no lock
+                self._drop_dead_lock()  # used again, it would open a new session, which holds no lock
             if self._lock_conn is None or not self.believes_master():
                 yield None
                 return
@@ -194,8 +194,7 @@ class Membership:
                     yield uow
             except BaseException:
                 if self._lock_conn.invalidated:  # the session died under the work: the lock with it
-                    log.warning("the session holding the master lock is gone: not master until it is taken again")
-                    self._drop_lock()
+                    self._drop_dead_lock()
                 raise
             self._confirmed_at = max(self._confirmed_at, began)  # the session answered: still ours
 
@@ -211,8 +210,7 @@ class Membership:
         shows none (issue 15)."""
         asked_at = time.monotonic()
         if self._lock_conn is not None and not self._lock_alive():
-            log.warning("the session holding the master lock is gone: not master until it is taken again")
-            self._drop_lock()
+            self._drop_dead_lock()
         if self._lock_conn is None:
             conn = None
             try:
@@ -276,6 +274,10 @@ class Membership:
             return store.holds_master_lock(self._lock_conn)
         except Exception:
             return False
+
+    def _drop_dead_lock(self) -> None:
+        log.warning("the session holding the master lock is gone: not master until it is taken again")
+        self._drop_lock()
 
     def _drop_lock(self) -> None:
         with self._lock_guard:

@@ -13,7 +13,6 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-
 from .. import clock
 from ..model import WatchConditions
 from ..states import END_STATES, AutoDispose

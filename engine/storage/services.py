@@ -12,12 +12,11 @@ from .tables import service_instances as services
 _ID = services.c.service_id
 
 
-def current_execution(conn: Connection, service_id: str, *, lock: bool = False) -> tuple[bool, str | None]:
-    """(whether the service has a row, the execution ID it points at); `lock` locks the row for the
-    transaction."""
+def current_execution(conn: Connection, service_id: str, *, lock: bool = False) -> str | None:
+    """The execution ID the service's row points at, None if it has no row; `lock` locks the row for
+    the transaction."""
     query = select(services.c.execution_id).where(_ID == service_id)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    return row is not None, row.execution_id if row is not None else None
+    return conn.execute(query.with_for_update() if lock else query).scalar()
 
 
 def point_at(conn: Connection, service_id: str, execution_id: str, exists: bool, at: datetime) -> None:

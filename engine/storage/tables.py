@@ -6,6 +6,7 @@ can read older rows — or knowingly refuse them — on any database.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import (Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text,
                         TypeDecorator, UniqueConstraint, false, text)
@@ -90,22 +91,10 @@ CLAIMED_PG = ("(disposed_at IS NULL) AND ((health)::text = 'OK'::text) AND "
               "((state)::text = ANY ((ARRAY['READY'::character varying, 'RUNNING'::character varying])::text[]))")
 
 
-def _sort_index(column: str, within: tuple[str, ...] = ()) -> Index:
-    ties = ("execution_id",) if column == "created_at" else ("created_at", "execution_id")
-    lead = () if column in NEVER_EMPTY else (text(f"({column} IS NULL)"),)
-    return Index(f"ix_process_instances_{'_'.join((*within, column))}_sorted", *within, *lead, column, *ties,
-                 sqlite_where=text("disposed_at IS NULL"), postgresql_where=text("disposed_at IS NULL"))
-
-
-NEVER_EMPTY = ("created_at", "state", "owner", "process_uri", "online", "health")
-
-
 class ProcessInstance(Base):
     __tablename__ = "process_instances"
     __table_args__ = (*(_index(c, f"{c} IS NOT NULL") for c in SPARSE_INDEXED),
                       *(_index(c, "disposed_at IS NULL") for c in LIVE_INDEXED),
-                      *(_sort_index(c) for c in SORTED),
-                      *(_sort_index(c, within) for within, c in SORTED_WITHIN),
                       Index(CLAIMED_INDEX, "state", "state_changed_at", sqlite_where=text(CLAIMED),
                             postgresql_where=text(CLAIMED_PG)))
 
@@ -162,6 +151,22 @@ class ProcessInstance(Base):
     terminate_request: Mapped[str | None] = mapped_column(Text)
     # Bumped by every change of execution state; a writer that saw another value has lost the instance.
     exec_version: Mapped[int] = mapped_column(Integer)
+
+
+def _sort_index(table: Any, column: str, within: tuple[str, ...] = ()) -> Index:
+    """(within…, [column IS NULL,] column, createdAt, executionId) over the live rows: the IS NULL lead
+    where the column may be empty, as `portable.sort_keys` sorts it."""
+    ties = ("execution_id",) if column == "created_at" else ("created_at", "execution_id")
+    lead = (text(f"({column} IS NULL)"),) if table.c[column].nullable else ()
+    return Index(f"ix_process_instances_{'_'.join((*within, column))}_sorted",
+                 *(table.c[c] for c in within), *lead, table.c[column], *(table.c[c] for c in ties),
+                 sqlite_where=text("disposed_at IS NULL"), postgresql_where=text("disposed_at IS NULL"))
+
+
+for _column in SORTED:
+    _sort_index(ProcessInstance.__table__, _column)
+for _within, _column in SORTED_WITHIN:
+    _sort_index(ProcessInstance.__table__, _column, _within)
 
 
 class ProcessPermission(Base):

@@ -18,7 +18,7 @@ import psycopg2
 import requests
 
 from tests.bench.rest import ONE, PATH, _get, _serve, _stop, alternate, load
-from tests.bench.scale import _dsn, _schema_url, drop
+from tests.bench.scale import _dsn, _fresh_schema, _schema_url, drop
 from tests.conftest import ROOT
 
 SCHEMA, BARE_SCHEMA = "pe_bench_run", "pe_bench_bare"
@@ -58,14 +58,9 @@ def asynchronous_starts(port: int, seconds: float, connections: int, rounds: int
     return (totals["runs"][0] / totals["runs"][1], totals["starts"][0] / totals["starts"][1], median(ratios))
 
 
-def _fresh(schema: str) -> None:
-    with psycopg2.connect(_dsn()) as conn, conn.cursor() as cursor:
-        cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
-
-
 def report(seconds: float, connections: int = 8) -> str:
-    _fresh(SCHEMA)
-    _fresh(BARE_SCHEMA)
+    _fresh_schema(SCHEMA)
+    _fresh_schema(BARE_SCHEMA)
     with psycopg2.connect(_dsn(), options=f"-csearch_path={BARE_SCHEMA}") as conn, conn.cursor() as cursor:
         cursor.execute("CREATE TABLE bench_runs (id varchar(36) PRIMARY KEY, state varchar(16), body text)")
     try:

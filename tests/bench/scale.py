@@ -144,16 +144,15 @@ def _dsn() -> str:
     return PG_URL.replace("postgresql+psycopg2://", "postgresql://")
 
 
-def build(schema: str, rows: int, application: str) -> str:
-    """A fresh schema migrated to head and holding `rows` instances; its SQLAlchemy URL."""
-    from engine.storage.database import Database
+def build(schema: str, rows: int, application: str, revision: str = "head") -> str:
+    """A fresh schema migrated to `revision` and holding `rows` instances; its SQLAlchemy URL."""
+    from alembic import command
 
-    with psycopg2.connect(_dsn()) as conn, conn.cursor() as cursor:
-        cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
+    from engine.storage.database import alembic_config
+
+    _fresh_schema(schema)
     url = _schema_url(schema, application)
-    database = Database(url)
-    database.upgrade()
-    database.dispose()
+    command.upgrade(alembic_config(url), revision)
     with psycopg2.connect(_dsn(), options=f"-csearch_path={schema}") as conn, conn.cursor() as cursor:
         cursor.execute("INSERT INTO definitions (uri, revision, version, name, origin, changed_at, source) VALUES "
                        "('bench/p.ipd', 'r1', 1, 'bench', 'repository', now(), '') RETURNING id")
@@ -166,6 +165,11 @@ def build(schema: str, rows: int, application: str) -> str:
     finally:
         conn.close()
     return url
+
+
+def _fresh_schema(schema: str) -> None:
+    with psycopg2.connect(_dsn()) as conn, conn.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
 
 
 def drop(schema: str) -> None:
@@ -387,7 +391,6 @@ def index_cost(rows: int = 200_000, batch: int = 2_000, rounds: int = 8) -> str:
     """What the indexes of the head revision cost writers, against those of the revision before it: two
     schemas of `rows` instances, into which batches of live instances are inserted and carried to their
     end (two updates each), the two schemas taking turns; the ratio of the medians of their batch times."""
-    from alembic import command
     from alembic.script import ScriptDirectory
 
     from engine.storage.database import alembic_config
@@ -400,14 +403,10 @@ def index_cost(rows: int = 200_000, batch: int = 2_000, rounds: int = 8) -> str:
     definitions: dict[str, int] = {}
     try:
         for name, (schema, revision) in schemas.items():
-            _fresh_schema(schema)
-            command.upgrade(alembic_config(_schema_url(schema, "pe-bench-index")), revision)
+            build(schema, rows, "pe-bench-index", revision)
             with psycopg2.connect(_dsn(), options=f"-csearch_path={schema}") as conn, conn.cursor() as cursor:
-                cursor.execute("INSERT INTO definitions (uri, revision, version, name, origin, changed_at, source) "
-                               "VALUES ('bench/p.ipd', 'r1', 1, 'bench', 'repository', now(), '') RETURNING id")
+                cursor.execute("SELECT id FROM definitions")
                 definitions[name] = cursor.fetchone()[0]
-                cursor.execute(LOAD, {"definition": definitions[name], "rows": rows})
-                cursor.execute("ANALYZE")
         first = rows + 1
         for _ in range(rounds):
             for name, (schema, _) in schemas.items():
@@ -428,11 +427,6 @@ def index_cost(rows: int = 200_000, batch: int = 2_000, rounds: int = 8) -> str:
     return (f"  {batch:,} live instances inserted and carried to their end, among {rows:,}: "
             f"{h * 1000:.0f} ms with the head's indexes, {b * 1000:.0f} ms with revision {before}'s: "
             f"{h / b:.2f}x  (p50 of {rounds}, alternating)")
-
-
-def _fresh_schema(schema: str) -> None:
-    with psycopg2.connect(_dsn()) as conn, conn.cursor() as cursor:
-        cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
 
 
 def _backends(application: str) -> list[int]:
