@@ -28,6 +28,9 @@ pin_workers = os.environ.get("PE_PIN_WORKERS", "0") == "1"
 
 
 def post_fork(server, worker):
+    from config.allocator import for_a_worker
+
+    for_a_worker()  # before the worker starts its threads
     if pin_workers:
         _pin(server, worker)
 

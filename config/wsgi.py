@@ -6,8 +6,6 @@ environment when its worker starts, not at import time.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import threading
 from typing import Any, Callable, Iterable
 
@@ -15,6 +13,7 @@ from flask import Flask, jsonify
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.wsgi import ClosingIterator
 
+from config.allocator import malloc_trim
 from config.settings import Settings, for_worker, load_settings
 from engine.runtime.engine import ProcessEngine
 from rest import create_rest_app, metrics
@@ -59,7 +58,7 @@ class _ReturnsMemory:
     LARGE, IDLE_S = 1 << 20, 1.0
 
     def __init__(self, app: WsgiApp) -> None:
-        self.app, self.trim = app, _malloc_trim()
+        self.app, self.trim = app, malloc_trim()
         self.lock, self.receiving, self.pending, self.timer = threading.Lock(), 0, False, None
 
     def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -103,13 +102,6 @@ class _ReturnsMemory:
 
 def _length(text: str | None) -> int:
     return int(text) if text and text.isdigit() else 0
-
-
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
 
 
 class _Service:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from flask import Request
+from werkzeug.exceptions import ClientDisconnected
 
 from engine.clock import parse_timestamp
 from engine.datastore import check_xml_text
@@ -186,10 +187,17 @@ def raw_body(request: Request, limit: int) -> bytes:
     held = request.environ.get("pe.body")
     if held is not None:
         return held
-    if request.content_length is not None or "wsgi.input" not in request.environ:
+    stream, length = request.environ.get("wsgi.input"), request.content_length
+    if stream is None:
         data = request.get_data(cache=True)
+    elif length is not None:
+        if length > limit:
+            raise PayloadTooLarge("the request body is larger than this service accepts")
+        data = stream.read(length) if length else b""
+        if len(data) < length:
+            raise ClientDisconnected()
     else:
-        data = request.environ["wsgi.input"].read(limit + 1)
+        data = stream.read(limit + 1)
         if len(data) > limit:
             raise PayloadTooLarge("the request body is larger than this service accepts")
     request.environ["pe.body"] = data

@@ -403,6 +403,20 @@ def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_sent(sma
     assert body["type"] == "PayloadTooLarge"
 
 
+def test_a_body_cut_short_of_its_declared_length_is_refused_and_runs_nothing(small):
+    before = small.request("POST", "processes/count").json()
+    head = (f"POST {REST}/run?processUri=echo.ipd HTTP/1.1\r\nHost: {urlsplit(small.base).netloc}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(ECHO_BODY) + 10}\r\n\r\n")
+    address = urlsplit(small.base)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(head.encode("latin-1") + ECHO_BODY)
+        connection.shutdown(socket.SHUT_WR)  # the client is gone ten bytes early
+        raw = b"".join(iter(lambda: connection.recv(65536), b""))
+    status, answer = _status_and_json(raw)
+    assert status == 400 and "Traceback" not in raw.decode("latin-1"), raw
+    assert small.request("POST", "processes/count").json() == before
+
+
 def test_a_chunked_body_over_the_limit_is_refused_once_it_passes_the_limit(small):
     head = (f"POST {REST}/run?processUri=echo.ipd HTTP/1.1\r\nHost: {urlsplit(small.base).netloc}\r\n"
             f"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
