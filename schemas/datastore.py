@@ -68,7 +68,7 @@ def load(data: bytes | str | dict | etree._Element) -> DataStore:
                 return _XmlReader(data).store(read_xml(data, InvalidDataStore), plain=False)
         return _XmlReader(data).store(read_xml(data, InvalidDataStore))
     try:
-        return _plain_json(orjson.loads(data))
+        return _plain_json_in_pieces(data) if isinstance(data, bytes) else _plain_json(orjson.loads(data))
     except (orjson.JSONDecodeError, _Unusual):  # the standard library reads it, marshmallow says why
         return load_json(read_json(data, InvalidDataStore))
 
@@ -241,7 +241,7 @@ def _plain_store(root: etree._Element) -> DataStore:
     return plain.store(root)  # (and anything else is refused there)
 
 
-STREAM_CHUNK = 1 << 20
+STREAM_CHUNK = 1 << 16
 
 
 def _plain_stream(data: bytes, chunk: int = STREAM_CHUNK) -> DataStore:
@@ -502,17 +502,72 @@ def _checked_json(obj: Any) -> DataStore:
     return _json_store(_checked(_DOCUMENT, obj, "")["dataStore"], "dataStore")
 
 
+def _json_pattern(*tokens: bytes) -> re.Pattern[bytes]:
+    """JSON tokens with any whitespace JSON allows between them."""
+    return re.compile(rb"[ \t\r\n]*".join(tokens))
+
+
+_HEAD = _json_pattern(b"", rb"\{", b'"dataStore"', b":", rb"\{", b'"values"', b":", rb"\{", b'"value"', b":", rb"\[")
+_NEXT_VALUE = _json_pattern(rb"\}", b"(,)", rb"\{", b'"type"', b":")  # never inside a string: its `"` would end it
+_VALUES_END = _json_pattern(rb"\}", rb"\]", rb"\}", b",", b'"entries"', b":")
+_PIECE = 512  # values parsed at a time
+
+
+def _plain_json_in_pieces(data: bytes, piece: int = _PIECE) -> DataStore:
+    """As _plain_json, for the standard form as this service writes it (values, then entries; `"type"`
+    first in each value): its values parsed a few hundred at a time, each piece turned into values
+    before the next is read.
+
+    Parsed whole, a 10 MB store's values stood as 28 MB of dicts, lists and strings beside the text
+    and the store (issue 15: peak memory). Every piece is cut at a comma between two values; that each
+    piece parses as array items shows the cuts lie between items of the values array, so the pieces
+    and the rest of the document (parsed apart, with the values array left empty) are exactly the
+    document. Text written otherwise is parsed whole.
+    """
+    head = _HEAD.match(data)
+    last = _VALUES_END.search(data, head.end()) if head else None
+    if last is None:
+        return _plain_json(_parsed(data))
+    start, end = head.end(), last.start() + 1  # the values array's items: data[start:end]
+    by_id: dict[str, Value] = {}
+    commas = [match.start(1) for match in _NEXT_VALUE.finditer(data, start, end)] + [end]
+    for first in range(0, len(commas), piece):
+        stop = commas[min(first + piece, len(commas)) - 1]
+        _plain_values(_parsed(b"[" + data[start:stop] + b"]"), by_id)
+        start = stop + 1
+    body = _plain_body(_parsed(data[:head.end()] + data[end:]))
+    if "entry" in body or _plain_list(_plain_dict(body, "values", _BOTH), "value", ("value",)):
+        raise _Unusual
+    return _plain_entries(body, by_id)
+
+
+def _parsed(text: bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # not cut where it seemed, or not JSON: the whole text decides
+        raise _Unusual from None
+
+
+def _plain_body(obj: Any) -> dict:
+    if type(obj) is not dict or len(obj) != 1 or type(obj.get("dataStore")) is not dict:
+        raise _Unusual
+    return obj["dataStore"]
+
+
 def _plain_json(obj: Any) -> DataStore:
     """As _plain_store for XML: `{"dataStore": …}` as this service writes it, read without marshmallow
     (28,000 values in a twentieth of its time). Only strings where text belongs, arrays where items
     repeat, no key but the known ones, no mistake: anything else raises _Unusual, for the full reading."""
-    if type(obj) is not dict or len(obj) != 1 or type(obj.get("dataStore")) is not dict:
-        raise _Unusual
-    body = obj["dataStore"]
+    body = _plain_body(obj)
     if "entry" in body:
         return _plain_json_simple(_plain_list(body, "entry", ("entry",)))
     by_id: dict[str, Value] = {}
-    for item in _plain_list(_plain_dict(body, "values", _BOTH), "value", ("value",)):
+    _plain_values(_plain_list(_plain_dict(body, "values", _BOTH), "value", ("value",)), by_id)
+    return _plain_entries(body, by_id)
+
+
+def _plain_values(items: list, by_id: dict[str, Value]) -> None:
+    for item in items:
         if type(item) is not dict or len(item) != 3:
             raise _Unusual
         value_id, content_type, content = _plain_id(item.get("id")), item.get("type"), item.get("content")
@@ -523,6 +578,9 @@ def _plain_json(obj: Any) -> DataStore:
         if type(texts) is not list or len(texts) != 1:
             raise _Unusual
         by_id[value_id] = _plain_json_value(value_id, content_type, texts[0])
+
+
+def _plain_entries(body: dict, by_id: dict[str, Value]) -> DataStore:
     named: dict[str, tuple[Value, ...]] = {}
     for entry in _plain_list(_plain_dict(body, "entries", _BOTH), "entry", ("entry",)):
         name = _plain_str(entry.get("name")) if type(entry) is dict else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,7 +12,7 @@ from lxml import etree
 
 from engine.datastore import BINARY, TEXT, XML, DataStore, Value, kind_of, make_value
 from engine.errors import InvalidDataStore
-from schemas.datastore import (_checked_json, _plain_json, _plain_store, _plain_stream, _Unusual, _XmlReader, dump_json,
+from schemas.datastore import (_checked_json, _plain_json, _plain_json_in_pieces, _plain_store, _plain_stream, _Unusual, _XmlReader, dump_json,
                                dump_json_body, dump_json_document, dump_xml, dump_xml_children, dump_xml_document,
                                dump_xml_into, json_markup, load, load_json,
                                load_json_body, load_xml, load_xml_children)
@@ -637,6 +638,54 @@ def test_what_the_service_writes_the_plain_readings_take(store, simple, chunk):
     assert _plain_store(etree.fromstring(wire(dump_xml(store, simple)))) == expected
     assert _plain_stream(wire(dump_xml(store, simple)), chunk) == expected
     assert _plain_json(json.loads(json.dumps(dump_json(store, simple)))) == expected
+    for piece in (1, 2, 512):
+        assert _plain_json_in_pieces(b"".join(dump_json_document(store, simple)), piece) == expected
+        assert _plain_json_in_pieces(json.dumps(dump_json(store, simple), indent=1).encode(), piece) == expected
+
+
+# Text that looks like the cut between two values, or like the end of the values, inside strings and
+# nested where no value belongs: the reading in pieces must not be misled by either.
+TRICKY = st.sampled_from(['},{"type":"', '}]},"entries":{', '\\', '"', "t", "text/plain", "1", "2", "<a/>"])
+PIECE_ITEMS = st.one_of(
+    st.fixed_dictionaries({"type": TRICKY, "id": TRICKY, "content": st.fixed_dictionaries({"value": st.lists(TRICKY, max_size=2)})}),
+    st.dictionaries(st.sampled_from(["type", "id", "content", "x"]), TRICKY | st.lists(st.dictionaries(
+        st.sampled_from(["type", "value"]), TRICKY, max_size=2), max_size=2), max_size=4))
+PIECE_ENTRIES = st.lists(st.fixed_dictionaries({"name": TRICKY, "value": st.lists(TRICKY, max_size=3)}), max_size=3)
+
+
+@FUZZ
+@given(st.lists(PIECE_ITEMS, max_size=5), PIECE_ENTRIES, st.sampled_from([1, 2, 512]), st.booleans(), st.booleans())
+def test_the_reading_in_pieces_declines_or_agrees_on_documents_written_as_this_service_writes(items, entries, piece,
+                                                                                               extra, compact):
+    document = {"values": {"value": items}, "entries": {"entry": entries}}
+    if extra:
+        document["values"]["x"] = [{"type": "t"}]
+    text = orjson.dumps({"dataStore": document}) if compact else json.dumps({"dataStore": document}).encode()
+    same_as_the_full_reading(lambda data: _plain_json_in_pieces(data, piece), lambda data: load_json(json.loads(data)),
+                             text)
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_a_store_as_clients_write_one_is_read_a_few_values_at_a_time(monkeypatch, indent):
+    import schemas.datastore as marshaller
+
+    pieces = []
+    read = marshaller._plain_values
+    monkeypatch.setattr(marshaller, "_plain_values", lambda items, by_id: pieces.append(len(items)) or read(items, by_id))
+    store = DataStore([("a", [Value(str(i), "text/plain", f"v{i}") for i in range(1, 6)]), ("b", [])])
+    document = json.dumps(dump_json(store, False), indent=indent).encode()
+    assert _plain_json_in_pieces(document, 2) == store and pieces == [2, 2, 1]
+
+
+@pytest.mark.parametrize("piece", [1, 2, 512])
+def test_text_broken_between_two_values_is_refused_as_the_whole_reading_refuses_it(piece):
+    good = b"".join(dump_json_document(DataStore([("a", [Value(str(i), "text/plain", "v") for i in range(1, 5)])]),
+                                       False))
+    for broken in (good.replace(b'},{"type"', b'},,{"type"', 1), good.replace(b'"v"]}},', b'"v"]},', 1),
+                   good.replace(b'"entries"', b'"entries":', 1), good[:-1]):
+        with pytest.raises(_Unusual):
+            _plain_json_in_pieces(broken, piece)
+        assert "JSON" in refused(broken)
 
 
 @pytest.mark.parametrize("document", [
