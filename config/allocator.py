@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 from typing import Any, Callable
 
 # mallopt's parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 LARGE = 1 << 20
 KEPT_FREE = 4 << 20
+# The operator's own choice, in glibc's environment variables, is left as it is.
+OPERATOR_SETTINGS = ("GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
 
 def _libc() -> Any:
@@ -34,9 +37,11 @@ def for_a_worker() -> bool:
       body's or an answer's megabytes stay in the heap beside the next call's.
     - Up to `KEPT_FREE` of free memory kept at the top of the heap for the next calls; the rest goes
       back when a large call has ended (`config.wsgi._ReturnsMemory`).
+
+    Nothing is changed where the operator tuned glibc through its environment (`OPERATOR_SETTINGS`).
     """
     libc = _libc()
-    if libc is None:
+    if libc is None or any(name in os.environ for name in OPERATOR_SETTINGS):
         return False
     return all([libc.mallopt(_M_ARENA_MAX, 1), libc.mallopt(_M_MMAP_THRESHOLD, LARGE),
                 libc.mallopt(_M_TRIM_THRESHOLD, KEPT_FREE)])
