@@ -52,3 +52,12 @@ def kept_mb(mode: str) -> int:
 def test_a_worker_hands_back_the_megabytes_a_large_call_freed():
     assert kept_mb("default") >= 8  # glibc's own settings keep them: the reason for_a_worker exists
     assert kept_mb("worker") <= 2
+
+
+@pytest.mark.skipif(allocator.malloc_trim() is None or not Path("/proc/self/status").exists(),
+                    reason="glibc on Linux only: elsewhere the allocator is left as it is")
+def test_an_operators_own_glibc_settings_are_left_as_they_are():
+    done = subprocess.run([sys.executable, "-c", "from config.allocator import for_a_worker; print(for_a_worker())"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+                          env={"PATH": "/usr/bin:/bin", "MALLOC_ARENA_MAX": "4"})
+    assert done.stdout.strip() == "False"
