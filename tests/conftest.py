@@ -4,11 +4,13 @@ PostgreSQL comes from PE_TEST_POSTGRES_URL (default: the local server, database 
 which `make test` creates). Each test session works in a schema of its own; tables are emptied
 between tests. If the server cannot be reached the PostgreSQL tests fail — they are never skipped
 silently; set PE_TEST_SKIP_POSTGRES=1 to leave them out on purpose.
+
+The REST, SOAP and contract tests share the served-process fixtures (`server`, `soap`, `secured`); what
+the test modules import (helpers, constants, strategies) is in tests/support/.
 """
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -17,12 +19,16 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from config.settings import Settings, load_settings
+from engine.authentication import hash_password
 from engine.runtime.engine import ProcessEngine
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "config" / "processes"
-PG_URL = os.environ.get("PE_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/process_engine_test")
-SKIP_PG = os.environ.get("PE_TEST_SKIP_POSTGRES") == "1"
+# Before tests.support is first imported: the shared helpers' asserts then explain a failure as a test's do.
+pytest.register_assert_rewrite("tests.support")
+
+from tests.support.common import PG_URL, SAMPLES, SKIP_PG
+from tests.support.server import SERVICES, USERS, Server, start_server
+from tests.support.soap import Soap
+
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
@@ -124,29 +130,35 @@ def repo(tmp_path: Path) -> Path:
     return folder
 
 
-def write_definition(folder: Path, name: str, body: str, params: str = "", constants: str = "",
-                     title: str | None = None) -> str:
-    """Write a definition whose steps are `body` (after a startElement) and return its URI."""
-    name_attr = f' name="{title}"' if title else ""
-    text_ = (f'<process xmlns="http://www.infinica.com/process-engine" version="4"{name_attr}>'
-             f"{'<parameters>' + params + '</parameters>' if params else ''}"
-             f"{'<constants>' + constants + '</constants>' if constants else ''}"
-             f'<startElement id="start"/>{body}</process>')
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text_)
-    return name
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real `process-engine serve` per test module and database (tests/support/server.py), for the REST
+    and SOAP tests: the tests of a module share it, and filter by their own externalIds."""
+    folder = tmp_path_factory.mktemp("server")
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'engine.db'}"
+    else:
+        url = request.getfixturevalue("pg_schemas")()
+    running = start_server(folder, url, SERVICES)
+    yield running
+    running.stop()
 
 
-def settles(condition: Callable[[], Any], seconds: float = 10.0) -> Any:
-    """The first truthy value of `condition()` within `seconds`, else False: for what the engine does
-    just after it commits (a driver thread's bookkeeping, the housekeeper's next round)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value or False
-        time.sleep(0.01)
+@pytest.fixture(scope="module")
+def soap(server: Server) -> Soap:
+    """zeep built from the WSDL the module's server serves."""
+    return Soap(server)
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory) -> Iterator[Server]:
+    """A server on SQLite whose accounts are USERS: every call needs credentials."""
+    folder = tmp_path_factory.mktemp("secured")
+    users = "".join(f'[[auth.users]]\nname = "{name}"\npassword_hash = "{hash_password(password)}"\n'
+                    f"roles = {roles!r}\n".replace("'", '"') for name, (password, roles) in USERS.items())
+    running = start_server(folder, f"sqlite:///{folder / 'engine.db'}", SERVICES + users)
+    yield running
+    running.stop()
 
 
 @pytest.hookimpl(hookwrapper=True)

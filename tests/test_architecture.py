@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.support.common import ROOT
 
 
 def test_the_import_contracts_hold():

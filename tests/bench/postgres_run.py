@@ -19,7 +19,7 @@ import requests
 
 from tests.bench.rest import ONE, PATH, _get, _serve, _stop, alternate, load
 from tests.bench.scale import _dsn, _fresh_schema, _schema_url, drop
-from tests.conftest import ROOT
+from tests.support.common import ROOT
 
 SCHEMA, BARE_SCHEMA = "pe_bench_run", "pe_bench_bare"
 GET_RUN_KEPT = _get(PATH + "&peek=true")

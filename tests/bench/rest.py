@@ -21,8 +21,8 @@ from statistics import median, quantiles
 
 import requests
 
-from tests.conftest import ROOT
-from tests.rest.conftest import free_port
+from tests.support.common import ROOT
+from tests.support.server import free_port
 
 PATH = "/infinica-process-engine/rest/run?processUri=one.ipd&in.name=bench"
 ONE = ('<process xmlns="http://www.infinica.com/process-engine" version="4"><startElement id="s"/>'

@@ -25,8 +25,8 @@ from typing import Any, Callable
 import psycopg2
 import requests
 
-from tests.conftest import PG_URL, ROOT
-from tests.rest.conftest import free_port
+from tests.support.common import PG_URL, ROOT
+from tests.support.server import free_port
 
 ROOT_PATH = "/infinica-process-engine/rest"
 PIPELINE = '{"v":[["1","text/plain","42"],["2","text/plain","ACME Ltd"]],"e":[["amount",["1"]],["customer",["2"]]]}'

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from tests.conftest import ROOT, SAMPLES
+from tests.support.common import ROOT, SAMPLES
 
 DAT = "{http://www.infinica.com/datastore}"
 

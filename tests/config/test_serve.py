@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from engine.authentication import hash_password
-from tests.conftest import ROOT
-from tests.rest.conftest import free_port
+from tests.support.common import ROOT
+from tests.support.server import free_port
 
 
 def serve(tmp_path: Path, *args: str, toml: str = "", env: dict[str, str] | None = None) -> subprocess.Popen:

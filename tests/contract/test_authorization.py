@@ -1,7 +1,7 @@
 """The authorization matrix (CONTRACT §8): every operation of the spec, through REST and through SOAP, as
 each kind of caller — and each answer checked.
 
-Callers (tests/contract/authorization_support.py):
+Callers (tests/support/authorization.py):
 - `anonymous`: no credentials. 401 with `WWW-Authenticate: Basic realm="process-engine"` on both doors
   (SOAP: HTTP 401 too, with a Client fault; CONTRACT §6).
 - `stranger`: signed in, no grant on the instance (though sharing the owner's role).
@@ -42,12 +42,12 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from engine.authentication import hash_password
-from tests.contract.authorization_support import (ADMIN, ANONYMOUS, BROKER, CALLERS, CHALLENGE, OTHERS, OWNER,
-                                                  ROLE_ACE, STREAM_ROLES, TASKS, USER_ACE, Caller, Database,
-                                                  Outcome, Rest, Soap, entries, pe, query_xml, settings_toml,
-                                                  store_xml, unique, DAT, NAMED_ADMIN, PE)
-from tests.rest.conftest import Server, start_server
-from tests.soap.conftest import query, store
+from tests.support.authorization import (ADMIN, ANONYMOUS, BROKER, CALLERS, CHALLENGE, OTHERS, OWNER, ROLE_ACE,
+                                         STREAM_ROLES, TASKS, USER_ACE, Caller, Database, Outcome, Rest, Soap, entries,
+                                         query_xml, settings_toml, unique, NAMED_ADMIN)
+from tests.support.namespaces import DAT, PE, pe
+from tests.support.server import Server, start_server
+from tests.support.soap import query, store, store_xml
 
 # What an operation needs: a privilege on the instance, or one of these.
 PRIVILEGES = ("read", "write", "execute", "dispose", "admin")

@@ -19,7 +19,7 @@ import pytest
 import requests
 from lxml import etree
 
-from tests.rest.conftest import Server, start_server
+from tests.support.server import Server, start_server
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 LIMIT = 1024 * 1024  # server.max_request_bytes of this test's server

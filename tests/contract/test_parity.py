@@ -20,12 +20,13 @@ import pytest
 import requests
 from lxml import etree
 
-from tests.soap import conftest as soap_tests
-from tests.soap.conftest import DAT, Q, entries, fault_type, pe, store, store_xml, unique
-from tests.soap.conftest import query as soap_query
+from tests.support.namespaces import DAT, Q, pe
+from tests.support.server import unique
+from tests.support.soap import entries, fault_type, store, store_xml
+from tests.support.soap import query as soap_query
 
-server = soap_tests.server  # the SOAP tests' fixtures: a real server (SQLite, PostgreSQL) per module,
-soap = soap_tests.soap      # and zeep on the WSDL it serves
+# The fixtures `server` (a real server, SQLite and PostgreSQL, per module) and `soap` (zeep on the WSDL it
+# serves) are tests/conftest.py's.
 
 IDS_AND_TIMES = {"executionId", "externalId", "createdAt", "startedAt", "finishedAt", "currentTime", "processEngineId"}
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from engine.authentication import hash_password
-from tests.rest.conftest import Server, start_server
+from tests.support.server import Server, start_server
 
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 PASSWORD_TEXT = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"

@@ -15,7 +15,7 @@ from engine.errors import AuthorizationError, InvalidParameter, NotFound
 from engine.runtime.engine import ProcessEngine
 from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
 from engine.states import ExecutionState as S
-from tests.conftest import settles, write_definition
+from tests.support.common import settles, write_definition
 
 BOB = Principal("bob", frozenset({"clerks"}))
 HOLD = '<wait id="hold"/><assign id="a" name="after">yes</assign>'

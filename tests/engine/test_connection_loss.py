@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from engine import operations as ops
 from engine.errors import EngineError, Unavailable
 from engine.security import ANONYMOUS_ADMIN as ADMIN
-from tests.conftest import PG_URL, write_definition
+from tests.support.common import PG_URL, write_definition
 
 LOOP = ('<assign id="init" name="i">0</assign>'
         '<while id="loop" test="$i &lt; 60"><assign id="inc" name="i" select="$i + 1"/>'

@@ -16,7 +16,7 @@ from engine.model import SanityReport
 from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
 from engine.storage import codec, instances as store
 from engine.storage.tables import instances, process_log, wait_states, watchers
-from tests.conftest import settles, write_definition
+from tests.support.common import settles, write_definition
 
 BOB = Principal("bob")
 SPIN = '<assign id="i" name="i">0</assign><while id="w" test="true()"><assign id="n" name="i" select="$i + 1"/></while>'

@@ -11,7 +11,7 @@ from engine.errors import InvalidParameter, InvalidState, NotFound
 from engine.security import ANONYMOUS_ADMIN as ADMIN
 from engine.states import ExecutionState as S, HealthState
 from engine.storage import instances as store
-from tests.conftest import settles, write_definition
+from tests.support.common import settles, write_definition
 
 
 def params(**entries: str | list[str]) -> DataStore:

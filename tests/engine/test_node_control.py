@@ -11,7 +11,7 @@ from engine.errors import (AuthorizationError, EngineOffline, InvalidParameter, 
 from engine.query import Param, Query
 from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
 from engine.states import ExecutionState as S
-from tests.conftest import SAMPLES, settles, write_definition
+from tests.support.common import SAMPLES, settles, write_definition
 
 BOB = Principal("bob", frozenset({"clerks"}))
 SPIN = ('<assign id="i" name="i">0</assign><while id="w" test="true()"><assign id="n" name="i" select="$i + 1"/>'
@@ -339,7 +339,7 @@ def test_a_master_whose_lock_connection_died_is_master_no_more(pg_schema_url):
 
     from config.settings import load_settings
     from engine.runtime.engine import ProcessEngine
-    from tests.conftest import PG_URL
+    from tests.support.common import PG_URL
 
     application = f"pe-master-{uuid.uuid4().hex[:8]}"
     settings = load_settings({}).with_overrides(services=(), cluster={"heartbeat_ms": 60000, "lost_after_ms": 600000})
@@ -419,7 +419,7 @@ def test_a_master_whose_session_dies_inside_its_work_takes_no_new_session_for_th
     from config.settings import load_settings
     from engine.errors import DatabaseUnavailable
     from engine.runtime.engine import ProcessEngine
-    from tests.conftest import PG_URL
+    from tests.support.common import PG_URL
 
     application = f"pe-master-{uuid.uuid4().hex[:8]}"
     settings = load_settings({}).with_overrides(services=(), cluster={"heartbeat_ms": 60000, "lost_after_ms": 600000})

@@ -12,7 +12,8 @@ from engine.errors import (AuthorizationError, EngineOffline, FeatureUnavailable
 from engine.query import Query
 from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
 from engine.states import AutoDispose, ExecutionState as S, HealthState as H
-from tests.conftest import settles, write_definition
+from tests.support.common import settles, write_definition
+from tests.support.storage import plant
 
 BOB = Principal("bob", frozenset({"clerks"}))
 HOLD = '<wait id="hold"/><assign id="a" name="after">yes</assign>'
@@ -130,7 +131,6 @@ def test_recover_requires_lost(pe):
 
 
 def test_recover_processes_by_query(pe):
-    from tests.engine.test_persistence import plant
     lost = [ops.instantiate(pe, ADMIN, "done.ipd").execution_id for _ in range(2)]
     for execution_id in lost:
         plant(pe, execution_id, state="READY", health="LOST", owner_node="gone-node", online=False)

@@ -11,7 +11,6 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import update
 
 from engine import operations as ops
 from engine.errors import InvalidState, NotFound
@@ -20,8 +19,8 @@ from engine.security import ANONYMOUS_ADMIN as ADMIN
 from engine.states import ExecutionState as S, HealthState as H
 from engine.storage import instances as store
 from engine.storage.database import Database
-from engine.storage.tables import instances
-from tests.conftest import ROOT, SAMPLES, settles, write_definition
+from tests.support.common import ROOT, SAMPLES, settles, write_definition
+from tests.support.storage import plant
 
 SPIN = ('<assign id="init" name="i">0</assign>'
         '<while id="spin" test="$i &lt; 1000000"><assign id="inc" name="i" select="$i + 1"/>'
@@ -32,12 +31,6 @@ SPIN = ('<assign id="init" name="i">0</assign>'
 def raw(pe, execution_id):
     with pe.db.unit_of_work(write=False) as uow:
         return store.get_instance(uow.conn, execution_id, include_disposed=True)
-
-
-def plant(pe, execution_id, **values):
-    with pe.db.unit_of_work() as uow:
-        uow.conn.execute(update(instances).where(instances.c.execution_id == execution_id).values(**values))
-        uow.commit()
 
 
 def test_a_timer_fires_after_a_restart(engine_factory, repo):

@@ -13,7 +13,8 @@ from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
 from engine.storage.instances import LIVE
 from engine.storage.selection import condition, order
 from engine.storage.tables import instances
-from tests.conftest import write_definition
+from tests.support.common import write_definition
+from tests.support.storage import plant
 
 
 @pytest.fixture
@@ -449,7 +450,6 @@ def test_dispose_processes_refuses_all_when_one_may_not_be_disposed(named):
 def test_dispose_processes_names_the_active_process_and_disposes_nothing(named):
     pe, make = named
     first, second = make("first", "second")
-    from tests.engine.test_persistence import plant
     plant(pe, second, state="RUNNING", online=False)
     with pytest.raises(Exception) as refused:
         ops.dispose_processes(pe, ADMIN, Query())
@@ -461,7 +461,6 @@ def test_dispose_processes_names_the_active_process_and_disposes_nothing(named):
 
 
 def lost(pe, make, *names):
-    from tests.engine.test_persistence import plant
     made = make(*names)
     for execution_id in made:
         plant(pe, execution_id, state="READY", health="LOST", owner_node="gone-node", online=False)

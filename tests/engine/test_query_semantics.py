@@ -36,8 +36,8 @@ from engine.states import ExecutionState, HealthState
 from engine.storage import codec, instances as store
 from engine.storage.instances import InstanceRecord
 from engine.storage.tables import definitions, permissions
-from tests.conftest import SKIP_PG
-from tests.schemas.test_query import criteria
+from tests.support.common import SKIP_PG
+from tests.support.strategies import criteria
 
 EXAMPLES = int(os.environ.get("PE_QUERY_EXAMPLES", "600"))
 DEFAULT_LIMIT, MAX_LIMIT, COUNT_LIMIT = 17, 23, 20   # small, so that defaulting, capping and "gte" all happen

@@ -5,7 +5,7 @@ from engine import operations as ops
 from engine.datastore import DataStore, make_value
 from engine.security import ANONYMOUS_ADMIN as ADMIN
 from engine.states import ExecutionState
-from tests.conftest import write_definition
+from tests.support.common import write_definition
 
 
 def params(**entries: str) -> DataStore:

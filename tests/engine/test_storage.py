@@ -21,8 +21,8 @@ from engine.states import ExecutionState as S, HealthState as H
 from engine.storage import codec
 from engine.storage.database import Database
 from engine.storage.tables import Base
-from tests.conftest import write_definition
-from tests.engine.test_persistence import plant
+from tests.support.common import write_definition
+from tests.support.storage import plant
 
 
 def test_migrations_create_exactly_the_tables_the_code_uses(storage_url):
@@ -342,7 +342,7 @@ def test_notify_all_tells_a_listener_every_key_of_a_batch_in_order(pg_schema_url
     from sqlalchemy import create_engine
 
     from engine.storage.nodes import notify_all
-    from tests.conftest import PG_URL
+    from tests.support.common import PG_URL
 
     listener = psycopg2.connect(PG_URL.replace("postgresql+psycopg2://", "postgresql://"))
     listener.autocommit = True

@@ -9,7 +9,8 @@ from engine import operations as ops
 from engine.errors import AuthorizationError, InvalidParameter, NotFound
 from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
 from engine.states import ExecutionState as S, HealthState as H
-from tests.conftest import write_definition
+from tests.support.common import write_definition
+from tests.support.storage import plant
 
 HOLD = '<assign id="a" name="x">1</assign><wait id="hold"/><assign id="b" name="y">2</assign>'
 
@@ -155,7 +156,6 @@ def test_watchers_outlive_a_restart(engine_factory, repo):
 
 def test_the_sweep_catches_changes_it_was_not_told_of(pe):
     """A change made behind this node's back (another node, or the database directly) is still seen."""
-    from tests.engine.test_persistence import plant
     waiting = ops.run(pe, ADMIN, "hold.ipd", states=["WAITING"], auto_dispose="never")
     watcher = ops.create_watcher(pe, ADMIN, waiting.execution_id, expected_online=False)
     plant(pe, waiting.execution_id, online=False)  # no notification reaches the watchers
@@ -200,7 +200,6 @@ def test_a_wait_on_postgresql_answers_a_change_it_was_never_told_of(pg_schema_ur
 
     from config.settings import load_settings
     from engine.runtime.engine import ProcessEngine
-    from tests.engine.test_persistence import plant
 
     write_definition(repo, "hold.ipd", HOLD)
     settings = load_settings({}).with_overrides(storage={"url": pg_schema_url}, repository={"path": str(repo)},

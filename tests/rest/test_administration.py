@@ -25,9 +25,8 @@ import pytest
 import requests
 from lxml import etree
 
-from engine.authentication import hash_password
-from tests.conftest import settles, write_definition
-from tests.rest.conftest import Server, start_server, unique
+from tests.support.common import settles, write_definition
+from tests.support.server import Server, basic, start_server, unique
 
 PE = "{http://www.infinica.com/process-engine}"
 DAT = "{http://www.infinica.com/datastore}"
@@ -390,7 +389,7 @@ def test_a_cluster_has_a_master_whatever_other_schemas_of_the_database_do(server
         pytest.skip("PostgreSQL only: on SQLite the one node is master")
     from sqlalchemy import create_engine, text
 
-    from tests.conftest import PG_URL
+    from tests.support.common import PG_URL
 
     schema = f"pe_test_master_{uuid.uuid4().hex[:8]}"
     database = create_engine(PG_URL)
@@ -706,8 +705,7 @@ def test_garbage_collect(server):
     error(server.request("GET", "diagnostic/garbageCollect", params={"timeout": "-5"}), 400, "InvalidParameter")
 
 
-# -- security ------------------------------------------------------------------------------------------------------
-USERS = {"root": ("root-secret", ["admin"]), "clerk": ("clerk-secret", ["clerks"])}
+# -- security (the `secured` fixture of tests/conftest.py) -------------------------------------------------------
 ADMINISTRATION = [("GET", "version"), ("GET", "brokerUrl"), ("GET", "constants"), ("GET", "features"),
                   ("GET", "maintenance"), ("PUT", "maintenance"), ("GET", "modules"), ("GET", "nodeState"),
                   ("GET", "nodeStates"), ("GET", "processDefinitions"), ("GET", "services"),
@@ -726,22 +724,6 @@ OPERATION_NAMES = {"version": "version", "brokerUrl": "getBrokerUri", "constants
                    "cluster/disconnect": "clusterDisconnect", "diagnostic/sanity": "checkSanity",
                    "diagnostic/telemetry": "getTelemetryData", "diagnostic/garbageCollect": "garbageCollect",
                    "taskManagerUrl": "getTaskManagerUrl"}
-
-
-@pytest.fixture(scope="module")
-def secured(tmp_path_factory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("secured")
-    users = "".join(f'[[auth.users]]\nname = "{name}"\npassword_hash = "{hash_password(password)}"\n'
-                    f"roles = {roles!r}\n".replace("'", '"') for name, (password, roles) in USERS.items())
-    running = start_server(folder, f"sqlite:///{folder / 'engine.db'}",
-                           "[[services]]\nid = 'report'\nprocessUri = 'services/report.ipd'\n" + users)
-    yield running
-    running.stop()
-
-
-def as_user(name: str, password: str | None = None) -> dict[str, str]:
-    token = base64.b64encode(f"{name}:{USERS[name][0] if password is None else password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
 
 
 def test_without_credentials_the_service_challenges(secured):
@@ -768,7 +750,7 @@ def test_without_credentials_nothing_but_the_challenge_is_answered(secured, meth
 
 
 def test_a_wrong_password_is_refused_like_an_unknown_user(secured):
-    wrong = requests.get(secured.url("version"), headers=as_user("root", "guess"), timeout=30)
+    wrong = requests.get(secured.url("version"), headers=basic("root", "guess"), timeout=30)
     unknown = requests.get(secured.url("version"), headers={"Authorization": "Basic " + base64.b64encode(
         b"mallory:root-secret").decode()}, timeout=30)
     error(wrong, 401, "Unauthenticated")
@@ -780,16 +762,16 @@ def test_a_wrong_password_is_refused_like_an_unknown_user(secured):
 
 
 def test_the_administrator_may_administer(secured):
-    assert text_answer(requests.get(secured.url("version"), headers=as_user("root"), timeout=30))
-    assert requests.get(secured.url("nodeState"), headers=as_user("root"), timeout=30).status_code == 200
-    assert requests.get(secured.root("metrics"), headers=as_user("root"), timeout=30).status_code == 200
+    assert text_answer(requests.get(secured.url("version"), headers=basic("root"), timeout=30))
+    assert requests.get(secured.url("nodeState"), headers=basic("root"), timeout=30).status_code == 200
+    assert requests.get(secured.root("metrics"), headers=basic("root"), timeout=30).status_code == 200
 
 
 @pytest.mark.parametrize("method, path", ADMINISTRATION, ids=[f"{m} {p}" for m, p in ADMINISTRATION])
 def test_other_users_may_not_administer(secured, method, path):
-    kwargs: dict[str, Any] = {"headers": as_user("clerk"), "timeout": 30}
+    kwargs: dict[str, Any] = {"headers": basic("clerk"), "timeout": 30}
     if (method, path) == ("PUT", "maintenance"):
-        kwargs.update(data="maintenance", headers={**as_user("clerk"), **TEXT})
+        kwargs.update(data="maintenance", headers={**basic("clerk"), **TEXT})
     if path == "setOnline":
         kwargs["params"] = {"online": "false", "param": "all"}
     answer = requests.request(method, secured.url(path), **kwargs)
@@ -805,7 +787,7 @@ def test_other_users_may_not_administer(secured, method, path):
 
 
 def test_a_refused_call_changed_nothing(secured):
-    root = as_user("root")
+    root = basic("root")
     assert requests.get(secured.url("maintenance"), headers=root, timeout=30).json()["maintenanceLevel"]["id"] == \
         "normal"
     assert requests.get(secured.url("nodeState"), headers=root, timeout=30).json()["nodeState"]["online"] is True
@@ -814,7 +796,7 @@ def test_a_refused_call_changed_nothing(secured):
 
 
 def test_other_users_work_on_processes(secured):
-    done = requests.get(secured.url("run"), params={"processUri": "done.ipd"}, headers=as_user("clerk"), timeout=30)
+    done = requests.get(secured.url("run"), params={"processUri": "done.ipd"}, headers=basic("clerk"), timeout=30)
     assert done.status_code == 200 and done.json()["processExecutionSnapshot"]["owner"] == "clerk"
 
 

@@ -21,8 +21,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_URL, settles
-from tests.rest.conftest import Server, start_server, unique
+from tests.support.common import PG_URL, settles
+from tests.support.server import Server, start_server, unique
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

@@ -2,12 +2,12 @@
 generators take it whole — openapi-python-client (Python) and @hey-api/openapi-ts (TypeScript, which must
 then compile) — without a warning and with every operation, and the generated Python client drives the
 service through its typed models only: a run with inputs whose pipeline it reads, a query with `not` and
-paging, a typed error. On SQLite and PostgreSQL (the `server` fixture of tests/rest/conftest.py).
+paging, a typed error. On SQLite and PostgreSQL (the `server` fixture of tests/conftest.py).
 
 openapi-python-client writes JSON, multipart and binary bodies only; it is run with the configuration the
 project ships for it (rest/clients/openapi-python-client.yaml), which hands the XML and text/plain
 alternatives over as bytes. The npm tools are pinned in tests/rest/node/package-lock.json and installed
-with `npm ci` on first use (tests/toolkits.py).
+with `npm ci` on first use (tests/support/toolkits.py).
 """
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from tests.conftest import ROOT
-from tests.rest.conftest import unique
-from tests.toolkits import npm_ci
+from tests.support.common import ROOT
+from tests.support.server import unique
+from tests.support.toolkits import npm_ci
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 CONFIG = ROOT / "rest" / "clients" / "openapi-python-client.yaml"

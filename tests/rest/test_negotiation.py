@@ -8,7 +8,7 @@ import re
 import pytest
 import requests
 
-from tests.rest.conftest import unique
+from tests.support.server import unique
 
 JSON = {"Content-Type": "application/json"}
 

@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 
 import rest  # noqa: F401  (importing the REST door declares its endpoints)
 from rest.endpoint import ENDPOINTS
-from tests.rest.conftest import unique
+from tests.support.server import unique
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]

@@ -21,8 +21,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ROOT, SAMPLES, settles, write_definition
-from tests.rest.conftest import DEFINITIONS, ROOT_PATH, Server, free_port, start_server, unique
+from tests.support.common import ROOT, SAMPLES, settles, write_definition
+from tests.support.server import DEFINITIONS, ROOT_PATH, Server, free_port, start_server, unique
 
 REST = f"{ROOT_PATH}/rest"
 

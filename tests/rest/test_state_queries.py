@@ -1,6 +1,6 @@
 """The "Process State Queries" endpoints over real HTTP: getAttributes, getInstanceConstants,
 getProcessSnapshot, findExecutions, validate and waitForProcess, in JSON and XML, both data store modes,
-with their error statuses. The request helpers are test_lifecycle's."""
+with their error statuses. The request helpers are tests/support/rest.py's."""
 from __future__ import annotations
 
 import time
@@ -9,11 +9,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from lxml import etree
 
-from tests.conftest import settles
-from tests.rest.conftest import unique
-from tests.rest.test_lifecycle import (DAT, PE, PROCESS_STREAM, STANDARD, TEXT, XML, call, dat,
-                                       entries, error, found, instantiate, kill, pe, query_json, query_xml, run, snap,
-                                       spin, waiting, xml, xml_entries, xml_error)
+from tests.support.common import settles
+from tests.support.namespaces import DAT, PE, dat, pe
+from tests.support.rest import (PROCESS_STREAM, STANDARD, TEXT, XML, call, entries, error, found, instantiate, kill,
+                                query_json, query_xml, run, snap, spin, waiting, xml, xml_entries, xml_error)
+from tests.support.server import unique
 
 QUERY = "http://www.infinica.com/query"
 SHARED = {"dataStore": {  # one value held by two entries, and an entry of two values: the standard form keeps both

@@ -1,15 +1,15 @@
 """The "Process Watchers" endpoints over real HTTP (CONTRACT §10): POST /watchers with every expectation,
 GET /watchers/{id} and its alias /watcher/{id} with timeout and finish, DELETE answering text/plain.
-The request helpers are test_lifecycle's."""
+The request helpers are tests/support/rest.py's."""
 from __future__ import annotations
 
 import time
 
 import pytest
 
-from tests.rest.test_lifecycle import (MODES, STANDARD, TEXT, XML, call, dat, entries, error,
-                                       instantiate, pe, pipeline_of, snap, waiting, xml, xml_entries,
-                                       xml_error)
+from tests.support.namespaces import dat, pe
+from tests.support.rest import (MODES, STANDARD, TEXT, XML, call, entries, error, instantiate, pipeline_of, snap,
+                                waiting, xml, xml_entries, xml_error)
 
 
 def watch(server, execution_id: str, status: int = 200, headers: dict | None = None, **params):

@@ -14,6 +14,7 @@ from engine.query import And, Not, Or, Param, Query, QueryField, QueryOperation,
 from engine.safexml import parse
 from schemas import query as marshal
 from schemas.query import MAX_DEPTH, dump_json, dump_xml, load, load_json, load_xml
+from tests.support.strategies import queries
 
 NS = 'xmlns="http://www.infinica.com/query" xmlns:dat="http://www.infinica.com/datastore"'
 
@@ -181,28 +182,6 @@ def test_output_xml_is_the_spec_form():
     assert [v.text for v in root.iterfind("q:and/q:param/q:values/dat:value", ns)] == ["RUNNING", "WAITING"]
     assert root.find("q:and/q:not/q:param", ns).attrib == {"field": "owner", "operation": "isNull"}
     assert root.find("q:sort/q:criterion", ns).attrib == {"field": "createdAt", "ascending": "true"}
-
-
-texts = st.text(st.characters(exclude_categories=("Cs", "Cc", "Cn")) | st.sampled_from("\t\n\r"), max_size=12)
-
-
-@st.composite
-def params(draw) -> Param:
-    operation = draw(st.sampled_from([o.value for o in QueryOperation]))
-    count = {"isNull": st.just(0), "in": st.integers(1, 3)}.get(operation, st.just(1))
-    n = draw(count)
-    values = tuple(draw(st.lists(texts, min_size=n, max_size=n)))
-    value_type = draw(st.sampled_from(["text/plain", "text/x-timestamp", "application/json"]))
-    return Param(draw(st.sampled_from([f.value for f in QueryField])), operation, values, value_type)
-
-
-nodes = st.recursive(params(), lambda kids: st.one_of(
-    st.lists(kids, max_size=4).map(lambda n: And(tuple(n))),
-    st.lists(kids, max_size=4).map(lambda n: Or(tuple(n))),
-    kids.map(Not)), max_leaves=12)
-criteria = st.builds(SortCriterion, st.sampled_from([f.value for f in QueryField]), st.booleans())
-queries = st.builds(Query, st.none() | nodes, st.lists(criteria, max_size=3).map(tuple),
-                    st.integers(0, marshal.MAX_COUNT), st.none() | st.integers(0, marshal.MAX_COUNT))
 
 
 def grouped(node):

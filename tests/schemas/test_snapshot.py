@@ -15,8 +15,8 @@ from engine.model import (Ace, DefinitionInfo, ExceptionReport, ExecutionIds, He
                           ValidationResult)
 from engine.states import AutoDispose, ExecutionState, HealthState
 from schemas import datastore, snapshot as render
-from tests.conftest import ROOT
-from tests.schemas.test_datastore import stores as rich_stores
+from tests.support.common import ROOT
+from tests.support.strategies import stores as rich_stores
 
 XSD = xmlschema.XMLSchema(str(ROOT / "schemas" / "xsd" / "snapshot.xsd"))
 text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12)

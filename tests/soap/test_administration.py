@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from tests.soap.conftest import dat, entries, fault_type, pe, waiting
-from tests.soap.test_state_queries import tree
+from tests.support.namespaces import dat, pe
+from tests.support.soap import entries, fault_type, tree, waiting
 
 
 def client_fault(soap, operation: str, kind: str, **params) -> str:

@@ -1,7 +1,7 @@
 """The served WSDL in the hands of two more SOAP clients than zeep: suds (Python, `suds-community`) and the
 npm package `soap` (Node.js, pinned in tests/soap/node/package-lock.json). Each runs a process, reads its
 snapshot and finds it by its externalId against a real server, on SQLite and PostgreSQL (the `server`
-fixture of tests/soap/conftest.py).
+fixture of tests/conftest.py).
 
 The Node.js side needs `node` and `npm` on the PATH: without them the test fails, it is not skipped. The
 first run installs tests/soap/node/node_modules with `npm ci` (the registry must be reachable once).
@@ -17,8 +17,9 @@ import pytest
 from suds import WebFault
 from suds.client import Client as SudsClient
 
-from tests.soap.conftest import query_xml, store_xml, unique
-from tests.toolkits import npm_ci
+from tests.support.server import unique
+from tests.support.soap import query_xml, store_xml
+from tests.support.toolkits import npm_ci
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 SIMPLE_JSON = json.dumps({"dataStore": {"entry": {"name": "in", "type": "text/plain", "value": ["Zed"]}}})

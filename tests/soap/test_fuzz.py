@@ -9,9 +9,9 @@ import pytest
 import requests
 from lxml import etree
 
-from tests.soap.conftest import PE, Server, start_server
-from tests.soap.test_http import ENV, XML, envelope
-from tests.soap.test_wsdl import GOLDEN, WSDL, XS
+from tests.support.namespaces import PE
+from tests.support.server import Server, start_server
+from tests.support.soap import ENV, GOLDEN, WSDL, XML, XS, envelope
 
 VALUES = ["", "x", "1", "-2", "99999999999999999999", "TRUE", "&lt;a/&gt;", "2026-13-45T99:00:00Z", "é\u2028,,",
           "<dataStore xmlns='http://www.infinica.com/datastore'><bogus/></dataStore>"]

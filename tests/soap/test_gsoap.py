@@ -33,7 +33,7 @@ What a C++ user meets:
 Debian's `gsoap` gives wsdl2h, soapcpp2 and the import folder, `libgsoap-dev` stdsoap2.h and libgsoap++
 (built WITH_DOM and WITH_IPV6: the program is compiled with the flags `pkg-config gsoap++` gives, since
 they change the layout of struct soap). A missing toolkit is installed with apt-get
-(tests/toolkits.py), never skipped.
+(tests/support/toolkits.py), never skipped.
 """
 from __future__ import annotations
 
@@ -49,8 +49,8 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from tests.soap.conftest import unique
-from tests.toolkits import apt_install, require
+from tests.support.server import unique
+from tests.support.toolkits import apt_install, require
 
 GSOAP_DIR = Path(__file__).resolve().parent / "gsoap"
 IMPORT = "/usr/share/gsoap/import"  # soapcpp2's #import folder, as Debian's gsoap installs it

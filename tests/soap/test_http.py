@@ -4,7 +4,6 @@ traceback; bodies over the limit are 413; credentials as REST's (401 with the ch
 WS-Security UsernameToken; a failure of the service itself is a Server fault with an incident ID."""
 from __future__ import annotations
 
-import base64
 import gc
 import threading
 import time
@@ -17,18 +16,10 @@ from werkzeug.test import Client as WsgiClient
 from zeep.wsse.username import UsernameToken
 
 from config.settings import load_settings
-from engine.authentication import hash_password
 from soap import create_soap_app
-from tests.soap.conftest import PE, SERVICES, Server, Soap, fault_type, start_server
-
-ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-XML = {"Content-Type": "text/xml; charset=utf-8"}
-USERS = {"root": ("root-secret", ["admin"]), "clerk": ("clerk-secret", ["clerks"])}
-
-
-def envelope(operation: str, body: str = "", header: str = "") -> bytes:
-    return (f'<e:Envelope xmlns:e="{ENV}"><e:Header>{header}</e:Header><e:Body>'
-            f'<{operation} xmlns="{PE}">{body}</{operation}></e:Body></e:Envelope>').encode()
+from tests.support.namespaces import PE
+from tests.support.server import USERS, Server, basic, start_server
+from tests.support.soap import ENV, XML, Soap, envelope, fault_type
 
 
 def raw_fault(answer: requests.Response | object, code: str = "Client", status: int = 500) -> etree._Element:
@@ -171,22 +162,7 @@ def test_a_body_over_the_limit_is_413(small_server):
     assert post(small_server, envelope("version")).status_code == 200
 
 
-# -- credentials --------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def secured(tmp_path_factory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("secured")
-    users = "".join(f'[[auth.users]]\nname = "{name}"\npassword_hash = "{hash_password(password)}"\n'
-                    f"roles = {roles!r}\n".replace("'", '"') for name, (password, roles) in USERS.items())
-    running = start_server(folder, f"sqlite:///{folder / 'engine.db'}", SERVICES + users)
-    yield running
-    running.stop()
-
-
-def basic(name: str, password: str | None = None) -> dict[str, str]:
-    token = base64.b64encode(f"{name}:{USERS[name][0] if password is None else password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
+# -- credentials (the `secured` fixture of tests/conftest.py) ------------------------------------------
 def test_without_credentials_the_door_challenges(secured):
     for body in (envelope("version"), envelope("getProcessSnapshot", "<peek>maybe</peek>"), b"<broken"):
         answer = post(secured, body)

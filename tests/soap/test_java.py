@@ -14,7 +14,7 @@ text is the value; an XML value is its child), and goes out as a String (xsi:typ
 
 Debian's `jaxws` package gives `wsimport` and the JAX-WS runtime; JDK 17 has neither JAX-WS nor JAXB
 built in, so the program runs on a classpath of those jars (RUNTIME_JARS). A missing toolkit is
-installed with apt-get (tests/toolkits.py), never skipped.
+installed with apt-get (tests/support/toolkits.py), never skipped.
 """
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from tests.soap.conftest import unique
-from tests.toolkits import require
+from tests.support.server import unique
+from tests.support.toolkits import require
 
 JAVA_DIR = Path(__file__).resolve().parent / "java"
 JAVA_LIB = "/usr/share/java"

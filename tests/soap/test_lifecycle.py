@@ -6,8 +6,9 @@ import base64
 
 import pytest
 
-from tests.soap.conftest import (PE, dat, entries, fault_type, pe, query, result_schema, standard_store, store, unique,
-                                 waiting)
+from tests.support.namespaces import PE, dat, pe
+from tests.support.server import unique
+from tests.support.soap import entries, fault_type, query, result_schema, standard_store, store, waiting
 
 STREAM = (f'<process xmlns="{PE}" version="4" name="Streamed"><startElement id="s"/>'
           '<assign id="a" name="from">stream</assign></process>').encode()

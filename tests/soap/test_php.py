@@ -16,7 +16,7 @@ What a PHP user meets, and how the scenario deals with it:
 - An operation without parameters is called as `$client->version()`; SoapClient sends the empty wrapper
   `<ns1:version/>`.
 
-PHP comes from Debian's packages when missing (tests/toolkits.py): php-cli, php-soap.
+PHP comes from Debian's packages when missing (tests/support/toolkits.py): php-cli, php-soap.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.toolkits import apt_install, require
+from tests.support.toolkits import apt_install, require
 
 SCENARIO = Path(__file__).resolve().parent / "php" / "scenario.php"
 PE = "http://www.infinica.com/process-engine"

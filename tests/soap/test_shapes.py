@@ -24,9 +24,9 @@ from werkzeug.test import Client as WsgiClient
 from config.settings import load_settings
 from engine.runtime.engine import ProcessEngine
 from soap import create_soap_app
-from tests.conftest import SAMPLES, write_definition
-from tests.soap.conftest import DAT, PE, Q
-from tests.soap.test_wsdl import GOLDEN, WSDL, XS
+from tests.support.common import SAMPLES, write_definition
+from tests.support.namespaces import DAT, PE, Q
+from tests.support.soap import GOLDEN, WSDL, XS
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"

@@ -6,15 +6,12 @@ import time
 
 from lxml import etree
 
-from tests.soap.conftest import PE, entries, fault_type, pe, query, unique, waiting
+from tests.support.namespaces import PE, pe
+from tests.support.server import unique
+from tests.support.soap import entries, fault_type, query, tree, waiting
 
 STREAM = (f'<process xmlns="{PE}" version="4" name="Checked"><parameters><parameter name="who" type="text/plain"/>'
           '</parameters><startElement id="s"/><endElement id="e"/></process>').encode()
-
-
-def tree(element: etree._Element) -> tuple:
-    """An element as names, attributes, text and children: what it says, whatever its prefixes."""
-    return (element.tag, dict(element.attrib), (element.text or "").strip(), [tree(child) for child in element])
 
 
 def test_get_process_snapshot_equals_rest_xml(soap, server):

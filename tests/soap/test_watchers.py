@@ -1,7 +1,8 @@
 """The "Process Watchers" operations through zeep."""
 from __future__ import annotations
 
-from tests.soap.conftest import entries, fault_type, pe, waiting
+from tests.support.namespaces import pe
+from tests.support.soap import entries, fault_type, waiting
 
 
 def test_a_watcher_finishes_when_its_state_is_reached(soap):

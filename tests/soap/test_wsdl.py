@@ -15,13 +15,11 @@ from lxml import etree
 from engine.query import And, Not, Or, Param, Query
 from schemas import xsd
 from schemas.query import dump_xml, load
-from tests.conftest import ROOT
-from tests.schemas.test_query import queries
-from tests.soap.conftest import PE, Q, result_schema, wsdl_schema
+from tests.support.common import ROOT
+from tests.support.namespaces import PE, Q
+from tests.support.soap import GOLDEN, WSDL, XML, XS, envelope, result_schema, wsdl_schema
+from tests.support.strategies import queries
 
-GOLDEN = ROOT / "wsdl" / "process-engine.wsdl"
-WSDL = "http://schemas.xmlsoap.org/wsdl/"
-XS = "http://www.w3.org/2001/XMLSchema"
 ADDRESS = re.compile(rb'location="[^"]*"')
 STORE_RESULTS = {"processExecutionSnapshot", "processExecutionSnapshots", "dataStore", "processWatcher"}
 
@@ -132,8 +130,6 @@ def test_the_address_is_the_public_url():
 def test_the_service_mounts_the_door_beside_rest(make_settings):
     """config.wsgi composes one WSGI application: REST in Flask, SOAP at {root}/soap in front of it."""
     from config.wsgi import create_application
-    from tests.soap.test_http import XML, envelope
-
     from soap import build_wsdl
 
     settings = make_settings()

@@ -1,6 +1,8 @@
-"""Plumbing for test_authorization.py: the callers and their accounts, a REST and a SOAP client per
-caller whose answers come back in one form (`Outcome`), and the administrator's view of the service
-(its REST answers, and a read-only look into its SQLite database to tell whether a call changed
+"""The authorization matrix's plumbing: callers and accounts, a client per door and caller, the admin's view.
+
+Plumbing for tests/contract/test_authorization.py: the callers and their accounts, a REST and a SOAP
+client per caller whose answers come back in one form (`Outcome`), and the administrator's view of the
+service (its REST answers, and a read-only look into its SQLite database to tell whether a call changed
 anything at all).
 
 Both doors are asked for XML: a REST answer in XML is the very element SOAP puts in its response
@@ -21,12 +23,9 @@ from zeep.exceptions import Error as ZeepError
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
-from tests.rest.conftest import Server
-from tests.soap.conftest import store_xml  # noqa: F401  (re-exported for the matrix)
+from tests.support.namespaces import DAT, PE, Q
+from tests.support.server import Server
 
-PE = "http://www.infinica.com/process-engine"
-DAT = "http://www.infinica.com/datastore"
-Q = "http://www.infinica.com/query"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 CHALLENGE = 'Basic realm="process-engine"'
 STREAM_ROLES = ("designers",)
@@ -243,9 +242,5 @@ def entries(holder: etree._Element | None) -> dict[str, list[str]]:
     if holder is None:
         return {}
     return {e.get("name"): [v.text for v in e.findall(f"{{{DAT}}}value")] for e in holder.findall(f"{{{DAT}}}entry")}
-
-
-def pe(local: str) -> str:
-    return f"{{{PE}}}{local}"
 
 

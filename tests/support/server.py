@@ -1,11 +1,13 @@
-"""A real `process-engine serve` (gunicorn) per test module and database, driven over real HTTP.
+"""Served processes: a real `process-engine serve` (gunicorn) started on a free port, and its accounts.
 
+A test module and database get one (the `server` fixture of tests/conftest.py), driven over real HTTP.
 The server runs on a free port with settings of its own (a repository of test definitions beside the
 samples, quick timers, a short maximum timeout). On PostgreSQL each server has a schema of its own,
 but the tests of a module share their server: they filter by their own externalIds.
 """
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import signal
@@ -15,14 +17,14 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Iterator
 
-import pytest
 import requests
 
-from tests.conftest import ROOT, SAMPLES, write_definition
+from tests.support.common import ROOT, SAMPLES, write_definition
 
 ROOT_PATH = "/infinica-process-engine"
+SERVICES = "[[services]]\nid = 'report'\nprocessUri = 'services/report.ipd'\n"
+USERS = {"root": ("root-secret", ["admin"]), "clerk": ("clerk-secret", ["clerks"])}  # the `secured` fixture's
 
 DEFINITIONS = {
     "hold.ipd": '<assign id="a" name="x">1</assign><wait id="hold"/><assign id="b" name="after" select="concat($x, \'!\')"/>',
@@ -111,18 +113,12 @@ def start_server(folder: Path, storage_url: str, extra_toml: str = "", env: dict
         raise
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("server")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'engine.db'}"
-    else:
-        url = request.getfixturevalue("pg_schemas")()
-    running = start_server(folder, url, "[[services]]\nid = 'report'\nprocessUri = 'services/report.ipd'\n")
-    yield running
-    running.stop()
-
-
 def unique() -> str:
     """An externalId of this test's own, to find its processes among others'."""
     return f"t-{uuid.uuid4().hex[:12]}"
+
+
+def basic(name: str, password: str | None = None) -> dict[str, str]:
+    """The Authorization header of HTTP Basic for one of USERS (with its password unless one is given)."""
+    token = base64.b64encode(f"{name}:{USERS[name][0] if password is None else password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}

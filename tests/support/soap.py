@@ -1,12 +1,14 @@
-"""A real `process-engine serve` per test module and database (tests/rest/conftest.py starts it),
-driven through zeep built from the WSDL the server serves."""
+"""SOAP helpers: zeep on the served WSDL, the WSDL's schemas, request documents, envelopes, answers.
+
+The SOAP tests drive a real `process-engine serve` per test module and database (the `server` and `soap`
+fixtures of tests/conftest.py) through zeep built from the WSDL the server serves."""
 from __future__ import annotations
 
 import copy
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -15,13 +17,20 @@ from zeep.exceptions import Fault
 from zeep.plugins import HistoryPlugin
 from zeep.transports import Transport
 
-from tests.conftest import ROOT
-from tests.rest.conftest import Server, start_server, unique  # noqa: F401  (unique: for the test modules)
+from tests.support.common import ROOT
+from tests.support.namespaces import DAT, PE, Q, dat, pe
+from tests.support.server import Server
 
-PE = "http://www.infinica.com/process-engine"
-DAT = "http://www.infinica.com/datastore"
-Q = "http://www.infinica.com/query"
-SERVICES = "[[services]]\nid = 'report'\nprocessUri = 'services/report.ipd'\n"
+ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+XML = {"Content-Type": "text/xml; charset=utf-8"}
+GOLDEN = ROOT / "wsdl" / "process-engine.wsdl"
+WSDL = "http://schemas.xmlsoap.org/wsdl/"
+XS = "http://www.w3.org/2001/XMLSchema"
+
+
+def envelope(operation: str, body: str = "", header: str = "") -> bytes:
+    return (f'<e:Envelope xmlns:e="{ENV}"><e:Header>{header}</e:Header><e:Body>'
+            f'<{operation} xmlns="{PE}">{body}</{operation}></e:Body></e:Envelope>').encode()
 
 
 class Soap:
@@ -119,28 +128,6 @@ def query_xml(external_id: str) -> str:
     return etree.tostring(root, encoding="unicode")
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder: Path = tmp_path_factory.mktemp("soap")
-    url = f"sqlite:///{folder / 'engine.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_schemas")()
-    running = start_server(folder, url, SERVICES)
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def soap(server: Server) -> Soap:
-    return Soap(server)
-
-
-def pe(local: str) -> str:
-    return f"{{{PE}}}{local}"
-
-
-def dat(local: str) -> str:
-    return f"{{{DAT}}}{local}"
-
-
 def entries(holder: etree._Element) -> dict[str, list[str]]:
     """A pipeline (or data store) element's entries as {name: values}, in either form."""
     if holder.tag == pe("processExecutionSnapshot"):
@@ -156,3 +143,8 @@ def waiting(soap: Soap, **params) -> etree._Element:
     snapshot = soap.result("run", processUri="hold.ipd", states=["WAITING"], **params)
     assert snapshot.get("state") == "WAITING"
     return snapshot
+
+
+def tree(element: etree._Element) -> tuple:
+    """An element as names, attributes, text and children: what it says, whatever its prefixes."""
+    return (element.tag, dict(element.attrib), (element.text or "").strip(), [tree(child) for child in element])

@@ -1,0 +1,1 @@
+"""What the test modules share: helpers, constants and strategies, one module per subject."""
