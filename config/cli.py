@@ -24,7 +24,6 @@ from engine.model import Snapshot
 from engine.runtime.engine import ProcessEngine
 from engine.security import ANONYMOUS_ADMIN
 from engine.states import END_STATES, ExecutionState
-from engine.storage import instances as store
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_STOPPED = 0, 1, 2, 3
 
@@ -101,10 +100,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def _settle(pe: ProcessEngine, snapshot: Snapshot) -> Snapshot:
     """Wait through timers: return once the process ended or waits for someone to continue it."""
     while snapshot.state is ExecutionState.WAITING:
-        with pe.db.unit_of_work(write=False) as uow:
-            wait = store.get_wait(uow.conn, snapshot.execution_id)
-        if wait is not None and wait.kind == "signal":
-            break  # none: it waited for a child or a timer that has ended since, and runs on
+        if ops.waits_for_signal(pe, ANONYMOUS_ADMIN, snapshot.execution_id):
+            break  # else it waits for a child or a timer, or has just stopped waiting, and runs on
         snapshot = ops.wait_for_process(pe, ANONYMOUS_ADMIN, snapshot.execution_id, peek=True,
                                         state_change_index=snapshot.state_change_index,
                                         states=[s.value for s in END_STATES] + ["WAITING", "PAUSED"])
@@ -187,10 +184,9 @@ def _print_snapshot(snapshot: Snapshot, form: str, simple: bool) -> None:
 
 
 def _print_log(pe: ProcessEngine, execution_id: str) -> None:
-    with pe.db.unit_of_work(write=False) as uow:
-        for line in store.read_log(uow.conn, execution_id):
-            element = f" {line['element_id']}" if line["element_id"] else ""
-            print(f"[{line['level']}]{element}: {line['message']}", file=sys.stderr)
+    for line in ops.get_process_log(pe, ANONYMOUS_ADMIN, execution_id):
+        element = f" {line.element_id}" if line.element_id else ""
+        print(f"[{line.level}]{element}: {line.message}", file=sys.stderr)
 
 
 # -- serve and db ----------------------------------------------------------------------------------------
@@ -224,11 +220,7 @@ def _hash_password(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    from engine.storage.database import Database
-
-    database = Database(settings.storage.url, sqlite_synchronous=settings.storage.sqlite_synchronous)
-    database.upgrade()
-    database.dispose()
+    ops.upgrade_database(settings.storage.url, settings.storage.sqlite_synchronous)
     print(f"database at {settings.storage.url} is up to date")
     return EXIT_OK
 

@@ -19,6 +19,7 @@ from .node_control import (get_maintenance_level, get_node_state, get_node_state
 from .services import get_service_snapshot, list_services, start_service
 from .cluster import cluster_connect, cluster_disconnect
 from .diagnostics import check_sanity, garbage_collect, get_node_figures, get_telemetry_data
+from .embedded import get_process_log, upgrade_database, waits_for_signal
 
 __all__ = [
     "dispose_process", "dispose_processes", "instantiate", "reload", "recover_process", "recover_processes",
@@ -34,4 +35,5 @@ __all__ = [
     "clear_cache", "get_broker_uri", "get_constants", "get_features", "get_modules", "get_task_manager_url",
     "list_process_definitions", "uncache_processes", "version",
     "check_sanity", "get_telemetry_data", "garbage_collect", "get_node_figures",
+    "get_process_log", "waits_for_signal", "upgrade_database",
 ]

@@ -117,3 +117,20 @@ def test_hash_password_prints_an_argon2id_hash_that_verifies():
     empty = subprocess.run([sys.executable, "-m", "config.cli", "hash-password"], cwd=ROOT, input="\n",
                            capture_output=True, text=True, timeout=60)
     assert empty.returncode == 2
+
+
+def test_db_upgrade_brings_an_empty_database_to_the_engines_schema_and_is_repeatable(tmp_path):
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    settings = tmp_path / "settings.toml"
+    settings.write_text(f'[storage]\nurl = "{url}"\n')
+    for _ in range(2):  # a second upgrade finds nothing to do
+        done = cli("--config", str(settings), "db", "upgrade")
+        assert done.returncode == 0 and "is up to date" in done.stdout, done.stderr
+    with sqlite3.connect(tmp_path / "fresh.db") as conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    assert {"process_instances", "process_log", "wait_states", "definitions"} <= tables
+    head = sorted(p.name for p in (ROOT / "engine/storage/migrations/versions").glob("0*.py"))[-1]
+    assert head.startswith(revision + "_"), (revision, head)
