@@ -7,6 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import isodate
 
+from .errors import InvalidParameter
+
 
 def now() -> datetime:
     # Whole milliseconds as a float are exact to well under a microsecond, which fromtimestamp rounds to.
@@ -44,3 +46,12 @@ def parse_duration(text: str) -> timedelta:
     if value < timedelta(0):
         raise ValueError(f"{text!r} is negative")
     return value
+
+
+def check_timeout(timeout_ms: int | None, name: str = "timeout") -> int | None:
+    """A timeout as the API takes it (CONTRACT §2): -1 blocks, 0 answers at once, more is milliseconds;
+    anything below -1 is refused, naming the parameter. The one place the rule is written: both doors
+    and the operations call it."""
+    if timeout_ms is not None and timeout_ms < -1:
+        raise InvalidParameter(name, f"{timeout_ms} is neither -1 (block) nor a number of milliseconds")
+    return timeout_ms

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable
 
 from . import clock, idempotency
+from .clock import check_timeout
 from .definitions.repository import LoadedDefinition
 from .errors import InvalidParameter, InvalidState, NotFound
 from .faults import TerminateRequest
@@ -93,12 +94,6 @@ def _state(name: str) -> ExecutionState:
     except ValueError:
         allowed = ", ".join(STATE_NAMES)
         raise InvalidParameter("states", f"{name!r} is not one of {allowed}") from None
-
-
-def check_timeout(timeout_ms: int | None) -> None:
-    """Refuse a timeout before anything changes: -1, 0 or a positive number of milliseconds."""
-    if timeout_ms is not None and timeout_ms < -1:
-        raise InvalidParameter("timeout", f"{timeout_ms} is neither -1 nor a number of milliseconds")
 
 
 def timeout_seconds(pe: "ProcessEngine", timeout_ms: int | None) -> float:

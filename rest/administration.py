@@ -22,8 +22,8 @@ NODE = Answer("shape", NODE_STATE, "This node's state after the operation.")
 @endpoint(bp, "POST", "/clearCache", "clearCache", params=(
     Param("cachePaths", many=True, description="definitions, definitions/<uri>, registrations; none: all."),),
     answer=NONE)
-def clear_cache(engine, principal, cachePaths):
-    ops.clear_cache(engine, principal, cachePaths or None)
+def clear_cache(engine, principal, cache_paths):
+    ops.clear_cache(engine, principal, cache_paths or None)
 
 
 endpoint(bp, "GET", "/brokerUrl", "getBrokerUri", answer=TEXT)(lambda engine, principal: ops.get_broker_uri(engine, principal))
@@ -79,9 +79,9 @@ def set_engine_online(engine, principal, online, param, node):
     Param("states", many=True, choices=STATE_NAMES),
     Param("health", many=True, choices=HEALTH_NAMES), Param("timestamp", "timestamp"),
     Param("engineId", many=True)), answer=NONE)
-def uncache_processes(engine, principal, executionId, owner, processUri, states, health, timestamp, engineId):
-    ops.uncache_processes(engine, principal, execution_ids=executionId, owners=owner, process_uris=processUri,
-                          states=states, health=health, timestamp=timestamp, engine_ids=engineId)
+def uncache_processes(engine, principal, execution_id, owner, process_uri, states, health, timestamp, engine_id):
+    ops.uncache_processes(engine, principal, execution_ids=execution_id, owners=owner, process_uris=process_uri,
+                          states=states, health=health, timestamp=timestamp, engine_ids=engine_id)
 
 
 endpoint(bp, "GET", "/version", "version", answer=Answer("text", description="The exact version (text/plain)."))(
@@ -100,14 +100,14 @@ SERVICE_ID = Param("serviceId", where="path", required=True)
 
 @endpoint(bp, "GET", "/services/{serviceId}", "getServiceSnapshot", tag="services", params=(SERVICE_ID, PEEK, INSPECT),
           answer=Answer("optional_snapshot", description="The service's snapshot; 204 if it was never started."))
-def get_service_snapshot(engine, principal, serviceId, peek, inspectPipeline):
-    return ops.get_service_snapshot(engine, principal, serviceId, peek=peek, inspect_pipeline=inspectPipeline)
+def get_service_snapshot(engine, principal, service_id, peek, inspect_pipeline):
+    return ops.get_service_snapshot(engine, principal, service_id, peek=peek, inspect_pipeline=inspect_pipeline)
 
 
 @endpoint(bp, "POST", "/services/{serviceId}/start", "startService", tag="services", params=(SERVICE_ID, PEEK, INSPECT),
           answer=Answer("snapshot", description="The snapshot of the service's (only) instance."))
-def start_service(engine, principal, serviceId, peek, inspectPipeline):
-    return ops.start_service(engine, principal, serviceId, peek=peek, inspect_pipeline=inspectPipeline)
+def start_service(engine, principal, service_id, peek, inspect_pipeline):
+    return ops.start_service(engine, principal, service_id, peek=peek, inspect_pipeline=inspect_pipeline)
 
 
 # -- Cluster Control and Diagnostics -------------------------------------------------------------------

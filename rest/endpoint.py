@@ -22,7 +22,7 @@ from schemas.snapshot import SNAPSHOT, SNAPSHOTS
 
 from .auth import current_principal
 from .params import (JSON, XML_TYPES, Negotiated, Param, body_kind, json_text_body, negotiate, parse_boolean,
-                     parse_string, raw_body, release_body, text_body)
+                     parse_string, raw_body, release_body, snake_case, text_body)
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class FormField:
 
     @property
     def keyword(self) -> str:
-        return self.arg or self.name
+        return self.arg or snake_case(self.name)
 
 
 @dataclass(frozen=True)

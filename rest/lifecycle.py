@@ -21,20 +21,20 @@ IDS = Answer("shape", EXECUTION_IDS, "How many processes (and which, when asked)
 QUERY = Body("query", "query", required=True, description="A query (CONTRACT §5), XML or JSON.")
 PARAMS = Body("datastore", "process_params", description="Process parameters: a data store in any of its four forms.")
 INSTANTIATE_FORM = Body("form", "form", required=False, description="multipart/form-data", fields=(
-    FormField("processUri", arg="process_uri"), FormField("externalId", arg="external_id"),
-    FormField("cache", "boolean"), FormField("threadPoolId", arg="thread_pool_id"),
+    FormField("processUri"), FormField("externalId"),
+    FormField("cache", "boolean"), FormField("threadPoolId"),
     FormField("process", "file", "An IPD to instantiate instead of the repository's."),
-    FormField("debug", "boolean"), FormField("autoDispose", arg="auto_dispose"), FormField("locked", "boolean")))
+    FormField("debug", "boolean"), FormField("autoDispose"), FormField("locked", "boolean")))
 
 
 @endpoint(bp, "DELETE", "/processes/{executionId}", "disposeProcess", params=(EXECUTION_ID,),
           answer=Answer("optional_snapshot", description="The disposed process; nothing if there was none."))
-def dispose_process(engine, principal, executionId):
-    return ops.dispose_process(engine, principal, executionId)
+def dispose_process(engine, principal, execution_id):
+    return ops.dispose_process(engine, principal, execution_id)
 
 
-def _dispose_processes(engine, principal, reportExecutionIds, query):
-    return ops.dispose_processes(engine, principal, query, report_execution_ids=reportExecutionIds)
+def _dispose_processes(engine, principal, report_execution_ids, query):
+    return ops.dispose_processes(engine, principal, query, report_execution_ids=report_execution_ids)
 
 
 endpoint(bp, "DELETE", "/processes", "disposeProcesses", params=(REPORT_IDS,), body=QUERY,
@@ -55,47 +55,38 @@ def instantiate(engine, principal, process_uri, external_id, cache, thread_pool_
 @endpoint(bp, "POST", "/processes/{executionId}/reload", "reload",
           params=(EXECUTION_ID, PROCESS_URI, Param("setOnline", "boolean", default=False)),
           body=Body("form", "form", fields=(FormField("process", "file"),)), answer=SNAPSHOT)
-def reload(engine, principal, executionId, processUri, setOnline, process):
-    return ops.reload(engine, principal, executionId, process_uri=processUri, set_online=setOnline, process=process)
+def reload(engine, principal, execution_id, process_uri, set_online, process):
+    return ops.reload(engine, principal, execution_id, process_uri=process_uri, set_online=set_online, process=process)
 
 
 @endpoint(bp, "POST", "/processes/{executionId}/recover", "recoverProcess",
           params=(EXECUTION_ID, Param("setOnline", "boolean", default=False),
                   Param("updateCredentials", "boolean", default=False)), answer=SNAPSHOT)
-def recover_process(engine, principal, executionId, setOnline, updateCredentials):
-    return ops.recover_process(engine, principal, executionId, set_online=setOnline,
-                               update_credentials=updateCredentials)
+def recover_process(engine, principal, execution_id, set_online, update_credentials):
+    return ops.recover_process(engine, principal, execution_id, set_online=set_online,
+                               update_credentials=update_credentials)
 
 
 @endpoint(bp, "POST", "/recover", "recoverProcesses", params=(Param("setOnline", "boolean", default=False), REPORT_IDS),
           body=Body("query", "query", description="A query (CONTRACT §5), XML or JSON; none: every LOST process."),
           answer=IDS)
-def recover_processes(engine, principal, setOnline, reportExecutionIds, query):
-    return ops.recover_processes(engine, principal, query, set_online=setOnline,
-                                 report_execution_ids=reportExecutionIds)
+def recover_processes(engine, principal, set_online, report_execution_ids, query):
+    return ops.recover_processes(engine, principal, query, set_online=set_online,
+                                 report_execution_ids=report_execution_ids)
 
 
 RUN_PARAMS = (Param("processUri", required=True), EXTERNAL_ID, CACHE, THREAD_POOL, PEEK, TIMEOUT, STATES,
               WAIT_ONLINE, INSPECT, SET_ONLINE, DEBUG, AUTO_DISPOSE, LOCKED, IDEMPOTENCY_KEY)
 
 
-def _run(engine, principal, process_params, **args):
-    return ops.run(engine, principal, args["processUri"], external_id=args["externalId"], cache=args["cache"],
-                   thread_pool_id=args["threadPoolId"], process_params=process_params, peek=args["peek"],
-                   timeout=args["timeout"], states=args["states"], wait_online=args["waitOnline"],
-                   inspect_pipeline=args["inspectPipeline"], set_online=args["setOnline"], debug=args["debug"],
-                   auto_dispose=args["autoDispose"], locked=args["locked"],
-                   idempotency_key=args["idempotency_key"])
-
-
 @endpoint(bp, "POST", "/run", "run", params=RUN_PARAMS, body=PARAMS, answer=SNAPSHOT)
 def run_post(engine, principal, process_params, **args):
-    return _run(engine, principal, process_params, **args)
+    return ops.run(engine, principal, process_params=process_params, **args)  # the parameters' names are run's
 
 
 @endpoint(bp, "GET", "/run", "run", params=RUN_PARAMS, answer=SNAPSHOT, free_params="in.")
 def run_get(engine, principal, **args):
-    return _run(engine, principal, _in_parameters(), **args)
+    return ops.run(engine, principal, process_params=_in_parameters(), **args)
 
 
 def _in_parameters() -> DataStore | None:
@@ -114,8 +105,8 @@ def _in_parameters() -> DataStore | None:
           body=Body("text", "value", required=True, empty=True,
                     description="The attribute's value (text/plain, or a JSON string); it may be empty."),
           answer=Answer("none"))
-def set_attribute(engine, principal, executionId, name, value):
-    ops.set_attribute(engine, principal, executionId, name, value)
+def set_attribute(engine, principal, execution_id, name, value):
+    ops.set_attribute(engine, principal, execution_id, name, value)
 
 
 BREAKPOINT = (EXECUTION_ID, Param("elementId", where="path", required=True, description="Full ID, e.g. root.start"),
@@ -124,47 +115,47 @@ BREAKPOINT = (EXECUTION_ID, Param("elementId", where="path", required=True, desc
 
 @endpoint(bp, "POST", "/processes/{executionId}/breakpoints/{elementId}", "setBreakpoint", params=BREAKPOINT,
           answer=SNAPSHOT)
-def set_breakpoint(engine, principal, executionId, elementId, timeout):
-    return ops.set_breakpoint(engine, principal, executionId, elementId, timeout=timeout)
+def set_breakpoint(engine, principal, execution_id, element_id, timeout):
+    return ops.set_breakpoint(engine, principal, execution_id, element_id, timeout=timeout)
 
 
 @endpoint(bp, "DELETE", "/processes/{executionId}/breakpoints/{elementId}", "setBreakpoint", params=BREAKPOINT,
           answer=SNAPSHOT)  # setBreakpoint with remove=true
-def remove_breakpoint(engine, principal, executionId, elementId, timeout):
-    return ops.set_breakpoint(engine, principal, executionId, elementId, remove=True, timeout=timeout)
+def remove_breakpoint(engine, principal, execution_id, element_id, timeout):
+    return ops.set_breakpoint(engine, principal, execution_id, element_id, remove=True, timeout=timeout)
 
 
 @endpoint(bp, "POST", "/processes/{executionId}/constants", "setInstanceConstants", params=(EXECUTION_ID,),
           body=Body("datastore", "constants", required=True, description="The constants, as a data store."),
           answer=SNAPSHOT)
-def set_instance_constants(engine, principal, executionId, constants):
-    return ops.set_instance_constants(engine, principal, executionId, constants)
+def set_instance_constants(engine, principal, execution_id, constants):
+    return ops.set_instance_constants(engine, principal, execution_id, constants)
 
 
 @endpoint(bp, "POST", "/processes/{executionId}/logSettings", "setLogSettings", params=(
     EXECUTION_ID, Param("diagnosticLevel", choices=LOG_LEVELS),
     Param("dataLevel", choices=DATA_LEVELS), Param("trace", "boolean")), answer=SNAPSHOT)
-def set_log_settings(engine, principal, executionId, diagnosticLevel, dataLevel, trace):
-    return ops.set_log_settings(engine, principal, executionId, diagnostic_level=diagnosticLevel,
-                                data_level=dataLevel, trace=trace)
+def set_log_settings(engine, principal, execution_id, diagnostic_level, data_level, trace):
+    return ops.set_log_settings(engine, principal, execution_id, diagnostic_level=diagnostic_level,
+                                data_level=data_level, trace=trace)
 
 
 @endpoint(bp, "PUT", "/processes/{executionId}/online", "setOnline",
           params=(EXECUTION_ID, TIMEOUT, PEEK, STATES, WAIT_ONLINE),
           body=Body("text", "online", required=True, description="true or false (text/plain, or a JSON boolean).",
                     json="boolean"), answer=SNAPSHOT)
-def set_online(engine, principal, executionId, timeout, peek, states, waitOnline, online):
+def set_online(engine, principal, execution_id, timeout, peek, states, wait_online, online):
     from .params import parse_boolean
 
-    return ops.set_online(engine, principal, executionId, parse_boolean("online", online), timeout=timeout,
-                          peek=peek, states=states, wait_online=waitOnline)
+    return ops.set_online(engine, principal, execution_id, parse_boolean("online", online), timeout=timeout,
+                          peek=peek, states=states, wait_online=wait_online)
 
 
 @endpoint(bp, "PUT", "/processes/{executionId}/owner", "setOwner", params=(EXECUTION_ID,),
           body=Body("text", "owner", required=True, description="The new owner's login name (text/plain)."),
           answer=SNAPSHOT)
-def set_owner(engine, principal, executionId, owner):
-    return ops.set_owner(engine, principal, executionId, owner)
+def set_owner(engine, principal, execution_id, owner):
+    return ops.set_owner(engine, principal, execution_id, owner)
 
 
 @endpoint(bp, "PUT", "/processes/{executionId}/permissions/{name}", "setPermissions",
@@ -172,32 +163,32 @@ def set_owner(engine, principal, executionId, owner):
           body=Body("text", "privileges", json="strings",
                     description="Comma-separated privileges (text/plain, or a JSON array); empty removes."),
           answer=SNAPSHOT)
-def set_permissions(engine, principal, executionId, name, privileges):
-    return ops.set_permissions(engine, principal, executionId, name, (privileges or "").split(","))
+def set_permissions(engine, principal, execution_id, name, privileges):
+    return ops.set_permissions(engine, principal, execution_id, name, (privileges or "").split(","))
 
 
 @endpoint(bp, "POST", "/processes/{executionId}/start", "startProcess",
           params=(EXECUTION_ID, PEEK, TIMEOUT, STATES, WAIT_ONLINE, INSPECT, SET_ONLINE), body=PARAMS, answer=SNAPSHOT)
-def start_process(engine, principal, executionId, peek, timeout, states, waitOnline, inspectPipeline, setOnline,
+def start_process(engine, principal, execution_id, peek, timeout, states, wait_online, inspect_pipeline, set_online,
                   process_params):
-    return ops.start_process(engine, principal, executionId, process_params=process_params, peek=peek,
-                             timeout=timeout, states=states, wait_online=waitOnline,
-                             inspect_pipeline=inspectPipeline, set_online=setOnline)
+    return ops.start_process(engine, principal, execution_id, process_params=process_params, peek=peek,
+                             timeout=timeout, states=states, wait_online=wait_online,
+                             inspect_pipeline=inspect_pipeline, set_online=set_online)
 
 
 @endpoint(bp, "POST", "/processes/{executionId}/terminate", "terminateProcess", params=(
     EXECUTION_ID, Param("kill", "boolean", default=False), Param("fail", "boolean", default=False), Param("message"),
     TIMEOUT, PEEK, STATES, WAIT_ONLINE, INSPECT, Param("setOnline", "boolean", default=False), STATE_CHANGE_INDEX),
     answer=SNAPSHOT)
-def terminate_process(engine, principal, executionId, kill, fail, message, timeout, peek, states, waitOnline,
-                      inspectPipeline, setOnline, stateChangeIndex):
-    return ops.terminate_process(engine, principal, executionId, kill=kill, fail=fail, message=message,
-                                 timeout=timeout, peek=peek, states=states, wait_online=waitOnline,
-                                 inspect_pipeline=inspectPipeline, set_online=setOnline,
-                                 state_change_index=stateChangeIndex)
+def terminate_process(engine, principal, execution_id, kill, fail, message, timeout, peek, states, wait_online,
+                      inspect_pipeline, set_online, state_change_index):
+    return ops.terminate_process(engine, principal, execution_id, kill=kill, fail=fail, message=message,
+                                 timeout=timeout, peek=peek, states=states, wait_online=wait_online,
+                                 inspect_pipeline=inspect_pipeline, set_online=set_online,
+                                 state_change_index=state_change_index)
 
 
 @endpoint(bp, "POST", "/processes/{executionId}/updateCredentials", "updateCredentials", params=(EXECUTION_ID,),
           answer=SNAPSHOT)
-def update_credentials(engine, principal, executionId):
-    return ops.update_credentials(engine, principal, executionId)
+def update_credentials(engine, principal, execution_id):
+    return ops.update_credentials(engine, principal, execution_id)

@@ -7,6 +7,7 @@ OpenAPI document. Every malformed value is an InvalidParameter naming the parame
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
@@ -14,7 +15,7 @@ from typing import Any, Callable
 from flask import Request
 from werkzeug.exceptions import ClientDisconnected
 
-from engine.clock import parse_timestamp
+from engine.clock import check_timeout, parse_timestamp
 from engine.datastore import check_xml_text
 from engine.errors import (InvalidDataStore, InvalidParameter, NotAcceptable, PayloadTooLarge, UnsupportedMediaType,
                            shown)
@@ -51,10 +52,7 @@ def parse_integer(name: str, text: str) -> int:
 
 
 def parse_timeout(name: str, text: str) -> int:
-    value = parse_integer(name, text)
-    if value < -1:
-        raise InvalidParameter(name, f"{value} is neither -1 (block) nor a number of milliseconds")
-    return value
+    return check_timeout(parse_integer(name, text), name)
 
 
 def parse_timestamp_param(name: str, text: str) -> datetime:
@@ -62,6 +60,15 @@ def parse_timestamp_param(name: str, text: str) -> datetime:
         return parse_timestamp(text)
     except (ValueError, OverflowError):
         raise InvalidParameter(name, f"{shown(text)} is not an ISO 8601 timestamp") from None
+
+
+def snake_case(name: str) -> str:
+    """A wire name as the handler's keyword: `executionId` → `execution_id` (the spec's names on the wire,
+    snake_case in Python)."""
+    return _CAMEL_HUMP.sub("_", name).lower()
+
+
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,7 @@ class Param:
 
     @property
     def keyword(self) -> str:
-        return self.arg or self.name
+        return self.arg or snake_case(self.name)
 
     @property
     def optional_query(self) -> bool:

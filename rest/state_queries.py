@@ -18,20 +18,20 @@ SNAPSHOT = Answer("snapshot", description="The process's snapshot.")
 @endpoint(bp, "GET", "/processes/{executionId}/attributes", "getAttributes",
           params=(EXECUTION_ID, Param("name", many=True, arg="names", description="Only these attributes.")),
           answer=Answer("shape", ATTRIBUTES, "The attributes, each a name and a text value."))
-def get_attributes(engine, principal, executionId, names):
-    return ops.get_attributes(engine, principal, executionId, names)
+def get_attributes(engine, principal, execution_id, names):
+    return ops.get_attributes(engine, principal, execution_id, names)
 
 
 @endpoint(bp, "GET", "/processes/{executionId}/constants", "getInstanceConstants", params=(EXECUTION_ID,),
           answer=Answer("datastore", description="The instance's constants, as a data store."))
-def get_instance_constants(engine, principal, executionId):
-    return ops.get_instance_constants(engine, principal, executionId)
+def get_instance_constants(engine, principal, execution_id):
+    return ops.get_instance_constants(engine, principal, execution_id)
 
 
 @endpoint(bp, "GET", "/processes/{executionId}", "getProcessSnapshot", params=(EXECUTION_ID, PEEK, INSPECT),
           answer=SNAPSHOT)
-def get_process_snapshot(engine, principal, executionId, peek, inspectPipeline):
-    return ops.get_process_snapshot(engine, principal, executionId, peek=peek, inspect_pipeline=inspectPipeline)
+def get_process_snapshot(engine, principal, execution_id, peek, inspect_pipeline):
+    return ops.get_process_snapshot(engine, principal, execution_id, peek=peek, inspect_pipeline=inspect_pipeline)
 
 
 OPTIONAL_QUERY = Body("query", "query", description="A query (CONTRACT §5), XML or JSON; none: every process.")
@@ -39,8 +39,8 @@ OPTIONAL_QUERY = Body("query", "query", description="A query (CONTRACT §5), XML
 
 @endpoint(bp, "POST", "/processes/query", "findExecutions", params=(INSPECT,), body=OPTIONAL_QUERY,
           answer=Answer("snapshots", description="The matching snapshots; X-Total-Count says how many match."))
-def find_executions(engine, principal, inspectPipeline, query):
-    return ops.find_executions(engine, principal, query, inspect_pipeline=inspectPipeline)
+def find_executions(engine, principal, inspect_pipeline, query):
+    return ops.find_executions(engine, principal, query, inspect_pipeline=inspect_pipeline)
 
 
 @endpoint(bp, "POST", "/processes/count", "countExecutions", body=OPTIONAL_QUERY,
@@ -53,15 +53,15 @@ def count_executions(engine, principal, query):
           body=Body("form", "form", description="multipart/form-data with an optional `process` part (an IPD)",
                     fields=(FormField("process", "file"),)),
           answer=Answer("shape", VALIDATION, "Name, declared parameters and element IDs of a valid definition."))
-def validate(engine, principal, processUri, cache, process):
-    return ops.validate(engine, principal, processUri, cache=cache, process=process)
+def validate(engine, principal, process_uri, cache, process):
+    return ops.validate(engine, principal, process_uri, cache=cache, process=process)
 
 
 @endpoint(bp, "GET", "/processes/{executionId}/wait", "waitForProcess", params=(
     EXECUTION_ID, TIMEOUT, PEEK, Param("afterTimestamp", "timestamp", description="React only to changes from then on."),
     INSPECT, STATES, WAIT_ONLINE, STATE_CHANGE_INDEX), answer=SNAPSHOT)
-def wait_for_process(engine, principal, executionId, timeout, peek, afterTimestamp, inspectPipeline, states,
-                     waitOnline, stateChangeIndex):
-    return ops.wait_for_process(engine, principal, executionId, timeout=timeout, peek=peek,
-                                after_timestamp=afterTimestamp, inspect_pipeline=inspectPipeline, states=states,
-                                wait_online=waitOnline, state_change_index=stateChangeIndex)
+def wait_for_process(engine, principal, execution_id, timeout, peek, after_timestamp, inspect_pipeline, states,
+                     wait_online, state_change_index):
+    return ops.wait_for_process(engine, principal, execution_id, timeout=timeout, peek=peek,
+                                after_timestamp=after_timestamp, inspect_pipeline=inspect_pipeline, states=states,
+                                wait_online=wait_online, state_change_index=state_change_index)

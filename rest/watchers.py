@@ -23,20 +23,20 @@ WATCHER_ID = Param("watcherId", where="path", required=True)
     Param("expectedHealthState", many=True, choices=HEALTH_NAMES),
     Param("expectedElement"), Param("peek", "boolean", default=False),
     Param("inspectPipeline", "boolean", default=True)), answer=WATCHER_ANSWER)
-def create_watcher(engine, principal, executionId, groupId, expectedState, expectedOnlineState,
-                   expectedStateChangeIndex, expectedHealthState, expectedElement, peek, inspectPipeline):
-    return ops.create_watcher(engine, principal, executionId, group_id=groupId, expected_states=expectedState,
-                              expected_online=expectedOnlineState, expected_state_change_index=expectedStateChangeIndex,
-                              expected_health=expectedHealthState, expected_element=expectedElement, peek=peek,
-                              inspect_pipeline=inspectPipeline)
+def create_watcher(engine, principal, execution_id, group_id, expected_state, expected_online_state,
+                   expected_state_change_index, expected_health_state, expected_element, peek, inspect_pipeline):
+    return ops.create_watcher(engine, principal, execution_id, group_id=group_id, expected_states=expected_state,
+                              expected_online=expected_online_state, expected_state_change_index=expected_state_change_index,
+                              expected_health=expected_health_state, expected_element=expected_element, peek=peek,
+                              inspect_pipeline=inspect_pipeline)
 
 
-def _get_watcher(engine, principal, watcherId, finish, timeout, updateTimeout):
-    return ops.get_watcher(engine, principal, watcherId, timeout=timeout or None, finish=finish)
+def _get_watcher(engine, principal, watcher_id, finish, timeout, update_timeout):
+    return ops.get_watcher(engine, principal, watcher_id, timeout=timeout or None, finish=finish)
 
 
-def _delete_watcher(engine, principal, watcherId):
-    return ops.delete_watcher(engine, principal, watcherId)
+def _delete_watcher(engine, principal, watcher_id):
+    return ops.delete_watcher(engine, principal, watcher_id)
 
 
 GET_PARAMS = (WATCHER_ID, Param("finish", "boolean", default=False), Param("timeout", TIMEOUT.kind, default=0,

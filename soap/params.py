@@ -7,6 +7,7 @@ from typing import Any, Iterable, Iterator
 
 from lxml import etree
 
+from engine.clock import check_timeout
 from engine.datastore import DataStore, check_xml_text
 from engine.errors import InvalidDataStore, InvalidParameter, InvalidQuery
 from engine.query import Query
@@ -65,11 +66,7 @@ def stream(data: bytes | list | None) -> bytes | None:
 
 
 def read_timeout(name: str, value: int | None, default: int = -1) -> int:
-    if value is None:
-        return default
-    if value < -1:
-        raise InvalidParameter(name, f"{value} is neither -1 (block) nor a number of milliseconds")
-    return value
+    return default if value is None else check_timeout(value, name)
 
 
 def number(name: str, value: int | None) -> int | None:

@@ -6,7 +6,8 @@ node registry; connecting joins it again.
 """
 from __future__ import annotations
 
-from ..lifecycle import check_timeout, timeout_seconds
+from ..clock import check_timeout
+from ..lifecycle import timeout_seconds
 from ..model import NodeState
 from ..runtime.engine import ProcessEngine
 from ..security import Principal, require_admin

@@ -11,7 +11,8 @@ from ..datastore import DataStore
 from ..definitions.repository import LoadedDefinition
 from ..errors import EngineOffline, InvalidParameter, InvalidState, MultiError, NotFound
 from ..faults import TerminateRequest
-from ..lifecycle import (WaitFor, await_and_deliver, change, check_timeout, definition_of, deliver,
+from ..clock import check_timeout
+from ..lifecycle import (WaitFor, await_and_deliver, change, definition_of, deliver,
                         drive_and_deliver, load, may_drive_here, start_and_deliver, terminate)
 from ..model import ExecutionIds, Snapshot
 from ..query import Query

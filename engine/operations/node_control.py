@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from typing import Iterable
 
 from .. import clock, maintenance
-from ..clock import format_timestamp
+from ..clock import check_timeout, format_timestamp
 from ..errors import InvalidParameter, NotFound
-from ..lifecycle import check_timeout, timeout_seconds
+from ..lifecycle import timeout_seconds
 from ..model import ClusterInfo, MaintenanceLevel, NodeState
 from ..runtime.broadcast import NODES_CHANGED
 from ..runtime.engine import ProcessEngine

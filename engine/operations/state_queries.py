@@ -5,7 +5,8 @@ from datetime import datetime
 from typing import Iterable
 
 from ..datastore import DataStore
-from ..lifecycle import WaitFor, await_and_deliver, check_timeout, deliver, load
+from ..clock import check_timeout
+from ..lifecycle import WaitFor, await_and_deliver, deliver, load
 from ..model import ParameterInfo, Snapshot, SnapshotList, ValidationResult
 from ..query import Query
 from ..runtime.engine import ProcessEngine

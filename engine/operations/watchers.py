@@ -7,7 +7,8 @@ from typing import Iterable
 from .. import clock
 from ..errors import AuthorizationError, InvalidParameter, NotFound
 from ..ids import random_uuid
-from ..lifecycle import check_timeout, definition_of, load, timeout_seconds
+from ..clock import check_timeout
+from ..lifecycle import definition_of, load, timeout_seconds
 from ..model import WatchConditions, Watcher
 from ..runtime.engine import ProcessEngine
 from ..runtime.watching import capture, encode_conditions, waiter_key
