@@ -1,5 +1,23 @@
 """The protocol-neutral process engine: definitions, execution, storage and the operations facade.
 
-Nothing in this package knows about HTTP, SOAP or the wire formats; `engine.operations` is the one
-entry point the doors call.
+Nothing in this package knows about HTTP, SOAP or the wire formats. What the doors (`rest`, `soap`), the
+wire formats (`schemas`) and the command line may use is listed in `__all__`: the operations facade and
+the values it takes and answers. Everything else (runtime, storage, definitions, the domain features
+under the facade) is the engine's own; an import-linter contract in pyproject.toml holds the doors to
+this list. The composition root (`config`) also builds `runtime.engine.ProcessEngine` from its settings
+and `services.ServiceSettings`.
 """
+
+__all__ = [
+    "operations",       # one function per operation of the spec, and what the command line asks
+    "errors",           # the one error hierarchy, which the doors map to HTTP statuses and SOAP faults
+    "model",            # what operations answer: snapshots, node states, results
+    "states",           # the API's enumerations and their names
+    "query",            # the query language's tree (CONTRACT §5)
+    "datastore",        # data stores and their values
+    "security",         # principals and privileges
+    "authentication",   # who a caller is, from their credentials
+    "clock",            # timestamps and timeouts as the API states them
+    "jsontext",         # JSON text as the engine writes it
+    "safexml",          # XML parsed without entities or network access, and canonical XML
+]
