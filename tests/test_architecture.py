@@ -32,3 +32,24 @@ def test_every_module_of_the_engine_is_public_or_kept_from_the_doors():
         {path.parent.name for path in (ROOT / "engine").glob("*/__init__.py")}
     assert not set(engine.__all__) & kept_off
     assert modules == set(engine.__all__) | kept_off, modules ^ (set(engine.__all__) | kept_off)
+
+
+def test_the_engine_is_the_host_its_runtime_parts_name(tmp_path):
+    """The runtime's parts type their engine as runtime.host.Host: the engine must have all of it."""
+    import inspect
+
+    from config.settings import load_settings
+    from engine.runtime.engine import ProcessEngine
+    from engine.runtime.host import Host
+
+    settings = load_settings({}).with_overrides(storage={"url": f"sqlite:///{tmp_path / 'host.db'}"}, services=())
+    pe = ProcessEngine(settings)
+    try:
+        for name in Host.__annotations__:
+            assert hasattr(pe, name), name
+        for name, member in vars(Host).items():
+            if inspect.isfunction(member) and not name.startswith("_"):
+                assert list(inspect.signature(getattr(pe, name)).parameters) == \
+                    list(inspect.signature(member).parameters)[1:], name
+    finally:
+        pe.db.dispose()

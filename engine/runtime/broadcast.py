@@ -12,12 +12,10 @@ import logging
 import queue
 import select
 import threading
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from ..storage.nodes import notify_all
-
-if TYPE_CHECKING:
-    from .engine import ProcessEngine
+from .host import Host
 
 log = logging.getLogger(__name__)
 CHANNEL = "pe_changes"
@@ -26,7 +24,7 @@ _STOP = object()
 
 
 class Broadcast:
-    def __init__(self, pe: "ProcessEngine", on_key: Callable[[str], None], on_missed: Callable[[], None]) -> None:
+    def __init__(self, pe: Host, on_key: Callable[[str], None], on_missed: Callable[[], None]) -> None:
         """`on_key` for each key heard; `on_missed` when listening (again): what was sent meanwhile is gone."""
         self.pe, self.on_key, self.on_missed = pe, on_key, on_missed
         self.enabled = not pe.db.is_sqlite

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import clock
 from ..datastore import DataStore
@@ -17,24 +17,23 @@ from ..definitions.repository import LoadedDefinition
 from ..errors import EngineError
 from ..faults import Fault, TerminateRequest
 from ..states import AutoDispose, ExecutionState, HealthState
-from ..storage import codec, instances as store
+from ..storage import codec
+from ..storage import instances as store
 from ..storage.database import Connection
 from ..storage.definitions import load_source
 from ..storage.instances import InstanceRecord, WaitRecord
 from ..storage.tables import instances as instances_table
 from .control import Control
+from .host import Host
 from .interpreter import ChildResult, End, Run, RunInfo, Suspend
 from .position import DefinitionConflict, decode_position, encode_position
 from .records import apply, merge_parameters, new_record, state_values
-
-if TYPE_CHECKING:
-    from .engine import ProcessEngine
 
 log = logging.getLogger(__name__)
 
 
 class Driver:
-    def __init__(self, pe: "ProcessEngine", record: InstanceRecord, control: Control,
+    def __init__(self, pe: Host, record: InstanceRecord, control: Control,
                  dispose_at_end: bool = False) -> None:
         self.pe, self.record, self.control = pe, record, control
         self.dispose_at_end = dispose_at_end  # the caller will hand the end snapshot out (fetch)

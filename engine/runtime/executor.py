@@ -22,9 +22,9 @@ import copy
 import logging
 import queue
 import threading
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Iterator
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from .. import clock
 from ..datastore import DataStore
@@ -33,9 +33,7 @@ from ..storage import instances as store
 from ..storage.instances import InstanceRecord
 from .control import Control
 from .driver import Driver
-
-if TYPE_CHECKING:
-    from .engine import ProcessEngine
+from .host import Host
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +41,7 @@ _STRIPES = 64
 
 
 class Executor:
-    def __init__(self, pe: "ProcessEngine", pool_sizes: dict[str, int]) -> None:
+    def __init__(self, pe: Host, pool_sizes: dict[str, int]) -> None:
         self.pe = pe
         self.pools = {name: ThreadPoolExecutor(size, thread_name_prefix=f"pe-{name}")
                       for name, size in pool_sizes.items()}

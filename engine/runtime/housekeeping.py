@@ -10,24 +10,22 @@ import logging
 import threading
 import time
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from .. import clock
 from ..states import ExecutionState
-from ..storage import idempotency_keys, instances as store
+from ..storage import idempotency_keys
+from ..storage import instances as store
 from ..storage.database import RowsBusy
 from ..storage.nodes import mark_lost
+from .host import Host
 from .records import state_values
-
-if TYPE_CHECKING:
-    from .engine import ProcessEngine
 
 log = logging.getLogger(__name__)
 STATISTICS_EVERY_S = 3600.0  # the query planner's statistics (SQLite) follow the data this often
 
 
 class Housekeeper:
-    def __init__(self, pe: "ProcessEngine") -> None:
+    def __init__(self, pe: Host) -> None:
         self.pe = pe
         self._wake = threading.Condition()
         self._next_timer: datetime | None = None

@@ -20,15 +20,13 @@ import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 from .. import clock
 from ..errors import InvalidState
 from ..storage import nodes as store
 from ..storage.database import Connection, UnitOfWork
-
-if TYPE_CHECKING:
-    from .engine import ProcessEngine
+from .host import Host
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +36,7 @@ class NodeConflict(InvalidState):
 
 
 class Membership:
-    def __init__(self, pe: "ProcessEngine") -> None:
+    def __init__(self, pe: Host) -> None:
         self.pe = pe
         self._lock_conn: Connection | None = None
         self._lock_file: Any = None

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
 
 from .. import clock
 from ..model import WatchConditions
 from ..states import END_STATES, AutoDispose
-from ..storage import codec, instances as store, watchers as watcher_rows
+from ..storage import codec
+from ..storage import instances as store
+from ..storage import watchers as watcher_rows
 from ..storage.database import Connection
 from ..storage.instances import InstanceRecord
-
-if TYPE_CHECKING:
-    from .engine import ProcessEngine
+from .host import Host
 
 log = logging.getLogger(__name__)
 _ENDED = {s.value for s in END_STATES}
@@ -66,7 +65,7 @@ def decode_conditions(text: str) -> WatchConditions:
 
 
 class Watching:
-    def __init__(self, pe: "ProcessEngine") -> None:
+    def __init__(self, pe: Host) -> None:
         self.pe = pe
         self._lock = threading.Lock()
         self.watched: set[str] = set()
