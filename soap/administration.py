@@ -2,17 +2,18 @@
 "Diagnostic Operations" sections (administrators only): the engine calls of rest/administration.py."""
 from __future__ import annotations
 
-from spyne import Long, ServiceBase, Unicode, rpc
+from spyne import Long, ServiceBase, Unicode
 
 from engine import operations as ops
 from engine.states import HEALTH_NAMES, NODE_SELECTIONS, STATE_NAMES
-from schemas.results import (DEFINITIONS, FEATURES, MAINTENANCE_LEVEL, MODULES, NODE_STATE, NODE_STATES,
-                             SANITY_REPORT, SERVICES, TELEMETRY)
+from schemas.results import (DEFINITIONS, FEATURES, MAINTENANCE_LEVEL, MODULES, NODE_STATE, NODE_STATES, SANITY_REPORT,
+                             SERVICES, TELEMETRY)
 
 from . import answers
 from .lifecycle import SNAPSHOT
 from .params import engine, flag, principal, read_timeout, required_flag, text, texts
-from .types import Flag, FlagTrue, NodeSelection, RequiredFlag, RequiredText, Text, Texts, Timeout, Timestamp, out
+from .types import (Flag, FlagTrue, NodeSelection, RequiredFlag, RequiredText, Text, Texts, Timeout, Timestamp,
+                    operation, out)
 
 NODE = out("nodeState")
 
@@ -20,72 +21,72 @@ NODE = out("nodeState")
 class AdministrationService(ServiceBase):
     __service_name__ = "ProcessEngineService"  # one wsdl:service for every section
 
-    @rpc(Texts)
-    def clearCache(ctx, cachePaths):
-        ops.clear_cache(engine(ctx), principal(ctx), texts("cachePaths", cachePaths) or None)
+    @operation(Texts)
+    def clearCache(ctx, cache_paths):
+        ops.clear_cache(engine(ctx), principal(ctx), texts("cachePaths", cache_paths) or None)
 
-    @rpc(**out("brokerUri", Unicode))
+    @operation(**out("brokerUri", Unicode))
     def getBrokerUri(ctx):
         return ops.get_broker_uri(engine(ctx), principal(ctx))
 
-    @rpc(Text, FlagTrue, **out("dataStore"))
-    def getConstants(ctx, path, simpleDataStore):
-        return answers.data_store(ops.get_constants(engine(ctx), principal(ctx), text("path", path)), simpleDataStore)
+    @operation(Text, FlagTrue, **out("dataStore"))
+    def getConstants(ctx, path, simple_data_store):
+        return answers.data_store(ops.get_constants(engine(ctx), principal(ctx), text("path", path)), simple_data_store)
 
-    @rpc(**out("features"))
+    @operation(**out("features"))
     def getFeatures(ctx):
         return answers.shape(FEATURES, ops.get_features(engine(ctx), principal(ctx)))
 
-    @rpc(**out("maintenanceLevel"))
+    @operation(**out("maintenanceLevel"))
     def getMaintenanceLevel(ctx):
         return answers.shape(MAINTENANCE_LEVEL, ops.get_maintenance_level(engine(ctx), principal(ctx)))
 
-    @rpc(Text, **out("modules"))
+    @operation(Text, **out("modules"))
     def getModules(ctx, lang):
         return answers.shape(MODULES, ops.get_modules(engine(ctx), principal(ctx), text("lang", lang)))
 
-    @rpc(**NODE)
+    @operation(**NODE)
     def getNodeState(ctx):
         return answers.shape(NODE_STATE, ops.get_node_state(engine(ctx), principal(ctx)))
 
-    @rpc(**out("nodeStates"))
+    @operation(**out("nodeStates"))
     def getNodeStates(ctx):
         return answers.shape(NODE_STATES, ops.get_node_states(engine(ctx), principal(ctx)))
 
-    @rpc(**out("taskManagerUrl", Unicode))
+    @operation(**out("taskManagerUrl", Unicode))
     def getTaskManagerUrl(ctx):
         return ops.get_task_manager_url(engine(ctx), principal(ctx))
 
-    @rpc(**out("processDefinitions"))
+    @operation(**out("processDefinitions"))
     def listProcessDefinitions(ctx):
         return answers.shape(DEFINITIONS, ops.list_process_definitions(engine(ctx), principal(ctx)))
 
-    @rpc(**out("serviceConfigInfos"))
+    @operation(**out("serviceConfigInfos"))
     def listServices(ctx):
         return answers.shape(SERVICES, ops.list_services(engine(ctx), principal(ctx)))
 
-    @rpc(RequiredFlag, NodeSelection, Texts)
+    @operation(RequiredFlag, NodeSelection, Texts)
     def setEngineOnline(ctx, online, param, node):
         ops.set_engine_online(engine(ctx), principal(ctx), required_flag("online", online),
                               text("param", param, choices=NODE_SELECTIONS) or "all", texts("node", node))
 
-    @rpc(RequiredText)
-    def setMaintenanceLevel(ctx, levelId):
-        ops.set_maintenance_level(engine(ctx), principal(ctx), text("levelId", levelId, True))
+    @operation(RequiredText)
+    def setMaintenanceLevel(ctx, level_id):
+        ops.set_maintenance_level(engine(ctx), principal(ctx), text("levelId", level_id, True))
 
-    @rpc(Texts, Texts, Texts, Texts, Texts, Timestamp, Texts)
-    def uncacheProcesses(ctx, executionId, owner, processUri, states, health, timestamp, engineId):
-        ops.uncache_processes(engine(ctx), principal(ctx), execution_ids=texts("executionId", executionId),
-                              owners=texts("owner", owner), process_uris=texts("processUri", processUri),
+    @operation(Texts, Texts, Texts, Texts, Texts, Timestamp, Texts)
+    def uncacheProcesses(ctx, execution_id, owner, process_uri, states, health, timestamp, engine_id):
+        ops.uncache_processes(engine(ctx), principal(ctx), execution_ids=texts("executionId", execution_id),
+                              owners=texts("owner", owner), process_uris=texts("processUri", process_uri),
                               states=texts("states", states, STATE_NAMES),
                               health=texts("health", health, HEALTH_NAMES),
-                              timestamp=timestamp, engine_ids=texts("engineId", engineId))
+                              timestamp=timestamp, engine_ids=texts("engineId", engine_id))
 
-    @rpc(**out("version", Unicode))
+    @operation(**out("version", Unicode))
     def version(ctx):
         return ops.version(engine(ctx), principal(ctx))
 
-    @rpc(Timeout, **out("runningProcesses", Long))
+    @operation(Timeout, **out("runningProcesses", Long))
     def waitForNoRunningProcesses(ctx, timeout):
         return ops.wait_for_no_running_processes(engine(ctx), principal(ctx), read_timeout("timeout", timeout))
 
@@ -93,28 +94,28 @@ class AdministrationService(ServiceBase):
 class ServiceManagementService(ServiceBase):
     __service_name__ = "ProcessEngineService"  # one wsdl:service for every section
 
-    @rpc(RequiredText, Flag, Flag, FlagTrue, **SNAPSHOT)
-    def getServiceSnapshot(ctx, serviceId, peek, inspectPipeline, simpleDataStore):
-        result = ops.get_service_snapshot(engine(ctx), principal(ctx), text("serviceId", serviceId, True),
-                                          peek=flag(peek), inspect_pipeline=flag(inspectPipeline))
-        return answers.snapshot(result, simpleDataStore)
+    @operation(RequiredText, Flag, Flag, FlagTrue, **SNAPSHOT)
+    def getServiceSnapshot(ctx, service_id, peek, inspect_pipeline, simple_data_store):
+        result = ops.get_service_snapshot(engine(ctx), principal(ctx), text("serviceId", service_id, True),
+                                          peek=flag(peek), inspect_pipeline=flag(inspect_pipeline))
+        return answers.snapshot(result, simple_data_store)
 
-    @rpc(RequiredText, Flag, Flag, FlagTrue, **SNAPSHOT)
-    def startService(ctx, serviceId, peek, inspectPipeline, simpleDataStore):
-        result = ops.start_service(engine(ctx), principal(ctx), text("serviceId", serviceId, True),
-                                   peek=flag(peek), inspect_pipeline=flag(inspectPipeline))
-        return answers.snapshot(result, simpleDataStore)
+    @operation(RequiredText, Flag, Flag, FlagTrue, **SNAPSHOT)
+    def startService(ctx, service_id, peek, inspect_pipeline, simple_data_store):
+        result = ops.start_service(engine(ctx), principal(ctx), text("serviceId", service_id, True),
+                                   peek=flag(peek), inspect_pipeline=flag(inspect_pipeline))
+        return answers.snapshot(result, simple_data_store)
 
 
 class ClusterService(ServiceBase):
     __service_name__ = "ProcessEngineService"  # one wsdl:service for every section
 
-    @rpc(Timeout, **NODE)
+    @operation(Timeout, **NODE)
     def clusterConnect(ctx, timeout):
         return answers.shape(NODE_STATE, ops.cluster_connect(engine(ctx), principal(ctx),
                                                              read_timeout("timeout", timeout)))
 
-    @rpc(Timeout, **NODE)
+    @operation(Timeout, **NODE)
     def clusterDisconnect(ctx, timeout):
         return answers.shape(NODE_STATE, ops.cluster_disconnect(engine(ctx), principal(ctx),
                                                                 read_timeout("timeout", timeout)))
@@ -123,16 +124,16 @@ class ClusterService(ServiceBase):
 class DiagnosticService(ServiceBase):
     __service_name__ = "ProcessEngineService"  # one wsdl:service for every section
 
-    @rpc(Texts, **out("sanityReport"))
+    @operation(Texts, **out("sanityReport"))
     def checkSanity(ctx, checks):
         result = ops.check_sanity(engine(ctx), principal(ctx), texts("checks", checks) or None)
         return answers.shape(SANITY_REPORT, result)
 
-    @rpc(Texts, **out("telemetryData"))
+    @operation(Texts, **out("telemetryData"))
     def getTelemetryData(ctx, types):
         return answers.shape(TELEMETRY, ops.get_telemetry_data(engine(ctx), principal(ctx),
                                                                texts("types", types) or None))
 
-    @rpc(Timeout)
+    @operation(Timeout)
     def garbageCollect(ctx, timeout):
         ops.garbage_collect(engine(ctx), principal(ctx), read_timeout("timeout", timeout))

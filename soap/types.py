@@ -2,10 +2,11 @@
 result type whose value is the element `schemas/` writes (see the package docstring for why)."""
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from typing import Any, Callable
 
 from lxml import etree
-from spyne import AnyXml, Boolean, ByteArray, DateTime, Integer, Long, Unicode
+from spyne import AnyXml, Boolean, ByteArray, DateTime, Integer, Long, Unicode, rpc
 from spyne.model import ModelBase
 
 from engine.states import AUTO_DISPOSE_NAMES, DATA_LEVELS, LOG_LEVELS, NODE_SELECTIONS
@@ -114,6 +115,22 @@ class Element(AnyXml):
 
 
 Result = Element(min_occurs=0)
+
+
+def operation(*types: Any, **keywords: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Spyne's `@rpc`, for a function whose arguments are the operation's parameters in snake_case: on the
+    wire (and in the WSDL) each keeps the spec's camelCase name."""
+    def declare(function: Callable[..., Any]) -> Any:
+        names = list(inspect.signature(function).parameters)[1:]  # after the context
+        public = {name: camel_case(name) for name in names if camel_case(name) != name}
+        return rpc(*types, _in_arg_names=public, **keywords)(function)
+    return declare
+
+
+def camel_case(name: str) -> str:
+    """`execution_id` → `executionId`: a snake_case argument's name in the spec."""
+    first, *rest = name.split("_")
+    return first + "".join(word[:1].upper() + word[1:] for word in rest)
 
 
 def out(name: str, kind: Any = Result) -> dict[str, Any]:
