@@ -137,7 +137,7 @@ class _embedded:
         self._start = start
 
     def __enter__(self) -> ProcessEngine:
-        self.pe = ProcessEngine(self._settings)
+        self.pe = ops.new_engine(self._settings)
         if self._start:
             self.pe.start()
         return self.pe

@@ -15,6 +15,7 @@ from werkzeug.wsgi import ClosingIterator
 
 from config.allocator import malloc_trim
 from config.settings import Settings, for_worker, load_settings
+from engine import operations as ops
 from engine.runtime.engine import ProcessEngine
 from rest import create_rest_app, metrics
 from soap import create_soap_app
@@ -25,7 +26,7 @@ WsgiApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
 def create_application(settings: Settings, engine: ProcessEngine | None = None) -> Flask:
     """The service: the REST door, health endpoints and metrics, with the SOAP door mounted at
     `{root}/soap` in front of Flask (the Flask app stays what callers get, its engine in `extensions`)."""
-    engine = engine or ProcessEngine(settings)
+    engine = engine or ops.new_engine(settings)
     root = settings.server.context_path.rstrip("/")
     app = create_rest_app(engine, settings)
     requests = metrics.install(app, engine, root)

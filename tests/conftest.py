@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from config.settings import Settings, load_settings
+from engine import operations as ops
 from engine.authentication import hash_password
 from engine.runtime.engine import ProcessEngine
 
@@ -108,7 +109,7 @@ def engine_factory(make_settings: Callable[..., Settings]) -> Iterator[Callable[
     started: list[ProcessEngine] = []
 
     def start(repository: Path | str = SAMPLES, **sections: dict[str, Any]) -> ProcessEngine:
-        pe = ProcessEngine(make_settings(repository, **sections)).start()
+        pe = ops.new_engine(make_settings(repository, **sections)).start()
         started.append(pe)
         return pe
 

@@ -16,7 +16,7 @@ from .state_queries import (count_executions, find_executions, get_attributes, g
 from .watchers import create_watcher, delete_watcher, get_watcher
 from .node_control import (get_maintenance_level, get_node_state, get_node_states, set_engine_online,
                            set_maintenance_level, wait_for_no_running_processes)
-from .services import get_service_snapshot, list_services, start_service
+from .services import get_service_snapshot, list_services, new_engine, start_service
 from .cluster import cluster_connect, cluster_disconnect
 from .diagnostics import check_sanity, garbage_collect, get_node_figures, get_telemetry_data
 from .embedded import get_process_log, upgrade_database, waits_for_signal
@@ -35,5 +35,5 @@ __all__ = [
     "clear_cache", "get_broker_uri", "get_constants", "get_features", "get_modules", "get_task_manager_url",
     "list_process_definitions", "uncache_processes", "version",
     "check_sanity", "get_telemetry_data", "garbage_collect", "get_node_figures",
-    "get_process_log", "waits_for_signal", "upgrade_database",
+    "get_process_log", "waits_for_signal", "upgrade_database", "new_engine",
 ]

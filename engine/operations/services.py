@@ -1,11 +1,19 @@
 """The operations of the spec's "Service Management" section (administrators only, CONTRACT §8)."""
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from .. import services
 from ..lifecycle import deliver
 from ..model import ServiceInfo, Snapshot
 from ..runtime.engine import ProcessEngine
-from ..security import Principal, require_admin
+from ..security import ENGINE, Principal, require_admin
+
+
+def new_engine(settings: Any, modules: Mapping[str, Any] | None = None) -> ProcessEngine:
+    """An engine as the service's nodes run one: once started and active, it starts the autostart
+    services (the runtime knows nothing of services; this is where the two meet)."""
+    return ProcessEngine(settings, modules, on_active=(lambda pe: services.autostart(pe, ENGINE),))
 
 
 def list_services(pe: ProcessEngine, principal: Principal) -> list[ServiceInfo]:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from .. import clock
 from ..datastore import DataStore, make_value
 from ..definitions.repository import DefinitionRepository
 from ..errors import DatabaseUnavailable, FeatureUnavailable, InternalError
 from ..modules import load_modules
-from ..security import ENGINE
 from ..states import ExecutionState
 from ..storage import codec, instances as store
 from ..storage.database import Database
@@ -52,8 +51,12 @@ def connections_wanted(settings: Any) -> int:
 
 
 class ProcessEngine:
-    def __init__(self, settings: Any, modules: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, settings: Any, modules: Mapping[str, Any] | None = None,
+                 on_active: Sequence[Callable[["ProcessEngine"], object]] = ()) -> None:
+        """`on_active`: what to do once start-up has finished (the facade's `new_engine` starts the
+        autostart services there); each is called with this engine."""
         self.settings = settings
+        self._on_active = tuple(on_active)
         self.node_id: str = settings.engine.node_id
         self.db = Database(settings.storage.url, sqlite_synchronous=settings.storage.sqlite_synchronous,
                            pool_size=settings.storage.pool_size, max_connections=connections_wanted(settings),
@@ -99,13 +102,12 @@ class ProcessEngine:
         return self
 
     def _activate(self) -> None:
-        """Start-up has finished: instantiating is possible, and autostart services start."""
+        """Start-up has finished: instantiating is possible, and what waited for it runs."""
         if not self.running or self._stopping:
             return
         self.features["instantiate"] = "active"
-        from ..services import autostart  # deferred: services build on the runtime (a cycle still to break)
-
-        autostart(self, ENGINE)
+        for hook in self._on_active:
+            hook(self)
 
     def drain(self) -> None:
         """Shutdown has begun (SIGTERM): every synchronous call answers before the deadline. Waits answer
