@@ -1,7 +1,7 @@
 """The house's walls (issue 16), as import-linter contracts in pyproject.toml: the engine imports no door, wire
 format or configuration; only storage speaks SQL; the doors and the command line use only the engine's public
-modules; no package's modules import each other in a circle. The cycles still to break are listed there, and a
-listed import that is gone fails the check too."""
+modules; no package's modules import each other in a circle (none is excused; an excused import that is gone
+would fail the check too)."""
 from __future__ import annotations
 
 import subprocess
