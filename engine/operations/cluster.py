@@ -7,7 +7,7 @@ node registry; connecting joins it again.
 from __future__ import annotations
 
 from ..clock import check_timeout
-from ..lifecycle import timeout_seconds
+from .shared import timeout_seconds
 from ..model import NodeState
 from ..runtime.engine import ProcessEngine
 from ..security import Principal, require_admin

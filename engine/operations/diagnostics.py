@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from .. import diagnostics
-from ..lifecycle import timeout_seconds
+from .shared import timeout_seconds
 from ..model import SanityReport, TelemetryData
 from ..runtime.engine import ProcessEngine
 from ..security import Principal, require_admin

@@ -12,7 +12,7 @@ from ..definitions.repository import LoadedDefinition
 from ..errors import EngineOffline, InvalidParameter, InvalidState, MultiError, NotFound
 from ..faults import TerminateRequest
 from ..clock import check_timeout
-from ..lifecycle import (WaitFor, await_and_deliver, change, definition_of, deliver,
+from .shared import (WaitFor, await_and_deliver, change, definition_of, deliver,
                         drive_and_deliver, load, may_drive_here, start_and_deliver, terminate)
 from ..model import ExecutionIds, Snapshot
 from ..query import Query

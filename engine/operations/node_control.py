@@ -8,7 +8,7 @@ from typing import Iterable
 from .. import clock, maintenance
 from ..clock import check_timeout, format_timestamp
 from ..errors import InvalidParameter, NotFound
-from ..lifecycle import timeout_seconds
+from .shared import timeout_seconds
 from ..model import ClusterInfo, MaintenanceLevel, NodeState
 from ..runtime.broadcast import NODES_CHANGED
 from ..runtime.engine import ProcessEngine

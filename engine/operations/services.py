@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from .. import services
-from ..lifecycle import deliver
+from .shared import deliver
 from ..model import ServiceInfo, Snapshot
 from ..runtime.engine import ProcessEngine
 from ..security import ENGINE, Principal, require_admin

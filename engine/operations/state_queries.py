@@ -6,7 +6,7 @@ from typing import Iterable
 
 from ..datastore import DataStore
 from ..clock import check_timeout
-from ..lifecycle import WaitFor, await_and_deliver, deliver, load
+from .shared import WaitFor, await_and_deliver, deliver, load
 from ..model import ParameterInfo, Snapshot, SnapshotList, ValidationResult
 from ..query import Query
 from ..runtime.engine import ProcessEngine

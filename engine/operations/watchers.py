@@ -8,7 +8,7 @@ from .. import clock
 from ..errors import AuthorizationError, InvalidParameter, NotFound
 from ..ids import random_uuid
 from ..clock import check_timeout
-from ..lifecycle import definition_of, load, timeout_seconds
+from .shared import definition_of, load, timeout_seconds
 from ..model import WatchConditions, Watcher
 from ..runtime.engine import ProcessEngine
 from ..runtime.watching import capture, encode_conditions, waiter_key

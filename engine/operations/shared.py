@@ -6,24 +6,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable
 
-from . import clock, idempotency
-from .clock import check_timeout
-from .definitions.repository import LoadedDefinition
-from .errors import InvalidParameter, InvalidState, NotFound
-from .faults import TerminateRequest
-from .model import Snapshot
-from .runtime.records import apply, state_values
-from .security import Principal, require
-from .snapshots import snapshot_of
-from .states import END_STATES, STATE_NAMES, AutoDispose, ExecutionState, HealthState, Privilege
-from .storage import codec, instances as store
-from .storage.database import Connection
-from .storage.definitions import load_source
-from .storage.instances import InstanceRecord
+from .. import clock, idempotency
+from ..clock import check_timeout
+from ..definitions.repository import LoadedDefinition
+from ..errors import InvalidParameter, InvalidState, NotFound
+from ..faults import TerminateRequest
+from ..model import Snapshot
+from ..runtime.records import apply, state_values
+from ..security import Principal, require
+from ..snapshots import snapshot_of
+from ..states import END_STATES, STATE_NAMES, AutoDispose, ExecutionState, HealthState, Privilege
+from ..storage import codec, instances as store
+from ..storage.database import Connection
+from ..storage.definitions import load_source
+from ..storage.instances import InstanceRecord
 
 if TYPE_CHECKING:
-    from .idempotency import Claim
-    from .runtime.engine import ProcessEngine
+    from ..idempotency import Claim
+    from ..runtime.engine import ProcessEngine
 
 
 def load(conn: Connection, principal: Principal, execution_id: str, privilege: Privilege,
