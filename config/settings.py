@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import dacite
 
 from engine.model import MaintenanceLevel
-from engine.services import ServiceSettings
+from engine.settings import ServiceSettings
 
 DEFAULT_FILE = Path(__file__).with_name("default.toml")
 SAMPLE_PROCESSES = Path(__file__).with_name("processes")

@@ -4,8 +4,8 @@ Nothing in this package knows about HTTP, SOAP or the wire formats. What the doo
 wire formats (`schemas`) and the command line may use is listed in `__all__`: the operations facade and
 the values it takes and answers. Everything else (runtime, storage, definitions, the domain features
 under the facade) is the engine's own; an import-linter contract in pyproject.toml holds the doors to
-this list. The composition root (`config`) also builds `runtime.engine.ProcessEngine` from its settings
-and `services.ServiceSettings`.
+this list. The composition root (`config`) also names `runtime.engine.ProcessEngine`, which
+`operations.new_engine` builds from `settings.EngineSettings`.
 """
 
 __all__ = [
@@ -20,4 +20,5 @@ __all__ = [
     "clock",            # timestamps and timeouts as the API states them
     "jsontext",         # JSON text as the engine writes it
     "safexml",          # XML parsed without entities or network access, and canonical XML
+    "settings",         # what the engine is built from, which config fills in
 ]

@@ -7,7 +7,6 @@ row (or creates it), so two callers — or two nodes — never start the same se
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import clock
@@ -15,6 +14,7 @@ from .datastore import DataStore
 from .errors import NotFound
 from .runtime.records import apply, merge_parameters, new_record, state_values
 from .security import Principal
+from .settings import ServiceSettings
 from .states import END_STATES, AutoDispose, ExecutionState
 from .storage import codec, instances as store, services as service_rows
 from .storage.database import AlreadyStored, Connection
@@ -25,18 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _ENDED = {s.value for s in END_STATES}
-
-
-@dataclass(frozen=True)
-class ServiceSettings:
-    """A service process as the settings declare it (TOML keys as the spec names them: id, processUri,
-    autostart, threadPoolId, description); `config` reads them, the engine owns what they mean."""
-
-    id: str
-    process_uri: str
-    autostart: bool = False
-    thread_pool_id: str | None = None
-    description: str = ""
 
 
 def configured(pe: "ProcessEngine", service_id: str) -> ServiceSettings:

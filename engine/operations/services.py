@@ -8,9 +8,10 @@ from .shared import deliver
 from ..model import ServiceInfo, Snapshot
 from ..runtime.engine import ProcessEngine
 from ..security import ENGINE, Principal, require_admin
+from ..settings import EngineSettings
 
 
-def new_engine(settings: Any, modules: Mapping[str, Any] | None = None) -> ProcessEngine:
+def new_engine(settings: EngineSettings, modules: Mapping[str, Any] | None = None) -> ProcessEngine:
     """An engine as the service's nodes run one: once started and active, it starts the autostart
     services (the runtime knows nothing of services; this is where the two meet)."""
     return ProcessEngine(settings, modules, on_active=(lambda pe: services.autostart(pe, ENGINE),))

@@ -15,6 +15,7 @@ from ..datastore import DataStore, make_value
 from ..definitions.repository import DefinitionRepository
 from ..errors import DatabaseUnavailable, FeatureUnavailable, InternalError
 from ..modules import load_modules
+from ..settings import EngineSettings
 from ..states import ExecutionState
 from ..storage import codec, instances as store
 from ..storage.database import Database
@@ -43,7 +44,7 @@ IDLE_IN_TRANSACTION_MIN_MS = 5000
 BACKGROUND_CONNECTIONS = 6
 
 
-def connections_wanted(settings: Any) -> int:
+def connections_wanted(settings: EngineSettings) -> int:
     """As many connections as threads may want one at once: a thread that waited for the pool would
     hold its request (and perhaps a row lock another thread waits for) without any bound but the pool's
     timeout."""
@@ -51,7 +52,7 @@ def connections_wanted(settings: Any) -> int:
 
 
 class ProcessEngine:
-    def __init__(self, settings: Any, modules: Mapping[str, Any] | None = None,
+    def __init__(self, settings: EngineSettings, modules: Mapping[str, Any] | None = None,
                  on_active: Sequence[Callable[["ProcessEngine"], object]] = ()) -> None:
         """`on_active`: what to do once start-up has finished (the facade's `new_engine` starts the
         autostart services there); each is called with this engine."""

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ..definitions.repository import DefinitionRepository
+from ..settings import EngineSettings
 from ..storage.database import Database
 
 
 class Host(Protocol):
-    settings: Any                   # config's Settings: storage, engine, cluster, repository, …
+    settings: EngineSettings
     db: Database
     node_id: str
     online: bool

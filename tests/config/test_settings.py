@@ -53,3 +53,25 @@ def test_bad_environment_value():
 def test_missing_file():
     with pytest.raises(SettingsError, match="cannot read"):
         load_settings({}, ["/nonexistent/pe.toml"])
+
+
+def test_the_settings_fill_in_everything_the_engine_reads():
+    """engine.settings states what an engine is built from, section by section; the settings config
+    loads must hold every attribute of it, of the type it names (one level of Protocols deep)."""
+    import typing
+
+    from engine import settings as engine_settings
+
+    def check(value: object, protocol: type, path: str) -> None:
+        for name, wanted in typing.get_type_hints(protocol).items():
+            assert hasattr(value, name), f"{path}.{name}"
+            found = getattr(value, name)
+            if getattr(wanted, "_is_protocol", False):
+                check(found, wanted, f"{path}.{name}")
+            elif wanted in (str, int, bool):
+                assert isinstance(found, wanted), (f"{path}.{name}", found)
+        for name, member in vars(protocol).items():
+            if isinstance(member, property):
+                assert getattr(value, name) is not None, f"{path}.{name}"
+
+    check(load_settings({}), engine_settings.EngineSettings, "settings")
