@@ -15,8 +15,8 @@ from typing import Any, Mapping, Sequence
 
 import dacite
 
-from engine.model import MaintenanceLevel
-from engine.settings import ServiceSettings
+from engine.settings import (ClusterSettings, IntegrationSettings, MaintenanceSettings, NodeSettings,
+                             QuerySettings, ServiceSettings, StorageSettings)
 
 DEFAULT_FILE = Path(__file__).with_name("default.toml")
 SAMPLE_PROCESSES = Path(__file__).with_name("processes")
@@ -41,13 +41,6 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
-class StorageSettings:
-    url: str
-    sqlite_synchronous: str
-    pool_size: int
-
-
-@dataclass(frozen=True)
 class RepositorySettings:
     path: str
     cache: bool
@@ -55,42 +48,6 @@ class RepositorySettings:
     @property
     def root(self) -> Path:
         return Path(self.path).resolve() if self.path else SAMPLE_PROCESSES
-
-
-@dataclass(frozen=True)
-class LogSettings:
-    diagnostic_level: str
-    data_level: str
-    trace: bool
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    node_id: str
-    max_timeout_ms: int
-    default_auto_dispose: str
-    default_debug: bool
-    save_interval_ms: int
-    timer_poll_ms: int
-    dispose_retention_ms: int
-    idempotency_ttl_s: int
-    startup_delay_ms: int
-    thread_pools: dict[str, int]
-    log: LogSettings
-    node_id_configured: bool = False  # set when node_id came from the settings, not generated
-
-
-@dataclass(frozen=True)
-class QuerySettings:
-    default_limit: int
-    max_limit: int
-    count_limit: int = 10000   # findExecutions counts its total exactly up to this many (CONTRACT §5)
-
-
-@dataclass(frozen=True)
-class ClusterSettings:
-    heartbeat_ms: int
-    lost_after_ms: int
 
 
 @dataclass(frozen=True)
@@ -107,23 +64,11 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
-class MaintenanceSettings:
-    initial: str
-    levels: Sequence[MaintenanceLevel] = ()
-
-
-@dataclass(frozen=True)
-class IntegrationSettings:
-    broker_url: str = ""
-    task_manager_url: str = ""
-
-
-@dataclass(frozen=True)
 class Settings:
     server: ServerSettings
     storage: StorageSettings
     repository: RepositorySettings
-    engine: EngineSettings
+    engine: NodeSettings
     query: QuerySettings
     cluster: ClusterSettings
     auth: AuthSettings

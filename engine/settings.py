@@ -1,6 +1,7 @@
 """The settings an engine is built from, as the engine reads them: what `config` fills in (from TOML and
-the environment) and the engine owns the meaning of. Each section is a Protocol, so that config's
-frozen dataclasses are such settings as they are; `ServiceSettings` is a value of the engine's own."""
+the environment) and the engine owns the meaning of. The sections only the engine reads are its
+dataclasses, which config builds; of the sections config owns (server, auth, repository) the engine
+names what it reads as Protocols."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ class ServiceSettings:
     description: str = ""
 
 
-class StorageSection(Protocol):
+@dataclass(frozen=True)
+class StorageSettings:
     url: str
     sqlite_synchronous: str
     pool_size: int
@@ -35,7 +37,8 @@ class RepositorySection(Protocol):
     def root(self) -> Path: ...
 
 
-class LogSection(Protocol):
+@dataclass(frozen=True)
+class LogSettings:
     """What a new instance logs unless its caller says otherwise."""
 
     diagnostic_level: str
@@ -43,7 +46,8 @@ class LogSection(Protocol):
     trace: bool
 
 
-class NodeSection(Protocol):
+@dataclass(frozen=True)
+class NodeSettings:
     """The `[engine]` section: this node and how it drives instances."""
 
     node_id: str
@@ -55,29 +59,34 @@ class NodeSection(Protocol):
     dispose_retention_ms: int
     idempotency_ttl_s: int
     startup_delay_ms: int
-    thread_pools: Mapping[str, int]
-    log: LogSection
+    thread_pools: dict[str, int]
+    log: LogSettings
+    node_id_configured: bool = False  # set when node_id came from the settings, not generated
 
 
-class QuerySection(Protocol):
+@dataclass(frozen=True)
+class QuerySettings:
     default_limit: int
     max_limit: int
-    count_limit: int
+    count_limit: int = 10000   # findExecutions counts its total exactly up to this many (CONTRACT §5)
 
 
-class ClusterSection(Protocol):
+@dataclass(frozen=True)
+class ClusterSettings:
     heartbeat_ms: int
     lost_after_ms: int
 
 
-class MaintenanceSection(Protocol):
+@dataclass(frozen=True)
+class MaintenanceSettings:
     initial: str
-    levels: Sequence[MaintenanceLevel]
+    levels: Sequence[MaintenanceLevel] = ()
 
 
-class IntegrationSection(Protocol):
-    broker_url: str
-    task_manager_url: str
+@dataclass(frozen=True)
+class IntegrationSettings:
+    broker_url: str = ""
+    task_manager_url: str = ""
 
 
 class ServerSection(Protocol):
@@ -93,13 +102,13 @@ class AuthSection(Protocol):
 
 
 class EngineSettings(Protocol):
-    storage: StorageSection
+    storage: StorageSettings
     repository: RepositorySection
-    engine: NodeSection
-    query: QuerySection
-    cluster: ClusterSection
-    maintenance: MaintenanceSection
-    integration: IntegrationSection
+    engine: NodeSettings
+    query: QuerySettings
+    cluster: ClusterSettings
+    maintenance: MaintenanceSettings
+    integration: IntegrationSettings
     server: ServerSection
     auth: AuthSection
     services: Sequence[ServiceSettings]
