@@ -302,6 +302,16 @@ class Driver:
         self._committed(values)
         return True
 
+    def _update_alone(self, values: dict[str, Any], version: int) -> bool:
+        """Save an instance saved before that touches nothing else, with one UPDATE as a transaction of
+        its own: how an asynchronous start ends. True if it was saved this way (or found changed by
+        somebody else meanwhile: then, as in a transaction, nothing is saved)."""
+        if self.pending_insert or not self._single():
+            return False
+        if store.update_alone(self.pe.db, self.record.execution_id, values, version):
+            self._committed(values)
+        return True
+
     def _alone(self) -> bool:
         return self.pending_insert and self._single()
 
@@ -339,9 +349,9 @@ class Driver:
                       exception_report=codec.dumps(end.fault.to_dict()) if end.fault else None)
         if disposed:
             values["disposed_at"] = now
-        if self._insert_alone(values):
+        if self._insert_alone(values) or self._update_alone(values, record.exec_version):
             return
-        with self.pe.db.unit_of_work(single=self._single()) as uow:
+        with self.pe.db.unit_of_work() as uow:
             if not self._write(uow, values, record.exec_version):
                 return
             parent = self._wake_parent(uow.conn, now)

@@ -227,7 +227,7 @@ class Executor:
         if record is None:  # queued READY: taken in one statement, the row as taken (no read before it)
             if not self.pe.accepting_work():
                 return None
-            with self.pe.db.unit_of_work() as uow:
+            with self.pe.db.unit_of_work(single=True) as uow:  # one statement: it commits by itself
                 record = store.take_ready(uow.conn, execution_id, self.pe.node_id, clock.now())
                 if record is None:
                     return None  # ended, changed or taken by another node meanwhile

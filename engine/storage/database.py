@@ -97,8 +97,8 @@ class Database:
         inside BEGIN … COMMIT and without those two round trips (`commit()` is still called)."""
         return UnitOfWork(self, write, on, lock_timeout_ms, single)
 
-    def execute_alone(self, sql: str, params: Any) -> None:
-        """Run one driver-level write statement as a transaction of its own.
+    def execute_alone(self, sql: str, params: Any) -> int:
+        """Run one driver-level write statement as a transaction of its own; how many rows it changed.
 
         A statement outside a transaction commits by itself, as atomically and durably as `BEGIN …
         COMMIT` around it, without those two round trips: to the server on PostgreSQL, into the driver
@@ -106,12 +106,12 @@ class Database:
         back).
         """
         if not self.is_sqlite:
-            self._execute_alone_pg(sql, params)
-            return
+            return self._execute_alone_pg(sql, params)
         with self.write_lock:  # type: ignore[union-attr]  # SQLite has one
             conn, _ = self.connection(write=True)
-            conn.connection.driver_connection.execute(sql, params)  # not through SQLAlchemy: no autobegin
+            changed = conn.connection.driver_connection.execute(sql, params).rowcount  # no autobegin
             self.wrote()
+            return changed
 
     def wrote(self) -> None:
         """Count a committed write (the caller holds `write_lock`). Every `CHECKPOINT_EVERY`-th wakes
@@ -121,7 +121,7 @@ class Database:
         if self.writes % CHECKPOINT_EVERY == 0 and self.checkpointer is not None:
             self.checkpointer.wake()
 
-    def _execute_alone_pg(self, sql: str, params: Any) -> None:
+    def _execute_alone_pg(self, sql: str, params: Any) -> int:
         try:
             pooled = self.engine.raw_connection()
         except OperationalError as exc:  # cannot connect
@@ -133,6 +133,7 @@ class Database:
             try:
                 with driver.cursor() as cursor:
                     cursor.execute(sql, params)
+                    return cursor.rowcount
             finally:
                 if not driver.closed:
                     driver.autocommit = False  # the pool's next user gets a transaction as always

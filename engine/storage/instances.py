@@ -106,16 +106,40 @@ _UPDATE = update(instances).where(_BY_ID, LIVE)
 _UPDATE_GUARDED = update(instances).where(_BY_ID, LIVE, instances.c.exec_version == bindparam("x_version"))
 
 
-class _RowInsert:
-    """The INSERT of a whole instance row, sent straight to the driver's cursor.
+class _DriverStatement:
+    """A statement sent straight to the driver's cursor.
 
-    Every `run` ends in exactly this statement, and SQLAlchemy's per-execution bookkeeping costs as
-    much as the statement itself there. SQLAlchemy still does the work that matters, once per
-    dialect: it compiles the statement and supplies each column type's bind processor.
+    Every `run` ends in an INSERT of the whole row, and every asynchronous one in an UPDATE of its own
+    row; SQLAlchemy's per-execution bookkeeping costs as much as such a statement itself. SQLAlchemy
+    still does the work that matters, once per dialect and shape: it compiles the statement and
+    supplies each parameter type's bind processor.
     """
 
     def __init__(self) -> None:
-        self._prepared: dict[str, tuple[str, list[str], list[Any], bool]] = {}
+        self._prepared: dict[Any, tuple[str, list[str], list[Any], bool]] = {}
+
+    def _statement(self, dialect: Any, values: dict[str, Any], shape: Any = None) -> tuple[str, Any]:
+        prepared = self._prepared.get((dialect.name, shape))
+        if prepared is None:
+            prepared = self._prepared[(dialect.name, shape)] = _compiled(self._build(shape), dialect)
+        sql, keys, processors, positional = prepared
+        converted = [p(values[k]) if p else values[k] for k, p in zip(keys, processors)]
+        return sql, tuple(converted) if positional else dict(zip(keys, converted))
+
+    def _build(self, shape: Any) -> Any:
+        raise NotImplementedError
+
+
+def _compiled(statement: Any, dialect: Any) -> tuple[str, list[str], list[Any], bool]:
+    """(SQL, parameter names in order, their bind processors, whether the driver takes them by position)."""
+    compiled = statement.compile(dialect=dialect)
+    keys = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+    types = {key: dialect.type_descriptor(compiled.binds[key].type) for key in keys}
+    return str(compiled), keys, [types[k].bind_processor(dialect) for k in keys], bool(compiled.positional)
+
+
+class _RowInsert(_DriverStatement):
+    """The INSERT of a whole instance row."""
 
     def __call__(self, conn: Connection, values: dict[str, Any]) -> None:
         """Insert the row inside the unit of work that `conn` belongs to."""
@@ -130,25 +154,27 @@ class _RowInsert:
         """Insert the row as a transaction of its own (see `Database.execute_alone`)."""
         db.execute_alone(*self._statement(db.engine.dialect, values))
 
-    def _statement(self, dialect: Any, values: dict[str, Any]) -> tuple[str, Any]:
-        prepared = self._prepared.get(dialect.name)
-        if prepared is None:
-            prepared = self._prepared[dialect.name] = self._prepare(dialect)
-        sql, keys, processors, positional = prepared
-        converted = [p(values[k]) if p else values[k] for k, p in zip(keys, processors)]
-        return sql, tuple(converted) if positional else dict(zip(keys, converted))
+    def _build(self, shape: Any) -> Any:
+        return insert(instances).values({c.name: bindparam(c.name, type_=c.type) for c in instances.c})
 
-    @staticmethod
-    def _prepare(dialect: Any) -> tuple[str, list[str], list[Any], bool]:
-        columns = list(instances.c)
-        compiled = insert(instances).values({c.name: bindparam(c.name) for c in columns}).compile(dialect=dialect)
-        keys = list(compiled.positiontup) if compiled.positional else [c.name for c in columns]
-        types = {c.name: dialect.type_descriptor(c.type) for c in columns}
-        return str(compiled), keys, [types[k].bind_processor(dialect) for k in keys], bool(compiled.positional)
+
+class _RowUpdate(_DriverStatement):
+    """The UPDATE of some columns of one live instance, if nobody changed its execution state since."""
+
+    def alone(self, db: Database, execution_id: str, values: dict[str, Any], expect_version: int) -> bool:
+        """Update the row as a transaction of its own (see `Database.execute_alone`); False if it was
+        not there as expected."""
+        params = {f"v_{name}": value for name, value in values.items()}
+        params.update(x_id=execution_id, x_version=expect_version)
+        return db.execute_alone(*self._statement(db.engine.dialect, params, tuple(values))) == 1
+
+    def _build(self, shape: Any) -> Any:
+        return _UPDATE_GUARDED.values({name: bindparam(f"v_{name}", type_=instances.c[name].type) for name in shape})
 
 
 insert_values = _RowInsert()
 insert_alone = insert_values.alone
+update_alone = _RowUpdate().alone
 
 
 def insert_instance(conn: Connection, record: InstanceRecord) -> None:

@@ -22,21 +22,28 @@ def test_run_greeting_finishes_with_its_output_in_the_snapshot(pe):
 
 
 def commits_on_this_thread(pe, call):
-    """What `call` returns and how many transactions it committed from the calling thread."""
+    """What `call` returns and how many transactions it committed from the calling thread: through
+    SQLAlchemy, or as single statements sent to the driver that commit by themselves."""
     import threading
 
     from sqlalchemy import event
 
-    me, commits = threading.get_ident(), []
+    me, commits, alone = threading.get_ident(), [], pe.db.execute_alone
 
-    def counted(conn):
+    def counted(*args):
         if threading.get_ident() == me:
             commits.append(1)
+
+    def counted_alone(sql, params):
+        counted()
+        return alone(sql, params)
     event.listen(pe.db.engine, "commit", counted)
+    pe.db.execute_alone = counted_alone
     try:
         return call(), len(commits)
     finally:
         event.remove(pe.db.engine, "commit", counted)
+        del pe.db.execute_alone
 
 
 def test_a_continue_its_caller_drives_commits_twice_and_counts_every_state(engine_factory, repo):
