@@ -7,7 +7,7 @@ call of `engine.operations`, and returns the engine's answer.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from flask import Blueprint, Response, current_app, request
@@ -18,18 +18,19 @@ from engine.errors import InvalidParameter
 from schemas import datastore, query as query_form
 from schemas.shapes import Shape
 from schemas.results import count_json, count_xml
+from schemas.signatures import signature, snake_case
 from schemas.snapshot import SNAPSHOT, SNAPSHOTS
 
 from .auth import current_principal
 from .params import (JSON, XML_TYPES, Negotiated, Param, body_kind, json_text_body, negotiate, parse_boolean,
-                     parse_string, raw_body, release_body, snake_case, text_body)
+                     parse_string, raw_body, release_body, text_body)
 
 
 @dataclass(frozen=True)
 class FormField:
     name: str
-    kind: str = "string"            # string | boolean | file
     description: str = ""
+    kind: str = "string"            # string | boolean | file: as the operation declares it
     arg: str | None = None
 
     @property
@@ -71,11 +72,15 @@ class Endpoint:
 ENDPOINTS: list[Endpoint] = []
 
 
-def endpoint(blueprint: Blueprint, method: str, path: str, operation: str, *, params: tuple[Param, ...] = (),
+def endpoint(blueprint: Blueprint, method: str, path: str, operation: str, *, also: tuple[Param, ...] = (),
              body: Body | None = None, answer: Answer, free_params: str = "", tag: str | None = None) -> Callable:
-    """Register a handler `(engine, principal, **arguments) -> result` for `method path`. What the
-    operation does is documented once, for both doors, in schemas/operations.toml; `tag` is its section
-    of the spec, where that is not the blueprint's."""
+    """Register a handler `(engine, principal, **arguments) -> result` for `method path`, its arguments
+    the operation's parameters (`schemas.signatures`) in snake_case: those `body` does not carry are read
+    from the path or the query, and `also` adds what only HTTP has (headers). What the operation does is
+    documented once, for both doors, in schemas/operations.toml; `tag` is its section of the spec, where
+    that is not the blueprint's."""
+    params = (*_declared(operation, path, body), *also)
+    body = _typed(operation, body)
     declared = Endpoint(method, path, operation, params, body, answer, tag or blueprint.name, free_params)
     ENDPOINTS.append(declared)
 
@@ -101,6 +106,25 @@ def endpoint(blueprint: Blueprint, method: str, path: str, operation: str, *, pa
                                provide_automatic_options=False)
         return handler
     return register
+
+
+def _declared(operation: str, path: str, body: Body | None) -> tuple[Param, ...]:
+    """The operation's parameters that travel in the path or the query: not in the body or its form,
+    not documents (only a body carries those), not SOAP's own."""
+    carried = {f.name for f in body.fields} | {body.arg, body.name} if body is not None else set()
+    return tuple(Param.declared(p, path) for p in signature(operation)
+                 if not (p.soap_only or p.kind in _DOCUMENTS or p.name in carried or snake_case(p.name) in carried))
+
+
+_DOCUMENTS = ("datastore", "query", "ipd")
+
+
+def _typed(operation: str, body: Body | None) -> Body | None:
+    """The body with each form field's kind as the operation declares it."""
+    if body is None or not body.fields:
+        return body
+    kinds = {p.name: "file" if p.kind == "ipd" else p.kind for p in signature(operation)}
+    return replace(body, fields=tuple(replace(f, kind=kinds[f.name]) for f in body.fields))
 
 
 # -- bodies -------------------------------------------------------------------------------------------

@@ -6,14 +6,10 @@ from flask import Blueprint, request
 from engine import operations as ops
 from engine.datastore import DataStore, make_value
 from engine.errors import InvalidParameter
-from engine.states import DATA_LEVELS, LOG_LEVELS
 from schemas.snapshot import EXECUTION_IDS
 
-from .arguments import (AUTO_DISPOSE, CACHE, DEBUG, EXECUTION_ID, EXTERNAL_ID, IDEMPOTENCY_KEY, INSPECT, LOCKED,
-                        PEEK, PROCESS_URI, REPORT_IDS, SET_ONLINE, STATE_CHANGE_INDEX, STATES, THREAD_POOL, TIMEOUT,
-                        WAIT_ONLINE)
+from .arguments import IDEMPOTENCY_KEY
 from .endpoint import Answer, Body, FormField, endpoint
-from .params import Param
 
 bp = Blueprint("lifecycle", __name__)
 SNAPSHOT = Answer("snapshot", description="The process's snapshot.")
@@ -21,13 +17,12 @@ IDS = Answer("shape", EXECUTION_IDS, "How many processes (and which, when asked)
 QUERY = Body("query", "query", required=True, description="A query (CONTRACT §5), XML or JSON.")
 PARAMS = Body("datastore", "process_params", description="Process parameters: a data store in any of its four forms.")
 INSTANTIATE_FORM = Body("form", "form", required=False, description="multipart/form-data", fields=(
-    FormField("processUri"), FormField("externalId"),
-    FormField("cache", "boolean"), FormField("threadPoolId"),
-    FormField("process", "file", "An IPD to instantiate instead of the repository's."),
-    FormField("debug", "boolean"), FormField("autoDispose"), FormField("locked", "boolean")))
+    FormField("processUri"), FormField("externalId"), FormField("cache"), FormField("threadPoolId"),
+    FormField("process", "An IPD to instantiate instead of the repository's."),
+    FormField("debug"), FormField("autoDispose"), FormField("locked")))
 
 
-@endpoint(bp, "DELETE", "/processes/{executionId}", "disposeProcess", params=(EXECUTION_ID,),
+@endpoint(bp, "DELETE", "/processes/{executionId}", "disposeProcess",
           answer=Answer("optional_snapshot", description="The disposed process; nothing if there was none."))
 def dispose_process(engine, principal, execution_id):
     return ops.dispose_process(engine, principal, execution_id)
@@ -37,13 +32,12 @@ def _dispose_processes(engine, principal, report_execution_ids, query):
     return ops.dispose_processes(engine, principal, query, report_execution_ids=report_execution_ids)
 
 
-endpoint(bp, "DELETE", "/processes", "disposeProcesses", params=(REPORT_IDS,), body=QUERY,
+endpoint(bp, "DELETE", "/processes", "disposeProcesses", body=QUERY,
          answer=IDS)(_dispose_processes)
-endpoint(bp, "POST", "/processes/dispose", "disposeProcesses", params=(REPORT_IDS,),
-         body=QUERY, answer=IDS)(_dispose_processes)  # for clients that cannot send a body with DELETE
+endpoint(bp, "POST", "/processes/dispose", "disposeProcesses", body=QUERY, answer=IDS)(_dispose_processes)  # for clients that cannot send a body with DELETE
 
 
-@endpoint(bp, "POST", "/processes", "instantiate", params=(IDEMPOTENCY_KEY,), body=INSTANTIATE_FORM, answer=SNAPSHOT)
+@endpoint(bp, "POST", "/processes", "instantiate", also=(IDEMPOTENCY_KEY,), body=INSTANTIATE_FORM, answer=SNAPSHOT)
 def instantiate(engine, principal, process_uri, external_id, cache, thread_pool_id, process, debug, auto_dispose,
                 locked, idempotency_key):
     return ops.instantiate(engine, principal, process_uri, external_id=external_id,
@@ -53,21 +47,18 @@ def instantiate(engine, principal, process_uri, external_id, cache, thread_pool_
 
 
 @endpoint(bp, "POST", "/processes/{executionId}/reload", "reload",
-          params=(EXECUTION_ID, PROCESS_URI, Param("setOnline", "boolean", default=False)),
-          body=Body("form", "form", fields=(FormField("process", "file"),)), answer=SNAPSHOT)
+          body=Body("form", "form", fields=(FormField("process"),)), answer=SNAPSHOT)
 def reload(engine, principal, execution_id, process_uri, set_online, process):
     return ops.reload(engine, principal, execution_id, process_uri=process_uri, set_online=set_online, process=process)
 
 
-@endpoint(bp, "POST", "/processes/{executionId}/recover", "recoverProcess",
-          params=(EXECUTION_ID, Param("setOnline", "boolean", default=False),
-                  Param("updateCredentials", "boolean", default=False)), answer=SNAPSHOT)
+@endpoint(bp, "POST", "/processes/{executionId}/recover", "recoverProcess", answer=SNAPSHOT)
 def recover_process(engine, principal, execution_id, set_online, update_credentials):
     return ops.recover_process(engine, principal, execution_id, set_online=set_online,
                                update_credentials=update_credentials)
 
 
-@endpoint(bp, "POST", "/recover", "recoverProcesses", params=(Param("setOnline", "boolean", default=False), REPORT_IDS),
+@endpoint(bp, "POST", "/recover", "recoverProcesses",
           body=Body("query", "query", description="A query (CONTRACT §5), XML or JSON; none: every LOST process."),
           answer=IDS)
 def recover_processes(engine, principal, set_online, report_execution_ids, query):
@@ -75,16 +66,12 @@ def recover_processes(engine, principal, set_online, report_execution_ids, query
                                  report_execution_ids=report_execution_ids)
 
 
-RUN_PARAMS = (Param("processUri", required=True), EXTERNAL_ID, CACHE, THREAD_POOL, PEEK, TIMEOUT, STATES,
-              WAIT_ONLINE, INSPECT, SET_ONLINE, DEBUG, AUTO_DISPOSE, LOCKED, IDEMPOTENCY_KEY)
-
-
-@endpoint(bp, "POST", "/run", "run", params=RUN_PARAMS, body=PARAMS, answer=SNAPSHOT)
+@endpoint(bp, "POST", "/run", "run", also=(IDEMPOTENCY_KEY,), body=PARAMS, answer=SNAPSHOT)
 def run_post(engine, principal, process_params, **args):
     return ops.run(engine, principal, process_params=process_params, **args)  # the parameters' names are run's
 
 
-@endpoint(bp, "GET", "/run", "run", params=RUN_PARAMS, answer=SNAPSHOT, free_params="in.")
+@endpoint(bp, "GET", "/run", "run", also=(IDEMPOTENCY_KEY,), answer=SNAPSHOT, free_params="in.")
 def run_get(engine, principal, **args):
     return ops.run(engine, principal, process_params=_in_parameters(), **args)
 
@@ -101,7 +88,6 @@ def _in_parameters() -> DataStore | None:
 
 
 @endpoint(bp, "PUT", "/processes/{executionId}/attributes/{name}", "setAttribute",
-          params=(EXECUTION_ID, Param("name", where="path", required=True)),
           body=Body("text", "value", required=True, empty=True,
                     description="The attribute's value (text/plain, or a JSON string); it may be empty."),
           answer=Answer("none"))
@@ -109,39 +95,31 @@ def set_attribute(engine, principal, execution_id, name, value):
     ops.set_attribute(engine, principal, execution_id, name, value)
 
 
-BREAKPOINT = (EXECUTION_ID, Param("elementId", where="path", required=True, description="Full ID, e.g. root.start"),
-              TIMEOUT)
-
-
-@endpoint(bp, "POST", "/processes/{executionId}/breakpoints/{elementId}", "setBreakpoint", params=BREAKPOINT,
-          answer=SNAPSHOT)
+@endpoint(bp, "POST", "/processes/{executionId}/breakpoints/{elementId}", "setBreakpoint", answer=SNAPSHOT)
 def set_breakpoint(engine, principal, execution_id, element_id, timeout):
     return ops.set_breakpoint(engine, principal, execution_id, element_id, timeout=timeout)
 
 
-@endpoint(bp, "DELETE", "/processes/{executionId}/breakpoints/{elementId}", "setBreakpoint", params=BREAKPOINT,
+@endpoint(bp, "DELETE", "/processes/{executionId}/breakpoints/{elementId}", "setBreakpoint",
           answer=SNAPSHOT)  # setBreakpoint with remove=true
 def remove_breakpoint(engine, principal, execution_id, element_id, timeout):
     return ops.set_breakpoint(engine, principal, execution_id, element_id, remove=True, timeout=timeout)
 
 
-@endpoint(bp, "POST", "/processes/{executionId}/constants", "setInstanceConstants", params=(EXECUTION_ID,),
+@endpoint(bp, "POST", "/processes/{executionId}/constants", "setInstanceConstants",
           body=Body("datastore", "constants", required=True, description="The constants, as a data store."),
           answer=SNAPSHOT)
 def set_instance_constants(engine, principal, execution_id, constants):
     return ops.set_instance_constants(engine, principal, execution_id, constants)
 
 
-@endpoint(bp, "POST", "/processes/{executionId}/logSettings", "setLogSettings", params=(
-    EXECUTION_ID, Param("diagnosticLevel", choices=LOG_LEVELS),
-    Param("dataLevel", choices=DATA_LEVELS), Param("trace", "boolean")), answer=SNAPSHOT)
+@endpoint(bp, "POST", "/processes/{executionId}/logSettings", "setLogSettings", answer=SNAPSHOT)
 def set_log_settings(engine, principal, execution_id, diagnostic_level, data_level, trace):
     return ops.set_log_settings(engine, principal, execution_id, diagnostic_level=diagnostic_level,
                                 data_level=data_level, trace=trace)
 
 
 @endpoint(bp, "PUT", "/processes/{executionId}/online", "setOnline",
-          params=(EXECUTION_ID, TIMEOUT, PEEK, STATES, WAIT_ONLINE),
           body=Body("text", "online", required=True, description="true or false (text/plain, or a JSON boolean).",
                     json="boolean"), answer=SNAPSHOT)
 def set_online(engine, principal, execution_id, timeout, peek, states, wait_online, online):
@@ -151,7 +129,7 @@ def set_online(engine, principal, execution_id, timeout, peek, states, wait_onli
                           peek=peek, states=states, wait_online=wait_online)
 
 
-@endpoint(bp, "PUT", "/processes/{executionId}/owner", "setOwner", params=(EXECUTION_ID,),
+@endpoint(bp, "PUT", "/processes/{executionId}/owner", "setOwner",
           body=Body("text", "owner", required=True, description="The new owner's login name (text/plain)."),
           answer=SNAPSHOT)
 def set_owner(engine, principal, execution_id, owner):
@@ -159,7 +137,6 @@ def set_owner(engine, principal, execution_id, owner):
 
 
 @endpoint(bp, "PUT", "/processes/{executionId}/permissions/{name}", "setPermissions",
-          params=(EXECUTION_ID, Param("name", where="path", required=True, description="A user or role name.")),
           body=Body("text", "privileges", json="strings",
                     description="Comma-separated privileges (text/plain, or a JSON array); empty removes."),
           answer=SNAPSHOT)
@@ -167,8 +144,7 @@ def set_permissions(engine, principal, execution_id, name, privileges):
     return ops.set_permissions(engine, principal, execution_id, name, (privileges or "").split(","))
 
 
-@endpoint(bp, "POST", "/processes/{executionId}/start", "startProcess",
-          params=(EXECUTION_ID, PEEK, TIMEOUT, STATES, WAIT_ONLINE, INSPECT, SET_ONLINE), body=PARAMS, answer=SNAPSHOT)
+@endpoint(bp, "POST", "/processes/{executionId}/start", "startProcess", body=PARAMS, answer=SNAPSHOT)
 def start_process(engine, principal, execution_id, peek, timeout, states, wait_online, inspect_pipeline, set_online,
                   process_params):
     return ops.start_process(engine, principal, execution_id, process_params=process_params, peek=peek,
@@ -176,10 +152,7 @@ def start_process(engine, principal, execution_id, peek, timeout, states, wait_o
                              inspect_pipeline=inspect_pipeline, set_online=set_online)
 
 
-@endpoint(bp, "POST", "/processes/{executionId}/terminate", "terminateProcess", params=(
-    EXECUTION_ID, Param("kill", "boolean", default=False), Param("fail", "boolean", default=False), Param("message"),
-    TIMEOUT, PEEK, STATES, WAIT_ONLINE, INSPECT, Param("setOnline", "boolean", default=False), STATE_CHANGE_INDEX),
-    answer=SNAPSHOT)
+@endpoint(bp, "POST", "/processes/{executionId}/terminate", "terminateProcess", answer=SNAPSHOT)
 def terminate_process(engine, principal, execution_id, kill, fail, message, timeout, peek, states, wait_online,
                       inspect_pipeline, set_online, state_change_index):
     return ops.terminate_process(engine, principal, execution_id, kill=kill, fail=fail, message=message,
@@ -188,7 +161,7 @@ def terminate_process(engine, principal, execution_id, kill, fail, message, time
                                  state_change_index=state_change_index)
 
 
-@endpoint(bp, "POST", "/processes/{executionId}/updateCredentials", "updateCredentials", params=(EXECUTION_ID,),
+@endpoint(bp, "POST", "/processes/{executionId}/updateCredentials", "updateCredentials",
           answer=SNAPSHOT)
 def update_credentials(engine, principal, execution_id):
     return ops.update_credentials(engine, principal, execution_id)

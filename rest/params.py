@@ -7,7 +7,6 @@ OpenAPI document. Every malformed value is an InvalidParameter naming the parame
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
@@ -19,6 +18,7 @@ from engine.clock import check_timeout, parse_timestamp
 from engine.datastore import check_xml_text
 from engine.errors import (InvalidDataStore, InvalidParameter, NotAcceptable, PayloadTooLarge, UnsupportedMediaType,
                            shown)
+from schemas.signatures import Parameter, snake_case
 
 JSON, XML = "application/json", "application/xml"
 XML_TYPES = ("application/xml", "text/xml")
@@ -62,15 +62,6 @@ def parse_timestamp_param(name: str, text: str) -> datetime:
         raise InvalidParameter(name, f"{shown(text)} is not an ISO 8601 timestamp") from None
 
 
-def snake_case(name: str) -> str:
-    """A wire name as the handler's keyword: `executionId` → `execution_id` (the spec's names on the wire,
-    snake_case in Python)."""
-    return _CAMEL_HUMP.sub("_", name).lower()
-
-
-_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
 @dataclass(frozen=True)
 class Param:
     """One parameter of an endpoint: where it is, how it parses, how it is described."""
@@ -93,6 +84,14 @@ class Param:
     def optional_query(self) -> bool:
         """Read only when present: absent, it is its default."""
         return self.where == "query" and not self.required
+
+    @classmethod
+    def declared(cls, parameter: Parameter, path: str) -> "Param":
+        """The REST form of an operation's parameter (`schemas.signatures`): in the path where the route
+        names it, else in the query."""
+        where = "path" if f"{{{parameter.name}}}" in path else "query"
+        return cls(parameter.name, parameter.kind, where, parameter.many, parameter.required or where == "path",
+                   parameter.default, parameter.choices, parameter.description)
 
     def absent(self) -> Any:
         return [] if self.many else self.default

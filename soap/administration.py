@@ -5,15 +5,13 @@ from __future__ import annotations
 from spyne import Long, ServiceBase, Unicode
 
 from engine import operations as ops
-from engine.states import HEALTH_NAMES, NODE_SELECTIONS, STATE_NAMES
 from schemas.results import (DEFINITIONS, FEATURES, MAINTENANCE_LEVEL, MODULES, NODE_STATE, NODE_STATES, SANITY_REPORT,
                              SERVICES, TELEMETRY)
 
 from . import answers
 from .lifecycle import SNAPSHOT
-from .params import engine, flag, principal, read_timeout, required_flag, text, texts
-from .types import (Flag, FlagTrue, NodeSelection, RequiredFlag, RequiredText, Text, Texts, Timeout, Timestamp,
-                    operation, out)
+from .params import engine, operation, principal
+from .types import out
 
 NODE = out("nodeState")
 
@@ -21,17 +19,17 @@ NODE = out("nodeState")
 class AdministrationService(ServiceBase):
     __service_name__ = "ProcessEngineService"  # one wsdl:service for every section
 
-    @operation(Texts)
+    @operation()
     def clearCache(ctx, cache_paths):
-        ops.clear_cache(engine(ctx), principal(ctx), texts("cachePaths", cache_paths) or None)
+        ops.clear_cache(engine(ctx), principal(ctx), cache_paths or None)
 
     @operation(**out("brokerUri", Unicode))
     def getBrokerUri(ctx):
         return ops.get_broker_uri(engine(ctx), principal(ctx))
 
-    @operation(Text, FlagTrue, **out("dataStore"))
+    @operation(**out("dataStore"))
     def getConstants(ctx, path, simple_data_store):
-        return answers.data_store(ops.get_constants(engine(ctx), principal(ctx), text("path", path)), simple_data_store)
+        return answers.data_store(ops.get_constants(engine(ctx), principal(ctx), path), simple_data_store)
 
     @operation(**out("features"))
     def getFeatures(ctx):
@@ -41,9 +39,9 @@ class AdministrationService(ServiceBase):
     def getMaintenanceLevel(ctx):
         return answers.shape(MAINTENANCE_LEVEL, ops.get_maintenance_level(engine(ctx), principal(ctx)))
 
-    @operation(Text, **out("modules"))
+    @operation(**out("modules"))
     def getModules(ctx, lang):
-        return answers.shape(MODULES, ops.get_modules(engine(ctx), principal(ctx), text("lang", lang)))
+        return answers.shape(MODULES, ops.get_modules(engine(ctx), principal(ctx), lang))
 
     @operation(**NODE)
     def getNodeState(ctx):
@@ -65,75 +63,66 @@ class AdministrationService(ServiceBase):
     def listServices(ctx):
         return answers.shape(SERVICES, ops.list_services(engine(ctx), principal(ctx)))
 
-    @operation(RequiredFlag, NodeSelection, Texts)
+    @operation()
     def setEngineOnline(ctx, online, param, node):
-        ops.set_engine_online(engine(ctx), principal(ctx), required_flag("online", online),
-                              text("param", param, choices=NODE_SELECTIONS) or "all", texts("node", node))
+        ops.set_engine_online(engine(ctx), principal(ctx), online, param, node)
 
-    @operation(RequiredText)
+    @operation()
     def setMaintenanceLevel(ctx, level_id):
-        ops.set_maintenance_level(engine(ctx), principal(ctx), text("levelId", level_id, True))
+        ops.set_maintenance_level(engine(ctx), principal(ctx), level_id)
 
-    @operation(Texts, Texts, Texts, Texts, Texts, Timestamp, Texts)
+    @operation()
     def uncacheProcesses(ctx, execution_id, owner, process_uri, states, health, timestamp, engine_id):
-        ops.uncache_processes(engine(ctx), principal(ctx), execution_ids=texts("executionId", execution_id),
-                              owners=texts("owner", owner), process_uris=texts("processUri", process_uri),
-                              states=texts("states", states, STATE_NAMES),
-                              health=texts("health", health, HEALTH_NAMES),
-                              timestamp=timestamp, engine_ids=texts("engineId", engine_id))
+        ops.uncache_processes(engine(ctx), principal(ctx), execution_ids=execution_id, owners=owner,
+                              process_uris=process_uri, states=states, health=health, timestamp=timestamp,
+                              engine_ids=engine_id)
 
     @operation(**out("version", Unicode))
     def version(ctx):
         return ops.version(engine(ctx), principal(ctx))
 
-    @operation(Timeout, **out("runningProcesses", Long))
+    @operation(**out("runningProcesses", Long))
     def waitForNoRunningProcesses(ctx, timeout):
-        return ops.wait_for_no_running_processes(engine(ctx), principal(ctx), read_timeout("timeout", timeout))
+        return ops.wait_for_no_running_processes(engine(ctx), principal(ctx), timeout)
 
 
 class ServiceManagementService(ServiceBase):
     __service_name__ = "ProcessEngineService"  # one wsdl:service for every section
 
-    @operation(RequiredText, Flag, Flag, FlagTrue, **SNAPSHOT)
-    def getServiceSnapshot(ctx, service_id, peek, inspect_pipeline, simple_data_store):
-        result = ops.get_service_snapshot(engine(ctx), principal(ctx), text("serviceId", service_id, True),
-                                          peek=flag(peek), inspect_pipeline=flag(inspect_pipeline))
+    @operation(**SNAPSHOT)
+    def getServiceSnapshot(ctx, service_id, simple_data_store, **args):
+        result = ops.get_service_snapshot(engine(ctx), principal(ctx), service_id, **args)
         return answers.snapshot(result, simple_data_store)
 
-    @operation(RequiredText, Flag, Flag, FlagTrue, **SNAPSHOT)
-    def startService(ctx, service_id, peek, inspect_pipeline, simple_data_store):
-        result = ops.start_service(engine(ctx), principal(ctx), text("serviceId", service_id, True),
-                                   peek=flag(peek), inspect_pipeline=flag(inspect_pipeline))
+    @operation(**SNAPSHOT)
+    def startService(ctx, service_id, simple_data_store, **args):
+        result = ops.start_service(engine(ctx), principal(ctx), service_id, **args)
         return answers.snapshot(result, simple_data_store)
 
 
 class ClusterService(ServiceBase):
     __service_name__ = "ProcessEngineService"  # one wsdl:service for every section
 
-    @operation(Timeout, **NODE)
+    @operation(**NODE)
     def clusterConnect(ctx, timeout):
-        return answers.shape(NODE_STATE, ops.cluster_connect(engine(ctx), principal(ctx),
-                                                             read_timeout("timeout", timeout)))
+        return answers.shape(NODE_STATE, ops.cluster_connect(engine(ctx), principal(ctx), timeout))
 
-    @operation(Timeout, **NODE)
+    @operation(**NODE)
     def clusterDisconnect(ctx, timeout):
-        return answers.shape(NODE_STATE, ops.cluster_disconnect(engine(ctx), principal(ctx),
-                                                                read_timeout("timeout", timeout)))
+        return answers.shape(NODE_STATE, ops.cluster_disconnect(engine(ctx), principal(ctx), timeout))
 
 
 class DiagnosticService(ServiceBase):
     __service_name__ = "ProcessEngineService"  # one wsdl:service for every section
 
-    @operation(Texts, **out("sanityReport"))
+    @operation(**out("sanityReport"))
     def checkSanity(ctx, checks):
-        result = ops.check_sanity(engine(ctx), principal(ctx), texts("checks", checks) or None)
-        return answers.shape(SANITY_REPORT, result)
+        return answers.shape(SANITY_REPORT, ops.check_sanity(engine(ctx), principal(ctx), checks or None))
 
-    @operation(Texts, **out("telemetryData"))
+    @operation(**out("telemetryData"))
     def getTelemetryData(ctx, types):
-        return answers.shape(TELEMETRY, ops.get_telemetry_data(engine(ctx), principal(ctx),
-                                                               texts("types", types) or None))
+        return answers.shape(TELEMETRY, ops.get_telemetry_data(engine(ctx), principal(ctx), types or None))
 
-    @operation(Timeout)
+    @operation()
     def garbageCollect(ctx, timeout):
-        ops.garbage_collect(engine(ctx), principal(ctx), read_timeout("timeout", timeout))
+        ops.garbage_collect(engine(ctx), principal(ctx), timeout)

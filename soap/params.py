@@ -3,9 +3,11 @@ comma-separated, choices checked, text XML can carry, timeouts from -1 up; every
 InvalidParameter naming the parameter. Also the caller and the engine of the call."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+import functools
+from typing import Any, Callable, Iterable, Iterator
 
 from lxml import etree
+from spyne import rpc
 
 from engine.clock import check_timeout
 from engine.datastore import DataStore, check_xml_text
@@ -14,10 +16,47 @@ from engine.query import Query
 from engine.security import Principal
 from schemas import datastore, query as query_form
 from schemas.namespaces import DATASTORE, qname
+from schemas.signatures import Parameter, signature
 
-from .types import SIMPLE_TYPE_NAMESPACES, XSI, XSI_TYPE, Document, QueryDocument, StoreDocument, xsi_type
+from .types import (SIMPLE_TYPE_NAMESPACES, XSI, XSI_TYPE, Document, QueryDocument, StoreDocument, wire_type,
+                    xsi_type)
 
 _ENTRY = qname(DATASTORE, "entry")
+
+
+def operation(**keywords: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Spyne's `@rpc` for the operation the function is named after, from its declaration
+    (`schemas.signatures`): the parameters in the spec's order and wire names, each read as REST reads it;
+    the function gets them parsed, by their snake_case names. `keywords` name the answer (`types.out`)."""
+    def declare(function: Callable[..., Any]) -> Any:
+        declared = signature(function.__name__)
+
+        @functools.wraps(function)
+        def call(ctx: Any, *values: Any) -> Any:
+            return function(ctx, **{p.keyword: parsed(p, value) for p, value in zip(declared, values)})
+        return rpc(*(wire_type(p) for p in declared), _args=tuple(p.name for p in declared), **keywords)(call)
+    return declare
+
+
+def parsed(parameter: Parameter, value: Any) -> Any:
+    """What a stub sent for the parameter, checked as the declaration says; absent, its default."""
+    name, kind = parameter.name, parameter.kind
+    if kind == "string":
+        if parameter.many:
+            return texts(name, value, parameter.choices)
+        checked = text(name, value, parameter.required, parameter.choices)
+        return parameter.default if checked is None else checked
+    if kind == "boolean":
+        return required_flag(name, value) if parameter.required else flag(value, parameter.default)
+    if kind == "integer":
+        return number(name, value)
+    if kind == "timeout":
+        return read_timeout(name, value, parameter.default)
+    if kind == "datastore":
+        return data_store(name, value, parameter.required)
+    if kind == "query":
+        return read_query(name, value, parameter.required)
+    return stream(value) if kind == "ipd" else value
 
 
 def engine(ctx: Any) -> Any:

@@ -2,16 +2,16 @@
 result type whose value is the element `schemas/` writes (see the package docstring for why)."""
 from __future__ import annotations
 
-import inspect
-from typing import Any, Callable
+from typing import Any
 
 from lxml import etree
-from spyne import AnyXml, Boolean, ByteArray, DateTime, Integer, Long, Unicode, rpc
+from spyne import AnyXml, Boolean, ByteArray, DateTime, Integer, Long, Unicode
 from spyne.model import ModelBase
 
 from engine.states import AUTO_DISPOSE_NAMES, DATA_LEVELS, LOG_LEVELS, NODE_SELECTIONS
 from schemas.namespaces import DATASTORE, PROCESS, QUERY, qname
 from schemas.shape_xsd import XS
+from schemas.signatures import Parameter
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XSI_TYPE, XSI_NIL = f"{{{XSI}}}type", f"{{{XSI}}}nil"
@@ -77,6 +77,8 @@ AutoDisposeMode = choice("AutoDispose", AUTO_DISPOSE_NAMES)  # the snapshot's ty
 LogLevel = choice("logLevel", LOG_LEVELS)
 DataLevel = choice("dataLevel", DATA_LEVELS)
 NodeSelection = choice("nodeSelection", NODE_SELECTIONS)
+_ENUMERATIONS = {"AutoDispose": AutoDisposeMode, "logLevel": LogLevel, "dataLevel": DataLevel,
+                 "nodeSelection": NodeSelection}
 
 
 class Document(AnyXml):
@@ -102,6 +104,8 @@ OptionalStore = StoreDocument(min_occurs=0)
 RequiredStore = StoreDocument(min_occurs=1, nillable=False)
 RequiredQuery = QueryDocument(min_occurs=1, nillable=False)
 OptionalQuery = QueryDocument(min_occurs=0)
+_DOCUMENTS = {("datastore", True): RequiredStore, ("datastore", False): OptionalStore,
+              ("query", True): RequiredQuery, ("query", False): OptionalQuery}
 
 
 # -- results ------------------------------------------------------------------------------------------
@@ -117,20 +121,20 @@ class Element(AnyXml):
 Result = Element(min_occurs=0)
 
 
-def operation(*types: Any, **keywords: Any) -> Callable[[Callable[..., Any]], Any]:
-    """Spyne's `@rpc`, for a function whose arguments are the operation's parameters in snake_case: on the
-    wire (and in the WSDL) each keeps the spec's camelCase name."""
-    def declare(function: Callable[..., Any]) -> Any:
-        names = list(inspect.signature(function).parameters)[1:]  # after the context
-        public = {name: camel_case(name) for name in names if camel_case(name) != name}
-        return rpc(*types, _in_arg_names=public, **keywords)(function)
-    return declare
-
-
-def camel_case(name: str) -> str:
-    """`execution_id` → `executionId`: a snake_case argument's name in the spec."""
-    first, *rest = name.split("_")
-    return first + "".join(word[:1].upper() + word[1:] for word in rest)
+def wire_type(parameter: Parameter) -> Any:
+    """The Spyne type of an operation's declared parameter (`schemas.signatures`): what the WSDL says of it."""
+    kind = parameter.kind
+    if kind == "string":
+        if parameter.many:
+            return Texts
+        return RequiredText if parameter.required else _ENUMERATIONS[parameter.enum] if parameter.enum else Text
+    if kind == "boolean":
+        return RequiredFlag if parameter.required else FlagTrue if parameter.default is True else Flag
+    if kind == "timeout":
+        return Timeout if parameter.default == -1 else Number  # a timeout of its own (getWatcher's): a number
+    if kind in ("datastore", "query"):
+        return _DOCUMENTS[kind, parameter.required]
+    return {"integer": Number, "timestamp": Timestamp, "ipd": Stream}[kind]
 
 
 def out(name: str, kind: Any = Result) -> dict[str, Any]:
