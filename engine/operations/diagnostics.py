@@ -1,6 +1,6 @@
 """The operations of the spec's "Diagnostic Operations" section; admin only (CONTRACT §8).
 
-The checks and telemetry types are those of `engine.diagnostics`, whose docstring maps the spec's
+The checks and telemetry types are those of `engine.features.diagnostics`, whose docstring maps the spec's
 names (ZooKeeper, task manager) onto this engine's stores. `checks` and `types` take names repeated or
 as one comma-separated item; an unknown name is refused before anything runs.
 """
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .. import diagnostics
+from ..features.diagnostics import checks as sanity, garbage, telemetry
+from ..features.diagnostics.probe import choose
 from .shared import timeout_seconds
 from ..model import SanityReport, TelemetryData
 from ..runtime.engine import ProcessEngine
@@ -19,20 +20,20 @@ def check_sanity(pe: ProcessEngine, principal: Principal, checks: Iterable[str] 
     """Run the named checks (the standard ones when none is named); the report lists what they found,
     and is empty of problems when nothing was."""
     require_admin(principal, "checkSanity")
-    chosen = diagnostics.choose(checks, tuple(diagnostics.CHECKS), diagnostics.STANDARD_CHECKS, "checks")
-    return diagnostics.check_sanity(pe, chosen)
+    chosen = choose(checks, tuple(sanity.CHECKS), sanity.STANDARD_CHECKS, "checks")
+    return sanity.check_sanity(pe, chosen)
 
 
 def get_telemetry_data(pe: ProcessEngine, principal: Principal, types: Iterable[str] | None = None) -> TelemetryData:
     """Telemetry of the named types (all of them when none is named)."""
     require_admin(principal, "getTelemetryData")
-    chosen = diagnostics.choose(types, tuple(diagnostics.TELEMETRY), diagnostics.STANDARD_TYPES, "types")
-    return diagnostics.telemetry(pe, chosen)
+    chosen = choose(types, tuple(telemetry.TELEMETRY), telemetry.STANDARD_TYPES, "types")
+    return telemetry.telemetry(pe, chosen)
 
 
-def get_node_figures(pe: ProcessEngine) -> diagnostics.NodeFigures:
+def get_node_figures(pe: ProcessEngine) -> telemetry.NodeFigures:
     """This node's figures for a metrics scrape (CONTRACT §1; the door decides who may scrape)."""
-    return diagnostics.node_figures(pe)
+    return telemetry.node_figures(pe)
 
 
 def garbage_collect(pe: ProcessEngine, principal: Principal, timeout: int = -1) -> None:
@@ -40,4 +41,4 @@ def garbage_collect(pe: ProcessEngine, principal: Principal, timeout: int = -1) 
     their retention, delete orphaned log rows, finish obsolete watchers. Returns when it is done or when
     `timeout` milliseconds have passed (-1 blocks, capped by `engine.max_timeout_ms`)."""
     require_admin(principal, "garbageCollect")
-    diagnostics.collect_garbage(pe, timeout_seconds(pe, timeout))
+    garbage.collect_garbage(pe, timeout_seconds(pe, timeout))

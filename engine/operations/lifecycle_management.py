@@ -6,7 +6,8 @@ from contextlib import ExitStack, nullcontext
 from typing import Iterable
 
 
-from .. import clock, idempotency
+from .. import clock
+from ..features import idempotency
 from ..datastore import DataStore
 from ..definitions.repository import LoadedDefinition
 from ..errors import EngineOffline, InvalidParameter, InvalidState, MultiError, NotFound

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from .. import clock, maintenance
+from .. import clock
+from ..features import maintenance
 from ..clock import check_timeout, format_timestamp
 from ..errors import InvalidParameter, NotFound
 from .shared import timeout_seconds

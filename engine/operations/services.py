@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .. import services
+from ..features import services
 from .shared import deliver
 from ..model import ServiceInfo, Snapshot
 from ..runtime.engine import ProcessEngine

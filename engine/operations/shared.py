@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .. import clock, idempotency
+from .. import clock
+from ..features import idempotency
 from ..clock import check_timeout
 from ..definitions.repository import LoadedDefinition
 from ..errors import InvalidParameter, InvalidState, NotFound
@@ -22,7 +23,7 @@ from ..storage.definitions import load_source
 from ..storage.instances import InstanceRecord
 
 if TYPE_CHECKING:
-    from ..idempotency import Claim
+    from ..features.idempotency import Claim
     from ..runtime.engine import ProcessEngine
 
 

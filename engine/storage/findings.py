@@ -1,4 +1,4 @@
-"""The statements of sanity checks, telemetry and garbage collection (`engine.diagnostics`): each
+"""The statements of sanity checks, telemetry and garbage collection (`engine.features.diagnostics`): each
 finding's query, built here and handed back unread, so that the engine says what a row means and how
 many rows it lists (`first`, `count`)."""
 from __future__ import annotations

@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, insert, update
 
-from engine import clock, diagnostics, operations as ops
+from engine import clock, operations as ops
+from engine.features.diagnostics import checks as sanity, garbage, telemetry
 from engine.errors import AuthorizationError, InvalidParameter, NotFound
 from engine.model import SanityReport
 from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
@@ -147,7 +148,7 @@ def test_a_sane_engine_reports_nothing(pe):
     assert started.state.value == "PAUSED"
     ops.instantiate(pe, ADMIN, "hold.ipd")
     report = ops.check_sanity(pe, ADMIN)
-    assert report.checks == diagnostics.STANDARD_CHECKS
+    assert report.checks == sanity.STANDARD_CHECKS
     assert report.problems == ()
 
 
@@ -311,10 +312,10 @@ def test_no_running_and_clean_state(pe):
 def test_names_repeated_or_comma_separated(pe):
     assert ops.check_sanity(pe, ADMIN, ["signal, waiter", "SIGNAL"]).checks == ("signal", "waiter")
     assert ops.check_sanity(pe, ADMIN, "execution").checks == ("execution",)
-    assert ops.check_sanity(pe, ADMIN, []).checks == diagnostics.STANDARD_CHECKS
+    assert ops.check_sanity(pe, ADMIN, []).checks == sanity.STANDARD_CHECKS
     assert ops.get_telemetry_data(pe, ADMIN, ["waitstate,TASK"]).types == ("WAITSTATE", "TASK")
-    assert ops.get_telemetry_data(pe, ADMIN).types == diagnostics.STANDARD_TYPES
-    assert len(diagnostics.STANDARD_TYPES) == 10
+    assert ops.get_telemetry_data(pe, ADMIN).types == telemetry.STANDARD_TYPES
+    assert len(telemetry.STANDARD_TYPES) == 10
 
 
 def test_unknown_names_and_bad_timeouts_are_refused(pe):
@@ -450,4 +451,4 @@ def test_garbage_collect_keeps_disposed_rows_within_their_retention(engine_facto
     fetched = disposed(pe)
     ops.garbage_collect(pe, ADMIN, timeout=0)
     assert raw(pe, fetched).disposed_at is not None
-    assert diagnostics.collect_garbage(pe, 1.0) == diagnostics.Collected(0, 0, 0, True)
+    assert garbage.collect_garbage(pe, 1.0) == garbage.Collected(0, 0, 0, True)

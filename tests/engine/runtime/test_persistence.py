@@ -134,7 +134,7 @@ def test_crash_loses_nothing(storage_url, make_settings, engine_factory, tmp_pat
     write_definition(repo, "spin.ipd", SPIN)
     env = dict(os.environ, PE_STORAGE_URL=storage_url, PE_REPOSITORY_PATH=str(repo), PE_NODE_ID="doomed",
                CRASH_TIMER="PT4S", PYTHONPATH=str(ROOT))
-    host = subprocess.Popen([sys.executable, "-m", "tests.engine.crash_host", "100", "100"], cwd=ROOT, env=env,
+    host = subprocess.Popen([sys.executable, "-m", "tests.engine.runtime.crash_host", "100", "100"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, text=True)
     try:
         told = json.loads(host.stdout.readline())

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import clock
-from .errors import NotFound
-from .model import MaintenanceLevel
-from .storage import engine_state, instances as store
-from .storage.database import Connection
+from .. import clock
+from ..errors import NotFound
+from ..model import MaintenanceLevel
+from ..storage import engine_state, instances as store
+from ..storage.database import Connection
 
 if TYPE_CHECKING:
-    from .runtime.engine import ProcessEngine
+    from ..runtime.engine import ProcessEngine
 
 KEY = "maintenanceLevel"
 

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from . import clock
-from .errors import InvalidParameter
-from .storage import idempotency_keys as keys, instances as store
-from .storage.database import Connection
-from .storage.instances import InstanceRecord
+from .. import clock
+from ..errors import InvalidParameter
+from ..storage import idempotency_keys as keys, instances as store
+from ..storage.database import Connection
+from ..storage.instances import InstanceRecord
 
 if TYPE_CHECKING:
-    from .runtime.engine import ProcessEngine
+    from ..runtime.engine import ProcessEngine
 
 MAX_KEY = 255
 

@@ -17,7 +17,7 @@ from engine.states import ExecutionState
 
 NS = "http://www.infinica.com/process-engine"
 HEAD = f'<process xmlns="{NS}" version="4">'
-SAMPLES = Path(__file__).resolve().parents[2] / "config" / "processes"
+SAMPLES = Path(__file__).resolve().parents[3] / "config" / "processes"
 MODULES = load_modules()
 
 
