@@ -21,7 +21,7 @@ from engine import operations as ops
 from engine.datastore import DataStore, make_value
 from engine.errors import EngineError
 from engine.model import Snapshot
-from engine.runtime.engine import ProcessEngine
+from engine.runtime.node import ProcessEngine
 from engine.security import ANONYMOUS_ADMIN
 from engine.states import END_STATES, ExecutionState
 

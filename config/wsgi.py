@@ -16,7 +16,7 @@ from werkzeug.wsgi import ClosingIterator
 from config.allocator import malloc_trim
 from config.settings import Settings, for_worker, load_settings
 from engine import operations as ops
-from engine.runtime.engine import ProcessEngine
+from engine.runtime.node import ProcessEngine
 from rest import create_rest_app, metrics
 from soap import create_soap_app
 

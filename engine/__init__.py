@@ -4,7 +4,7 @@ Nothing in this package knows about HTTP, SOAP or the wire formats. What the doo
 wire formats (`schemas`) and the command line may use is listed in `__all__`: the operations facade and
 the values it takes and answers. Everything else (runtime, storage, definitions, the domain features
 under the facade) is the engine's own; an import-linter contract in pyproject.toml holds the doors to
-this list. The composition root (`config`) also names `runtime.engine.ProcessEngine`, which
+this list. The composition root (`config`) also names `runtime.node.ProcessEngine`, which
 `operations.new_engine` builds from `settings.EngineSettings`.
 """
 

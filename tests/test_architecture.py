@@ -39,7 +39,7 @@ def test_the_engine_is_the_host_its_runtime_parts_name(tmp_path):
     import inspect
 
     from config.settings import load_settings
-    from engine.runtime.engine import ProcessEngine
+    from engine.runtime.node import ProcessEngine
     from engine.runtime.host import Host
 
     settings = load_settings({}).with_overrides(storage={"url": f"sqlite:///{tmp_path / 'host.db'}"}, services=())

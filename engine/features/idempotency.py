@@ -18,7 +18,7 @@ from ..storage.database import Connection
 from ..storage.instances import InstanceRecord
 
 if TYPE_CHECKING:
-    from ..runtime.engine import ProcessEngine
+    from ..runtime.node import ProcessEngine
 
 MAX_KEY = 255
 

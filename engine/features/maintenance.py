@@ -10,7 +10,7 @@ from ..storage import engine_state, instances as store
 from ..storage.database import Connection
 
 if TYPE_CHECKING:
-    from ..runtime.engine import ProcessEngine
+    from ..runtime.node import ProcessEngine
 
 KEY = "maintenanceLevel"
 

@@ -21,7 +21,7 @@ from ..storage.database import AlreadyStored, Connection
 from ..storage.instances import InstanceRecord
 
 if TYPE_CHECKING:
-    from ..runtime.engine import ProcessEngine
+    from ..runtime.node import ProcessEngine
 
 log = logging.getLogger(__name__)
 _ENDED = {s.value for s in END_STATES}

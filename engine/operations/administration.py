@@ -12,7 +12,7 @@ from ..datastore import DataStore
 from ..errors import EngineError, InvalidParameter, NotFound
 from ..model import DefinitionListing, Feature, ModuleInfo, OperationInfo
 from ..modules import describe
-from ..runtime.engine import ProcessEngine
+from ..runtime.node import ProcessEngine
 from ..security import Principal, require_admin
 from ..states import ACTIVE_STATES, ExecutionState, HealthState, parse_enum
 from ..storage import instances as store

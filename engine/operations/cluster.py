@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..clock import check_timeout
 from .shared import timeout_seconds
 from ..model import NodeState
-from ..runtime.engine import ProcessEngine
+from ..runtime.node import ProcessEngine
 from ..security import Principal, require_admin
 from .node_control import _own_state
 

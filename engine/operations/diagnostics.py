@@ -12,7 +12,7 @@ from ..features.diagnostics import checks as sanity, garbage, telemetry
 from ..features.diagnostics.probe import choose
 from .shared import timeout_seconds
 from ..model import SanityReport, TelemetryData
-from ..runtime.engine import ProcessEngine
+from ..runtime.node import ProcessEngine
 from ..security import Principal, require_admin
 
 

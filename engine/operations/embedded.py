@@ -4,7 +4,7 @@ to date (`process-engine db upgrade`)."""
 from __future__ import annotations
 
 from ..model import LogEntry
-from ..runtime.engine import ProcessEngine
+from ..runtime.node import ProcessEngine
 from ..security import Principal, require_admin
 from ..storage import instances as store
 from ..storage.database import Database

@@ -17,7 +17,7 @@ from .shared import (WaitFor, await_and_deliver, change, definition_of, deliver,
                         drive_and_deliver, load, may_drive_here, start_and_deliver, terminate)
 from ..model import ExecutionIds, Snapshot
 from ..query import Query
-from ..runtime.engine import ProcessEngine
+from ..runtime.node import ProcessEngine
 from ..runtime.position import DefinitionConflict, decode_position
 from ..runtime.records import apply, merge_parameters, new_record, state_values
 from ..security import Principal, require, require_role

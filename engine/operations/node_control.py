@@ -11,8 +11,8 @@ from ..clock import check_timeout, format_timestamp
 from ..errors import InvalidParameter, NotFound
 from .shared import timeout_seconds
 from ..model import ClusterInfo, MaintenanceLevel, NodeState
-from ..runtime.broadcast import NODES_CHANGED
-from ..runtime.engine import ProcessEngine
+from ..runtime.cluster.broadcast import NODES_CHANGED
+from ..runtime.node import ProcessEngine
 from ..security import Principal, require_admin
 from ..states import NODE_SELECTIONS
 from ..storage import nodes as node_store

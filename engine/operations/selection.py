@@ -12,7 +12,7 @@ dispose or execute is selected, and refused by name (CONTRACT §10): it is not s
 from __future__ import annotations
 
 from ..query import And, Param, Query, QueryField, QueryOperation, check, order_of, page, split_by_in
-from ..runtime.engine import ProcessEngine
+from ..runtime.node import ProcessEngine
 from ..security import Principal
 from ..states import HealthState, Privilege
 from ..storage import instances as store, selection as sql

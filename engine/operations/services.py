@@ -6,7 +6,7 @@ from typing import Any, Mapping
 from ..features import services
 from .shared import deliver
 from ..model import ServiceInfo, Snapshot
-from ..runtime.engine import ProcessEngine
+from ..runtime.node import ProcessEngine
 from ..security import ENGINE, Principal, require_admin
 from ..settings import EngineSettings
 

@@ -24,7 +24,7 @@ from ..storage.instances import InstanceRecord
 
 if TYPE_CHECKING:
     from ..features.idempotency import Claim
-    from ..runtime.engine import ProcessEngine
+    from ..runtime.node import ProcessEngine
 
 
 def load(conn: Connection, principal: Principal, execution_id: str, privilege: Privilege,

@@ -9,7 +9,7 @@ from ..clock import check_timeout
 from .shared import WaitFor, await_and_deliver, deliver, load
 from ..model import ParameterInfo, Snapshot, SnapshotList, ValidationResult
 from ..query import Query
-from ..runtime.engine import ProcessEngine
+from ..runtime.node import ProcessEngine
 from ..security import Principal
 from ..snapshots import snapshot_of
 from ..states import END_STATES, Privilege

@@ -10,7 +10,7 @@ from ..ids import random_uuid
 from ..clock import check_timeout
 from .shared import definition_of, load, timeout_seconds
 from ..model import WatchConditions, Watcher
-from ..runtime.engine import ProcessEngine
+from ..runtime.node import ProcessEngine
 from ..runtime.watching import capture, encode_conditions, waiter_key
 from ..security import Principal, has_privilege
 from ..snapshots import snapshot_of

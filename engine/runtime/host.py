@@ -19,7 +19,7 @@ class Host(Protocol):
     repository: DefinitionRepository
     public_constants: Any
     executor: Any                   # runtime.executor.Executor
-    membership: Any                 # runtime.membership.Membership
+    membership: Any                 # runtime.cluster.membership.Membership
     watching: Any                   # runtime.watching.Watching
 
     def accepting_work(self) -> bool: ...

@@ -14,7 +14,7 @@ from typing import Callable
 
 from config.settings import load_settings
 from engine import operations as ops
-from engine.runtime.engine import ProcessEngine
+from engine.runtime.node import ProcessEngine
 from engine.security import ANONYMOUS_ADMIN
 
 STEPS = 10

@@ -22,7 +22,7 @@ from lxml import etree
 from werkzeug.test import Client as WsgiClient
 
 from config.settings import load_settings
-from engine.runtime.engine import ProcessEngine
+from engine.runtime.node import ProcessEngine
 from soap import create_soap_app
 from tests.support.common import SAMPLES, write_definition
 from tests.support.namespaces import DAT, PE, Q

@@ -11,7 +11,7 @@ from ...storage import codec, findings
 from .probe import BATCH, Probe, held_here, timestamp_text, volatile_ids
 
 if TYPE_CHECKING:
-    from ...runtime.engine import ProcessEngine
+    from ...runtime.node import ProcessEngine
 
 PROBLEM_LIMIT = 1000      # problems listed per check
 

@@ -14,7 +14,7 @@ from ...storage.database import Connection
 from .probe import BATCH
 
 if TYPE_CHECKING:
-    from ...runtime.engine import ProcessEngine
+    from ...runtime.node import ProcessEngine
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from ...storage.database import Connection
 
 if TYPE_CHECKING:
     from ...runtime.driver import Driver
-    from ...runtime.engine import ProcessEngine
+    from ...runtime.node import ProcessEngine
 
 BATCH = 500              # rows per statement when reading values or deleting in batches
 

@@ -11,7 +11,7 @@ from ...storage import codec, findings, instances as store
 from .probe import Probe, drivers_here, held_here, pool_of, timestamp_text
 
 if TYPE_CHECKING:
-    from ...runtime.engine import ProcessEngine
+    from ...runtime.node import ProcessEngine
 
 TELEMETRY_LIMIT = 1000    # items listed per database telemetry type
 

@@ -12,7 +12,7 @@ import pytest
 
 from engine import operations as ops
 from engine.errors import AuthorizationError, InvalidParameter, NotFound
-from engine.runtime.engine import ProcessEngine
+from engine.runtime.node import ProcessEngine
 from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
 from engine.states import ExecutionState as S
 from tests.support.common import settles, write_definition

@@ -240,7 +240,7 @@ def test_heartbeats_under_way_never_undo_a_disconnect_or_block_the_next_connect(
 
 def test_connect_after_a_lost_connection_takes_the_node_back(pe, monkeypatch):
     """After failed heartbeats the node's row may still look alive: it is this node's own, no conflict."""
-    from engine.runtime import membership
+    from engine.runtime.cluster import membership
 
     def unreachable(*args, **kwargs):
         raise OSError("the database went away")
@@ -268,7 +268,7 @@ def test_the_other_nodes_go_offline_at_once_not_at_their_heartbeat(pg_schema_url
     """setEngineOnline(all) tells the other nodes by notification; their heartbeat (a minute apart
     here) is only the fallback."""
     from config.settings import load_settings
-    from engine.runtime.engine import ProcessEngine
+    from engine.runtime.node import ProcessEngine
 
     settings = load_settings({}).with_overrides(storage={"url": pg_schema_url}, services=(),
                                                 cluster={"heartbeat_ms": 60000, "lost_after_ms": 600000})
@@ -298,7 +298,7 @@ def test_a_node_silent_past_lost_after_is_shown_gone_then_forgotten(pe, monkeypa
     from datetime import timedelta
 
     from engine import clock
-    from engine.runtime import membership
+    from engine.runtime.cluster import membership
     from engine.storage import nodes
     from engine.storage.tables import nodes as node_table
 
@@ -338,7 +338,7 @@ def test_a_master_whose_lock_connection_died_is_master_no_more(pg_schema_url):
     from sqlalchemy import create_engine, text
 
     from config.settings import load_settings
-    from engine.runtime.engine import ProcessEngine
+    from engine.runtime.node import ProcessEngine
     from tests.support.common import PG_URL
 
     application = f"pe-master-{uuid.uuid4().hex[:8]}"
@@ -376,7 +376,7 @@ def test_a_master_that_stops_confirming_loses_mastership_and_cannot_write_as_mas
     runs on the ended session, so it fails instead of writing (fencing)."""
     from config.settings import load_settings
     from engine.errors import DatabaseUnavailable
-    from engine.runtime.engine import ProcessEngine
+    from engine.runtime.node import ProcessEngine
 
     settings = load_settings({}).with_overrides(services=(), cluster={"heartbeat_ms": 200, "lost_after_ms": 2000},
                                                 engine={"timer_poll_ms": 100})
@@ -418,7 +418,7 @@ def test_a_master_whose_session_dies_inside_its_work_takes_no_new_session_for_th
 
     from config.settings import load_settings
     from engine.errors import DatabaseUnavailable
-    from engine.runtime.engine import ProcessEngine
+    from engine.runtime.node import ProcessEngine
     from tests.support.common import PG_URL
 
     application = f"pe-master-{uuid.uuid4().hex[:8]}"

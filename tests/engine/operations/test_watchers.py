@@ -168,7 +168,7 @@ def test_a_change_on_another_node_wakes_waiters_here(pg_schema_url, repo):
     from concurrent.futures import ThreadPoolExecutor
 
     from config.settings import load_settings
-    from engine.runtime.engine import ProcessEngine
+    from engine.runtime.node import ProcessEngine
 
     write_definition(repo, "hold.ipd", HOLD)
     settings = load_settings({}).with_overrides(storage={"url": pg_schema_url}, repository={"path": str(repo)},
@@ -199,7 +199,7 @@ def test_a_wait_on_postgresql_answers_a_change_it_was_never_told_of(pg_schema_ur
     from concurrent.futures import ThreadPoolExecutor
 
     from config.settings import load_settings
-    from engine.runtime.engine import ProcessEngine
+    from engine.runtime.node import ProcessEngine
 
     write_definition(repo, "hold.ipd", HOLD)
     settings = load_settings({}).with_overrides(storage={"url": pg_schema_url}, repository={"path": str(repo)},

@@ -14,7 +14,7 @@ import time
 from config.settings import load_settings
 from engine import operations as ops
 from engine.datastore import DataStore, make_value
-from engine.runtime.engine import ProcessEngine
+from engine.runtime.node import ProcessEngine
 from engine.security import ANONYMOUS_ADMIN
 
 

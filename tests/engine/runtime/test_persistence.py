@@ -194,7 +194,7 @@ def test_an_instance_that_hits_a_bug_of_the_engine_fails_with_an_incident_in_the
     pe = engine_factory(repo)
     held = ops.run(pe, ADMIN, "hold.ipd", states=["WAITING"]).execution_id
     plant(pe, held, state="RUNNING", owner_node=pe.node_id)  # as the executor holds it when the bug strikes
-    with caplog.at_level("ERROR", logger="engine.runtime.engine"):
+    with caplog.at_level("ERROR", logger="engine.runtime.node"):
         pe.fail_internally(held)
     snapshot = ops.get_process_snapshot(pe, ADMIN, held, peek=True)
     assert snapshot.state is S.FAILED and snapshot.exception.type == "InternalError"

@@ -30,7 +30,7 @@ from config.settings import load_settings
 from engine import operations as ops
 from engine.datastore import DataStore
 from engine.query import And, Node, Not, Or, Param, Query, SortCriterion
-from engine.runtime.engine import ProcessEngine
+from engine.runtime.node import ProcessEngine
 from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
 from engine.states import ExecutionState, HealthState
 from engine.storage import codec, instances as store

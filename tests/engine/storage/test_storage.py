@@ -14,8 +14,8 @@ from sqlalchemy import inspect
 from config.settings import load_settings
 from engine import clock, operations as ops
 from engine.datastore import DataStore, make_value
-from engine.runtime.engine import ProcessEngine
-from engine.runtime.membership import NodeConflict
+from engine.runtime.node import ProcessEngine
+from engine.runtime.cluster.membership import NodeConflict
 from engine.security import ANONYMOUS_ADMIN as ADMIN
 from engine.states import ExecutionState as S, HealthState as H
 from engine.storage import codec

@@ -11,14 +11,14 @@ import threading
 import time
 from datetime import datetime, timedelta
 
-from .. import clock
-from ..states import ExecutionState
-from ..storage import idempotency_keys
-from ..storage import instances as store
-from ..storage.database import RowsBusy
-from ..storage.nodes import mark_lost
-from .host import Host
-from .records import state_values
+from ... import clock
+from ...states import ExecutionState
+from ...storage import idempotency_keys
+from ...storage import instances as store
+from ...storage.database import RowsBusy
+from ...storage.nodes import mark_lost
+from ..host import Host
+from ..records import state_values
 
 log = logging.getLogger(__name__)
 STATISTICS_EVERY_S = 3600.0  # the query planner's statistics (SQLite) follow the data this often

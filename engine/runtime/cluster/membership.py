@@ -22,11 +22,11 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
-from .. import clock
-from ..errors import InvalidState
-from ..storage import nodes as store
-from ..storage.database import Connection, UnitOfWork
-from .host import Host
+from ... import clock
+from ...errors import InvalidState
+from ...storage import nodes as store
+from ...storage.database import Connection, UnitOfWork
+from ..host import Host
 
 log = logging.getLogger(__name__)
 

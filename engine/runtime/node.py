@@ -21,9 +21,9 @@ from ..storage import codec, instances as store
 from ..storage.database import Database
 from ..storage.definitions import register_revision
 from .executor import Executor
-from .housekeeping import Housekeeper
-from .broadcast import NODES_CHANGED, Broadcast
-from .membership import Membership
+from .cluster.broadcast import NODES_CHANGED, Broadcast
+from .cluster.housekeeping import Housekeeper
+from .cluster.membership import Membership
 from .records import state_values
 from .waiters import Waiters
 from .watching import Watching

@@ -14,8 +14,8 @@ import select
 import threading
 from typing import Callable
 
-from ..storage.nodes import notify_all
-from .host import Host
+from ...storage.nodes import notify_all
+from ..host import Host
 
 log = logging.getLogger(__name__)
 CHANNEL = "pe_changes"
