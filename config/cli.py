@@ -18,12 +18,12 @@ from lxml import etree
 
 from config.settings import Settings, SettingsError, load_settings
 from engine import operations as ops
-from engine.datastore import DataStore, make_value
+from engine.model.datastore import DataStore, make_value
 from engine.errors import EngineError
-from engine.model import Snapshot
+from engine.model.results import Snapshot
 from engine.runtime.node import ProcessEngine
-from engine.security import ANONYMOUS_ADMIN
-from engine.states import END_STATES, ExecutionState
+from engine.security.authorization import ANONYMOUS_ADMIN
+from engine.model.states import END_STATES, ExecutionState
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_STOPPED = 0, 1, 2, 3
 
@@ -209,7 +209,7 @@ def _hash_password(args: argparse.Namespace, settings: Settings) -> int:
     """The argon2id hash for `[[auth.users]] password_hash`; the password is never echoed or stored."""
     import getpass
 
-    from engine.authentication import hash_password
+    from engine.security.authentication import hash_password
 
     password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\r\n")
     if not password:

@@ -8,7 +8,7 @@ import socket
 
 from gunicorn import util
 
-from engine import jsontext
+from engine.support import jsontext
 from engine.errors import EngineError, InternalError, InvalidInput
 from schemas.results import error_json
 

@@ -11,14 +11,8 @@ this list. The composition root (`config`) also names `runtime.node.ProcessEngin
 __all__ = [
     "operations",       # one function per operation of the spec, and what the command line asks
     "errors",           # the one error hierarchy, which the doors map to HTTP statuses and SOAP faults
-    "model",            # what operations answer: snapshots, node states, results
-    "states",           # the API's enumerations and their names
-    "query",            # the query language's tree (CONTRACT §5)
-    "datastore",        # data stores and their values
-    "security",         # principals and privileges
-    "authentication",   # who a caller is, from their credentials
-    "clock",            # timestamps and timeouts as the API states them
-    "jsontext",         # JSON text as the engine writes it
-    "safexml",          # XML parsed without entities or network access, and canonical XML
+    "model",            # pure values: states, data stores, the query tree (CONTRACT §5), what operations answer
+    "security",         # who a caller is (authentication) and what they may do (authorization)
+    "support",          # the clock, JSON text and the hardened XML parser (not the IDs: the engine's own)
     "settings",         # what the engine is built from, which config fills in
 ]

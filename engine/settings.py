@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
 
-from .model import MaintenanceLevel
+from .model.results import MaintenanceLevel
 
 
 @dataclass(frozen=True)

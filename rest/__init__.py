@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 
-from engine.authentication import Authenticator
+from engine.security.authentication import Authenticator
 
 from . import administration, apidocs, errors, lifecycle, openapi, state_queries, watchers
 

@@ -8,7 +8,7 @@ import binascii
 from flask import current_app, request
 
 from engine.errors import Unauthenticated
-from engine.security import ANONYMOUS_ADMIN, Principal
+from engine.security.authorization import ANONYMOUS_ADMIN, Principal
 
 
 def current_principal() -> Principal:

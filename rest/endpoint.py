@@ -13,7 +13,7 @@ from typing import Any, Callable
 from flask import Blueprint, Response, current_app, request
 from lxml import etree
 
-from engine import jsontext
+from engine.support import jsontext
 from engine.errors import InvalidParameter
 from schemas import datastore, query as query_form
 from schemas.shapes import Shape

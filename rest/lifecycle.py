@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from engine import operations as ops
-from engine.datastore import DataStore, make_value
+from engine.model.datastore import DataStore, make_value
 from engine.errors import InvalidParameter
 from schemas.snapshot import EXECUTION_IDS
 

@@ -20,7 +20,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
-from engine.states import (AUTO_DISPOSE_NAMES, CONNECTION_STATUSES, DATA_LEVELS, FEATURE_STATES, HEALTH_NAMES,
+from engine.model.states import (AUTO_DISPOSE_NAMES, CONNECTION_STATUSES, DATA_LEVELS, FEATURE_STATES, HEALTH_NAMES,
                            LOG_LEVELS, NODE_SELECTIONS, ONLINE_RULES, SERVICE_STATES, STATE_NAMES)
 from schemas import datastore, docs, query
 from schemas.results import ERROR, MULTI_ERROR

@@ -14,8 +14,8 @@ from typing import Any, Callable
 from flask import Request
 from werkzeug.exceptions import ClientDisconnected
 
-from engine.clock import check_timeout, parse_timestamp
-from engine.datastore import check_xml_text
+from engine.support.clock import check_timeout, parse_timestamp
+from engine.model.datastore import check_xml_text
 from engine.errors import (InvalidDataStore, InvalidParameter, NotAcceptable, PayloadTooLarge, UnsupportedMediaType,
                            shown)
 from schemas.signatures import Parameter, snake_case

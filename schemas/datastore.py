@@ -21,11 +21,11 @@ import orjson
 from lxml import etree
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from engine import jsontext
-from engine.datastore import (BINARY, TEXT, XML, DataStore, Value, check_xml_text, is_mime_type, kind_of,
+from engine.support import jsontext
+from engine.model.datastore import (BINARY, TEXT, XML, DataStore, Value, check_xml_text, is_mime_type, kind_of,
                               make_value)
 from engine.errors import InvalidDataStore
-from engine.safexml import XmlError, canonical, column_of, parse_own
+from engine.support.safexml import XmlError, canonical, column_of, parse_own
 from schemas.documents import is_xml, position as _at, read_json, read_xml
 from schemas.namespaces import DATASTORE, qname
 from schemas.xsd import SchemaViolation, schema

@@ -12,7 +12,7 @@ from typing import Any
 from lxml import etree
 
 from engine.errors import InvalidInput
-from engine.safexml import XmlError, parse
+from engine.support.safexml import XmlError, parse
 
 _WS = "\ufeff \t\r\n"
 

@@ -1,4 +1,4 @@
-"""Query documents (CONTRACT §5, spec "Queries") in XML and JSON, read into and written from `engine.query`.
+"""Query documents (CONTRACT §5, spec "Queries") in XML and JSON, read into and written from `engine.model.query`.
 
 Both doors share this module so that a query means the same whichever door and form it came through. The
 XSD and the marshmallow schemas check the shape; the rules neither can state (how many values an
@@ -18,8 +18,8 @@ from lxml import etree
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from engine.errors import InvalidQuery, shown
-from engine.query import And, Node, Not, Or, Param, Query, QueryField, QueryOperation, SortCriterion
-from engine.safexml import column_of
+from engine.model.query import And, Node, Not, Or, Param, Query, QueryField, QueryOperation, SortCriterion
+from engine.support.safexml import column_of
 from schemas import xsd
 from schemas.documents import is_xml, read_json, read_xml
 from schemas.namespaces import DATASTORE, QUERY, qname

@@ -9,7 +9,7 @@ from typing import Any
 from lxml import etree
 
 from engine.errors import AuthorizationError, EngineError, MultiError
-from engine.states import CONNECTION_STATUSES, FEATURE_STATES, ONLINE_RULES, SERVICE_STATES
+from engine.model.states import CONNECTION_STATUSES, FEATURE_STATES, ONLINE_RULES, SERVICE_STATES
 
 from .namespaces import PROCESS
 from .shapes import BOOL, INT, TIME, Attr, Child, Shape, tag, texts, wrapper

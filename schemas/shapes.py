@@ -15,8 +15,8 @@ from typing import Any, Callable
 from lxml import etree
 from marshmallow import Schema, fields, validate
 
-from engine import jsontext
-from engine.clock import format_timestamp
+from engine.support import jsontext
+from engine.support.clock import format_timestamp
 
 from .namespaces import DATASTORE, PROCESS
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from engine.states import (AUTO_DISPOSE_NAMES, DATA_LEVELS, HEALTH_NAMES, LOG_LEVELS, NODE_SELECTIONS,
+from engine.model.states import (AUTO_DISPOSE_NAMES, DATA_LEVELS, HEALTH_NAMES, LOG_LEVELS, NODE_SELECTIONS,
                            STATE_NAMES)
 
 # What a parameter holds: text, true/false, a whole number, milliseconds to wait (CONTRACT §2), an ISO 8601

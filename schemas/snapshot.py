@@ -8,8 +8,8 @@ from typing import Any, Sequence
 from lxml import etree
 from marshmallow import fields
 
-from engine.model import ExecutionIds, Snapshot, ValidationResult
-from engine.states import AUTO_DISPOSE_NAMES, HEALTH_NAMES, STATE_NAMES
+from engine.model.results import ExecutionIds, Snapshot, ValidationResult
+from engine.model.states import AUTO_DISPOSE_NAMES, HEALTH_NAMES, STATE_NAMES
 
 from . import datastore
 from .shapes import BOOL, INT, TIME, Attr, Child, Custom, Shape, wrapper

@@ -37,7 +37,7 @@ from typing import Any
 import spyne.const
 from spyne.server.wsgi import WsgiApplication
 
-from engine.authentication import Authenticator
+from engine.security.authentication import Authenticator
 
 from .http import SoapFront
 from .wsdl import build_application, build_wsdl, endpoint_url

@@ -7,9 +7,9 @@ import binascii
 
 from lxml import etree
 
-from engine.authentication import Authenticator
+from engine.security.authentication import Authenticator
 from engine.errors import Unauthenticated
-from engine.security import ANONYMOUS_ADMIN, Principal
+from engine.security.authorization import ANONYMOUS_ADMIN, Principal
 
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 PASSWORD_TEXT = ("", "PasswordText",

@@ -11,9 +11,9 @@ from typing import Any, Callable, Iterable
 
 from lxml import etree
 
-from engine.authentication import Authenticator
+from engine.security.authentication import Authenticator
 from engine.errors import EngineError, InternalError, InvalidParameter, PayloadTooLarge, Unauthenticated
-from engine.safexml import XmlError, parse
+from engine.support.safexml import XmlError, parse
 from schemas.documents import position
 from schemas.results import carryable, error_xml
 

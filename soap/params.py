@@ -9,11 +9,11 @@ from typing import Any, Callable, Iterable, Iterator
 from lxml import etree
 from spyne import rpc
 
-from engine.clock import check_timeout
-from engine.datastore import DataStore, check_xml_text
+from engine.support.clock import check_timeout
+from engine.model.datastore import DataStore, check_xml_text
 from engine.errors import InvalidDataStore, InvalidParameter, InvalidQuery
-from engine.query import Query
-from engine.security import Principal
+from engine.model.query import Query
+from engine.security.authorization import Principal
 from schemas import datastore, query as query_form
 from schemas.namespaces import DATASTORE, qname
 from schemas.signatures import Parameter, signature

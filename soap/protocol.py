@@ -12,7 +12,7 @@ from spyne.model.complex import ComplexModelBase
 from spyne.protocol.soap import Soap11
 from spyne.protocol.xml import XmlDocument
 
-from engine.clock import parse_timestamp
+from engine.support.clock import parse_timestamp
 from engine.errors import EngineError, InternalError, InvalidParameter, NotFound
 from schemas.results import error_xml
 

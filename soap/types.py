@@ -8,7 +8,7 @@ from lxml import etree
 from spyne import AnyXml, Boolean, ByteArray, DateTime, Integer, Long, Unicode
 from spyne.model import ModelBase
 
-from engine.states import AUTO_DISPOSE_NAMES, DATA_LEVELS, LOG_LEVELS, NODE_SELECTIONS
+from engine.model.states import AUTO_DISPOSE_NAMES, DATA_LEVELS, LOG_LEVELS, NODE_SELECTIONS
 from schemas.namespaces import DATASTORE, PROCESS, QUERY, qname
 from schemas.shape_xsd import XS
 from schemas.signatures import Parameter

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from config.settings import Settings, load_settings
 from engine import operations as ops
-from engine.authentication import hash_password
+from engine.security.authentication import hash_password
 from engine.runtime.node import ProcessEngine
 
 # Before tests.support is first imported: the shared helpers' asserts then explain a failure as a test's do.

@@ -1,5 +1,6 @@
 """The house's walls (issue 16), as import-linter contracts in pyproject.toml: the engine imports no door, wire
-format or configuration; only storage speaks SQL; the doors and the command line use only the engine's public
+format or configuration; its model and support modules are pure (no storage, runtime or SQL); only storage
+speaks SQL; the doors and the command line use only the engine's public
 modules; no package's modules import each other in a circle (none is excused; an excused import that is gone
 would fail the check too)."""
 from __future__ import annotations
@@ -16,7 +17,7 @@ def test_the_import_contracts_hold():
     done = subprocess.run([str(lint), "--no-logo", "--no-cache", "pyproject.toml"], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "0 broken" in done.stdout and "4 kept" in done.stdout, done.stdout
+    assert "0 broken" in done.stdout and "5 kept" in done.stdout, done.stdout
 
 
 def test_every_module_of_the_engine_is_public_or_kept_from_the_doors():
@@ -27,7 +28,7 @@ def test_every_module_of_the_engine_is_public_or_kept_from_the_doors():
 
     contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
     walled = next(c for c in contracts if c["name"].startswith("the doors and the command line use only"))
-    kept_off = {name.removeprefix("engine.") for name in walled["forbidden_modules"]}
+    kept_off = {name.removeprefix("engine.") for name in walled["forbidden_modules"] if name.count(".") == 1}
     modules = {path.stem for path in (ROOT / "engine").glob("*.py") if path.stem != "__init__"} | \
         {path.parent.name for path in (ROOT / "engine").glob("*/__init__.py")}
     assert not set(engine.__all__) & kept_off

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from ..datastore import DataStore, Value
-from ..states import ExecutionState
+from ..model.datastore import DataStore, Value
+from ..model.states import ExecutionState
 
 if TYPE_CHECKING:
     from .expressions import Expression, Template

@@ -19,8 +19,8 @@ from typing import Any, Callable, Protocol
 
 from lxml import etree
 
-from ..clock import format_timestamp
-from ..datastore import XML, Value, kind_of, make_value
+from ..support.clock import format_timestamp
+from ..model.datastore import XML, Value, kind_of, make_value
 from ..faults import Fault
 
 FUNCTIONS = "http://www.infinica.com/process-engine/functions"

@@ -11,11 +11,11 @@ from typing import Any, Callable, Mapping as MappingType
 
 from lxml import etree
 
-from ..clock import parse_duration, parse_timestamp
-from ..datastore import XML, DataStore, Value, kind_of, make_value
+from ..support.clock import parse_duration, parse_timestamp
+from ..model.datastore import XML, DataStore, Value, kind_of, make_value
 from ..errors import InvalidDataStore, InvalidDefinition
-from ..safexml import XmlError, parse, position_of
-from ..states import ExecutionState
+from ..support.safexml import XmlError, parse, position_of
+from ..model.states import ExecutionState
 from . import elements as el
 from .expressions import Expression, ExpressionSyntaxError, Template
 from .xsd import SchemaViolation, process_definition, validate

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..clock import now
+from ..support.clock import now
 from ..errors import InvalidParameter, NotFound
 from .elements import Definition
 from .parser import parse_definition

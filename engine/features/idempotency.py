@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .. import clock
+from ..support import clock
 from ..errors import InvalidParameter
 from ..storage import idempotency_keys as keys, instances as store
 from ..storage.database import Connection

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import clock
+from ..support import clock
 from ..errors import NotFound
-from ..model import MaintenanceLevel
+from ..model.results import MaintenanceLevel
 from ..storage import engine_state, instances as store
 from ..storage.database import Connection
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from .. import clock
-from ..datastore import DataStore
+from ..support import clock
+from ..model.datastore import DataStore
 from ..errors import NotFound
 from ..runtime.records import apply, merge_parameters, new_record, state_values
-from ..security import Principal
+from ..security.authorization import Principal
 from ..settings import ServiceSettings
-from ..states import END_STATES, AutoDispose, ExecutionState
+from ..model.states import END_STATES, AutoDispose, ExecutionState
 from ..storage import codec, instances as store, services as service_rows
 from ..storage.database import AlreadyStored, Connection
 from ..storage.instances import InstanceRecord

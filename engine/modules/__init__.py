@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable, Mapping, Protocol
 
-from ..datastore import Value
+from ..model.datastore import Value
 
 GROUP = "process_engine.modules"
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Mapping
 
-from ..datastore import Value, make_value
+from ..model.datastore import Value, make_value
 from ..faults import Fault
 from . import InvokeContext, Operation
 

@@ -8,13 +8,13 @@ from datetime import datetime, timedelta, timezone
 from importlib.metadata import PackageNotFoundError, version as package_version
 from typing import Any, Iterable, Mapping
 
-from ..datastore import DataStore
+from ..model.datastore import DataStore
 from ..errors import EngineError, InvalidParameter, NotFound
-from ..model import DefinitionListing, Feature, ModuleInfo, OperationInfo
+from ..model.results import DefinitionListing, Feature, ModuleInfo, OperationInfo
 from ..modules import describe
 from ..runtime.node import ProcessEngine
-from ..security import Principal, require_admin
-from ..states import ACTIVE_STATES, ExecutionState, HealthState, parse_enum
+from ..security.authorization import Principal, require_admin
+from ..model.states import ACTIVE_STATES, ExecutionState, HealthState, parse_enum
 from ..storage import instances as store
 
 PACKAGE = "process-engine"

@@ -6,11 +6,11 @@ node registry; connecting joins it again.
 """
 from __future__ import annotations
 
-from ..clock import check_timeout
+from ..support.clock import check_timeout
 from .shared import timeout_seconds
-from ..model import NodeState
+from ..model.results import NodeState
 from ..runtime.node import ProcessEngine
-from ..security import Principal, require_admin
+from ..security.authorization import Principal, require_admin
 from .node_control import _own_state
 
 

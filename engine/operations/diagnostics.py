@@ -11,9 +11,9 @@ from typing import Iterable
 from ..features.diagnostics import checks as sanity, garbage, telemetry
 from ..features.diagnostics.probe import choose
 from .shared import timeout_seconds
-from ..model import SanityReport, TelemetryData
+from ..model.results import SanityReport, TelemetryData
 from ..runtime.node import ProcessEngine
-from ..security import Principal, require_admin
+from ..security.authorization import Principal, require_admin
 
 
 def check_sanity(pe: ProcessEngine, principal: Principal, checks: Iterable[str] | None = None) -> SanityReport:

@@ -3,9 +3,9 @@ of its wait (to print a run's log and settle it through timers), and bringing a 
 to date (`process-engine db upgrade`)."""
 from __future__ import annotations
 
-from ..model import LogEntry
+from ..model.results import LogEntry
 from ..runtime.node import ProcessEngine
-from ..security import Principal, require_admin
+from ..security.authorization import Principal, require_admin
 from ..storage import instances as store
 from ..storage.database import Database
 

@@ -6,23 +6,23 @@ from contextlib import ExitStack, nullcontext
 from typing import Iterable
 
 
-from .. import clock
+from ..support import clock
 from ..features import idempotency
-from ..datastore import DataStore
+from ..model.datastore import DataStore
 from ..definitions.repository import LoadedDefinition
 from ..errors import EngineOffline, InvalidParameter, InvalidState, MultiError, NotFound
 from ..faults import TerminateRequest
-from ..clock import check_timeout
+from ..support.clock import check_timeout
 from .shared import (WaitFor, await_and_deliver, change, definition_of, deliver,
                         drive_and_deliver, load, may_drive_here, start_and_deliver, terminate)
-from ..model import ExecutionIds, Snapshot
-from ..query import Query
+from ..model.results import ExecutionIds, Snapshot
+from ..model.query import Query
 from ..runtime.node import ProcessEngine
 from ..runtime.position import DefinitionConflict, decode_position
 from ..runtime.records import apply, merge_parameters, new_record, state_values
-from ..security import Principal, require, require_role
-from ..snapshots import snapshot_of
-from ..states import (DATA_LEVELS, END_STATES, INACTIVE_STATES, LOG_LEVELS, AutoDispose, ExecutionState,
+from ..security.authorization import Principal, require, require_role
+from .snapshots import snapshot_of
+from ..model.states import (DATA_LEVELS, END_STATES, INACTIVE_STATES, LOG_LEVELS, AutoDispose, ExecutionState,
                      HealthState, Privilege, parse_enum)
 from ..storage import codec, instances as store
 from ..storage.database import AlreadyStored

@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from .. import clock
+from ..support import clock
 from ..features import maintenance
-from ..clock import check_timeout, format_timestamp
+from ..support.clock import check_timeout, format_timestamp
 from ..errors import InvalidParameter, NotFound
 from .shared import timeout_seconds
-from ..model import ClusterInfo, MaintenanceLevel, NodeState
+from ..model.results import ClusterInfo, MaintenanceLevel, NodeState
 from ..runtime.cluster.broadcast import NODES_CHANGED
 from ..runtime.node import ProcessEngine
-from ..security import Principal, require_admin
-from ..states import NODE_SELECTIONS
+from ..security.authorization import Principal, require_admin
+from ..model.states import NODE_SELECTIONS
 from ..storage import nodes as node_store
 
 WAIT_STATE_HANDLERS = ("timers", "lostInstances", "watchers")

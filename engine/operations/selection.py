@@ -11,10 +11,10 @@ dispose or execute is selected, and refused by name (CONTRACT §10): it is not s
 """
 from __future__ import annotations
 
-from ..query import And, Param, Query, QueryField, QueryOperation, check, order_of, page, split_by_in
+from ..model.query import And, Param, Query, QueryField, QueryOperation, check, order_of, page, split_by_in
 from ..runtime.node import ProcessEngine
-from ..security import Principal
-from ..states import HealthState, Privilege
+from ..security.authorization import Principal
+from ..model.states import HealthState, Privilege
 from ..storage import instances as store, selection as sql
 from ..storage.database import Connection
 from ..storage.instances import InstanceRecord

@@ -5,9 +5,9 @@ from typing import Any, Mapping
 
 from ..features import services
 from .shared import deliver
-from ..model import ServiceInfo, Snapshot
+from ..model.results import ServiceInfo, Snapshot
 from ..runtime.node import ProcessEngine
-from ..security import ENGINE, Principal, require_admin
+from ..security.authorization import ENGINE, Principal, require_admin
 from ..settings import EngineSettings
 
 

@@ -6,17 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .. import clock
+from ..support import clock
 from ..features import idempotency
-from ..clock import check_timeout
+from ..support.clock import check_timeout
 from ..definitions.repository import LoadedDefinition
 from ..errors import InvalidParameter, InvalidState, NotFound
 from ..faults import TerminateRequest
-from ..model import Snapshot
+from ..model.results import Snapshot
 from ..runtime.records import apply, state_values
-from ..security import Principal, require
-from ..snapshots import snapshot_of
-from ..states import END_STATES, STATE_NAMES, AutoDispose, ExecutionState, HealthState, Privilege
+from ..security.authorization import Principal, require
+from .snapshots import snapshot_of
+from ..model.states import END_STATES, STATE_NAMES, AutoDispose, ExecutionState, HealthState, Privilege
 from ..storage import codec, instances as store
 from ..storage.database import Connection
 from ..storage.definitions import load_source

@@ -4,15 +4,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable
 
-from ..datastore import DataStore
-from ..clock import check_timeout
+from ..model.datastore import DataStore
+from ..support.clock import check_timeout
 from .shared import WaitFor, await_and_deliver, deliver, load
-from ..model import ParameterInfo, Snapshot, SnapshotList, ValidationResult
-from ..query import Query
+from ..model.results import ParameterInfo, Snapshot, SnapshotList, ValidationResult
+from ..model.query import Query
 from ..runtime.node import ProcessEngine
-from ..security import Principal
-from ..snapshots import snapshot_of
-from ..states import END_STATES, Privilege
+from ..security.authorization import Principal
+from .snapshots import snapshot_of
+from ..model.states import END_STATES, Privilege
 from ..storage import codec, instances as store
 from . import selection
 from .lifecycle_management import load_for_caller

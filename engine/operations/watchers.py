@@ -4,17 +4,17 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterable
 
-from .. import clock
+from ..support import clock
 from ..errors import AuthorizationError, InvalidParameter, NotFound
-from ..ids import random_uuid
-from ..clock import check_timeout
+from ..support.ids import random_uuid
+from ..support.clock import check_timeout
 from .shared import definition_of, load, timeout_seconds
-from ..model import WatchConditions, Watcher
+from ..model.results import WatchConditions, Watcher
 from ..runtime.node import ProcessEngine
 from ..runtime.watching import capture, encode_conditions, waiter_key
-from ..security import Principal, has_privilege
-from ..snapshots import snapshot_of
-from ..states import ExecutionState, HealthState, Privilege, parse_enum
+from ..security.authorization import Principal, has_privilege
+from .snapshots import snapshot_of
+from ..model.states import ExecutionState, HealthState, Privilege, parse_enum
 from ..storage import instances as store, watchers as watcher_rows
 
 

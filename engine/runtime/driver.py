@@ -11,12 +11,12 @@ import logging
 import time
 from typing import Any
 
-from .. import clock
-from ..datastore import DataStore
+from ..support import clock
+from ..model.datastore import DataStore
 from ..definitions.repository import LoadedDefinition
 from ..errors import EngineError
 from ..faults import Fault, TerminateRequest
-from ..states import AutoDispose, ExecutionState, HealthState
+from ..model.states import AutoDispose, ExecutionState, HealthState
 from ..storage import codec
 from ..storage import instances as store
 from ..storage.database import Connection

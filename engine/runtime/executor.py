@@ -26,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from .. import clock
-from ..datastore import DataStore
+from ..support import clock
+from ..model.datastore import DataStore
 from ..errors import DatabaseUnavailable
 from ..storage import instances as store
 from ..storage.instances import InstanceRecord

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from .. import clock
-from ..datastore import DataStore, Value, make_value
+from ..support import clock
+from ..model.datastore import DataStore, Value, make_value
 from ..definitions import elements as el
 from ..definitions.expressions import Expression, Template
 from ..faults import Fault, TerminateRequest
-from ..states import LOG_LEVELS, ExecutionState
+from ..model.states import LOG_LEVELS, ExecutionState
 from .position import Frame, Position, Suspension
 
 

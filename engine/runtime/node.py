@@ -10,13 +10,13 @@ import logging
 import threading
 from typing import Any, Callable, Mapping, Sequence
 
-from .. import clock
-from ..datastore import DataStore, make_value
+from ..support import clock
+from ..model.datastore import DataStore, make_value
 from ..definitions.repository import DefinitionRepository
 from ..errors import DatabaseUnavailable, FeatureUnavailable, InternalError
 from ..modules import load_modules
 from ..settings import EngineSettings
-from ..states import ExecutionState
+from ..model.states import ExecutionState
 from ..storage import codec, instances as store
 from ..storage.database import Database
 from ..storage.definitions import register_revision

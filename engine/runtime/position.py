@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..datastore import Value
+from ..model.datastore import Value
 from ..definitions.elements import Definition
 from ..faults import Fault, TerminateRequest
 from ..storage.codec import CorruptState, decode_value, encode_value

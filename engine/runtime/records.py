@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..datastore import DataStore
+from ..model.datastore import DataStore
 from ..definitions.elements import Definition
 from ..definitions.repository import LoadedDefinition
 from ..errors import InvalidParameter
-from ..ids import random_uuid
-from ..states import ExecutionState
+from ..support.ids import random_uuid
+from ..model.states import ExecutionState
 from ..storage import codec
 from ..storage.instances import InstanceRecord
 

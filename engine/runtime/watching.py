@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from .. import clock
-from ..model import WatchConditions
-from ..states import END_STATES, AutoDispose
+from ..support import clock
+from ..model.results import WatchConditions
+from ..model.states import END_STATES, AutoDispose
 from ..storage import codec
 from ..storage import instances as store
 from ..storage import watchers as watcher_rows

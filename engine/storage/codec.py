@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 from typing import Any, Callable
 
-from .. import jsontext
-from ..datastore import BINARY, DataStore, Value, kind_of
+from ..support import jsontext
+from ..model.datastore import BINARY, DataStore, Value, kind_of
 
 STATE_FORMAT = 1
 

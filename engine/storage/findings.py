@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql import Select
 
-from ..states import END_STATES
+from ..model.states import END_STATES
 from .instances import LIVE
 from .tables import instances as i, nodes, process_log, wait_states as w, watchers
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.util import ClauseAdapter
 
-from .. import jsontext
+from ..support import jsontext
 from .portable import leading_join
 from .tables import CLAIMED, UtcDateTime, instances, permissions, process_log, wait_states
 

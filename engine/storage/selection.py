@@ -1,4 +1,4 @@
-"""A checked query (`engine.query`) as SQL over the live instances: its WHERE, its ORDER BY, and who may
+"""A checked query (`engine.model.query`) as SQL over the live instances: its WHERE, its ORDER BY, and who may
 see what (CONTRACT §5, §8).
 
 Matching is two-valued (CONTRACT §5): a condition on an empty field is false, never SQL's unknown, so
@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import and_, exists, false, not_, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
-from ..query import And, Node, Not, Or, QueryField, QueryOperation, Test
+from ..model.query import And, Node, Not, Or, QueryField, QueryOperation, Test
 from .portable import like, sort_keys
 from .tables import instances, permissions
 

@@ -15,7 +15,7 @@ from typing import Callable
 from config.settings import load_settings
 from engine import operations as ops
 from engine.runtime.node import ProcessEngine
-from engine.security import ANONYMOUS_ADMIN
+from engine.security.authorization import ANONYMOUS_ADMIN
 
 STEPS = 10
 IPD = ('<process xmlns="http://www.infinica.com/process-engine" version="4" name="Ten">'

@@ -329,7 +329,7 @@ def _queries(big_base: str, small_base: str, raw: Callable[[str], Any], dialect:
 def _sorted(session: requests.Session, big_base: str, small_base: str, repeat: int = 3) -> list[str]:
     """Every instance sorted by each field, either way, the page at offset 5000 (issue 15: any field,
     deep paging): p50 of a few, ascending and descending taking turns with the 10k server."""
-    from engine.query import QueryField
+    from engine.model.query import QueryField
 
     lines = [f"  {'every instance sorted by …, offset 5000, limit 50':52} {'1M ms':>8} {'10k ms':>8}  "
              f"{'1M desc':>8} {'10k desc':>8}  1M/10k"]

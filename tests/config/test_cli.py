@@ -112,7 +112,7 @@ def test_hash_password_prints_an_argon2id_hash_that_verifies():
     done = subprocess.run([sys.executable, "-m", "config.cli", "hash-password"], cwd=ROOT, input="s3cret\n",
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.startswith("$argon2id$") and "s3cret" not in done.stdout
-    from engine.authentication import HASHER
+    from engine.security.authentication import HASHER
     assert HASHER.verify(done.stdout.strip(), "s3cret")
     empty = subprocess.run([sys.executable, "-m", "config.cli", "hash-password"], cwd=ROOT, input="\n",
                            capture_output=True, text=True, timeout=60)

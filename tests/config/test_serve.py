@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from engine.authentication import hash_password
+from engine.security.authentication import hash_password
 from tests.support.common import ROOT
 from tests.support.server import free_port
 

@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from engine.authentication import hash_password
+from engine.security.authentication import hash_password
 from tests.support.authorization import (ADMIN, ANONYMOUS, BROKER, CALLERS, CHALLENGE, OTHERS, OWNER, ROLE_ACE,
                                          STREAM_ROLES, TASKS, USER_ACE, Caller, Database, Outcome, Rest, Soap, entries,
                                          query_xml, settings_toml, unique, NAMED_ADMIN)

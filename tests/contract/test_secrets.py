@@ -9,7 +9,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from engine.authentication import hash_password
+from engine.security.authentication import hash_password
 from tests.support.server import Server, start_server
 
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from engine.datastore import BINARY, TEXT, XML, DataStore, Value, kind_of, make_value
+from engine.model.datastore import BINARY, TEXT, XML, DataStore, Value, kind_of, make_value
 from engine.errors import InvalidDataStore
 from schemas.datastore import (_checked_json, _plain_json, _plain_json_in_pieces, _plain_store, _plain_stream, _Unusual, _XmlReader, dump_json,
                                dump_json_body, dump_json_document, dump_xml, dump_xml_children, dump_xml_document,
@@ -660,7 +660,7 @@ def test_the_streamed_reading_agrees_with_the_plain_one_on_the_same_document():
 @FUZZ
 @given(stores(), st.booleans())
 def test_written_as_text_a_store_is_the_document_the_tree_serializes_to(store, simple):
-    from engine import jsontext
+    from engine.support import jsontext
 
     assert b"".join(json_markup(store, simple)) == jsontext.dumps_utf8(dump_json_body(store, simple))
     assert json.loads(b"".join(dump_json_document(store, simple))) == dump_json(store, simple)

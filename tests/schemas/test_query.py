@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from engine.errors import InvalidQuery
-from engine.query import And, Not, Or, Param, Query, QueryField, QueryOperation, SortCriterion
-from engine.safexml import parse
+from engine.model.query import And, Not, Or, Param, Query, QueryField, QueryOperation, SortCriterion
+from engine.support.safexml import parse
 from schemas import query as marshal
 from schemas.query import MAX_DEPTH, dump_json, dump_xml, load, load_json, load_xml
 from tests.support.strategies import queries

@@ -10,10 +10,10 @@ import xmlschema
 from hypothesis import given, settings, strategies as st
 from lxml import etree
 
-from engine.datastore import DataStore, make_value
-from engine.model import (Ace, DefinitionInfo, ExceptionReport, ExecutionIds, Health, ParameterInfo, Snapshot,
+from engine.model.datastore import DataStore, make_value
+from engine.model.results import (Ace, DefinitionInfo, ExceptionReport, ExecutionIds, Health, ParameterInfo, Snapshot,
                           ValidationResult)
-from engine.states import AutoDispose, ExecutionState, HealthState
+from engine.model.states import AutoDispose, ExecutionState, HealthState
 from schemas import datastore, snapshot as render
 from tests.support.common import ROOT
 from tests.support.strategies import stores as rich_stores

@@ -12,7 +12,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from lxml import etree
 
-from engine.query import And, Not, Or, Param, Query
+from engine.model.query import And, Not, Or, Param, Query
 from schemas import xsd
 from schemas.query import dump_xml, load
 from tests.support.common import ROOT
@@ -167,7 +167,7 @@ def test_a_fault_detail_is_the_element_its_declaration_names(soap):
 
 def test_parameters_of_fixed_values_are_enumerations():
     """Stubs get enum types for them; the values are the engine's."""
-    from engine.states import AUTO_DISPOSE_NAMES, DATA_LEVELS, LOG_LEVELS
+    from engine.model.states import AUTO_DISPOSE_NAMES, DATA_LEVELS, LOG_LEVELS
 
     tree = wsdl_tree()
     enumerations = {t.get("name"): tuple(e.get("value") for e in t.iter(f"{{{XS}}}enumeration"))

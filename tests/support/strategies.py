@@ -4,8 +4,8 @@ from __future__ import annotations
 from hypothesis import strategies as st
 from lxml import etree
 
-from engine.datastore import BINARY, TEXT, XML, DataStore, make_value
-from engine.query import And, Not, Or, Param, Query, QueryField, QueryOperation, SortCriterion
+from engine.model.datastore import BINARY, TEXT, XML, DataStore, make_value
+from engine.model.query import And, Not, Or, Param, Query, QueryField, QueryOperation, SortCriterion
 from schemas import query as marshal
 from schemas.namespaces import DATASTORE
 from tests.support.namespaces import PE as PROCESS

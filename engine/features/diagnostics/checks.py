@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from ... import clock
-from ...model import SanityProblem, SanityReport
+from ...support import clock
+from ...model.results import SanityProblem, SanityReport
 from ...runtime.watching import waiter_key
 from ...storage import codec, findings
 from .probe import BATCH, Probe, held_here, timestamp_text, volatile_ids

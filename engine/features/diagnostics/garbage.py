@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
-from ... import clock
+from ...support import clock
 from ...runtime.watching import capture, waiter_key
 from ...storage import findings, instances as store
 from ...storage.database import Connection

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from ... import clock
+from ...support import clock
 from ...errors import InvalidParameter
 from ...storage.database import Connection
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from ... import clock
-from ...model import TelemetryData, TelemetryItem
+from ...support import clock
+from ...model.results import TelemetryData, TelemetryItem
 from ...runtime.watching import waiter_key
 from ...storage import codec, findings, instances as store
 from .probe import Probe, drivers_here, held_here, pool_of, timestamp_text

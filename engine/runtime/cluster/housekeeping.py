@@ -11,8 +11,8 @@ import threading
 import time
 from datetime import datetime, timedelta
 
-from ... import clock
-from ...states import ExecutionState
+from ...support import clock
+from ...model.states import ExecutionState
 from ...storage import idempotency_keys
 from ...storage import instances as store
 from ...storage.database import RowsBusy

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
-from ... import clock
+from ...support import clock
 from ...errors import InvalidState
 from ...storage import nodes as store
 from ...storage.database import Connection, UnitOfWork

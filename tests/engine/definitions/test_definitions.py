@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from engine.datastore import DataStore
+from engine.model.datastore import DataStore
 from engine.definitions import elements as el
 from engine.definitions.expressions import Expression, Template
 from engine.definitions.parser import parse_definition
 from engine.errors import InvalidDefinition
 from engine.modules import load_modules
-from engine.states import ExecutionState
+from engine.model.states import ExecutionState
 
 NS = "http://www.infinica.com/process-engine"
 HEAD = f'<process xmlns="{NS}" version="4">'
@@ -531,7 +531,7 @@ def test_duration_with_an_empty_time_part_is_refused(duration):
 def test_duration_in_days_and_weeks_is_accepted():
     from datetime import timedelta
 
-    from engine.clock import parse_duration
+    from engine.support.clock import parse_duration
 
     elements = parse_definition(steps('<wait id="a" duration="P1DT2H"/><wait id="b" duration="P2W"/>')).elements
     assert [parse_duration(elements[f"root.{i}"].duration.static) for i in "ab"] == [timedelta(days=1, hours=2),

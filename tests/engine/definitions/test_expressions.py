@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine.datastore import DataStore, Value, make_value
+from engine.model.datastore import DataStore, Value, make_value
 from engine.definitions.expressions import (FUNCTIONS, Expression, ExpressionSyntaxError, Template,
                                             format_number)
 from engine.faults import Fault

@@ -10,11 +10,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, insert, update
 
-from engine import clock, operations as ops
+from engine.support import clock
+from engine import operations as ops
 from engine.features.diagnostics import checks as sanity, garbage, telemetry
 from engine.errors import AuthorizationError, InvalidParameter, NotFound
-from engine.model import SanityReport
-from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
+from engine.model.results import SanityReport
+from engine.security.authorization import ANONYMOUS_ADMIN as ADMIN, Principal
 from engine.storage import codec, instances as store
 from engine.storage.tables import instances, process_log, wait_states, watchers
 from tests.support.common import settles, write_definition

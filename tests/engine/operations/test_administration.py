@@ -13,8 +13,8 @@ import pytest
 from engine import operations as ops
 from engine.errors import AuthorizationError, InvalidParameter, NotFound
 from engine.runtime.node import ProcessEngine
-from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
-from engine.states import ExecutionState as S
+from engine.security.authorization import ANONYMOUS_ADMIN as ADMIN, Principal
+from engine.model.states import ExecutionState as S
 from tests.support.common import settles, write_definition
 
 BOB = Principal("bob", frozenset({"clerks"}))

@@ -8,9 +8,9 @@ import pytest
 
 from engine import operations as ops
 from engine.errors import (AuthorizationError, EngineOffline, InvalidParameter, InvalidState, NotFound)
-from engine.query import Param, Query
-from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
-from engine.states import ExecutionState as S
+from engine.model.query import Param, Query
+from engine.security.authorization import ANONYMOUS_ADMIN as ADMIN, Principal
+from engine.model.states import ExecutionState as S
 from tests.support.common import SAMPLES, settles, write_definition
 
 BOB = Principal("bob", frozenset({"clerks"}))
@@ -297,7 +297,7 @@ def test_a_node_silent_past_lost_after_is_shown_gone_then_forgotten(pe, monkeypa
     too, where the row is an earlier engine's on the same file."""
     from datetime import timedelta
 
-    from engine import clock
+    from engine.support import clock
     from engine.runtime.cluster import membership
     from engine.storage import nodes
     from engine.storage.tables import nodes as node_table

@@ -5,13 +5,14 @@ import time
 
 import pytest
 
-from engine import clock, operations as ops
-from engine.datastore import DataStore, make_value
+from engine.support import clock
+from engine import operations as ops
+from engine.model.datastore import DataStore, make_value
 from engine.errors import (AuthorizationError, EngineOffline, FeatureUnavailable, InvalidDefinition,
                            InvalidParameter, InvalidState, MultiError, NotFound)
-from engine.query import Query
-from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
-from engine.states import AutoDispose, ExecutionState as S, HealthState as H
+from engine.model.query import Query
+from engine.security.authorization import ANONYMOUS_ADMIN as ADMIN, Principal
+from engine.model.states import AutoDispose, ExecutionState as S, HealthState as H
 from tests.support.common import settles, write_definition
 from tests.support.storage import plant
 

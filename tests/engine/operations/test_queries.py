@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from engine import operations as ops
 from engine.errors import InvalidQuery
-from engine.query import And, Not, Or, Param, Query, QueryField, SortCriterion, check, order_of
-from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
+from engine.model.query import And, Not, Or, Param, Query, QueryField, SortCriterion, check, order_of
+from engine.security.authorization import ANONYMOUS_ADMIN as ADMIN, Principal
 from engine.storage.instances import LIVE
 from engine.storage.selection import condition, order
 from engine.storage.tables import instances
@@ -68,7 +68,7 @@ def test_timestamps_compare_as_timestamps(populated):
     pe, ids = populated
     everything = find(pe).snapshots
     latest = max(s.created_at for s in everything)
-    from engine.clock import format_timestamp
+    from engine.support.clock import format_timestamp
     before = find(pe, Param("createdAt", "lessThan", (format_timestamp(latest),)))
     assert before.total == len([s for s in everything if s.created_at < latest])
     after = find(pe, Param("createdAt", "greaterThan", ("2000-01-01T00:00:00.000Z",)))
@@ -265,8 +265,8 @@ def test_a_moment_on_a_whole_second_compares_as_the_same_moment(engine_factory, 
     import uuid
     from datetime import datetime, timezone
 
-    from engine import clock
-    from engine.query import And
+    from engine.support import clock
+    from engine.model.query import And
 
     pe = engine_factory(repo)
     uri = f"whole-{uuid.uuid4().hex[:8]}.ipd"

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from engine import operations as ops
-from engine.datastore import DataStore, make_value
-from engine.security import ANONYMOUS_ADMIN as ADMIN
-from engine.states import ExecutionState
+from engine.model.datastore import DataStore, make_value
+from engine.security.authorization import ANONYMOUS_ADMIN as ADMIN
+from engine.model.states import ExecutionState
 from tests.support.common import write_definition
 
 

@@ -7,8 +7,8 @@ import pytest
 
 from engine import operations as ops
 from engine.errors import AuthorizationError, InvalidParameter, NotFound
-from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
-from engine.states import ExecutionState as S, HealthState as H
+from engine.security.authorization import ANONYMOUS_ADMIN as ADMIN, Principal
+from engine.model.states import ExecutionState as S, HealthState as H
 from tests.support.common import write_definition
 from tests.support.storage import plant
 

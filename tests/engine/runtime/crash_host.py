@@ -13,9 +13,9 @@ import time
 
 from config.settings import load_settings
 from engine import operations as ops
-from engine.datastore import DataStore, make_value
+from engine.model.datastore import DataStore, make_value
 from engine.runtime.node import ProcessEngine
-from engine.security import ANONYMOUS_ADMIN
+from engine.security.authorization import ANONYMOUS_ADMIN
 
 
 def main() -> None:

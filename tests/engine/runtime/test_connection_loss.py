@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from engine import operations as ops
 from engine.errors import EngineError, Unavailable
-from engine.security import ANONYMOUS_ADMIN as ADMIN
+from engine.security.authorization import ANONYMOUS_ADMIN as ADMIN
 from tests.support.common import PG_URL, write_definition
 
 LOOP = ('<assign id="init" name="i">0</assign>'

@@ -6,10 +6,10 @@ import time
 import pytest
 
 from engine import operations as ops
-from engine.datastore import DataStore, make_value
+from engine.model.datastore import DataStore, make_value
 from engine.errors import InvalidParameter, InvalidState, NotFound
-from engine.security import ANONYMOUS_ADMIN as ADMIN
-from engine.states import ExecutionState as S, HealthState
+from engine.security.authorization import ANONYMOUS_ADMIN as ADMIN
+from engine.model.states import ExecutionState as S, HealthState
 from engine.storage import instances as store
 from tests.support.common import settles, write_definition
 
@@ -268,7 +268,7 @@ def test_call_runs_a_child_and_maps_outputs(pe):
     assert snap.state is S.FINISHED, snap.exception
     assert [v.text for v in snap.pipeline.get("all")] == ["Hello, Ann!", "Hello, Bo!"]
     assert len(snap.pipeline.first_text("orderId")) == 36
-    children = ops.find_executions(pe, ADMIN, __import__("engine.query", fromlist=["Query"]).Query())
+    children = ops.find_executions(pe, ADMIN, __import__("engine.model.query", fromlist=["Query"]).Query())
     assert children.total == 0  # children are disposed once their parent took their output
 
 
@@ -288,8 +288,8 @@ def test_call_of_missing_definition_fails(run_body):
 
 def test_a_child_process_carries_its_parents_permissions(engine_factory, repo):
     """Who was granted the parent may see and act on the child it calls (its owner is the parent's)."""
-    from engine.query import Param, Query
-    from engine.security import Principal
+    from engine.model.query import Param, Query
+    from engine.security.authorization import Principal
 
     clerk = Principal("bob", frozenset({"clerks"}))
     pe = engine_factory(repo)
@@ -311,7 +311,7 @@ def test_terminating_a_parent_terminates_its_child(engine_factory, repo):
     write_definition(repo, "child.ipd", '<wait id="hold"/>')
     write_definition(repo, "parent.ipd", '<call id="c" processUri="child.ipd"/>')
     snap = ops.run(pe, ADMIN, "parent.ipd", states=["WAITING"])
-    from engine.query import Param, Query
+    from engine.model.query import Param, Query
     children = ops.find_executions(pe, ADMIN, Query(Param("processUri", "equals", ("child.ipd",))))
     assert children.total == 1
     ops.wait_for_process(pe, ADMIN, children.snapshots[0].execution_id, states=["WAITING"])

@@ -14,9 +14,9 @@ import pytest
 
 from engine import operations as ops
 from engine.errors import InvalidState, NotFound
-from engine.query import Param, Query
-from engine.security import ANONYMOUS_ADMIN as ADMIN
-from engine.states import ExecutionState as S, HealthState as H
+from engine.model.query import Param, Query
+from engine.security.authorization import ANONYMOUS_ADMIN as ADMIN
+from engine.model.states import ExecutionState as S, HealthState as H
 from engine.storage import instances as store
 from engine.storage.database import Database
 from tests.support.common import ROOT, SAMPLES, settles, write_definition

@@ -28,11 +28,11 @@ from sqlalchemy import insert, text
 
 from config.settings import load_settings
 from engine import operations as ops
-from engine.datastore import DataStore
-from engine.query import And, Node, Not, Or, Param, Query, SortCriterion
+from engine.model.datastore import DataStore
+from engine.model.query import And, Node, Not, Or, Param, Query, SortCriterion
 from engine.runtime.node import ProcessEngine
-from engine.security import ANONYMOUS_ADMIN as ADMIN, Principal
-from engine.states import ExecutionState, HealthState
+from engine.security.authorization import ANONYMOUS_ADMIN as ADMIN, Principal
+from engine.model.states import ExecutionState, HealthState
 from engine.storage import codec, instances as store
 from engine.storage.instances import InstanceRecord
 from engine.storage.tables import definitions, permissions

@@ -12,12 +12,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from config.settings import load_settings
-from engine import clock, operations as ops
-from engine.datastore import DataStore, make_value
+from engine.support import clock
+from engine import operations as ops
+from engine.model.datastore import DataStore, make_value
 from engine.runtime.node import ProcessEngine
 from engine.runtime.cluster.membership import NodeConflict
-from engine.security import ANONYMOUS_ADMIN as ADMIN
-from engine.states import ExecutionState as S, HealthState as H
+from engine.security.authorization import ANONYMOUS_ADMIN as ADMIN
+from engine.model.states import ExecutionState as S, HealthState as H
 from engine.storage import codec
 from engine.storage.database import Database
 from engine.storage.tables import Base
@@ -308,7 +309,7 @@ def test_a_key_stored_twice_is_already_stored_and_other_integrity_errors_are_not
     from sqlalchemy import insert
     from sqlalchemy.exc import IntegrityError
 
-    from engine import clock
+    from engine.support import clock
     from engine.storage import engine_state
     from engine.storage.database import AlreadyStored
     from engine.storage.tables import engine_state as table

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from . import clock
-from .datastore import DataStore
-from .model import Ace, DefinitionInfo, ExceptionReport, Health, Snapshot
-from .states import ACTIVE_STATES, AutoDispose, ExecutionState, HealthState
-from .storage import codec
-from .storage.instances import InstanceRecord
+from ..support import clock
+from ..model.datastore import DataStore
+from ..model.results import Ace, DefinitionInfo, ExceptionReport, Health, Snapshot
+from ..model.states import ACTIVE_STATES, AutoDispose, ExecutionState, HealthState
+from ..storage import codec
+from ..storage.instances import InstanceRecord
 
 
 def snapshot_of(record: InstanceRecord, inspect_pipeline: bool = False, pipeline: DataStore | None = None,

@@ -3,7 +3,7 @@ import os
 import threading
 import uuid
 
-from engine.ids import random_uuid
+from engine.support.ids import random_uuid
 
 
 def test_an_id_is_a_canonical_version_4_uuid():

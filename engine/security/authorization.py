@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .errors import AuthorizationError
-from .states import Privilege
-from .storage import codec
-from .storage.instances import InstanceRecord
+from ..errors import AuthorizationError
+from ..model.states import Privilege
+from ..storage import codec
+from ..storage.instances import InstanceRecord
 
 ADMIN_ROLE = "admin"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from .errors import InvalidParameter
+from ..errors import InvalidParameter
 
 
 class ExecutionState(str, Enum):

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Union
 
-from .clock import parse_timestamp
+from ..support.clock import parse_timestamp
 from .datastore import BINARY, kind_of
-from .errors import InvalidQuery
+from ..errors import InvalidQuery
 from .states import ExecutionState, HealthState
 
 

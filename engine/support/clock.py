@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import isodate
 
-from .errors import InvalidParameter
+from ..errors import InvalidParameter
 
 
 def now() -> datetime:

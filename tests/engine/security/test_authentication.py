@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from engine import authentication
-from engine.authentication import Authenticator, hash_password
+from engine.security import authentication
+from engine.security.authentication import Authenticator, hash_password
 from engine.errors import Unauthenticated
 
 

@@ -16,8 +16,8 @@ from typing import Iterable, Iterator
 
 from lxml import etree
 
-from .errors import InvalidDataStore
-from .safexml import XmlError, canonical, parse
+from ..errors import InvalidDataStore
+from ..support.safexml import XmlError, canonical, parse
 
 TEXT, XML, BINARY = "text", "xml", "binary"
 

@@ -7,7 +7,7 @@ import math
 import pytest
 from hypothesis import given, strategies as st
 
-from engine import jsontext
+from engine.support import jsontext
 
 # Everything the engine writes as JSON: text (any code point, lone surrogates included), integers of
 # any size, booleans, null, lists and objects with text keys. (Floats it never writes.)

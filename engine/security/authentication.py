@@ -16,8 +16,8 @@ from typing import Iterable
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from .errors import Unauthenticated
-from .security import Principal
+from ..errors import Unauthenticated
+from .authorization import Principal
 
 # OWASP's argon2id minimum: 19 MiB, two passes, one lane.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
