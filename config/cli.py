@@ -19,11 +19,12 @@ from lxml import etree
 from config.settings import Settings, SettingsError, load_settings
 from engine import operations as ops
 from engine.model.datastore import DataStore, make_value
-from engine.errors import EngineError
+from engine.errors import EngineError, InvalidParameter
 from engine.model.results import Snapshot
 from engine.runtime.node import ProcessEngine
 from engine.security.authorization import ANONYMOUS_ADMIN
 from engine.model.states import END_STATES, ExecutionState
+from schemas import datastore, snapshot as render
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_STOPPED = 0, 1, 2, 3
 
@@ -109,7 +110,6 @@ def _settle(pe: ProcessEngine, snapshot: Snapshot) -> Snapshot:
 
 
 def _validate(args: argparse.Namespace, settings: Settings) -> int:
-    from schemas import snapshot as render
 
     try:
         source = _read(args.file)
@@ -152,15 +152,12 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        from engine.errors import InvalidParameter
 
         raise InvalidParameter(str(path), exc.strerror or "cannot be read") from None
 
 
 def _params(params_file: Path | None, pairs: list[str]) -> DataStore:
     """The data store of `--params-file`, then each `--param NAME=VALUE` (a repeated name is a list)."""
-    from engine.errors import InvalidParameter
-    from schemas import datastore
 
     store_ = datastore.load(_read(params_file)) if params_file else DataStore()
     given: dict[str, list[str]] = {}
@@ -175,8 +172,6 @@ def _params(params_file: Path | None, pairs: list[str]) -> DataStore:
 
 
 def _print_snapshot(snapshot: Snapshot, form: str, simple: bool) -> None:
-    from schemas import snapshot as render
-
     if form == "xml":
         print(etree.tostring(render.dump_xml(snapshot, simple), pretty_print=True, encoding="unicode"), end="")
     else:

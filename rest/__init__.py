@@ -6,6 +6,7 @@ and the error mapping of CONTRACT §6. It holds no engine logic: each endpoint p
 """
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from flask import Flask, jsonify
@@ -38,8 +39,6 @@ def create_rest_app(engine: Any, settings: Any) -> Flask:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("process-engine")
     except PackageNotFoundError:

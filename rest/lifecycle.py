@@ -10,6 +10,7 @@ from schemas.snapshot import EXECUTION_IDS
 
 from .arguments import IDEMPOTENCY_KEY
 from .endpoint import Answer, Body, FormField, endpoint
+from .params import parse_boolean
 
 bp = Blueprint("lifecycle", __name__)
 SNAPSHOT = Answer("snapshot", description="The process's snapshot.")
@@ -123,8 +124,6 @@ def set_log_settings(engine, principal, execution_id, diagnostic_level, data_lev
           body=Body("text", "online", required=True, description="true or false (text/plain, or a JSON boolean).",
                     json="boolean"), answer=SNAPSHOT)
 def set_online(engine, principal, execution_id, timeout, peek, states, wait_online, online):
-    from .params import parse_boolean
-
     return ops.set_online(engine, principal, execution_id, parse_boolean("online", online), timeout=timeout,
                           peek=peek, states=states, wait_online=wait_online)
 

@@ -16,6 +16,7 @@ from ..definitions import elements as el
 from ..definitions.expressions import Expression, Template
 from ..faults import Fault, TerminateRequest
 from ..model.states import LOG_LEVELS, ExecutionState
+from ..modules import InvokeContext
 from .position import Frame, Position, Suspension
 
 
@@ -387,8 +388,6 @@ def _call(run: Run, element: el.Call) -> Suspend:
 
 
 def _invoke(run: Run, element: el.Invoke) -> None:
-    from ..modules import InvokeContext
-
     module = run.modules.get(element.module)
     operation = module.operations.get(element.operation) if module is not None else None
     if operation is None:

@@ -6,6 +6,7 @@ DOCTYPE is refused outright. Depth is bounded by libxml2's own limit (256 levels
 """
 from __future__ import annotations
 
+import json
 import re
 import threading
 from typing import Iterable
@@ -95,8 +96,6 @@ def _text_of(source: bytes | str) -> str:
 
 
 def _encoding(data: bytes) -> str:
-    import json
-
     return json.detect_encoding(data[:4])
 
 
