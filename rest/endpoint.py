@@ -85,7 +85,7 @@ def endpoint(blueprint: Blueprint, method: str, path: str, operation: str, *, al
     ENDPOINTS.append(declared)
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
-        optional = tuple(p.optional_query for p in params)
+        reading = tuple((p, p.keyword, p.optional_query) for p in params)  # worked out once, not per request
         produces = PRODUCES[answer.kind]
 
         def view(**path_args: str) -> Response:
@@ -93,8 +93,8 @@ def endpoint(blueprint: Blueprint, method: str, path: str, operation: str, *, al
             asked = request._get_current_object()  # type: ignore[attr-defined]  # once, not per proxy access
             negotiated = negotiate(asked, produces)
             args = asked.args
-            arguments = {p.keyword: p.absent() if lazy and p.name not in args else p.read(asked, path_args, args)
-                         for p, lazy in zip(params, optional)}
+            arguments = {keyword: p.absent() if lazy and p.name not in args else p.read(asked, path_args, args)
+                         for p, keyword, lazy in reading}
             if body is not None:
                 arguments.update(read_body(body))
             engine = current_app.extensions["process_engine"]

@@ -15,7 +15,7 @@ def declared_handlers():
     for name, view in app.view_functions.items():
         found = inspect.getclosurevars(view).nonlocals if inspect.isfunction(view) else {}
         if "handler" in found:
-            yield name, found["handler"], found["params"], found["body"]
+            yield name, found["handler"], tuple(p for p, _, _ in found["reading"]), found["body"]
 
 
 def test_every_handler_takes_its_declared_parameters_by_their_snake_case_names():
