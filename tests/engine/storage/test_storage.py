@@ -303,6 +303,34 @@ def test_a_ready_instance_is_taken_in_one_statement_with_its_row_as_taken(engine
             before[execution_id].state_change_index
 
 
+def test_an_update_sent_alone_changes_the_row_only_as_it_was_expected(engine_factory, repo):
+    """How an asynchronous start saves its end: one guarded UPDATE committed by itself. A row changed
+    meanwhile (its exec_version moved on: a kill, another node) or disposed is left as it is, and the
+    caller is told; as expected, exactly the given columns change, typed as the table types them."""
+    from datetime import datetime, timezone
+
+    from engine.storage import instances as store
+
+    pe = engine_factory(repo)
+    write_definition(repo, "x.ipd", '<endElement id="e"/>')
+    made = [ops.instantiate(pe, ADMIN, "x.ipd").execution_id for _ in range(2)]
+    with pe.db.unit_of_work(write=False) as uow:
+        version = store.get_instance(uow.conn, made[0]).exec_version
+    at = datetime(2031, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+    ended = {"state": "FINISHED", "state_changed_at": at, "exec_version": version + 1, "online": False}
+    assert not store.update_alone(pe.db, made[0], ended, version - 1)  # somebody changed it since
+    assert not store.update_alone(pe.db, "no-such-execution", ended, version)
+    ops.dispose_process(pe, ADMIN, made[1])
+    assert not store.update_alone(pe.db, made[1], ended, version)  # disposed: not live any more
+    assert ops.get_process_snapshot(pe, ADMIN, made[0], peek=True).state is S.CREATED
+    assert store.update_alone(pe.db, made[0], ended, version)
+    assert not store.update_alone(pe.db, made[0], ended, version)  # the version it expected is gone
+    with pe.db.unit_of_work(write=False) as uow:
+        row = store.get_instance(uow.conn, made[0])
+    assert (row.state, row.state_changed_at, row.exec_version, row.online, row.process_uri) == \
+        ("FINISHED", at, version + 1, False, "x.ipd")
+
+
 def test_a_key_stored_twice_is_already_stored_and_other_integrity_errors_are_not(storage_url):
     """The unit of work tells a duplicate key (another request or node wrote the row first: the caller
     looks again) from any other broken constraint, which is a fault and stays one."""
