@@ -31,7 +31,8 @@ def create_application(settings: Settings, engine: ProcessEngine | None = None) 
     app = create_rest_app(engine, settings)
     requests = metrics.install(app, engine, root)
     soap = requests.counted(create_soap_app(engine, settings), "soap")
-    app.wsgi_app = _ReturnsMemory(DispatcherMiddleware(app.wsgi_app, {f"{root}/soap": soap}))
+    app.wsgi_app = _DrivesAfterAnswers(_ReturnsMemory(DispatcherMiddleware(app.wsgi_app, {f"{root}/soap": soap})),
+                                       engine)
 
     @app.get(f"{root}/health/live")
     def live() -> Any:
@@ -44,6 +45,27 @@ def create_application(settings: Settings, engine: ProcessEngine | None = None) 
         return body, 200 if state == "active" else 503
 
     return app
+
+
+class _DrivesAfterAnswers:
+    """Under gunicorn, a request thread drives the asynchronous starts it answered once the answer is
+    sent (`ops.defer_hand_overs`): gunicorn closes the answer's iterable after writing it, always. Other
+    callers of the WSGI application (a test client need not close what it is given) hand over to a pool
+    thread as before."""
+
+    def __init__(self, app: WsgiApp, engine: ProcessEngine) -> None:
+        self.app, self.engine = app, engine
+
+    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if "gunicorn.socket" not in environ:
+            return self.app(environ, start_response)
+        ops.defer_hand_overs(self.engine)
+        try:
+            answer = self.app(environ, start_response)
+        except BaseException:
+            ops.drive_deferred(self.engine)
+            raise
+        return ClosingIterator(answer, [lambda: ops.drive_deferred(self.engine)])
 
 
 class _ReturnsMemory:

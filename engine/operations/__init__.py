@@ -20,6 +20,7 @@ from .services import get_service_snapshot, list_services, new_engine, start_ser
 from .cluster import cluster_connect, cluster_disconnect
 from .diagnostics import check_sanity, garbage_collect, get_node_figures, get_telemetry_data
 from .embedded import get_process_log, upgrade_database, waits_for_signal
+from .serving import defer_hand_overs, drive_deferred
 
 __all__ = [
     "dispose_process", "dispose_processes", "instantiate", "reload", "recover_process", "recover_processes",
@@ -36,4 +37,5 @@ __all__ = [
     "list_process_definitions", "uncache_processes", "version",
     "check_sanity", "get_telemetry_data", "garbage_collect", "get_node_figures",
     "get_process_log", "waits_for_signal", "upgrade_database", "new_engine",
+    "defer_hand_overs", "drive_deferred",
 ]

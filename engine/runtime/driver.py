@@ -40,6 +40,7 @@ class Driver:
         # A `run` driven by its caller is first written when it first saves (like a transaction that
         # runs up to the first wait state): until then nobody but that caller knows it exists.
         self.pending_insert = False
+        self.release_at: float | None = None  # monotonic time to hand it to its pool as READY (if still running)
         self.children: dict[str, LoadedDefinition] = {}
         self.dispose_child: str | None = None
         self.run: Run | None = None
@@ -177,7 +178,10 @@ class Driver:
             if outcome is None:
                 outcome = run.step()
             if outcome is None:
-                if time.monotonic() - last_save > interval:
+                now = time.monotonic()
+                if self.release_at is not None and now > self.release_at:
+                    self.control.signal(release=True)  # obeyed next round: READY, for a thread of its pool
+                elif now - last_save > interval:
                     if not self._save_running():
                         return
                     last_save = time.monotonic()

@@ -22,6 +22,7 @@ import copy
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -38,6 +39,8 @@ from .host import Host
 log = logging.getLogger(__name__)
 
 _STRIPES = 64
+AFTER_ANSWER_S = 0.05  # how long a caller's thread drives what it handed over, after its answer, at most
+_CALLER = threading.local()  # per request thread: the hand-overs deferred until its answer is sent
 
 
 class Executor:
@@ -162,7 +165,12 @@ class Executor:
 
     def hand_over(self, record: InstanceRecord, known: tuple[Any, DataStore] | None = None) -> None:
         """Drive on a thread of its pool an instance `taken` and committed RUNNING for this node: no
-        claim of its own (a transaction saved on every asynchronous start)."""
+        claim of its own (a transaction saved on every asynchronous start). On a thread that defers
+        its hand-overs (`defer_hand_overs`), the thread itself drives it once its answer is sent."""
+        deferred = getattr(_CALLER, "deferred", None)
+        if deferred is not None:
+            deferred.append((record, known))
+            return
         pool = self.pools.get(record.thread_pool_id or "default") or self.pools["default"]
         try:
             pool.submit(self._run_handed_over, record, known)
@@ -172,11 +180,36 @@ class Executor:
             self._permits(record.thread_pool_id).put(None)
             self.pe.hand_back_later(record.execution_id, record.thread_pool_id)
 
-    def _run_handed_over(self, record: InstanceRecord, known: tuple[Any, DataStore] | None) -> None:
+    def _run_handed_over(self, record: InstanceRecord, known: tuple[Any, DataStore] | None,
+                         deadline: float | None = None) -> None:
         try:
-            self._guarded(record.execution_id, record.thread_pool_id, record, False, known, True)
+            self._guarded(record.execution_id, record.thread_pool_id, record, False, known, True, deadline=deadline)
         finally:
             self._permits(record.thread_pool_id).put(None)
+
+    def defer_hand_overs(self) -> None:
+        """From now on, what this thread hands over waits for `drive_deferred` on this thread.
+
+        A request thread that has answered an asynchronous start is free while its answer travels; driving
+        the start there, after the answer, spares the switch to a pool thread and back, which under load
+        costs as much as the start itself (issue 15). It drives for `AFTER_ANSWER_S` at most (the caller's
+        next request on the connection waits meanwhile), then hands the instance to its pool as READY."""
+        if getattr(_CALLER, "deferred", None):  # left by a caller that never drove them: never lost
+            self.drive_deferred()
+        _CALLER.deferred = []
+
+    def drive_deferred(self) -> None:
+        """Drive what this thread handed over since `defer_hand_overs`, each for AFTER_ANSWER_S at most;
+        the thread hands over as usual again."""
+        deferred, _CALLER.deferred = getattr(_CALLER, "deferred", None) or [], None
+        for record, known in deferred:
+            if not self.accepting:  # shutting down: READY again, for this node's next start or another
+                with self._lock(record.execution_id):
+                    self._active.pop(record.execution_id, None)
+                self._permits(record.thread_pool_id).put(None)
+                self.pe.hand_back_later(record.execution_id, record.thread_pool_id)
+                continue
+            self._run_handed_over(record, known, time.monotonic() + AFTER_ANSWER_S)
 
     def drive_here(self, record: InstanceRecord, *, claimed: bool, dispose_at_end: bool = False,
                    known: tuple[Any, DataStore] | None = None, unsaved: bool = False,
@@ -201,9 +234,10 @@ class Executor:
             self._guarded(execution_id, pool_id, None, False, None, False)
 
     def _guarded(self, execution_id: str, pool_id: str | None, record: InstanceRecord | None,
-                 dispose_at_end: bool, known: Any, claimed: bool, unsaved: bool = False) -> Driver | None:
+                 dispose_at_end: bool, known: Any, claimed: bool, unsaved: bool = False,
+                 deadline: float | None = None) -> Driver | None:
         try:
-            return self._run(execution_id, record, dispose_at_end, known, claimed, unsaved)
+            return self._run(execution_id, record, dispose_at_end, known, claimed, unsaved, deadline)
         except DatabaseUnavailable:  # transient: the instance resumes from its last saved point
             if unsaved:
                 raise  # nothing was written: the caller hears "unavailable" and nobody else knew of it
@@ -223,7 +257,7 @@ class Executor:
                 self.submit(execution_id, pool_id)
 
     def _run(self, execution_id: str, record: InstanceRecord | None, dispose_at_end: bool,
-             known: Any, claimed: bool, unsaved: bool) -> Driver | None:
+             known: Any, claimed: bool, unsaved: bool, deadline: float | None = None) -> Driver | None:
         if record is None:  # queued READY: taken in one statement, the row as taken (no read before it)
             if not self.pe.accepting_work():
                 return None
@@ -240,7 +274,7 @@ class Executor:
         self.controls[execution_id] = control
         try:
             driver = Driver(self.pe, record, control, dispose_at_end)
-            driver.pending_insert = unsaved
+            driver.pending_insert, driver.release_at = unsaved, deadline
             self.drivers[execution_id] = driver
             if not driver.prepare(known, claimed):
                 return None

@@ -8,6 +8,7 @@ import signal
 import time
 
 import pytest
+import requests
 from lxml import etree
 
 from tests.support.namespaces import DAT, PE, dat, pe
@@ -715,6 +716,23 @@ def test_start_with_timeout_zero(server):
     assert started["state"] in ("READY", "RUNNING", "WAITING") and started["stateChangeIndex"] >= 1
     held = snap(call(server, "GET", f"{path}/wait", 200, params={"states": "WAITING"}))
     assert held["state"] == "WAITING" and held["currentElement"] == "root.hold"
+
+
+def test_an_asynchronous_start_frees_its_connection_at_once_and_runs_on_to_its_end(server):
+    # Issue 15: the thread that answers an asynchronous start drives it once the answer is out, for a
+    # moment, then hands it to its pool. count.ipd runs 5 s: the caller's next request on the same
+    # keep-alive connection is answered while it runs on, and it ends as computed, every round once.
+    with requests.Session() as caller:
+        answer = caller.get(server.url("run"), params={"processUri": "count.ipd", "timeout": "0",
+                                                       "autoDispose": "never"}, timeout=30)
+        started = snap(answer)
+        assert started["state"] == "RUNNING"
+        asked = time.monotonic()
+        again = snap(caller.get(server.url(f"processes/{started['executionId']}"), timeout=30))
+        assert time.monotonic() - asked < 3 and again["state"] == "RUNNING"  # not after the process's 5 s
+        ended = snap(caller.get(server.url(f"processes/{started['executionId']}/wait"), timeout=60,
+                                params={"timeout": "20000", "inspectPipeline": "true"}))
+    assert ended["state"] == "FINISHED" and entries(ended)["trail"] == ["x" + "." * 50]
 
 
 def test_start_errors(server):

@@ -80,6 +80,45 @@ def test_an_asynchronous_start_is_claimed_for_a_free_pool_thread_in_its_insert(p
     assert ended.state_change_index == 3  # as a run's: READY and RUNNING both counted
 
 
+def test_a_thread_that_defers_its_hand_overs_drives_them_itself_once_asked(pe):
+    # Issue 15: how a served request thread drives the start it answered, after the answer.
+    ops.defer_hand_overs(pe)
+    try:
+        started = ops.run(pe, ADMIN, "greeting.ipd", process_params=params(name="Ada"), timeout=0, peek=True)
+        assert started.state is ExecutionState.RUNNING
+        held = ops.wait_for_process(pe, ADMIN, started.execution_id, timeout=200, peek=True)
+        assert held.state is ExecutionState.RUNNING  # no pool thread took it: it waits for this thread
+    finally:
+        ops.drive_deferred(pe)
+    ended = ops.get_process_snapshot(pe, ADMIN, started.execution_id, peek=True, inspect_pipeline=True)
+    assert ended.state is ExecutionState.FINISHED and ended.pipeline.first_text("greeting") == "Hello, Ada!"
+    again = ops.run(pe, ADMIN, "greeting.ipd", process_params=params(name="Bo"), timeout=0, peek=True)
+    assert ops.wait_for_process(pe, ADMIN, again.execution_id, timeout=10000).state is ExecutionState.FINISHED
+
+
+def test_what_a_thread_deferred_and_never_drove_is_driven_when_it_defers_again(pe):
+    ops.defer_hand_overs(pe)
+    started = ops.run(pe, ADMIN, "greeting.ipd", process_params=params(name="Ada"), timeout=0, peek=True)
+    ops.defer_hand_overs(pe)  # a caller that never called drive_deferred: nothing it started is lost
+    ops.drive_deferred(pe)
+    ended = ops.get_process_snapshot(pe, ADMIN, started.execution_id, peek=True)
+    assert ended.state is ExecutionState.FINISHED
+
+
+def test_a_deferred_start_still_running_at_its_budget_goes_on_in_its_pool(engine_factory, repo):
+    uri = write_definition(repo, "slow.ipd", '<assign id="i" name="i">0</assign><while id="w" test="$i &lt; 20">'
+                           '<assign id="n" name="i" select="$i + 1"/><invoke id="nap" module="util" '
+                           'operation="sleep"><param name="ms">20</param></invoke></while>')
+    pe = engine_factory(repo)
+    ops.defer_hand_overs(pe)
+    started = ops.run(pe, ADMIN, uri, timeout=0, peek=True)
+    ops.drive_deferred(pe)  # 400 ms of work: this thread gives it up after its moment
+    moved = ops.get_process_snapshot(pe, ADMIN, started.execution_id, peek=True)
+    assert moved.state in (ExecutionState.READY, ExecutionState.RUNNING)
+    ended = ops.wait_for_process(pe, ADMIN, started.execution_id, timeout=20000, inspect_pipeline=True)
+    assert ended.state is ExecutionState.FINISHED and ended.pipeline.first_text("i") == "20"
+
+
 def test_an_asynchronous_continue_is_claimed_in_the_start_and_runs_on_a_pool_thread(engine_factory, repo):
     uri = write_definition(repo, "c.ipd", '<wait id="hold"/><assign id="a" name="x">done</assign>')
     pe = engine_factory(repo)
