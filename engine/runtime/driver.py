@@ -40,7 +40,7 @@ class Driver:
         # A `run` driven by its caller is first written when it first saves (like a transaction that
         # runs up to the first wait state): until then nobody but that caller knows it exists.
         self.pending_insert = False
-        self.release_at: float | None = None  # monotonic time to hand it to its pool as READY (if still running)
+        self.release_at: float | None = None  # monotonic time to give it up to a pool thread, if still running
         self.children: dict[str, LoadedDefinition] = {}
         self.dispose_child: str | None = None
         self.run: Run | None = None
@@ -165,33 +165,36 @@ class Driver:
         return loaded.uri
 
     # -- driving ------------------------------------------------------------------------------------
-    def drive(self) -> None:
+    def drive(self, resumed: bool = False) -> bool:
+        """Run until the instance suspends, ends or is let go; False if it is still running at
+        `release_at`, to be driven on (`resumed`) from that step, on another thread."""
         run, record = self.run, self.record
-        outcome = self._start_or_resume(run, record)
+        outcome = None if resumed else self._start_or_resume(run, record)
         interval = self.pe.settings.engine.save_interval_ms / 1000
         last_save = time.monotonic()
         while True:
             if outcome is None and self.control.dirty:
                 outcome = self._obey_control()
                 if outcome == "stop":
-                    return
+                    return True
             if outcome is None:
                 outcome = run.step()
             if outcome is None:
                 now = time.monotonic()
                 if self.release_at is not None and now > self.release_at:
-                    self.control.signal(release=True)  # obeyed next round: READY, for a thread of its pool
-                elif now - last_save > interval:
+                    self.release_at = None
+                    return False
+                if now - last_save > interval:
                     if not self._save_running():
-                        return
+                        return True
                     last_save = time.monotonic()
                 continue
             if isinstance(outcome, End):
                 self._finish(outcome)
-                return
+                return True
             outcome = self._suspend(outcome)
             if outcome == "stop":
-                return
+                return True
 
     def _start_or_resume(self, run: Run, record: InstanceRecord) -> End | None:
         request = codec.loads(record.terminate_request)

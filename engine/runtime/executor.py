@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 _STRIPES = 64
 AFTER_ANSWER_S = 0.05  # how long a caller's thread drives what it handed over, after its answer, at most
 _CALLER = threading.local()  # per request thread: the hand-overs deferred until its answer is sent
+_MOVED = object()  # what a caller's thread gave up at its AFTER_ANSWER_S: a pool thread drives it on
 
 
 class Executor:
@@ -181,11 +182,24 @@ class Executor:
             self.pe.hand_back_later(record.execution_id, record.thread_pool_id)
 
     def _run_handed_over(self, record: InstanceRecord, known: tuple[Any, DataStore] | None,
-                         deadline: float | None = None) -> None:
+                         deadline: float | None = None, moved: Driver | None = None) -> None:
+        result = None
         try:
-            self._guarded(record.execution_id, record.thread_pool_id, record, False, known, True, deadline=deadline)
+            result = self._guarded(record.execution_id, record.thread_pool_id, record, False, known, True,
+                                   deadline=deadline, moved=moved)
         finally:
-            self._permits(record.thread_pool_id).put(None)
+            if result is not _MOVED:  # else the permit went along with the driver
+                self._permits(record.thread_pool_id).put(None)
+
+    def _move(self, driver: Driver) -> bool:
+        """Have a thread of its pool drive on an instance a caller's thread drove for its moment, as it
+        stands in memory (no write, no state change); False if the pool has shut down."""
+        pool = self.pools.get(driver.record.thread_pool_id or "default") or self.pools["default"]
+        try:
+            pool.submit(self._run_handed_over, driver.record, None, None, driver)
+        except RuntimeError:
+            return False
+        return True
 
     def defer_hand_overs(self) -> None:
         """From now on, what this thread hands over waits for `drive_deferred` on this thread.
@@ -193,7 +207,7 @@ class Executor:
         A request thread that has answered an asynchronous start is free while its answer travels; driving
         the start there, after the answer, spares the switch to a pool thread and back, which under load
         costs as much as the start itself (issue 15). It drives for `AFTER_ANSWER_S` at most (the caller's
-        next request on the connection waits meanwhile), then hands the instance to its pool as READY."""
+        next request on the connection waits meanwhile), then a thread of its pool drives on from there."""
         if getattr(_CALLER, "deferred", None):  # left by a caller that never drove them: never lost
             self.drive_deferred()
         _CALLER.deferred = []
@@ -235,9 +249,11 @@ class Executor:
 
     def _guarded(self, execution_id: str, pool_id: str | None, record: InstanceRecord | None,
                  dispose_at_end: bool, known: Any, claimed: bool, unsaved: bool = False,
-                 deadline: float | None = None) -> Driver | None:
+                 deadline: float | None = None, moved: Driver | None = None) -> Any:
+        result = None
         try:
-            return self._run(execution_id, record, dispose_at_end, known, claimed, unsaved, deadline)
+            result = self._run(execution_id, record, dispose_at_end, known, claimed, unsaved, deadline, moved)
+            return result
         except DatabaseUnavailable:  # transient: the instance resumes from its last saved point
             if unsaved:
                 raise  # nothing was written: the caller hears "unavailable" and nobody else knew of it
@@ -251,13 +267,17 @@ class Executor:
             self.pe.fail_internally(execution_id)
             return None
         finally:
-            with self._lock(execution_id):
-                again = self._active.pop(execution_id, False)
-            if again:
-                self.submit(execution_id, pool_id)
+            if result is not _MOVED:  # else it is still active here, on a thread of its pool
+                with self._lock(execution_id):
+                    again = self._active.pop(execution_id, False)
+                if again:
+                    self.submit(execution_id, pool_id)
 
     def _run(self, execution_id: str, record: InstanceRecord | None, dispose_at_end: bool,
-             known: Any, claimed: bool, unsaved: bool, deadline: float | None = None) -> Driver | None:
+             known: Any, claimed: bool, unsaved: bool, deadline: float | None = None,
+             moved: Driver | None = None) -> Any:
+        if moved is not None:  # driven on from where a caller's thread left it: registered still
+            return self._drive(moved, resumed=True)
         if record is None:  # queued READY: taken in one statement, the row as taken (no read before it)
             if not self.pe.accepting_work():
                 return None
@@ -272,20 +292,36 @@ class Executor:
             return None
         control = Control()
         self.controls[execution_id] = control
+        driver = Driver(self.pe, record, control, dispose_at_end)
+        driver.pending_insert, driver.release_at = unsaved, deadline
+        self.drivers[execution_id] = driver
+        return self._drive(driver, known, claimed)
+
+    def _drive(self, driver: Driver, known: Any = None, claimed: bool = False, resumed: bool = False) -> Any:
+        """Drive a registered driver until it suspends, ends or lets go: the driver (None if it need not
+        run); `_MOVED` when it reached its `release_at` and a thread of its pool drives on from there (it
+        stays registered)."""
+        result: Any = None
         try:
-            driver = Driver(self.pe, record, control, dispose_at_end)
-            driver.pending_insert, driver.release_at = unsaved, deadline
-            self.drivers[execution_id] = driver
-            if not driver.prepare(known, claimed):
+            if not resumed and not driver.prepare(known, claimed):
                 return None
-            driver.drive()
-            return driver
+            if driver.drive(resumed):
+                result = driver
+            elif self._move(driver):
+                result = _MOVED
+            else:  # its pool has shut down: let it go as READY, from this thread
+                driver.control.signal(release=True)
+                driver.drive(resumed=True)
+                result = driver
+            return result
         finally:
-            self.controls.pop(execution_id, None)
-            self.drivers.pop(execution_id, None)
-            if self._idle_waiters:  # read after the pop: a waiter that came later sees it gone
-                with self._idle:
-                    self._idle.notify_all()
+            if result is not _MOVED:
+                execution_id = driver.record.execution_id
+                self.controls.pop(execution_id, None)
+                self.drivers.pop(execution_id, None)
+                if self._idle_waiters:  # read after the pop: a waiter that came later sees it gone
+                    with self._idle:
+                        self._idle.notify_all()
 
     def _runnable(self, record: InstanceRecord | None) -> bool:
         return (record is not None and record.state == "READY" and record.online and record.health == "OK"

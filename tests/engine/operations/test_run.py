@@ -112,11 +112,12 @@ def test_a_deferred_start_still_running_at_its_budget_goes_on_in_its_pool(engine
     pe = engine_factory(repo)
     ops.defer_hand_overs(pe)
     started = ops.run(pe, ADMIN, uri, timeout=0, peek=True)
-    ops.drive_deferred(pe)  # 400 ms of work: this thread gives it up after its moment
+    ops.drive_deferred(pe)  # 400 ms of work: this thread gives it up after its moment, to a pool thread
     moved = ops.get_process_snapshot(pe, ADMIN, started.execution_id, peek=True)
-    assert moved.state in (ExecutionState.READY, ExecutionState.RUNNING)
+    assert moved.state is ExecutionState.RUNNING and moved.state_change_index == started.state_change_index
     ended = ops.wait_for_process(pe, ADMIN, started.execution_id, timeout=20000, inspect_pipeline=True)
     assert ended.state is ExecutionState.FINISHED and ended.pipeline.first_text("i") == "20"
+    assert ended.state_change_index == started.state_change_index + 1  # driven on as it stood: no READY between
 
 
 def test_an_asynchronous_continue_is_claimed_in_the_start_and_runs_on_a_pool_thread(engine_factory, repo):
