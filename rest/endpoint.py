@@ -113,10 +113,7 @@ def _declared(operation: str, path: str, body: Body | None) -> tuple[Param, ...]
     not documents (only a body carries those), not SOAP's own."""
     carried = {f.name for f in body.fields} | {body.arg, body.name} if body is not None else set()
     return tuple(Param.declared(p, path) for p in signature(operation)
-                 if not (p.soap_only or p.kind in _DOCUMENTS or p.name in carried or snake_case(p.name) in carried))
-
-
-_DOCUMENTS = ("datastore", "query", "ipd")
+                 if not (p.soap_only or p.document or p.name in carried or p.keyword in carried))
 
 
 def _typed(operation: str, body: Body | None) -> Body | None:

@@ -36,6 +36,11 @@ class Parameter:
         assert self.kind in KINDS, self.kind
 
     @property
+    def document(self) -> bool:
+        """Whether it is a whole document (a data store, a query, a definition): REST carries it as a body."""
+        return self.kind in ("datastore", "query", "ipd")
+
+    @property
     def keyword(self) -> str:
         """The handler's keyword for it: the spec's names on the wire, snake_case in Python."""
         return snake_case(self.name)

@@ -30,10 +30,11 @@ def operation(**keywords: Any) -> Callable[[Callable[..., Any]], Any]:
     the function gets them parsed, by their snake_case names. `keywords` name the answer (`types.out`)."""
     def declare(function: Callable[..., Any]) -> Any:
         declared = signature(function.__name__)
+        reading = tuple((p, p.keyword) for p in declared)  # worked out once, not per call
 
         @functools.wraps(function)
         def call(ctx: Any, *values: Any) -> Any:
-            return function(ctx, **{p.keyword: parsed(p, value) for p, value in zip(declared, values)})
+            return function(ctx, **{keyword: parsed(p, value) for (p, keyword), value in zip(reading, values)})
         return rpc(*(wire_type(p) for p in declared), _args=tuple(p.name for p in declared), **keywords)(call)
     return declare
 

@@ -70,8 +70,7 @@ class Executor:
                 self._active[execution_id] = True
                 return
             self._active[execution_id] = False
-        pool = self.pools.get(pool_id or "default") or self.pools["default"]
-        pool.submit(self._run_guarded, execution_id, pool_id)
+        self._pool(pool_id).submit(self._run_guarded, execution_id, pool_id)
 
     def is_active(self, execution_id: str) -> bool:
         with self._lock(execution_id):
@@ -172,14 +171,17 @@ class Executor:
         if deferred is not None:
             deferred.append((record, known))
             return
-        pool = self.pools.get(record.thread_pool_id or "default") or self.pools["default"]
         try:
-            pool.submit(self._run_handed_over, record, known)
-        except RuntimeError:  # the pool has shut down since: READY again, for this node or another
-            with self._lock(record.execution_id):
-                self._active.pop(record.execution_id, None)
-            self._permits(record.thread_pool_id).put(None)
-            self.pe.hand_back_later(record.execution_id, record.thread_pool_id)
+            self._pool(record.thread_pool_id).submit(self._run_handed_over, record, known)
+        except RuntimeError:  # the pool has shut down since
+            self._give_back(record)
+
+    def _give_back(self, record: InstanceRecord) -> None:
+        """Let go of a `taken` instance nothing drove: READY again, for this node or another."""
+        with self._lock(record.execution_id):
+            self._active.pop(record.execution_id, None)
+        self._permits(record.thread_pool_id).put(None)
+        self.pe.hand_back_later(record.execution_id, record.thread_pool_id)
 
     def _run_handed_over(self, record: InstanceRecord, known: tuple[Any, DataStore] | None,
                          deadline: float | None = None, moved: Driver | None = None) -> None:
@@ -194,9 +196,8 @@ class Executor:
     def _move(self, driver: Driver) -> bool:
         """Have a thread of its pool drive on an instance a caller's thread drove for its moment, as it
         stands in memory (no write, no state change); False if the pool has shut down."""
-        pool = self.pools.get(driver.record.thread_pool_id or "default") or self.pools["default"]
         try:
-            pool.submit(self._run_handed_over, driver.record, None, None, driver)
+            self._pool(driver.record.thread_pool_id).submit(self._run_handed_over, driver.record, None, None, driver)
         except RuntimeError:
             return False
         return True
@@ -217,13 +218,10 @@ class Executor:
         the thread hands over as usual again."""
         deferred, _CALLER.deferred = getattr(_CALLER, "deferred", None) or [], None
         for record, known in deferred:
-            if not self.accepting:  # shutting down: READY again, for this node's next start or another
-                with self._lock(record.execution_id):
-                    self._active.pop(record.execution_id, None)
-                self._permits(record.thread_pool_id).put(None)
-                self.pe.hand_back_later(record.execution_id, record.thread_pool_id)
-                continue
-            self._run_handed_over(record, known, time.monotonic() + AFTER_ANSWER_S)
+            if self.accepting:
+                self._run_handed_over(record, known, time.monotonic() + AFTER_ANSWER_S)
+            else:  # shutting down
+                self._give_back(record)
 
     def drive_here(self, record: InstanceRecord, *, claimed: bool, dispose_at_end: bool = False,
                    known: tuple[Any, DataStore] | None = None, unsaved: bool = False,
@@ -239,6 +237,9 @@ class Executor:
             self._active[record.execution_id] = False
         return self._guarded(record.execution_id, record.thread_pool_id, record, dispose_at_end, known,
                              claimed or unsaved, unsaved)
+
+    def _pool(self, pool_id: str | None) -> ThreadPoolExecutor:
+        return self.pools.get(pool_id or "default") or self.pools["default"]
 
     def _permits(self, pool_id: str | None) -> "queue.SimpleQueue[None]":
         return self.permits.get(pool_id or "default") or self.permits["default"]
@@ -290,11 +291,9 @@ class Executor:
             claimed = True
         if not claimed and not self._runnable(record):
             return None
-        control = Control()
-        self.controls[execution_id] = control
-        driver = Driver(self.pe, record, control, dispose_at_end)
+        driver = Driver(self.pe, record, Control(), dispose_at_end)
         driver.pending_insert, driver.release_at = unsaved, deadline
-        self.drivers[execution_id] = driver
+        self.controls[execution_id], self.drivers[execution_id] = driver.control, driver
         return self._drive(driver, known, claimed)
 
     def _drive(self, driver: Driver, known: Any = None, claimed: bool = False, resumed: bool = False) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from sqlalchemy import and_, bindparam, delete, func, insert, literal, select, text, union_all, update
 from sqlalchemy.engine import Connection
@@ -111,23 +111,22 @@ class _DriverStatement:
 
     Every `run` ends in an INSERT of the whole row, and every asynchronous one in an UPDATE of its own
     row; SQLAlchemy's per-execution bookkeeping costs as much as such a statement itself. SQLAlchemy
-    still does the work that matters, once per dialect and shape: it compiles the statement and
-    supplies each parameter type's bind processor.
+    still does the work that matters, once per dialect and shape (`build`'s argument): it compiles the
+    statement and supplies each parameter type's bind processor.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, build: Callable[[Any], Any]) -> None:
+        self._build = build
         self._prepared: dict[Any, tuple[str, list[str], list[Any], bool]] = {}
 
-    def _statement(self, dialect: Any, values: dict[str, Any], shape: Any = None) -> tuple[str, Any]:
+    def __call__(self, dialect: Any, values: dict[str, Any], shape: Any = None) -> tuple[str, Any]:
+        """The SQL and the driver's parameters for `values`."""
         prepared = self._prepared.get((dialect.name, shape))
         if prepared is None:
             prepared = self._prepared[(dialect.name, shape)] = _compiled(self._build(shape), dialect)
         sql, keys, processors, positional = prepared
         converted = [p(values[k]) if p else values[k] for k, p in zip(keys, processors)]
         return sql, tuple(converted) if positional else dict(zip(keys, converted))
-
-    def _build(self, shape: Any) -> Any:
-        raise NotImplementedError
 
 
 def _compiled(statement: Any, dialect: Any) -> tuple[str, list[str], list[Any], bool]:
@@ -138,43 +137,34 @@ def _compiled(statement: Any, dialect: Any) -> tuple[str, list[str], list[Any], 
     return str(compiled), keys, [types[k].bind_processor(dialect) for k in keys], bool(compiled.positional)
 
 
-class _RowInsert(_DriverStatement):
-    """The INSERT of a whole instance row."""
-
-    def __call__(self, conn: Connection, values: dict[str, Any]) -> None:
-        """Insert the row inside the unit of work that `conn` belongs to."""
-        sql, params = self._statement(conn.dialect, values)
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.execute(sql, params)
-        finally:
-            cursor.close()
-
-    def alone(self, db: Database, values: dict[str, Any]) -> None:
-        """Insert the row as a transaction of its own (see `Database.execute_alone`)."""
-        db.execute_alone(*self._statement(db.engine.dialect, values))
-
-    def _build(self, shape: Any) -> Any:
-        return insert(instances).values({c.name: bindparam(c.name, type_=c.type) for c in instances.c})
+# The INSERT of a whole instance row; the guarded UPDATE of some of its columns (the shape: their names).
+_ROW_INSERT = _DriverStatement(lambda _: insert(instances).values(
+    {c.name: bindparam(c.name, type_=c.type) for c in instances.c}))
+_ROW_UPDATE = _DriverStatement(lambda names: _UPDATE_GUARDED.values(
+    {name: bindparam(f"v_{name}", type_=instances.c[name].type) for name in names}))
 
 
-class _RowUpdate(_DriverStatement):
-    """The UPDATE of some columns of one live instance, if nobody changed its execution state since."""
-
-    def alone(self, db: Database, execution_id: str, values: dict[str, Any], expect_version: int) -> bool:
-        """Update the row as a transaction of its own (see `Database.execute_alone`); False if it was
-        not there as expected."""
-        params = {f"v_{name}": value for name, value in values.items()}
-        params.update(x_id=execution_id, x_version=expect_version)
-        return db.execute_alone(*self._statement(db.engine.dialect, params, tuple(values))) == 1
-
-    def _build(self, shape: Any) -> Any:
-        return _UPDATE_GUARDED.values({name: bindparam(f"v_{name}", type_=instances.c[name].type) for name in shape})
+def insert_values(conn: Connection, values: dict[str, Any]) -> None:
+    """Insert a whole row inside the unit of work that `conn` belongs to."""
+    sql, params = _ROW_INSERT(conn.dialect, values)
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql, params)
+    finally:
+        cursor.close()
 
 
-insert_values = _RowInsert()
-insert_alone = insert_values.alone
-update_alone = _RowUpdate().alone
+def insert_alone(db: Database, values: dict[str, Any]) -> None:
+    """Insert a whole row as a transaction of its own (see `Database.execute_alone`)."""
+    db.execute_alone(*_ROW_INSERT(db.engine.dialect, values))
+
+
+def update_alone(db: Database, execution_id: str, values: dict[str, Any], expect_version: int) -> bool:
+    """Update some columns of one live instance, if nobody changed its execution state since, as a
+    transaction of its own (see `Database.execute_alone`); False if it was not there as expected."""
+    params = {f"v_{name}": value for name, value in values.items()}
+    params.update(x_id=execution_id, x_version=expect_version)
+    return db.execute_alone(*_ROW_UPDATE(db.engine.dialect, params, tuple(values))) == 1
 
 
 def insert_instance(conn: Connection, record: InstanceRecord) -> None:
