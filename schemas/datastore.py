@@ -22,22 +22,19 @@ from lxml import etree
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from engine.support import jsontext
-from engine.model.datastore import (BINARY, TEXT, XML, DataStore, Value, check_xml_text, is_mime_type, kind_of,
+from engine.model.datastore import (BINARY, TEXT, XML, DataStore, Value, check_xml_text, kind_of,
                               make_value)
 from engine.errors import InvalidDataStore
 from engine.support.safexml import XmlError, canonical, column_of, parse_own
 from schemas.documents import is_xml, position as _at, read_json, read_xml
-from schemas.namespaces import DATASTORE, qname
+from schemas.namespaces import DATASTORE
+from schemas.plain import (ANY_WS, CONTENT, ENTRY, STORE, VALUE, WS, Declined,
+                           json_document, json_in_pieces, xml_content, xml_stream, xml_tree)
 from schemas.xsd import SchemaViolation, schema
 from schemas.xsd import validate as xsd_validate
 
 _XSD = "datastore.xsd"
 _NSMAP = {"dat": DATASTORE}
-_STORE, _VALUES, _VALUE, _ENTRIES, _ENTRY, _CONTENT = (
-    qname(DATASTORE, local) for local in ("dataStore", "values", "value", "entries", "entry", "content"))
-_WS = " \t\r\n"  # XML's whitespace; other Unicode spaces are content
-_ANY_WS = re.compile(f"[{_WS}]")
-_NOT_XML_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _JSON_TYPES = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number",
                type(None): "null", dict: "an object"}
 
@@ -63,17 +60,17 @@ def load(data: bytes | str | dict | etree._Element) -> DataStore:
     if is_xml(data):
         if isinstance(data, bytes):  # (a str would first have to be encoded, minding its declaration)
             try:
-                return _plain_stream(data)
-            except _Unusual:
+                return xml_stream(data)
+            except Declined:
                 return _XmlReader(data).store(read_xml(data, InvalidDataStore), plain=False)
         return _XmlReader(data).store(read_xml(data, InvalidDataStore))
     try:
-        return _plain_json_in_pieces(data) if isinstance(data, bytes) else _plain_json(orjson.loads(data))
-    except (orjson.JSONDecodeError, _Unusual):  # the standard library reads it, marshmallow says why
+        return json_in_pieces(data) if isinstance(data, bytes) else json_document(orjson.loads(data))
+    except (orjson.JSONDecodeError, Declined):  # the standard library reads it, marshmallow says why
         return load_json(read_json(data, InvalidDataStore))
 
 
-_BLANK, _BLANK_BYTES = re.compile(f"[{_WS}]*"), re.compile(f"[{_WS}]*".encode())
+_BLANK, _BLANK_BYTES = re.compile(f"[{WS}]*"), re.compile(f"[{WS}]*".encode())
 
 
 def _json_type(obj: Any) -> str:
@@ -119,7 +116,7 @@ def load_xml_children(parent: etree._Element) -> DataStore:
     if not isinstance(parent.tag, str):
         raise InvalidDataStore("a data store is held by an element, not by a comment or instruction")
     holder = copy.deepcopy(parent)  # the XSD knows dataStore; rename a copy, not the caller's tree
-    holder.tag = _STORE
+    holder.tag = STORE
     holder.attrib.clear()
     return _XmlReader(None).store(holder)
 
@@ -132,20 +129,20 @@ class _XmlReader:
 
     def store(self, root: etree._Element, plain: bool = True) -> DataStore:
         """`plain`: try the plain reading first (False: it has declined already)."""
-        if root.tag != _STORE:
+        if root.tag != STORE:
             found = root.tag if isinstance(root.tag, str) else "a comment or instruction"
             self.fail(root, f"expected the element {{{DATASTORE}}}dataStore, found {found}")
         try:
             if plain:
-                return _plain_store(root)
-        except _Unusual:
+                return xml_tree(root)
+        except Declined:
             pass
         return self.checked_store(root)
 
     def checked_store(self, root: etree._Element) -> DataStore:
         """Any document: the XSD first, so that what is refused is refused with its line and reason."""
         self.check_schema(root)
-        if root.find(_ENTRY) is not None:
+        if root.find(ENTRY) is not None:
             return _store(self.simple_entries(root), self.fail)
         return _standard(self.values(root), self.entries(root), self.fail)
 
@@ -163,18 +160,18 @@ class _XmlReader:
 
     def values(self, root: etree._Element) -> Iterator[tuple[Value, etree._Element]]:
         for item in root.iterfind("dat:values/dat:value", _NSMAP):
-            value_id = item.get("id", "").strip(_WS)  # the XSD saw to it that id, type and content exist
-            yield self.value(value_id, item.get("type", ""), item.find(_CONTENT), f"value {value_id!r}"), item
+            value_id = item.get("id", "").strip(WS)  # the XSD saw to it that id, type and content exist
+            yield self.value(value_id, item.get("type", ""), item.find(CONTENT), f"value {value_id!r}"), item
 
     def entries(self, root: etree._Element) -> Iterator[tuple[str, list[str], etree._Element]]:
         for entry in root.iterfind("dat:entries/dat:entry", _NSMAP):
-            ids = [(ref.text or "").strip(_WS) for ref in entry.iterfind(_VALUE)]
+            ids = [(ref.text or "").strip(WS) for ref in entry.iterfind(VALUE)]
             yield entry.get("name", ""), ids, entry
 
     def simple_entries(self, root: etree._Element) -> Iterator[tuple[str, list[Value], etree._Element]]:
         ids = map(str, itertools.count(1))  # the simple form carries no IDs
-        for entry in root.iterfind(_ENTRY):
-            name, content_type, items = entry.get("name", ""), entry.get("type"), entry.findall(_VALUE)
+        for entry in root.iterfind(ENTRY):
+            name, content_type, items = entry.get("name", ""), entry.get("type"), entry.findall(VALUE)
             if items and content_type is None:
                 self.fail(entry, f"entry {name!r} has values but no type")
             what = f"entry {name!r}"
@@ -182,7 +179,7 @@ class _XmlReader:
 
     def value(self, value_id: str, content_type: str, content: etree._Element, what: str) -> Value:
         try:
-            return make_value(value_id, content_type, _xml_content(content, content_type, what), what, parsed=True)
+            return make_value(value_id, content_type, xml_content(content, content_type, what), what, parsed=True)
         except InvalidDataStore as exc:
             self.fail(content, exc.message)
 
@@ -196,222 +193,6 @@ class _XmlReader:
         if isinstance(source, bytes):  # column_of reads bytes as UTF-8, which UTF-16 is not
             source = source.decode(json.detect_encoding(source), "replace")
         return _at(line, column_of(element, source))
-
-
-class _Unusual(Exception):
-    """The plain reading met something it does not decide: the full reading (XSD first) does."""
-
-
-@functools.lru_cache(maxsize=1024)
-def _plain_type(content_type: str | None) -> bool:
-    """A content type that both the XSD's pattern and make_value take."""
-    return content_type.__class__ is str and _XSD_TYPE.fullmatch(content_type) is not None \
-        and is_mime_type(content_type) and not _NOT_XML_TEXT.search(content_type)
-
-
-_XSD_TYPE = re.compile(r"[^ \t\r\n/;]+/[^/;]+(;.*)?", re.DOTALL)
-
-
-def _plain_id(text: Any) -> str:
-    """A value ID as xs:token reads it, or _Unusual for anything but non-blank text in XML whitespace."""
-    if text.__class__ is not str:
-        raise _Unusual
-    if text.isalnum():  # most IDs: no whitespace, no character XML cannot carry
-        return text
-    token = _plain_str(text).strip(_WS)
-    if not token or _ANY_WS.search(token):
-        raise _Unusual
-    return token
-
-
-def _plain_store(root: etree._Element) -> DataStore:
-    """A data store as clients and this service write one, read without the XSD (issue 15: a 10 MB
-    store in and out at lxml's pace). It takes only documents the XSD takes and reads them exactly as
-    the full reading does (a test holds the two side by side); anything else — comments or attributes
-    where none belong, a shape it does not know, any mistake — raises _Unusual, for the full reading."""
-    plain = _PlainReading()
-    for child in root:
-        if child.tag == _ENTRY:
-            plain.simple_entry(child)
-        for item in child if child.tag in (_VALUES, _ENTRIES) else ():
-            if (child.tag, item.tag) == (_VALUES, _VALUE):
-                plain.stored_value(item)
-            elif (child.tag, item.tag) == (_ENTRIES, _ENTRY):
-                plain.standard_entry(item)
-    return plain.store(root)  # (and anything else is refused there)
-
-
-STREAM_CHUNK = 1 << 16
-
-
-def _plain_stream(data: bytes, chunk: int = STREAM_CHUNK) -> DataStore:
-    """_plain_store for a whole document, read as it is parsed, `chunk` bytes at a time: after each,
-    the values and entries that are complete are read and freed, so the parsed tree never holds more
-    than a chunk's worth of them (a 10 MB store's whole tree would take five times the document).
-    Complete: every element but the last on the path the parser is at."""
-    plain = _PlainReading()
-    parser = etree.XMLPullParser(events=("start",), tag=_STORE, resolve_entities=False, no_network=True,
-                                 load_dtd=False, huge_tree=False, collect_ids=False)
-    root = None
-    try:
-        for at in range(0, len(data), chunk):
-            parser.feed(data[at:at + chunk])
-            if root is None:
-                root = next((element for _, element in parser.read_events()), None)
-                if root is not None and root.getparent() is not None:
-                    raise _Unusual  # a dataStore element below another root
-            if root is not None:
-                plain.read_complete(root, final=False)
-        closed = parser.close()
-    except etree.XMLSyntaxError:
-        raise _Unusual from None
-    if root is not closed:
-        raise _Unusual
-    plain.read_complete(root, final=True)
-    info = root.getroottree().docinfo
-    if info.doctype or info.internalDTD is not None:
-        raise _Unusual
-    return plain.store(root)
-
-
-class _PlainReading:
-    """What _plain_store and _plain_stream share: each value and entry read where it stands, then the
-    frame around them (which the stream has emptied by then) checked."""
-
-    def __init__(self) -> None:
-        self.by_id: dict[str, Value] = {}
-        self.named: dict[str, tuple[Value, ...]] = {}
-        self.simple_values = 0
-        self.done = 0  # how many of the root's children the stream has read whole
-
-    def read_complete(self, root: etree._Element, final: bool) -> None:
-        """Read the root's complete simple entries and its frames' complete items (all of them once the
-        document is `final`), and free them: items leave their frame, an entry keeps only its element
-        and tail. The frames' own elements, and the entries' places, stay for `store` to check."""
-        children = root[self.done:]
-        for offset, child in enumerate(children):
-            complete = final or offset < len(children) - 1
-            if child.tag == _ENTRY:
-                if not complete:
-                    return
-                self.simple_entry(child)
-                child.clear(keep_tail=True)
-            elif child.tag in (_VALUES, _ENTRIES):
-                items = child[:] if complete else child[:-1]
-                expected, reading = (_VALUE, self.stored_value) if child.tag == _VALUES else (_ENTRY, self.standard_entry)
-                for item in items:
-                    if item.tag != expected or (item.tail and item.tail.strip(_WS)):
-                        raise _Unusual
-                    reading(item)
-                del child[:len(items)]
-                if not complete:
-                    return
-            elif not complete:  # anything else is refused by store(), once it is there whole
-                return
-            self.done += 1
-
-    def stored_value(self, item: etree._Element) -> None:
-        if len(item.attrib) != 2 or len(item) != 1 or (item.text and item.text.strip(_WS)):
-            raise _Unusual
-        value_id, content_type, content = _plain_id(item.get("id")), item.get("type"), item[0]
-        if value_id in self.by_id or content.tag != _CONTENT or content.attrib or not _plain_type(content_type) \
-                or (content.tail and content.tail.strip(_WS)):
-            raise _Unusual
-        self.by_id[value_id] = _plain_value(value_id, content_type, content)
-
-    def standard_entry(self, entry: etree._Element) -> None:
-        name, by_id = self.entry_name(entry, 1), self.by_id
-        refs = []
-        for ref in entry:
-            if ref.tag != _VALUE or ref.attrib or len(ref) or (ref.tail and ref.tail.strip(_WS)):
-                raise _Unusual
-            value = by_id.get(ref.text) or by_id.get(_plain_id(ref.text))
-            if value is None:
-                raise _Unusual
-            refs.append(value)
-        self.named[name] = tuple(refs)
-
-    def simple_entry(self, entry: etree._Element) -> None:
-        content_type, items = entry.get("type"), list(entry)
-        name = self.entry_name(entry, 1 + (content_type is not None))
-        if (items or content_type is not None) and not _plain_type(content_type):
-            raise _Unusual
-        values = []
-        for item in items:
-            if item.tag != _VALUE or item.attrib or (item.tail and item.tail.strip(_WS)):
-                raise _Unusual
-            self.simple_values += 1
-            values.append(_plain_value(str(self.simple_values), content_type, item))
-        self.named[name] = tuple(values)
-
-    def entry_name(self, entry: etree._Element, attributes: int) -> str:
-        name = entry.get("name")
-        if not name or name in self.named or len(entry.attrib) != attributes or (entry.text and entry.text.strip(_WS)):
-            raise _Unusual
-        return name
-
-    @staticmethod
-    def check_tail(element: etree._Element, tag: str) -> None:
-        """An element read (`tag`, no other), with nothing but whitespace after it."""
-        if element.tag != tag or (element.tail and element.tail.strip(_WS)):
-            raise _Unusual
-
-    def store(self, root: etree._Element) -> DataStore:
-        """The store, once the frame holds nothing the reads did not: no attribute, no text, values
-        before entries or simple entries alone."""
-        if root.tag != _STORE or root.attrib or (root.text and root.text.strip(_WS)):
-            raise _Unusual
-        children = list(root)
-        tags = [child.tag for child in children]
-        simple = bool(tags) and all(tag == _ENTRY for tag in tags)
-        if not simple and tags not in ([], [_VALUES], [_ENTRIES], [_VALUES, _ENTRIES]):
-            raise _Unusual
-        for child in children:
-            self.check_tail(child, child.tag)
-            if not simple:
-                if child.attrib or (child.text and child.text.strip(_WS)):
-                    raise _Unusual
-                for item in child:
-                    self.check_tail(item, _VALUE if child.tag == _VALUES else _ENTRY)
-        return DataStore.of(self.named)
-
-
-def _plain_value(value_id: str, content_type: str, content: etree._Element) -> Value:
-    kind = kind_of(content_type)
-    if not len(content):
-        if kind == TEXT:  # most values
-            return Value(value_id, content_type, content.text or "")
-    elif kind == XML and len(content) == 1:  # one element, whitespace around it at most
-        element = content[0]
-        if isinstance(element.tag, str) and not (content.text and content.text.strip(_WS)) \
-                and not (element.tail and element.tail.strip(_WS)):
-            return Value(value_id, content_type, canonical(element))
-    try:
-        return make_value(value_id, content_type, _xml_content(content, content_type, "value"), parsed=True)
-    except InvalidDataStore:
-        raise _Unusual from None
-
-
-def _xml_content(content: etree._Element, content_type: str, what: str) -> str | etree._Element:
-    """What make_value takes: the one element for XML types, the exact text (comments left out) else."""
-    if not len(content):  # no child at all, not even a comment: its text is all (most values, fast)
-        kind = kind_of(content_type)
-        if kind == TEXT:
-            return content.text or ""
-        if kind == BINARY:
-            return _ANY_WS.sub("", content.text or "")
-    elements = [child for child in content if isinstance(child.tag, str)]
-    text = (content.text or "") + "".join(child.tail or "" for child in content)
-    kind = kind_of(content_type)
-    if kind == XML:
-        if len(elements) != 1 or text.strip(_WS):
-            found = f"{len(elements)} element(s)" + (" and text" if text.strip(_WS) else "")
-            raise InvalidDataStore(f"{what}: content of type {content_type} must be one XML element, "
-                                   f"found {found}")
-        return elements[0]
-    if elements:
-        raise InvalidDataStore(f"{what}: content of type {content_type} must be text, not XML")
-    return _ANY_WS.sub("", text) if kind == BINARY else text
 
 
 # -- reading JSON -----------------------------------------------------------------------------------
@@ -439,8 +220,8 @@ class _Id(_Text):
     """A value ID; surrounding whitespace is dropped, as the XML form's xs:token does."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs).strip(_WS)
-        if not text or _ANY_WS.search(text):
+        text = super()._deserialize(value, attr, data, **kwargs).strip(WS)
+        if not text or ANY_WS.search(text):
             raise ValidationError("a value ID is non-empty text without whitespace")
         return text
 
@@ -492,170 +273,14 @@ _DOCUMENT, _BODY = Schema.from_dict({"dataStore": fields.Nested(_Body, required=
 def load_json(obj: dict) -> DataStore:
     """Read `{"dataStore": {...}}` in either form."""
     try:
-        return _plain_json(obj)
-    except _Unusual:
+        return json_document(obj)
+    except Declined:
         return _checked_json(obj)
 
 
 def _checked_json(obj: Any) -> DataStore:
     """Any parsed JSON: marshmallow first, so that what is refused is refused with its path and reason."""
     return _json_store(_checked(_DOCUMENT, obj, "")["dataStore"], "dataStore")
-
-
-def _json_pattern(*tokens: bytes) -> re.Pattern[bytes]:
-    """JSON tokens with any whitespace JSON allows between them."""
-    return re.compile(rb"[ \t\r\n]*".join(tokens))
-
-
-_HEAD = _json_pattern(b"", rb"\{", b'"dataStore"', b":", rb"\{", b'"values"', b":", rb"\{", b'"value"', b":", rb"\[")
-_NEXT_VALUE = _json_pattern(rb"\}", b"(,)", rb"\{", b'"type"', b":")  # never inside a string: its `"` would end it
-_VALUES_END = _json_pattern(rb"\}", rb"\]", rb"\}", b",", b'"entries"', b":")
-_PIECE = 512  # values parsed at a time
-
-
-def _plain_json_in_pieces(data: bytes, piece: int = _PIECE) -> DataStore:
-    """As _plain_json, for the standard form as this service writes it (values, then entries; `"type"`
-    first in each value): its values parsed a few hundred at a time, each piece turned into values
-    before the next is read.
-
-    Parsed whole, a 10 MB store's values stood as 28 MB of dicts, lists and strings beside the text
-    and the store (issue 15: peak memory). Every piece is cut at a comma between two values; that each
-    piece parses as array items shows the cuts lie between items of the values array, so the pieces
-    and the rest of the document (parsed apart, with the values array left empty) are exactly the
-    document. Text written otherwise is parsed whole.
-    """
-    head = _HEAD.match(data)
-    last = _VALUES_END.search(data, head.end()) if head else None
-    if last is None:
-        return _plain_json(_parsed(data))
-    start, end = head.end(), last.start() + 1  # the values array's items: data[start:end]
-    by_id: dict[str, Value] = {}
-    commas = [match.start(1) for match in _NEXT_VALUE.finditer(data, start, end)] + [end]
-    for first in range(0, len(commas), piece):
-        stop = commas[min(first + piece, len(commas)) - 1]
-        _plain_values(_parsed(b"[" + data[start:stop] + b"]"), by_id)
-        start = stop + 1
-    body = _plain_body(_parsed(data[:head.end()] + data[end:]))
-    if "entry" in body or _plain_list(_plain_dict(body, "values", _BOTH), "value", ("value",)):
-        raise _Unusual
-    return _plain_entries(body, by_id)
-
-
-def _parsed(text: bytes) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:  # not cut where it seemed, or not JSON: the whole text decides
-        raise _Unusual from None
-
-
-def _plain_body(obj: Any) -> dict:
-    if type(obj) is not dict or len(obj) != 1 or type(obj.get("dataStore")) is not dict:
-        raise _Unusual
-    return obj["dataStore"]
-
-
-def _plain_json(obj: Any) -> DataStore:
-    """As _plain_store for XML: `{"dataStore": …}` as this service writes it, read without marshmallow
-    (28,000 values in a twentieth of its time). Only strings where text belongs, arrays where items
-    repeat, no key but the known ones, no mistake: anything else raises _Unusual, for the full reading."""
-    body = _plain_body(obj)
-    if "entry" in body:
-        return _plain_json_simple(_plain_list(body, "entry", ("entry",)))
-    by_id: dict[str, Value] = {}
-    _plain_values(_plain_list(_plain_dict(body, "values", _BOTH), "value", ("value",)), by_id)
-    return _plain_entries(body, by_id)
-
-
-def _plain_values(items: list, by_id: dict[str, Value]) -> None:
-    for item in items:
-        if type(item) is not dict or len(item) != 3:
-            raise _Unusual
-        value_id, content_type, content = _plain_id(item.get("id")), item.get("type"), item.get("content")
-        if value_id in by_id or type(content) is not dict or len(content) != 1 or content_type.__class__ is not str \
-                or not _plain_type(content_type):
-            raise _Unusual
-        texts = content.get("value")
-        if type(texts) is not list or len(texts) != 1:
-            raise _Unusual
-        by_id[value_id] = _plain_json_value(value_id, content_type, texts[0])
-
-
-def _plain_entries(body: dict, by_id: dict[str, Value]) -> DataStore:
-    named: dict[str, tuple[Value, ...]] = {}
-    for entry in _plain_list(_plain_dict(body, "entries", _BOTH), "entry", ("entry",)):
-        name = _plain_str(entry.get("name")) if type(entry) is dict else None
-        if not name or name in named or not entry.keys() <= _NAME_VALUE:
-            raise _Unusual
-        refs = _plain_list(entry, "value", ("name", "value"))
-        try:  # an ID as it was defined is one (most), else it is read as one
-            named[name] = tuple([by_id[ref] if ref.__class__ is str and ref in by_id else by_id[_plain_id(ref)]
-                                 for ref in refs])
-        except KeyError:
-            raise _Unusual from None
-    return DataStore.of(named)
-
-
-_BOTH, _NAME_VALUE, _NAME_TYPE_VALUE = {"values", "entries"}, {"name", "value"}, {"name", "type", "value"}
-
-
-def _plain_dict(obj: dict, key: str, keys: set[str]) -> dict:
-    """obj[key], an object (`{}` when absent), where obj holds no key but `keys`."""
-    if not obj.keys() <= keys:
-        raise _Unusual
-    found = obj.get(key, {})
-    if type(found) is not dict:
-        raise _Unusual
-    return found
-
-
-def _plain_list(obj: dict, key: str, keys: tuple[str, ...]) -> list:
-    """obj[key], an array (empty when absent), where obj holds no key but `keys`."""
-    if len(obj) > len(keys) or any(k not in keys for k in obj):
-        raise _Unusual
-    found = obj.get(key, [])
-    if type(found) is not list:
-        raise _Unusual
-    return found
-
-
-def _plain_str(text: Any) -> str:
-    if type(text) is not str or _NOT_XML_TEXT.search(text):
-        raise _Unusual
-    return text
-
-
-def _plain_json_value(value_id: str, content_type: str, text: Any) -> Value:
-    if text.__class__ is not str or _NOT_XML_TEXT.search(text):
-        raise _Unusual
-    kind = kind_of(content_type)
-    if kind == TEXT:
-        return Value(value_id, content_type, text)
-    try:
-        return make_value(value_id, content_type, _ANY_WS.sub("", text) if kind == BINARY else text, parsed=True)
-    except InvalidDataStore:
-        raise _Unusual from None
-
-
-def _plain_json_simple(entries: list) -> DataStore:
-    named: dict[str, tuple[Value, ...]] = {}
-    value_id = 0
-    for entry in entries:
-        name = _plain_str(entry.get("name")) if type(entry) is dict else None
-        if not name or name in named or not entry.keys() <= _NAME_TYPE_VALUE:
-            raise _Unusual
-        texts = _plain_list(entry, "value", ("name", "type", "value"))
-        content_type = entry.get("type")
-        if content_type is None:
-            if texts or "type" in entry:
-                raise _Unusual
-        elif content_type.__class__ is not str or not _plain_type(content_type):
-            raise _Unusual
-        values = []
-        for text in texts:
-            value_id += 1
-            values.append(_plain_json_value(str(value_id), content_type, text))
-        named[name] = tuple(values)
-    return DataStore.of(named)
 
 
 def load_json_body(obj: dict, path: str = "pipeline") -> DataStore:
@@ -712,7 +337,7 @@ def _json_simple_entries(items: list[dict], path: str) -> Iterator[tuple[str, li
 
 def _json_value(value_id: str, content_type: str, text: str, where: str) -> Value:
     if kind_of(content_type) == BINARY:
-        text = _ANY_WS.sub("", text)
+        text = ANY_WS.sub("", text)
     return make_value(value_id, content_type, text, where)
 
 

@@ -12,7 +12,8 @@ from lxml import etree
 
 from engine.model.datastore import BINARY, TEXT, XML, DataStore, Value, kind_of, make_value
 from engine.errors import InvalidDataStore
-from schemas.datastore import (_checked_json, _plain_json, _plain_json_in_pieces, _plain_store, _plain_stream, _Unusual, _XmlReader, dump_json,
+from schemas.plain import Declined, json_document, json_in_pieces, xml_stream, xml_tree
+from schemas.datastore import (_checked_json, _XmlReader, dump_json,
                                dump_json_body, dump_json_document, dump_xml, dump_xml_children, dump_xml_document,
                                dump_xml_into, json_markup, load, load_json,
                                load_json_body, load_xml, load_xml_children)
@@ -521,12 +522,12 @@ def same_as_the_full_reading(plain, full, document) -> None:
     try:
         expected = full(document)
     except InvalidDataStore:
-        with pytest.raises(_Unusual):
+        with pytest.raises(Declined):
             plain(document)
         return
     try:
         found = plain(document)
-    except _Unusual:
+    except Declined:
         return
     assert found == expected
     assert [v.id for v in found.values()] == [v.id for v in expected.values()]
@@ -543,8 +544,8 @@ CHUNKS = st.sampled_from([1, 2, 7, 64, 1 << 20])  # the stream reads what each c
 @given(shaped_xml(), CHUNKS)
 def test_the_plain_xml_reading_declines_or_agrees_on_data_store_shaped_xml(element, chunk):
     if element.tag == f"{{{DATASTORE}}}dataStore":
-        same_as_the_full_reading(_plain_store, full_xml, element)
-        same_as_the_full_reading(lambda e: _plain_stream(wire(e), chunk), full_xml, element)
+        same_as_the_full_reading(xml_tree, full_xml, element)
+        same_as_the_full_reading(lambda e: xml_stream(wire(e), chunk), full_xml, element)
 
 
 @FUZZ
@@ -555,26 +556,26 @@ def test_the_plain_xml_reading_declines_or_agrees_on_token_soup(document, chunk)
     except etree.XMLSyntaxError:
         return
     if element.tag == f"{{{DATASTORE}}}dataStore":
-        same_as_the_full_reading(_plain_store, full_xml, element)
-        same_as_the_full_reading(lambda e: _plain_stream(document.encode(), chunk), full_xml, element)
+        same_as_the_full_reading(xml_tree, full_xml, element)
+        same_as_the_full_reading(lambda e: xml_stream(document.encode(), chunk), full_xml, element)
 
 
 @FUZZ
 @given(SHAPED_JSON)
 def test_the_plain_json_reading_declines_or_agrees_on_data_store_shaped_json(obj):
-    same_as_the_full_reading(_plain_json, _checked_json, {"dataStore": obj})
+    same_as_the_full_reading(json_document, _checked_json, {"dataStore": obj})
 
 
 @FUZZ
 @given(stores(), st.booleans(), CHUNKS)
 def test_what_the_service_writes_the_plain_readings_take(store, simple, chunk):
     expected = through_xml(store, simple, text=False)  # the simple form may change types and IDs
-    assert _plain_store(etree.fromstring(wire(dump_xml(store, simple)))) == expected
-    assert _plain_stream(wire(dump_xml(store, simple)), chunk) == expected
-    assert _plain_json(json.loads(json.dumps(dump_json(store, simple)))) == expected
+    assert xml_tree(etree.fromstring(wire(dump_xml(store, simple)))) == expected
+    assert xml_stream(wire(dump_xml(store, simple)), chunk) == expected
+    assert json_document(json.loads(json.dumps(dump_json(store, simple)))) == expected
     for piece in (1, 2, 512):
-        assert _plain_json_in_pieces(b"".join(dump_json_document(store, simple)), piece) == expected
-        assert _plain_json_in_pieces(json.dumps(dump_json(store, simple), indent=1).encode(), piece) == expected
+        assert json_in_pieces(b"".join(dump_json_document(store, simple)), piece) == expected
+        assert json_in_pieces(json.dumps(dump_json(store, simple), indent=1).encode(), piece) == expected
 
 
 # Text that looks like the cut between two values, or like the end of the values, inside strings and
@@ -595,20 +596,20 @@ def test_the_reading_in_pieces_declines_or_agrees_on_documents_written_as_this_s
     if extra:
         document["values"]["x"] = [{"type": "t"}]
     text = orjson.dumps({"dataStore": document}) if compact else json.dumps({"dataStore": document}).encode()
-    same_as_the_full_reading(lambda data: _plain_json_in_pieces(data, piece), lambda data: load_json(json.loads(data)),
+    same_as_the_full_reading(lambda data: json_in_pieces(data, piece), lambda data: load_json(json.loads(data)),
                              text)
 
 
 @pytest.mark.parametrize("indent", [None, 2])
 def test_a_store_as_clients_write_one_is_read_a_few_values_at_a_time(monkeypatch, indent):
-    import schemas.datastore as marshaller
+    import schemas.plain as marshaller
 
     pieces = []
     read = marshaller._plain_values
     monkeypatch.setattr(marshaller, "_plain_values", lambda items, by_id: pieces.append(len(items)) or read(items, by_id))
     store = DataStore([("a", [Value(str(i), "text/plain", f"v{i}") for i in range(1, 6)]), ("b", [])])
     document = json.dumps(dump_json(store, False), indent=indent).encode()
-    assert _plain_json_in_pieces(document, 2) == store and pieces == [2, 2, 1]
+    assert json_in_pieces(document, 2) == store and pieces == [2, 2, 1]
 
 
 @pytest.mark.parametrize("piece", [1, 2, 512])
@@ -617,8 +618,8 @@ def test_text_broken_between_two_values_is_refused_as_the_whole_reading_refuses_
                                        False))
     for broken in (good.replace(b'},{"type"', b'},,{"type"', 1), good.replace(b'"v"]}},', b'"v"]},', 1),
                    good.replace(b'"entries"', b'"entries":', 1), good[:-1]):
-        with pytest.raises(_Unusual):
-            _plain_json_in_pieces(broken, piece)
+        with pytest.raises(Declined):
+            json_in_pieces(broken, piece)
         assert "JSON" in refused(broken)
 
 
@@ -633,8 +634,8 @@ def test_text_broken_between_two_values_is_refused_as_the_whole_reading_refuses_
 ])
 def test_the_plain_xml_reading_leaves_what_it_does_not_know_to_the_full_one(document):
     element = etree.fromstring(document)
-    with pytest.raises(_Unusual):
-        _plain_store(element)
+    with pytest.raises(Declined):
+        xml_tree(element)
     try:  # the answer is the full reading's, refusal and message included
         expected = full_xml(element)
     except InvalidDataStore as exc:
@@ -648,13 +649,13 @@ def test_the_streamed_reading_agrees_with_the_plain_one_on_the_same_document():
     # The stream frees what it has read; the tree reading keeps it: both see one document.
     for chunk in (1, 5, 64, 1 << 20):
         for document in (STANDARD_XML, SIMPLE_XML, f"<dataStore {NS}/>", STANDARD_XML.replace("<entries>", "<entries> ")):
-            assert _plain_stream(document.encode(), chunk) == _plain_store(etree.fromstring(document)) == load(document)
+            assert xml_stream(document.encode(), chunk) == xml_tree(etree.fromstring(document)) == load(document)
         for unusual in (STANDARD_XML.replace("</values>", "</values>x"), STANDARD_XML.replace("</value>\n", "</value>y"),
                         f'<!DOCTYPE d><dataStore {NS}/>', STANDARD_XML.replace("<entries>", "<entries><!-- c -->"),
                         SIMPLE_XML.replace("</dataStore>", "<values/></dataStore>"),
                         f'<x {NS}><dataStore/></x>', STANDARD_XML + "<!-- after -->x"):
-            with pytest.raises(_Unusual):
-                _plain_stream(unusual.encode(), chunk)
+            with pytest.raises(Declined):
+                xml_stream(unusual.encode(), chunk)
 
 
 @FUZZ

@@ -1,0 +1,402 @@
+"""The plain readings of a data store (issue 15: a 10 MB store in and out at lxml's pace).
+
+A store as clients and this service write one is read here without the XSD or marshmallow, exactly as
+the full readings of `schemas.datastore` read it: tests hold the two side by side. Whatever a plain
+reading does not decide (a shape it does not know, anything unusual, any mistake) raises Declined, and
+the full reading decides, refusal and message included.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import orjson
+from lxml import etree
+
+from engine.errors import InvalidDataStore
+from engine.model.datastore import BINARY, TEXT, XML, DataStore, Value, is_mime_type, kind_of, make_value
+from engine.support.safexml import canonical
+from schemas.namespaces import DATASTORE, qname
+
+STORE, VALUES, VALUE, ENTRIES, ENTRY, CONTENT = (
+    qname(DATASTORE, local) for local in ("dataStore", "values", "value", "entries", "entry", "content"))
+WS = " \t\r\n"  # XML's whitespace; other Unicode spaces are content
+ANY_WS = re.compile(f"[{WS}]")
+NOT_XML_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+# -- XML --------------------------------------------------------------------------------------------
+
+class Declined(Exception):
+    """The plain reading met something it does not decide: the full reading (XSD first) does."""
+
+
+@functools.lru_cache(maxsize=1024)
+def _plain_type(content_type: str | None) -> bool:
+    """A content type that both the XSD's pattern and make_value take."""
+    return content_type.__class__ is str and _XSD_TYPE.fullmatch(content_type) is not None \
+        and is_mime_type(content_type) and not NOT_XML_TEXT.search(content_type)
+
+
+_XSD_TYPE = re.compile(r"[^ \t\r\n/;]+/[^/;]+(;.*)?", re.DOTALL)
+
+
+def _plain_id(text: Any) -> str:
+    """A value ID as xs:token reads it, or Declined for anything but non-blank text in XML whitespace."""
+    if text.__class__ is not str:
+        raise Declined
+    if text.isalnum():  # most IDs: no whitespace, no character XML cannot carry
+        return text
+    token = _plain_str(text).strip(WS)
+    if not token or ANY_WS.search(token):
+        raise Declined
+    return token
+
+
+def xml_tree(root: etree._Element) -> DataStore:
+    """A data store as clients and this service write one, read without the XSD (issue 15: a 10 MB
+    store in and out at lxml's pace). It takes only documents the XSD takes and reads them exactly as
+    the full reading does (a test holds the two side by side); anything else — comments or attributes
+    where none belong, a shape it does not know, any mistake — raises Declined, for the full reading."""
+    plain = _PlainReading()
+    for child in root:
+        if child.tag == ENTRY:
+            plain.simple_entry(child)
+        for item in child if child.tag in (VALUES, ENTRIES) else ():
+            if (child.tag, item.tag) == (VALUES, VALUE):
+                plain.stored_value(item)
+            elif (child.tag, item.tag) == (ENTRIES, ENTRY):
+                plain.standard_entry(item)
+    return plain.store(root)  # (and anything else is refused there)
+
+
+STREAM_CHUNK = 1 << 16
+
+
+def xml_stream(data: bytes, chunk: int = STREAM_CHUNK) -> DataStore:
+    """xml_tree for a whole document, read as it is parsed, `chunk` bytes at a time: after each,
+    the values and entries that are complete are read and freed, so the parsed tree never holds more
+    than a chunk's worth of them (a 10 MB store's whole tree would take five times the document).
+    Complete: every element but the last on the path the parser is at."""
+    plain = _PlainReading()
+    parser = etree.XMLPullParser(events=("start",), tag=STORE, resolve_entities=False, no_network=True,
+                                 load_dtd=False, huge_tree=False, collect_ids=False)
+    root = None
+    try:
+        for at in range(0, len(data), chunk):
+            parser.feed(data[at:at + chunk])
+            if root is None:
+                root = next((element for _, element in parser.read_events()), None)
+                if root is not None and root.getparent() is not None:
+                    raise Declined  # a dataStore element below another root
+            if root is not None:
+                plain.read_complete(root, final=False)
+        closed = parser.close()
+    except etree.XMLSyntaxError:
+        raise Declined from None
+    if root is not closed:
+        raise Declined
+    plain.read_complete(root, final=True)
+    info = root.getroottree().docinfo
+    if info.doctype or info.internalDTD is not None:
+        raise Declined
+    return plain.store(root)
+
+
+class _PlainReading:
+    """What xml_tree and xml_stream share: each value and entry read where it stands, then the
+    frame around them (which the stream has emptied by then) checked."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, Value] = {}
+        self.named: dict[str, tuple[Value, ...]] = {}
+        self.simple_values = 0
+        self.done = 0  # how many of the root's children the stream has read whole
+
+    def read_complete(self, root: etree._Element, final: bool) -> None:
+        """Read the root's complete simple entries and its frames' complete items (all of them once the
+        document is `final`), and free them: items leave their frame, an entry keeps only its element
+        and tail. The frames' own elements, and the entries' places, stay for `store` to check."""
+        children = root[self.done:]
+        for offset, child in enumerate(children):
+            complete = final or offset < len(children) - 1
+            if child.tag == ENTRY:
+                if not complete:
+                    return
+                self.simple_entry(child)
+                child.clear(keep_tail=True)
+            elif child.tag in (VALUES, ENTRIES):
+                items = child[:] if complete else child[:-1]
+                expected, reading = (VALUE, self.stored_value) if child.tag == VALUES else (ENTRY, self.standard_entry)
+                for item in items:
+                    if item.tag != expected or (item.tail and item.tail.strip(WS)):
+                        raise Declined
+                    reading(item)
+                del child[:len(items)]
+                if not complete:
+                    return
+            elif not complete:  # anything else is refused by store(), once it is there whole
+                return
+            self.done += 1
+
+    def stored_value(self, item: etree._Element) -> None:
+        if len(item.attrib) != 2 or len(item) != 1 or (item.text and item.text.strip(WS)):
+            raise Declined
+        value_id, content_type, content = _plain_id(item.get("id")), item.get("type"), item[0]
+        if value_id in self.by_id or content.tag != CONTENT or content.attrib or not _plain_type(content_type) \
+                or (content.tail and content.tail.strip(WS)):
+            raise Declined
+        self.by_id[value_id] = _plain_value(value_id, content_type, content)
+
+    def standard_entry(self, entry: etree._Element) -> None:
+        name, by_id = self.entry_name(entry, 1), self.by_id
+        refs = []
+        for ref in entry:
+            if ref.tag != VALUE or ref.attrib or len(ref) or (ref.tail and ref.tail.strip(WS)):
+                raise Declined
+            value = by_id.get(ref.text) or by_id.get(_plain_id(ref.text))
+            if value is None:
+                raise Declined
+            refs.append(value)
+        self.named[name] = tuple(refs)
+
+    def simple_entry(self, entry: etree._Element) -> None:
+        content_type, items = entry.get("type"), list(entry)
+        name = self.entry_name(entry, 1 + (content_type is not None))
+        if (items or content_type is not None) and not _plain_type(content_type):
+            raise Declined
+        values = []
+        for item in items:
+            if item.tag != VALUE or item.attrib or (item.tail and item.tail.strip(WS)):
+                raise Declined
+            self.simple_values += 1
+            values.append(_plain_value(str(self.simple_values), content_type, item))
+        self.named[name] = tuple(values)
+
+    def entry_name(self, entry: etree._Element, attributes: int) -> str:
+        name = entry.get("name")
+        if not name or name in self.named or len(entry.attrib) != attributes or (entry.text and entry.text.strip(WS)):
+            raise Declined
+        return name
+
+    @staticmethod
+    def check_tail(element: etree._Element, tag: str) -> None:
+        """An element read (`tag`, no other), with nothing but whitespace after it."""
+        if element.tag != tag or (element.tail and element.tail.strip(WS)):
+            raise Declined
+
+    def store(self, root: etree._Element) -> DataStore:
+        """The store, once the frame holds nothing the reads did not: no attribute, no text, values
+        before entries or simple entries alone."""
+        if root.tag != STORE or root.attrib or (root.text and root.text.strip(WS)):
+            raise Declined
+        children = list(root)
+        tags = [child.tag for child in children]
+        simple = bool(tags) and all(tag == ENTRY for tag in tags)
+        if not simple and tags not in ([], [VALUES], [ENTRIES], [VALUES, ENTRIES]):
+            raise Declined
+        for child in children:
+            self.check_tail(child, child.tag)
+            if not simple:
+                if child.attrib or (child.text and child.text.strip(WS)):
+                    raise Declined
+                for item in child:
+                    self.check_tail(item, VALUE if child.tag == VALUES else ENTRY)
+        return DataStore.of(self.named)
+
+
+def _plain_value(value_id: str, content_type: str, content: etree._Element) -> Value:
+    kind = kind_of(content_type)
+    if not len(content):
+        if kind == TEXT:  # most values
+            return Value(value_id, content_type, content.text or "")
+    elif kind == XML and len(content) == 1:  # one element, whitespace around it at most
+        element = content[0]
+        if isinstance(element.tag, str) and not (content.text and content.text.strip(WS)) \
+                and not (element.tail and element.tail.strip(WS)):
+            return Value(value_id, content_type, canonical(element))
+    try:
+        return make_value(value_id, content_type, xml_content(content, content_type, "value"), parsed=True)
+    except InvalidDataStore:
+        raise Declined from None
+
+
+def xml_content(content: etree._Element, content_type: str, what: str) -> str | etree._Element:
+    """What make_value takes: the one element for XML types, the exact text (comments left out) else."""
+    if not len(content):  # no child at all, not even a comment: its text is all (most values, fast)
+        kind = kind_of(content_type)
+        if kind == TEXT:
+            return content.text or ""
+        if kind == BINARY:
+            return ANY_WS.sub("", content.text or "")
+    elements = [child for child in content if isinstance(child.tag, str)]
+    text = (content.text or "") + "".join(child.tail or "" for child in content)
+    kind = kind_of(content_type)
+    if kind == XML:
+        if len(elements) != 1 or text.strip(WS):
+            found = f"{len(elements)} element(s)" + (" and text" if text.strip(WS) else "")
+            raise InvalidDataStore(f"{what}: content of type {content_type} must be one XML element, "
+                                   f"found {found}")
+        return elements[0]
+    if elements:
+        raise InvalidDataStore(f"{what}: content of type {content_type} must be text, not XML")
+    return ANY_WS.sub("", text) if kind == BINARY else text
+
+
+# -- JSON -------------------------------------------------------------------------------------------
+
+def _json_pattern(*tokens: bytes) -> re.Pattern[bytes]:
+    """JSON tokens with any whitespace JSON allows between them."""
+    return re.compile(rb"[ \t\r\n]*".join(tokens))
+
+
+_HEAD = _json_pattern(b"", rb"\{", b'"dataStore"', b":", rb"\{", b'"values"', b":", rb"\{", b'"value"', b":", rb"\[")
+_NEXT_VALUE = _json_pattern(rb"\}", b"(,)", rb"\{", b'"type"', b":")  # never inside a string: its `"` would end it
+_VALUES_END = _json_pattern(rb"\}", rb"\]", rb"\}", b",", b'"entries"', b":")
+_PIECE = 512  # values parsed at a time
+
+
+def json_in_pieces(data: bytes, piece: int = _PIECE) -> DataStore:
+    """As json_document, for the standard form as this service writes it (values, then entries; `"type"`
+    first in each value): its values parsed a few hundred at a time, each piece turned into values
+    before the next is read.
+
+    Parsed whole, a 10 MB store's values stood as 28 MB of dicts, lists and strings beside the text
+    and the store (issue 15: peak memory). Every piece is cut at a comma between two values; that each
+    piece parses as array items shows the cuts lie between items of the values array, so the pieces
+    and the rest of the document (parsed apart, with the values array left empty) are exactly the
+    document. Text written otherwise is parsed whole.
+    """
+    head = _HEAD.match(data)
+    last = _VALUES_END.search(data, head.end()) if head else None
+    if last is None:
+        return json_document(_parsed(data))
+    start, end = head.end(), last.start() + 1  # the values array's items: data[start:end]
+    by_id: dict[str, Value] = {}
+    commas = [match.start(1) for match in _NEXT_VALUE.finditer(data, start, end)] + [end]
+    for first in range(0, len(commas), piece):
+        stop = commas[min(first + piece, len(commas)) - 1]
+        _plain_values(_parsed(b"[" + data[start:stop] + b"]"), by_id)
+        start = stop + 1
+    body = _plain_body(_parsed(data[:head.end()] + data[end:]))
+    if "entry" in body or _plain_list(_plain_dict(body, "values", _BOTH), "value", ("value",)):
+        raise Declined
+    return _plain_entries(body, by_id)
+
+
+def _parsed(text: bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # not cut where it seemed, or not JSON: the whole text decides
+        raise Declined from None
+
+
+def _plain_body(obj: Any) -> dict:
+    if type(obj) is not dict or len(obj) != 1 or type(obj.get("dataStore")) is not dict:
+        raise Declined
+    return obj["dataStore"]
+
+
+def json_document(obj: Any) -> DataStore:
+    """As xml_tree for XML: `{"dataStore": …}` as this service writes it, read without marshmallow
+    (28,000 values in a twentieth of its time). Only strings where text belongs, arrays where items
+    repeat, no key but the known ones, no mistake: anything else raises Declined, for the full reading."""
+    body = _plain_body(obj)
+    if "entry" in body:
+        return _plain_json_simple(_plain_list(body, "entry", ("entry",)))
+    by_id: dict[str, Value] = {}
+    _plain_values(_plain_list(_plain_dict(body, "values", _BOTH), "value", ("value",)), by_id)
+    return _plain_entries(body, by_id)
+
+
+def _plain_values(items: list, by_id: dict[str, Value]) -> None:
+    for item in items:
+        if type(item) is not dict or len(item) != 3:
+            raise Declined
+        value_id, content_type, content = _plain_id(item.get("id")), item.get("type"), item.get("content")
+        if value_id in by_id or type(content) is not dict or len(content) != 1 or content_type.__class__ is not str \
+                or not _plain_type(content_type):
+            raise Declined
+        texts = content.get("value")
+        if type(texts) is not list or len(texts) != 1:
+            raise Declined
+        by_id[value_id] = _plain_json_value(value_id, content_type, texts[0])
+
+
+def _plain_entries(body: dict, by_id: dict[str, Value]) -> DataStore:
+    named: dict[str, tuple[Value, ...]] = {}
+    for entry in _plain_list(_plain_dict(body, "entries", _BOTH), "entry", ("entry",)):
+        name = _plain_str(entry.get("name")) if type(entry) is dict else None
+        if not name or name in named or not entry.keys() <= _NAME_VALUE:
+            raise Declined
+        refs = _plain_list(entry, "value", ("name", "value"))
+        try:  # an ID as it was defined is one (most), else it is read as one
+            named[name] = tuple([by_id[ref] if ref.__class__ is str and ref in by_id else by_id[_plain_id(ref)]
+                                 for ref in refs])
+        except KeyError:
+            raise Declined from None
+    return DataStore.of(named)
+
+
+_BOTH, _NAME_VALUE, _NAME_TYPE_VALUE = {"values", "entries"}, {"name", "value"}, {"name", "type", "value"}
+
+
+def _plain_dict(obj: dict, key: str, keys: set[str]) -> dict:
+    """obj[key], an object (`{}` when absent), where obj holds no key but `keys`."""
+    if not obj.keys() <= keys:
+        raise Declined
+    found = obj.get(key, {})
+    if type(found) is not dict:
+        raise Declined
+    return found
+
+
+def _plain_list(obj: dict, key: str, keys: tuple[str, ...]) -> list:
+    """obj[key], an array (empty when absent), where obj holds no key but `keys`."""
+    if len(obj) > len(keys) or any(k not in keys for k in obj):
+        raise Declined
+    found = obj.get(key, [])
+    if type(found) is not list:
+        raise Declined
+    return found
+
+
+def _plain_str(text: Any) -> str:
+    if type(text) is not str or NOT_XML_TEXT.search(text):
+        raise Declined
+    return text
+
+
+def _plain_json_value(value_id: str, content_type: str, text: Any) -> Value:
+    if text.__class__ is not str or NOT_XML_TEXT.search(text):
+        raise Declined
+    kind = kind_of(content_type)
+    if kind == TEXT:
+        return Value(value_id, content_type, text)
+    try:
+        return make_value(value_id, content_type, ANY_WS.sub("", text) if kind == BINARY else text, parsed=True)
+    except InvalidDataStore:
+        raise Declined from None
+
+
+def _plain_json_simple(entries: list) -> DataStore:
+    named: dict[str, tuple[Value, ...]] = {}
+    value_id = 0
+    for entry in entries:
+        name = _plain_str(entry.get("name")) if type(entry) is dict else None
+        if not name or name in named or not entry.keys() <= _NAME_TYPE_VALUE:
+            raise Declined
+        texts = _plain_list(entry, "value", ("name", "type", "value"))
+        content_type = entry.get("type")
+        if content_type is None:
+            if texts or "type" in entry:
+                raise Declined
+        elif content_type.__class__ is not str or not _plain_type(content_type):
+            raise Declined
+        values = []
+        for text in texts:
+            value_id += 1
+            values.append(_plain_json_value(str(value_id), content_type, text))
+        named[name] = tuple(values)
+    return DataStore.of(named)
