@@ -29,7 +29,7 @@ from engine.support.safexml import XmlError, canonical, column_of, parse_own
 from schemas.documents import is_xml, position as _at, read_json, read_xml
 from schemas.namespaces import DATASTORE
 from schemas.plain import (ANY_WS, CONTENT, ENTRY, STORE, VALUE, WS, Declined,
-                           json_document, json_in_pieces, xml_content, xml_stream, xml_tree)
+                           json_document, json_in_pieces, xml_content, xml_scan, xml_stream, xml_tree)
 from schemas.xsd import SchemaViolation, schema
 from schemas.xsd import validate as xsd_validate
 
@@ -59,10 +59,12 @@ def load(data: bytes | str | dict | etree._Element) -> DataStore:
         raise InvalidDataStore("the data store document is empty")
     if is_xml(data):
         if isinstance(data, bytes):  # (a str would first have to be encoded, minding its declaration)
-            try:
-                return xml_stream(data)
-            except Declined:
-                return _XmlReader(data).store(read_xml(data, InvalidDataStore), plain=False)
+            for plain in (xml_scan, xml_stream):
+                try:
+                    return plain(data)
+                except Declined:
+                    pass
+            return _XmlReader(data).store(read_xml(data, InvalidDataStore), plain=False)
         return _XmlReader(data).store(read_xml(data, InvalidDataStore))
     try:
         return json_in_pieces(data) if isinstance(data, bytes) else json_document(orjson.loads(data))

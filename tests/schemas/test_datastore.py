@@ -12,11 +12,11 @@ from lxml import etree
 
 from engine.model.datastore import BINARY, TEXT, XML, DataStore, Value, kind_of, make_value
 from engine.errors import InvalidDataStore
-from schemas.plain import Declined, json_document, json_in_pieces, xml_stream, xml_tree
-from schemas.datastore import (_checked_json, _XmlReader, dump_json,
-                               dump_json_body, dump_json_document, dump_xml, dump_xml_children, dump_xml_document,
+from schemas.plain import Declined, json_document, json_in_pieces, xml_scan, xml_stream, xml_tree
+from schemas.datastore import (_checked_json, _XmlReader, dump_json, dump_json_body, dump_json_document, dump_xml, dump_xml_children, dump_xml_document,
                                dump_xml_into, json_markup, load, load_json,
                                load_json_body, load_xml, load_xml_children)
+from schemas.documents import read_xml
 from schemas.namespaces import DATASTORE
 from tests.support.strategies import ANY_CONTENT, NAMES, contents, stores
 
@@ -537,6 +537,11 @@ def full_xml(element):
     return _XmlReader(None).checked_store(element)
 
 
+def full_xml_bytes(document: bytes):
+    """The full reading of a document as it came: parsed (or refused) by the hardened parser, then the XSD."""
+    return _XmlReader(document).checked_store(read_xml(document, InvalidDataStore))
+
+
 CHUNKS = st.sampled_from([1, 2, 7, 64, 1 << 20])  # the stream reads what each chunk completes
 
 
@@ -546,6 +551,7 @@ def test_the_plain_xml_reading_declines_or_agrees_on_data_store_shaped_xml(eleme
     if element.tag == f"{{{DATASTORE}}}dataStore":
         same_as_the_full_reading(xml_tree, full_xml, element)
         same_as_the_full_reading(lambda e: xml_stream(wire(e), chunk), full_xml, element)
+        same_as_the_full_reading(lambda e: xml_scan(wire(e), chunk), full_xml, element)
 
 
 @FUZZ
@@ -572,6 +578,10 @@ def test_what_the_service_writes_the_plain_readings_take(store, simple, chunk):
     expected = through_xml(store, simple, text=False)  # the simple form may change types and IDs
     assert xml_tree(etree.fromstring(wire(dump_xml(store, simple)))) == expected
     assert xml_stream(wire(dump_xml(store, simple)), chunk) == expected
+    if not simple:  # as this service writes it, and indented as a client may (which changes XML content)
+        assert xml_scan(b"".join(dump_xml_document(store, simple)), chunk) == expected
+        indented = etree.tostring(dump_xml(store, simple), encoding="UTF-8", pretty_print=True)
+        assert xml_scan(indented, chunk) == full_xml_bytes(indented)
     assert json_document(json.loads(json.dumps(dump_json(store, simple)))) == expected
     for piece in (1, 2, 512):
         assert json_in_pieces(b"".join(dump_json_document(store, simple)), piece) == expected
@@ -656,6 +666,141 @@ def test_the_streamed_reading_agrees_with_the_plain_one_on_the_same_document():
                         f'<x {NS}><dataStore/></x>', STANDARD_XML + "<!-- after -->x"):
             with pytest.raises(Declined):
                 xml_stream(unusual.encode(), chunk)
+
+
+# The reading by pattern takes bytes as they came, so it meets what a parser would refuse or change:
+# references, CDATA, comments, carriage returns, attributes written otherwise, `</content>` where it
+# ends nothing, `<value>` inside XML content (where a cut between two pieces may land).
+SCAN_TOKENS = st.sampled_from([
+    f"<dataStore {NS}>", f'<d:dataStore xmlns:d="{DATASTORE}">', "</dataStore>", "<values>", "</values>",
+    "<values/>", "<entries>", "</entries>", '<value id="1" type="text/plain">', "<value id='2' type='text/xml'>",
+    '<value type="text/plain" id="3">', '<value id=" 4 " type="application/octet-stream">', '<value id="a b" type="text/plain">',
+    '<value id="5" type="text/plain\t">', '<value id="6" type="text/plain" xmlns:x="urn:x">', "</value>", "<value>1</value>",
+    "<value>2</value>", "<value> 4 </value>", "<content>", "<content >", '<content xmlns="">', "<content/>", "</content>",
+    '<entry name="a">', "<entry name='b' >", '<entry\nname="c">', '<entry name="a&amp;b">', "<entry/>", "</entry>",
+    "<a/>", "<a>", "</a>", "<value>", '<q:a xmlns:q="urn:q"/>', "<q:a/>", '<pe-scanned:a xmlns:pe-scanned="urn:p"/>',
+    "x", "AAAA", "é", " ", "\n", "\r\n", "\r", "\t", "&amp;", "&lt;", "&#13;", "&#0;", "&bogus;", "]]>", "\x01",
+    "<!-- </content> -->", "<?pi x?>", "<![CDATA[</content></value>]]>", "<!DOCTYPE d>", '<?xml version="1.0"?>',
+    "\ufeff", "<d:values>", "</d:values>", '<d:value id="1" type="text/plain">', "</d:value>", "<d:content>",
+    "</d:content>", "<d:entries>", "</d:entries>", '<d:entry name="a">', "</d:entry>", "</d:dataStore>",
+])
+
+
+@FUZZ
+@given(st.lists(SCAN_TOKENS, max_size=30).map("".join), st.sampled_from([1, 7, 64, 1 << 20]))
+def test_the_reading_by_pattern_declines_or_agrees_on_token_soup(document, at_once):
+    same_as_the_full_reading(lambda d: xml_scan(d, at_once), full_xml_bytes, document.encode("utf-8"))
+
+
+@st.composite
+def scan_documents(draw) -> bytes:
+    """Standard-form documents that are mostly right, with what a parser reads otherwise than it looks
+    in the places the patterns look at."""
+    pick = lambda *options: draw(st.sampled_from(options))  # noqa: E731
+    tags = lambda: pick("", "d:")  # noqa: E731 (the prefix, or none: must match the root's to be read)
+    prefix = pick("", "d:")
+    ws = lambda: pick("", "", " ", "\n  ", "\r\n", "\t")  # noqa: E731
+    root = f'<{prefix}dataStore xmlns{":d" if prefix else ""}="{DATASTORE}">'
+    text = st.lists(st.sampled_from(["x", "é", " ", "&amp;", "&lt;", "&#13;", "\r\n", "\r", "]]>", "\x01", "&bogus;",
+                                     "<a/>", "<value>7</value>", '<q:a xmlns:q="urn:q"/>', "<q:a/>", "<!-- </content> -->",
+                                     "<?pi </content>?>", "<![CDATA[</content></value>]]>", "<a>", "</a>", "<pe-scanned:a/>",
+                                     f"</{prefix}content><{prefix}content>"]), max_size=4).map("".join)
+    ids = []
+    out = [pick("", "\ufeff", '<?xml version="1.0"?>', "<?xml version='1.0' encoding='UTF-8'?>\n", "<!-- c -->",
+                '<?xml version="1.1"?>'), root, ws(), f"<{prefix}values>"]
+    for _ in range(draw(st.integers(0, 4))):
+        value_id = pick("1", "2", " 3 ", "a b", "&#49;", "4", "", "1\t")
+        ids.append(value_id.strip() or "x")
+        content_type = pick("text/plain", "text/xml", "application/octet-stream", "text/plain\t", "text/plain; a=&quot;b&quot;",
+                            "text")
+        attributes = pick(f' id="{value_id}" type="{content_type}"', f" type='{content_type}' id='{value_id}'",
+                          f' id="{value_id}"', f' id="{value_id}" type="{content_type}" xmlns:x="urn:x"')
+        t = tags() if draw(st.integers(0, 9)) == 0 else prefix
+        content = pick(f"<{t}content>{draw(text)}</{t}content>", f"<{t}content/>",
+                       f'<{t}content xmlns="">{draw(text)}</{t}content>', f"<{t}content >{draw(text)}</{t}content >",
+                       f"{draw(text)}")
+        out += [ws(), f"<{t}value{attributes}>", ws(), content, ws(), f"</{t}value>"]
+    out += [ws(), f"</{prefix}values>", ws(), f"<{prefix}entries>"]
+    for _ in range(draw(st.integers(0, 3))):
+        name = pick("e", "f", "", "a&amp;b", "e")
+        refs = "".join(f"{ws()}<{prefix}value>{pick(*ids, ' 1 ', '9', '&#49;')}</{prefix}value>"
+                       for _ in range(draw(st.integers(0, 3)))) if ids else ""
+        out += [ws(), pick(f'<{prefix}entry name="{name}"/>', f'<{prefix}entry name="{name}">{refs}{ws()}</{prefix}entry>',
+                           f"<{prefix}entry name='{name}' >{refs}</{prefix}entry>")]
+    out += [ws(), f"</{prefix}entries>", ws(), f"</{prefix}dataStore>", ws()]
+    if draw(st.integers(0, 4)) == 0:  # something where only tags and whitespace belong
+        at = draw(st.integers(0, len(out)))
+        out.insert(at, pick("x", "<!-- c -->", "<?pi?>", "&amp;", "<a/>"))
+    return "".join(out).encode("utf-8")
+
+
+@FUZZ
+@given(scan_documents(), st.sampled_from([1, 7, 64, 1 << 20]))
+def test_the_reading_by_pattern_declines_or_agrees_on_documents_shaped_as_it_reads_them(document, at_once):
+    same_as_the_full_reading(lambda d: xml_scan(d, at_once), full_xml_bytes, document)
+
+
+def scanned_or_declined(document: str, at_once: int = 1 << 20):
+    try:
+        return xml_scan(document.encode(), at_once)
+    except Declined:
+        return None
+
+
+VALUES = ('<value id="1" type="text/plain"><content>a</content></value>'
+          '<value id="2" type="text/xml"><content><order><value>7</value></order></content></value>'
+          '<value id="3" type="text/plain"><content>b</content></value>')
+
+
+@pytest.mark.parametrize("document, expected", [
+    # plain text is read as it stands; the rest as lxml reads it
+    (f"<dataStore {NS}><values>{VALUES}</values><entries><entry name=\"e\"><value>3</value><value>2</value>"
+     "<value>1</value></entry></entries></dataStore>",
+     DataStore([("e", [Value("3", "text/plain", "b"), Value("2", "text/xml", f'<order xmlns="{DATASTORE}"><value>7</value></order>'),
+                       Value("1", "text/plain", "a")])])),
+    (f'<?xml version="1.0" encoding="utf-8"?>\n<d:dataStore xmlns:d="{DATASTORE}">\n <d:values>\n'
+     "  <d:value type='text/plain'  id='1'>\n   <d:content>x &amp; y\r\n<![CDATA[<z>]]></d:content>\n  </d:value>\n"
+     '  <d:value id="2" type="text/xml"><d:content xmlns=""> <a/> </d:content></d:value>\n'
+     '  <d:value id="3" type="text/plain"><d:content/></d:value>\n </d:values>\n <d:entries>\n'
+     '  <d:entry name="e"><d:value> 1 </d:value><d:value>2</d:value><d:value>3</d:value></d:entry>\n'
+     "  <d:entry name='f'/>\n </d:entries>\n</d:dataStore>\n",
+     DataStore([("e", [Value("1", "text/plain", "x & y\n<z>"), Value("2", "text/xml", "<a></a>"),
+                       Value("3", "text/plain", "")]), ("f", [])])),
+])
+def test_the_reading_by_pattern_reads_what_a_parser_reads(document, expected):
+    for at_once in (1, 30, 1 << 20):  # cut between values, and inside the XML content
+        assert xml_scan(document.encode(), at_once) == expected == load(document.encode())
+
+
+@pytest.mark.parametrize("document", [
+    STANDARD_XML.replace("<content>bar</content>", "<content>bar<!-- </content></value> --></content>"),
+    STANDARD_XML.replace("bar", "bar]]>"),
+    STANDARD_XML.replace("bar", "b\x01r"),
+    STANDARD_XML.replace("bar", "&bogus;"),
+    STANDARD_XML.replace('id="1"', 'id="1" xmlns:x="urn:x"'),
+    f"<!-- first --><dataStore {NS}/>",
+    STANDARD_XML.replace("<entries>", "<entries><!-- c -->"),
+    SIMPLE_XML,
+])
+def test_the_reading_by_pattern_leaves_the_unusual_to_the_others(document):
+    assert scanned_or_declined(document) is None
+    try:
+        expected = full_xml_bytes(document.encode())
+    except InvalidDataStore:
+        return
+    assert load(document.encode()) == expected
+
+
+def test_the_reading_by_pattern_reads_a_large_store_a_piece_at_a_time(monkeypatch):
+    import schemas.plain as plain
+
+    pieces = []
+    read = plain._scanned_values
+    monkeypatch.setattr(plain, "_scanned_values", lambda parts, **kw: pieces.append(len(parts) // 8 + 1) or read(parts, **kw))
+    store = DataStore([("a", [Value(str(i), "text/plain", "v" * 90) for i in range(1, 101)])])
+    document = b"".join(dump_xml_document(store, False))
+    assert xml_scan(document, 1000) == store
+    assert len(pieces) > 5 and sum(pieces) == 100 and max(pieces) < 15
 
 
 @FUZZ
