@@ -251,14 +251,14 @@ def xml_content(content: etree._Element, content_type: str, what: str) -> str | 
 #
 # Why it reads exactly what lxml would. The patterns take the whole document, tag by tag: the prolog,
 # the frame's tags, each value's and entry's tags with their attributes (no tab or line break inside,
-# which a parser would turn into spaces; references read as a parser reads them), plain text without `<`, `&` or a carriage return
-# (so the text is the parsed text), and content that holds markup or references, which lxml parses:
-# each content in a wrapper element whose name no content holds, under the namespaces the root
-# declared, a few hundred KB of them at a time. As no content can close or open a wrapper, a wrapper
-# document that parses into one wrapper per content shows that each content is whole in itself: its
-# tags balanced, its comments, CDATA and instructions closed. So every `<` outside them is one of the
-# tags the patterns took, nested as they say. lxml's parse of the whole document without a tree
-# (`_NoTree`) vouches for the rest: encoding, characters, names, well-formedness.
+# which a parser would make spaces), text without `<` (line ends and references read as a parser reads
+# them), and content that holds markup, which lxml parses: each content in a wrapper element whose name
+# no content holds, under the namespaces the root declared, a few hundred KB of them at a time. As no
+# content can close or open a wrapper, a wrapper document that parses into one wrapper per content
+# shows that each content is whole in itself: its tags balanced, its comments, CDATA and instructions
+# closed. So every `<` outside them is one of the tags the patterns took, nested as they say. lxml's
+# parse of the whole document without a tree (`_NoTree`) vouches for the rest: encoding, characters,
+# names, references, well-formedness.
 
 def _bytes_pattern(pattern: str) -> re.Pattern[bytes]:
     return re.compile(pattern.encode("ascii"))
@@ -299,7 +299,7 @@ def _scan_patterns(prefix: str) -> dict[str, Any]:
         # `xmlns=""` on the content and its markup
         "values item": _bytes_pattern(
             rf"<{t}value(?: id=\"({_ATTRIBUTE})\" type=\"({_ATTRIBUTE})\"|({_ATTRIBUTES})){_S}*>{_S}*"
-            rf"(?:<{t}content>([^<&\r]*)</{t}content>|<{t}content{_S}*/>()"
+            rf"(?:<{t}content>([^<]*)</{t}content>|<{t}content{_S}*/>()"
             rf"|<{t}content{unbinding}?{_S}*>({markup})</{t}content{_S}*>){_S}*</{t}value{_S}*>{_S}*"),
         # groups: name (as most write it), or other attributes; the references (none: `<entry/>`)
         "entries item": _bytes_pattern(
@@ -347,7 +347,7 @@ def xml_scan(data: bytes, at_once: int = _SCANNED_AT_ONCE) -> DataStore:
 
 
 def _section(data: bytes, at: int, patterns: dict[str, Any], at_once: int, name: str,
-             read: Callable[[list[bytes]], None]) -> int:
+             read: Callable[[list[bytes], bytes], None]) -> int:
     """Read the section `name` if it starts at `at`, and return the position past it.
 
     Its items are split by their pattern about a MB at a time, at the start of an item, and `read` gets
@@ -369,7 +369,7 @@ def _section(data: bytes, at: int, patterns: dict[str, Any], at_once: int, name:
             parts = _items(item, data[at:end])
             if parts is None:
                 raise Declined
-        read(parts)
+        read(parts, data[at:boundary])
         at = boundary
     closing = patterns[f"{name} end"].match(data, at)
     if closing is None:
@@ -385,7 +385,7 @@ def _items(item: re.Pattern[bytes], text: bytes) -> list[bytes] | None:
     return parts[1:-1]
 
 
-def _scanned_values(parts: list[bytes], by_id: dict[str, Value], namespaces: bytes) -> None:
+def _scanned_values(parts: list[bytes], piece: bytes, by_id: dict[str, Value], namespaces: bytes) -> None:
     ids, types, attributes, plain, empty, unbound, markup = (parts[i::8] for i in range(7))
     del parts
     if any(attributes):
@@ -407,7 +407,9 @@ def _scanned_values(parts: list[bytes], by_id: dict[str, Value], namespaces: byt
             if content is None or not text_type[content_type]]
     contents = [b"" if empty[i] is not None else plain[i] if plain[i] is not None else markup[i] for i in rest]
     types = list(map(decoded.__getitem__, types))
-    values = list(map(Value, ids, types, [None if content is None else content.decode() for content in plain]))
+    as_is = b"&" not in piece and b"\r" not in piece  # (else plain text has references or line ends to read)
+    values = list(map(Value, ids, types, [None if content is None else content.decode() if as_is else _plain_text(content)
+                                          for content in plain]))
     if rest:
         for i, content in zip(rest, _parsed_contents(contents, [unbound[i] for i in rest], namespaces)):
             values[i] = _plain_value(ids[i], types[i], content)
@@ -442,7 +444,7 @@ def _parsed_contents(contents: list[bytes], unbound: list[bytes | None], namespa
         first = last
 
 
-def _scanned_entries(parts: list[bytes], by_id: dict[str, Value], named: dict[str, tuple[Value, ...]],
+def _scanned_entries(parts: list[bytes], piece: bytes, by_id: dict[str, Value], named: dict[str, tuple[Value, ...]],
                      references: Callable[[bytes], list[bytes]]) -> None:
     for name, attributes, refs in zip(parts[0::4], parts[1::4], parts[2::4]):
         name = _unescaped(_scanned_attributes(attributes, (b"name",))[0] if attributes else name)
@@ -453,6 +455,13 @@ def _scanned_entries(parts: list[bytes], by_id: dict[str, Value], named: dict[st
             named[name] = tuple([by_id[ref] if ref in by_id else by_id[_plain_id(ref)] for ref in ids])
         except KeyError:
             raise Declined from None
+
+
+def _plain_text(raw: bytes) -> str:
+    """Text as a parser reads it: line ends made line feeds, then references read."""
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return _unescaped(raw)
 
 
 def _unescaped(raw: bytes) -> str:
