@@ -15,7 +15,8 @@ from typing import Any, Mapping, Sequence
 
 import dacite
 
-from engine.settings import (ClusterSettings, IntegrationSettings, MaintenanceSettings, NodeSettings,
+from engine.model.history import HistoryLevel
+from engine.settings import (ClusterSettings, HistorySettings, IntegrationSettings, MaintenanceSettings, NodeSettings,
                              QuerySettings, ServiceSettings, StorageSettings)
 
 DEFAULT_FILE = Path(__file__).with_name("default.toml")
@@ -74,6 +75,7 @@ class Settings:
     auth: AuthSettings
     maintenance: MaintenanceSettings
     integration: IntegrationSettings
+    history: HistorySettings = field(default_factory=HistorySettings)
     services: Sequence[ServiceSettings] = ()
     constants: Mapping[str, Any] = field(default_factory=dict)
 
@@ -91,6 +93,7 @@ _ENV = {
     "PE_STORAGE_URL": ("storage", "url", str),
     "PE_REPOSITORY_PATH": ("repository", "path", str),
     "PE_NODE_ID": ("engine", "node_id", str),
+    "PE_HISTORY_LEVEL": ("history", "level", str),
 }
 
 
@@ -129,6 +132,7 @@ def _complete(settings: Settings) -> Settings:
         raise SettingsError("query.count_limit: a total is counted up to a number of 0 or more")
     _check_maintenance(settings.maintenance)
     _check_services(settings.services, pools)
+    _check_history(settings.history)
     return settings.with_overrides(engine={"node_id": node_id, "node_id_configured": configured})
 
 
@@ -150,6 +154,16 @@ def _check_maintenance(maintenance: MaintenanceSettings) -> None:
                                 f"noChange, not {level.online!r}")
     if maintenance.initial not in ids:
         raise SettingsError(f"maintenance.initial {maintenance.initial!r} is none of the levels ({', '.join(ids)})")
+
+
+def _check_history(history: HistorySettings) -> None:
+    levels = [level.value for level in HistoryLevel]
+    if history.level not in levels:
+        raise SettingsError(f"history.level {history.level!r} is none of {', '.join(levels)}")
+    if history.ttl_days < 1:
+        raise SettingsError("history.ttl_days: records are kept for at least a day")
+    if history.purge_batch < 1:
+        raise SettingsError("history.purge_batch: at least one row is deleted at a time")
 
 
 def _check_services(services: Sequence[ServiceSettings], pools: Mapping[str, int]) -> None:

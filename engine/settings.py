@@ -72,6 +72,16 @@ class QuerySettings:
 
 
 @dataclass(frozen=True)
+class HistorySettings:
+    """What the history keeps (CONTRACT §12): `level` is one of none, instance, activity, full; records
+    older than `ttl_days` are deleted by the master in the background."""
+
+    level: str = "instance"
+    ttl_days: int = 30
+    purge_batch: int = 1000    # rows deleted per statement, so no delete holds locks for long
+
+
+@dataclass(frozen=True)
 class ClusterSettings:
     heartbeat_ms: int
     lost_after_ms: int
@@ -109,6 +119,7 @@ class EngineSettings(Protocol):
     cluster: ClusterSettings
     maintenance: MaintenanceSettings
     integration: IntegrationSettings
+    history: HistorySettings
     server: ServerSection
     auth: AuthSection
     services: Sequence[ServiceSettings]

@@ -21,6 +21,7 @@ from .cluster import cluster_connect, cluster_disconnect
 from .diagnostics import check_sanity, garbage_collect, get_node_figures, get_telemetry_data
 from .embedded import get_process_log, upgrade_database, waits_for_signal
 from .serving import defer_hand_overs, drive_deferred
+from .history import count_history, find_history, find_operations, get_history, get_history_statistics
 
 __all__ = [
     "dispose_process", "dispose_processes", "instantiate", "reload", "recover_process", "recover_processes",
@@ -38,4 +39,5 @@ __all__ = [
     "check_sanity", "get_telemetry_data", "garbage_collect", "get_node_figures",
     "get_process_log", "waits_for_signal", "upgrade_database", "new_engine",
     "defer_hand_overs", "drive_deferred",
+    "find_history", "count_history", "get_history", "find_operations", "get_history_statistics",
 ]

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from importlib.metadata import PackageNotFoundError, version as package_version
 from typing import Any, Iterable, Mapping
 
+from ..features.history import audited
 from ..model.datastore import DataStore
 from ..errors import EngineError, InvalidParameter, NotFound
 from ..model.results import DefinitionListing, Feature, ModuleInfo, OperationInfo
@@ -23,6 +24,7 @@ _ACTIVE = sorted(s.value for s in ACTIVE_STATES)
 
 
 # -- caches -------------------------------------------------------------------------------------------
+@audited("clearCache", "engine")
 def clear_cache(pe: ProcessEngine, principal: Principal, cache_paths: Iterable[str] | None = None) -> None:
     """Forget cached data so the next use reads it afresh — e.g. a definition edited within the same
     second at the same size, which the file check cannot see. All paths are checked before anything is
@@ -57,6 +59,7 @@ def _clear_registrations(pe: ProcessEngine) -> None:
     pe.registered.clear()
 
 
+@audited("uncacheProcesses", "engine")
 def uncache_processes(pe: ProcessEngine, principal: Principal, *, execution_ids: Iterable[str] = (),
                       owners: Iterable[str] = (), process_uris: Iterable[str] = (), states: Iterable[str] = (),
                       health: Iterable[str] = (), timestamp: datetime | None = None,

@@ -6,6 +6,7 @@ node registry; connecting joins it again.
 """
 from __future__ import annotations
 
+from ..features.history import audited
 from ..support.clock import check_timeout
 from .shared import timeout_seconds
 from ..model.results import NodeState
@@ -14,6 +15,7 @@ from ..security.authorization import Principal, require_admin
 from .node_control import _own_state
 
 
+@audited("clusterConnect", "node")
 def cluster_connect(pe: ProcessEngine, principal: Principal, timeout: int = -1) -> NodeState:
     require_admin(principal, "clusterConnect")
     check_timeout(timeout)
@@ -22,6 +24,7 @@ def cluster_connect(pe: ProcessEngine, principal: Principal, timeout: int = -1) 
     return _own_state(pe)
 
 
+@audited("clusterDisconnect", "node")
 def cluster_disconnect(pe: ProcessEngine, principal: Principal, timeout: int = -1) -> NodeState:
     require_admin(principal, "clusterDisconnect")
     check_timeout(timeout)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from ..features.history import audited
 from ..features.diagnostics import checks as sanity, garbage, telemetry
 from ..features.diagnostics.probe import choose
 from .shared import timeout_seconds
@@ -36,6 +37,7 @@ def get_node_figures(pe: ProcessEngine) -> telemetry.NodeFigures:
     return telemetry.node_figures(pe)
 
 
+@audited("garbageCollect", "engine")
 def garbage_collect(pe: ProcessEngine, principal: Principal, timeout: int = -1) -> None:
     """Run the clean-up now rather than at the housekeeper's next round: purge disposed instances past
     their retention, delete orphaned log rows, finish obsolete watchers. Returns when it is done or when

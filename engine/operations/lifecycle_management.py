@@ -6,6 +6,8 @@ from contextlib import ExitStack, nullcontext
 from typing import Iterable
 
 
+from ..features.history import audited, created
+from ..runtime import history
 from ..support import clock
 from ..features import idempotency
 from ..model.datastore import DataStore
@@ -32,6 +34,7 @@ _CONTINUABLE = (ExecutionState.CREATED, ExecutionState.WAITING, ExecutionState.P
 
 
 # -- Lifecycle Management ---------------------------------------------------------------------------
+@audited("disposeProcess", "execution", "execution_id")
 def dispose_process(pe: ProcessEngine, principal: Principal, execution_id: str) -> Snapshot | None:
     """Dispose an inactive instance; None when there is no such instance (the spec's "Nothing")."""
     with pe.db.unit_of_work() as uow:
@@ -47,6 +50,7 @@ def dispose_process(pe: ProcessEngine, principal: Principal, execution_id: str) 
     return snapshot
 
 
+@audited("disposeProcesses", "executions")
 def dispose_processes(pe: ProcessEngine, principal: Principal, query: Query | None,
                       report_execution_ids: bool = False) -> ExecutionIds:
     """Dispose the page of instances the query selects (those the caller may read or dispose; see
@@ -72,6 +76,7 @@ def dispose_processes(pe: ProcessEngine, principal: Principal, query: Query | No
     return ExecutionIds(len(ids), tuple(ids) if report_execution_ids else None)
 
 
+@audited("instantiate", "execution")
 def instantiate(pe: ProcessEngine, principal: Principal, process_uri: str | None, *, external_id: str | None = None,
                 cache: bool = True, thread_pool_id: str | None = None, process: bytes | None = None,
                 debug: bool | None = None, auto_dispose: str | None = None, locked: bool = False,
@@ -90,6 +95,7 @@ def instantiate(pe: ProcessEngine, principal: Principal, process_uri: str | None
     return deliver(pe, record, True, False, remember=claim)
 
 
+@audited("reload", "execution", "execution_id")
 def reload(pe: ProcessEngine, principal: Principal, execution_id: str, *, process_uri: str | None = None,
            set_online: bool = False, process: bytes | None = None) -> Snapshot:
     """Load the definition again for a CREATED or BROKEN instance (optionally from another URI)."""
@@ -115,6 +121,7 @@ def reload(pe: ProcessEngine, principal: Principal, execution_id: str, *, proces
     return deliver(pe, record, False, False)
 
 
+@audited("recoverProcess", "execution", "execution_id")
 def recover_process(pe: ProcessEngine, principal: Principal, execution_id: str, *, set_online: bool = False,
                     update_credentials: bool = False) -> Snapshot:
     """Make a LOST instance OK again; it resumes from its last saved point."""
@@ -127,6 +134,7 @@ def recover_process(pe: ProcessEngine, principal: Principal, execution_id: str, 
     return deliver(pe, record, False, False)
 
 
+@audited("recoverProcesses", "executions")
 def recover_processes(pe: ProcessEngine, principal: Principal, query: Query | None = None, *,
                       set_online: bool = False, report_execution_ids: bool = False) -> ExecutionIds:
     """Recover the page of LOST instances the query selects (those the caller may read or execute; no
@@ -145,6 +153,7 @@ def recover_processes(pe: ProcessEngine, principal: Principal, query: Query | No
     return ExecutionIds(len(ids), ids if report_execution_ids else None)
 
 
+@audited("run", "execution")
 def run(pe: ProcessEngine, principal: Principal, process_uri: str, *, external_id: str | None = None,
         cache: bool = True, thread_pool_id: str | None = None, process_params: DataStore | None = None,
         peek: bool = False, timeout: int = -1, states: Iterable[str] | None = None,
@@ -222,6 +231,7 @@ def _answer_again(pe: ProcessEngine, claim: "idempotency.Claim", condition: Wait
     return await_and_deliver(pe, earlier.execution_id, condition, timeout, peek, inspect_pipeline, claim)
 
 
+@audited("setAttribute", "execution", "execution_id")
 def set_attribute(pe: ProcessEngine, principal: Principal, execution_id: str, name: str, value: str) -> None:
     """Set one attribute. Its value may be empty (CONTRACT §10) — "" is a value like any other — but it
     must be given: None is a caller's mistake, named as such, not an empty value."""
@@ -238,6 +248,7 @@ def set_attribute(pe: ProcessEngine, principal: Principal, execution_id: str, na
         uow.commit()
 
 
+@audited("setBreakpoint", "execution", "execution_id")
 def set_breakpoint(pe: ProcessEngine, principal: Principal, execution_id: str, element_id: str, *,
                    remove: bool = False, timeout: int = -1) -> Snapshot:
     """Set (or remove) a breakpoint on an element by full ID; waits for an inactive state."""
@@ -254,6 +265,7 @@ def set_breakpoint(pe: ProcessEngine, principal: Principal, execution_id: str, e
     return await_and_deliver(pe, execution_id, WaitFor(INACTIVE_STATES), timeout, False, False)
 
 
+@audited("setInstanceConstants", "execution", "execution_id")
 def set_instance_constants(pe: ProcessEngine, principal: Principal, execution_id: str,
                            constants: DataStore) -> Snapshot:
     """Set instance-scoped constants; a constant the definition declares non-overridable is refused
@@ -273,6 +285,7 @@ def set_instance_constants(pe: ProcessEngine, principal: Principal, execution_id
     return deliver(pe, record, False, False)
 
 
+@audited("setLogSettings", "execution", "execution_id")
 def set_log_settings(pe: ProcessEngine, principal: Principal, execution_id: str, *,
                      diagnostic_level: str | None = None, data_level: str | None = None,
                      trace: bool | None = None) -> Snapshot:
@@ -288,6 +301,7 @@ def set_log_settings(pe: ProcessEngine, principal: Principal, execution_id: str,
     return deliver(pe, record, False, False)
 
 
+@audited("setOnline", "execution", "execution_id")
 def set_online(pe: ProcessEngine, principal: Principal, execution_id: str, online: bool, *, timeout: int = -1,
                peek: bool = False, states: Iterable[str] | None = None,
                wait_online: bool | None = None) -> Snapshot:
@@ -306,6 +320,7 @@ def set_online(pe: ProcessEngine, principal: Principal, execution_id: str, onlin
     return await_and_deliver(pe, execution_id, condition, timeout, peek, False)
 
 
+@audited("setOwner", "execution", "execution_id")
 def set_owner(pe: ProcessEngine, principal: Principal, execution_id: str, owner: str) -> Snapshot:
     if not owner or not owner.strip():
         raise InvalidParameter("owner", "the owner needs a name")
@@ -317,6 +332,7 @@ def set_owner(pe: ProcessEngine, principal: Principal, execution_id: str, owner:
     return deliver(pe, record, False, False)
 
 
+@audited("setPermissions", "execution", "execution_id")
 def set_permissions(pe: ProcessEngine, principal: Principal, execution_id: str, name: str,
                     privileges: Iterable[str]) -> Snapshot:
     """Grant exactly `privileges` to the user or role `name` (none: remove its entry)."""
@@ -337,6 +353,7 @@ def set_permissions(pe: ProcessEngine, principal: Principal, execution_id: str, 
     return deliver(pe, record, False, False)
 
 
+@audited("startProcess", "execution", "execution_id")
 def start_process(pe: ProcessEngine, principal: Principal, execution_id: str, *,
                   process_params: DataStore | None = None, peek: bool = False, timeout: int = -1,
                   states: Iterable[str] | None = None, wait_online: bool | None = None,
@@ -398,6 +415,7 @@ def _claimed_values(pe: ProcessEngine, record, ready: dict, now) -> dict:  # typ
     return values
 
 
+@audited("terminateProcess", "execution", "execution_id")
 def terminate_process(pe: ProcessEngine, principal: Principal, execution_id: str, *, kill: bool = False,
                       fail: bool = False, message: str | None = None, timeout: int = -1, peek: bool = False,
                       states: Iterable[str] | None = None, wait_online: bool | None = None,
@@ -417,6 +435,7 @@ def terminate_process(pe: ProcessEngine, principal: Principal, execution_id: str
     return await_and_deliver(pe, execution_id, condition, timeout, peek, inspect_pipeline)
 
 
+@audited("updateCredentials", "execution", "execution_id")
 def update_credentials(pe: ProcessEngine, principal: Principal, execution_id: str) -> Snapshot:
     """The instance runs on as the caller from now on (`currentUser`)."""
     with pe.db.unit_of_work() as uow:
@@ -448,13 +467,15 @@ def _new_instance(pe: ProcessEngine, principal: Principal, loaded: LoadedDefinit
         raise InvalidParameter("threadPoolId", f"no thread pool {thread_pool_id!r} (configured: {pools})")
     mode = parse_enum(AutoDispose, auto_dispose or pe.settings.engine.default_auto_dispose, "autoDispose")
     log = pe.settings.engine.log
-    return new_record(loaded, _registered(pe, loaded), owner=principal.name, roles=sorted(principal.roles),
+    record = new_record(loaded, _registered(pe, loaded), owner=principal.name, roles=sorted(principal.roles),
                       node_id=pe.node_id, at=clock.now(), external_id=external_id or None,
                       thread_pool_id=thread_pool_id or None,
                       debug=pe.settings.engine.default_debug if debug is None else debug,
                       auto_dispose=mode.value, locked=locked,
                       log_settings={"diagnosticLevel": log.diagnostic_level, "dataLevel": log.data_level,
                                     "trace": log.trace})
+    created(record.execution_id)  # the operation log names what the call created
+    return record
 
 
 def _registered(pe: ProcessEngine, loaded: LoadedDefinition) -> tuple[int, int]:
@@ -502,6 +523,7 @@ def _recover(pe: ProcessEngine, uow, record, principal: Principal, set_online: b
     if update_credentials:
         values.update(_credentials(principal))
     change(uow.conn, record, values)
+    history.health_changed(pe, uow.conn, record.__dict__, HealthState.OK.value, "recovered")
     _after_change(pe, uow, record)
 
 

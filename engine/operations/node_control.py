@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable
 
+from ..features.history import audited
 from ..support import clock
 from ..features import maintenance
 from ..support.clock import check_timeout, format_timestamp
@@ -26,6 +27,7 @@ def get_maintenance_level(pe: ProcessEngine, principal: Principal) -> Maintenanc
         return maintenance.current(pe, uow.conn)
 
 
+@audited("setMaintenanceLevel", "engine")
 def set_maintenance_level(pe: ProcessEngine, principal: Principal, level_id: str) -> None:
     """Make `level_id` current and apply its online rule to every process instance, in one transaction.
     The level in force already is applied again, not refused: the call is repeatable (a PUT, CONTRACT
@@ -94,6 +96,7 @@ def _stored_state(row: dict, since: datetime, master_since: datetime | None) -> 
     return NodeState(row["node_id"], bool(row["online"]), int(row["running"] or 0), cluster)
 
 
+@audited("setEngineOnline", "node")
 def set_engine_online(pe: ProcessEngine, principal: Principal, online: bool, param: str = "all",
                       nodes: Iterable[str] = ()) -> None:
     """Set nodes online or offline: `self`, `all`, or the `specified` ones. This one at once; the others

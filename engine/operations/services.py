@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ..features.history import audited
 from ..features import services
 from .shared import deliver
 from ..model.results import ServiceInfo, Snapshot
@@ -26,6 +27,7 @@ def list_services(pe: ProcessEngine, principal: Principal) -> list[ServiceInfo]:
                         "running" if states[s.id] else "stopped") for s in pe.settings.services]
 
 
+@audited("startService", "service", "service_id")
 def start_service(pe: ProcessEngine, principal: Principal, service_id: str, *, peek: bool = False,
                   inspect_pipeline: bool = False) -> Snapshot:
     """Start a service process; if it runs already, its snapshot (there is never a second one)."""

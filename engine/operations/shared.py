@@ -13,6 +13,7 @@ from ..definitions.repository import LoadedDefinition
 from ..errors import InvalidParameter, InvalidState, NotFound
 from ..faults import TerminateRequest
 from ..model.results import Snapshot
+from ..runtime import history
 from ..runtime.records import apply, state_values
 from ..security.authorization import Principal, require
 from .snapshots import snapshot_of
@@ -234,6 +235,7 @@ def _end_now(pe: "ProcessEngine", conn: Connection, record: InstanceRecord, requ
         values["disposed_at"] = now
     store.delete_wait(conn, record.execution_id)
     change(conn, record, values)
+    history.ended(pe, conn, record.__dict__)
 
 
 # -- definitions ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterable
 
+from ..features.history import audited
 from ..support import clock
 from ..errors import AuthorizationError, InvalidParameter, NotFound
 from ..support.ids import random_uuid
@@ -18,6 +19,7 @@ from ..model.states import ExecutionState, HealthState, Privilege, parse_enum
 from ..storage import instances as store, watchers as watcher_rows
 
 
+@audited("createWatcher", "execution", "execution_id")
 def create_watcher(pe: ProcessEngine, principal: Principal, execution_id: str, *, group_id: str | None = None,
                    expected_states: Iterable[str] = (), expected_online: bool | None = None,
                    expected_state_change_index: int | None = None, expected_health: Iterable[str] = (),
@@ -63,6 +65,7 @@ def get_watcher(pe: ProcessEngine, principal: Principal, watcher_id: str, *, tim
     return _watcher(row)
 
 
+@audited("deleteWatcher", "watcher", "watcher_id")
 def delete_watcher(pe: ProcessEngine, principal: Principal, watcher_id: str) -> bool:
     """True if the watcher existed and is deleted now, False if there was none."""
     with pe.db.unit_of_work() as uow:

@@ -16,6 +16,7 @@ from ..model.datastore import DataStore
 from ..definitions.repository import LoadedDefinition
 from ..errors import EngineError
 from ..faults import Fault, TerminateRequest
+from ..model.history import HistoryLevel
 from ..model.states import AutoDispose, ExecutionState, HealthState
 from ..storage import codec
 from ..storage import instances as store
@@ -23,6 +24,7 @@ from ..storage.database import Connection
 from ..storage.definitions import load_source
 from ..storage.instances import InstanceRecord, WaitRecord
 from ..storage.tables import instances as instances_table
+from . import history
 from .control import Control
 from .host import Host
 from .interpreter import ChildResult, End, Run, RunInfo, Suspend
@@ -152,6 +154,7 @@ class Driver:
             else:
                 store.update_instance(uow.conn, self.record.execution_id, values,
                                       expect_version=self.record.exec_version)
+            history.health_changed(self.pe, uow.conn, {**self.record.__dict__, **values}, health.value, message)
             uow.after_commit(lambda: self.pe.notify(self.record.execution_id))
             uow.commit()
         return False
@@ -297,14 +300,19 @@ class Driver:
         lines, no parent to wake, no child to dispose), with its one INSERT as a transaction of its
         own: how a synchronous `run` of a short process ends.
 
-        If it also ends disposed, it is not written at all. Only its creator, still waiting for the
+        If it also ends disposed, it is not written at all (its history record is, by itself). Only its creator, still waiting for the
         answer, knows its ID, and no operation finds a disposed instance; its row would be deleted
         unread after `dispose_retention_ms`. (A mature engine does the same: Camunda writes no
         runtime rows for an execution that runs straight through.)"""
         if not self._alone():
             return False
+        recorded = history.keeps(self.pe, HistoryLevel.INSTANCE)
         if values.get("disposed_at") is None:
+            if recorded:  # the row and its record: one transaction, not one statement
+                return False
             store.insert_alone(self.pe.db, {**self.record.__dict__, **values})
+        elif recorded:
+            history.ended_alone(self.pe, {**self.record.__dict__, **values})
         self._inserted()
         self._committed(values)
         return True
@@ -313,7 +321,7 @@ class Driver:
         """Save an instance saved before that touches nothing else, with one UPDATE as a transaction of
         its own: how an asynchronous start ends. True if it was saved this way (or found changed by
         somebody else meanwhile: then, as in a transaction, nothing is saved)."""
-        if self.pending_insert or not self._single():
+        if self.pending_insert or not self._single() or history.keeps(self.pe, HistoryLevel.INSTANCE):
             return False
         if store.update_alone(self.pe.db, self.record.execution_id, values, version):
             self._committed(values)
@@ -348,8 +356,10 @@ class Driver:
             self.run.current_element = end.element
         disposed = self.dispose_at_end or AutoDispose(record.auto_dispose).disposes_at_end(end.state)
         # One never written and disposed at its end is not written now either: its pipeline, which
-        # its creator is handed as it is, need not be encoded (a tenth of a 10 MB store's run).
-        values = self._state_columns(with_position=False, with_pipeline=not (disposed and self._alone()))
+        # its creator is handed as it is, need not be encoded (a tenth of a 10 MB store's run) — unless
+        # the history keeps it.
+        encode = not (disposed and self._alone()) or history.keeps(self.pe, HistoryLevel.FULL)
+        values = self._state_columns(with_position=False, with_pipeline=encode)
         values.update(state_values(record, end.state, self.pe.node_id, now))
         values.update(message=end.message, terminate_request=None,
                       owner_node=self.pe.node_id if record.locked else None,
@@ -361,6 +371,7 @@ class Driver:
         with self.pe.db.unit_of_work() as uow:
             if not self._write(uow, values, record.exec_version):
                 return
+            history.ended(self.pe, uow.conn, {**record.__dict__, **values})
             parent = self._wake_parent(uow.conn, now)
             self._after(uow, values)
             if parent is not None:

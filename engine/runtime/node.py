@@ -20,6 +20,7 @@ from ..model.states import ExecutionState
 from ..storage import codec, instances as store
 from ..storage.database import Database
 from ..storage.definitions import register_revision
+from . import history
 from .executor import Executor
 from .cluster.broadcast import NODES_CHANGED, Broadcast
 from .cluster.housekeeping import Housekeeper
@@ -253,6 +254,7 @@ class ProcessEngine:
                 values.update(message=report["message"], exception_report=codec.dumps(report), position=None,
                               owner_node=None)
                 store.update_instance(uow.conn, execution_id, values)
+                history.ended(self, uow.conn, {**record.__dict__, **values})
                 uow.after_commit(lambda: self.notify(execution_id))
                 uow.commit()
         except Exception:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine  # Connection: the handle the e
 from sqlalchemy.pool import NullPool
 
 from ..errors import DatabaseUnavailable
+from . import history
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -372,8 +373,12 @@ class UnitOfWork:
         self._after.append(hook)
 
     def commit(self) -> None:
+        # The call's operation-log row goes with its first change (storage/history.PendingOperation).
+        flushed = history.flush_pending(self.conn) if self._write and not self._single else None
         self._tx.commit()
         self.committed = True
+        if flushed is not None:
+            flushed.written = True
         if self._write:
             self._database.wrote()
         self._unlock()  # the hooks may start transactions of their own

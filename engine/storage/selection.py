@@ -1,5 +1,5 @@
-"""A checked query (`engine.model.query`) as SQL over the live instances: its WHERE, its ORDER BY, and who may
-see what (CONTRACT §5, §8).
+"""A checked query (`engine.model.query`) as SQL over the live instances (or, given their columns, over
+the history): its WHERE, its ORDER BY, and who may see what (CONTRACT §5, §8).
 
 Matching is two-valued (CONTRACT §5): a condition on an empty field is false, never SQL's unknown, so
 `not` of it is true. Every condition compiles to a predicate that is never NULL; positive conditions stay
@@ -8,7 +8,7 @@ serve them. `like` and the order of text are made the same on both databases by 
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import and_, exists, false, not_, or_, select, true
 from sqlalchemy.sql import ColumnElement
@@ -30,24 +30,27 @@ _COLUMNS = {
 }
 
 
-def condition(tree: Node | None) -> ColumnElement:
-    """The WHERE clause of a checked tree (`query.check`)."""
+Columns = Mapping[str, ColumnElement]  # each field of a query's Fields, as a column
+
+
+def condition(tree: Node | None, columns: Columns = _COLUMNS) -> ColumnElement:
+    """The WHERE clause of a checked tree (`query.check`) over `columns` (the instances' by default)."""
     if tree is None:
         return true()
     if isinstance(tree, And):
-        return and_(true(), *(condition(n) for n in tree.nodes))
+        return and_(true(), *(condition(n, columns) for n in tree.nodes))
     if isinstance(tree, Or):
-        return or_(false(), *(condition(n) for n in tree.nodes))
+        return or_(false(), *(condition(n, columns) for n in tree.nodes))
     if isinstance(tree, Not):
-        return not_(condition(tree.node))
+        return not_(condition(tree.node, columns))
     if not isinstance(tree, Test):
         raise TypeError(f"a query tree is checked before it is compiled, not {type(tree).__name__}")
-    return _test(tree)
+    return _test(tree, columns)
 
 
-def order(keys: Iterable[tuple[QueryField, bool]]) -> list[ColumnElement]:
+def order(keys: Iterable[tuple[str, bool]], columns: Columns = _COLUMNS) -> list[ColumnElement]:
     """ORDER BY (field, ascending) in turn (`query.order_of`)."""
-    return [key for field, ascending in keys for key in sort_keys(_COLUMNS[field], ascending)]
+    return [key for field, ascending in keys for key in sort_keys(columns[field], ascending)]
 
 
 def permitted(owner: str, names: Iterable[str], privileges: Sequence[str]) -> ColumnElement:
@@ -58,9 +61,9 @@ def permitted(owner: str, names: Iterable[str], privileges: Sequence[str]) -> Co
     return or_(instances.c.owner == owner, granted)
 
 
-def _test(test: Test) -> ColumnElement:
+def _test(test: Test, columns: Columns) -> ColumnElement:
     """The test, false (never NULL) where the field is empty: only isNull sees empty fields."""
-    column, values = _COLUMNS[test.field], test.values
+    column, values = columns[test.field], test.values
     if test.operation is QueryOperation.IS_NULL:
         return column.is_(None)
     if test.operation is QueryOperation.EQUALS:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text,
+from sqlalchemy import (BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text,
                         TypeDecorator, UniqueConstraint, false, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -288,6 +288,94 @@ class EngineState(Base):
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+# -- the history (CONTRACT §12): what outlives the processes ---------------------------------------
+
+def _history_index(column: str) -> Index:
+    return Index(f"ix_process_history_{column}", column, sqlite_where=text(f"{column} IS NOT NULL"),
+                 postgresql_where=text(f"{column} IS NOT NULL"))
+
+
+class ProcessHistoryRecord(Base):
+    """One row per process: written in the transaction that ends it (or changes its health), kept
+    `history.ttl_days` after it was last written, whether or not the process was disposed."""
+
+    __tablename__ = "process_history"
+    __table_args__ = (_history_index("external_id"), _history_index("parent_execution_id"),
+                      Index("ix_process_history_finished_at", "finished_at", "execution_id"),
+                      Index("ix_process_history_process_uri_finished_at", "process_uri", "finished_at", "execution_id"),
+                      Index("ix_process_history_end_state_finished_at", "end_state", "finished_at", "execution_id"),
+                      Index("ix_process_history_owner_finished_at", "owner", "finished_at", "execution_id"),
+                      Index("ix_process_history_created_at", "created_at", "execution_id"))
+
+    execution_id: Mapped[str] = mapped_column(_code_point_text(36), primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(_code_point_text(255))
+    process_uri: Mapped[str] = mapped_column(_code_point_text(1000))
+    definition_version: Mapped[int | None] = mapped_column(Integer)
+    owner: Mapped[str] = mapped_column(_code_point_text(255))
+    parent_execution_id: Mapped[str | None] = mapped_column(_code_point_text(36))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    end_state: Mapped[str | None] = mapped_column(_code_point_text(16))
+    message: Mapped[str | None] = mapped_column(Text)
+    exception_type: Mapped[str | None] = mapped_column(_code_point_text(255))
+    exception_source: Mapped[str | None] = mapped_column(Text)
+    nodes: Mapped[str] = mapped_column(Text)                      # JSON list
+    health_changes: Mapped[str] = mapped_column(Text)             # JSON list of {at, health, node, message}
+    pipeline: Mapped[str | None] = mapped_column(Text)            # level full: the end pipeline (codec)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)  # retention counts from here
+
+
+class HistoryReader(Base):
+    """The names besides its owner that may read a process's history: the ACEs that granted `read` or
+    `admin` on it when it was recorded (CONTRACT §12: others see what they could read)."""
+
+    __tablename__ = "history_readers"
+    __table_args__ = (Index("ix_history_readers_name", "name"),)
+
+    execution_id: Mapped[str] = mapped_column(
+        ForeignKey("process_history.execution_id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class HistoryElement(Base):
+    """An element a process passed (level `activity`)."""
+
+    __tablename__ = "history_elements"
+    __table_args__ = (Index("ix_history_elements_execution_id_entered_at", "execution_id", "entered_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    execution_id: Mapped[str] = mapped_column(_code_point_text(36))
+    element_id: Mapped[str] = mapped_column(String(1000))
+    entered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    node: Mapped[str | None] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(16))
+    iteration: Mapped[int | None] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class OperationLogEntry(Base):
+    """A state-changing call through either door, refused ones too; never a password or a data
+    store's content among its parameters."""
+
+    __tablename__ = "operation_log"
+    __table_args__ = (Index("ix_operation_log_user_name_at", "user_name", "at"), Index("ix_operation_log_target_at", "target", "at"),
+                      Index("ix_operation_log_operation_at", "operation", "at"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    user_name: Mapped[str] = mapped_column(_code_point_text(255))
+    operation: Mapped[str] = mapped_column(_code_point_text(64))
+    target_kind: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(_code_point_text(1000))
+    outcome: Mapped[str] = mapped_column(_code_point_text(16))
+    parameters: Mapped[str] = mapped_column(Text)                 # JSON list of [name, value]
+    node: Mapped[str | None] = mapped_column(String(255))
+    message: Mapped[str | None] = mapped_column(Text)
+
+
 instances = ProcessInstance.__table__
 permissions = ProcessPermission.__table__
 wait_states = WaitState.__table__
@@ -298,3 +386,7 @@ watchers = Watcher.__table__
 service_instances = ServiceInstance.__table__
 engine_state = EngineState.__table__
 idempotency_keys = IdempotencyKey.__table__
+process_history = ProcessHistoryRecord.__table__
+history_readers = HistoryReader.__table__
+history_elements = HistoryElement.__table__
+operation_log = OperationLogEntry.__table__

@@ -12,16 +12,20 @@ import time
 from datetime import datetime, timedelta
 
 from ...support import clock
+from ...model.history import HistoryLevel
 from ...model.states import ExecutionState
 from ...storage import idempotency_keys
 from ...storage import instances as store
 from ...storage.database import RowsBusy
 from ...storage.nodes import mark_lost
+from .. import history
 from ..host import Host
 from ..records import state_values
 
 log = logging.getLogger(__name__)
 STATISTICS_EVERY_S = 3600.0  # the query planner's statistics (SQLite) follow the data this often
+HISTORY_PURGE_EVERY_S = 60.0  # the master deletes expired history this often, a few batches at a time
+HISTORY_PURGE_ROUNDS = 10
 
 
 class Housekeeper:
@@ -33,6 +37,7 @@ class Housekeeper:
         self._beat_due = threading.Event()
         self._last_sweep = 0.0
         self._last_statistics = time.monotonic()
+        self._last_history_purge = 0.0
         self.ticks = 0
         self._thread = threading.Thread(target=self._loop, name="pe-housekeeper", daemon=True)
         self._beater = threading.Thread(target=self._beat_loop, name="pe-heartbeat", daemon=True)
@@ -97,6 +102,9 @@ class Housekeeper:
             self.mark_lost()
             if self.pe.accepting_work():
                 self.fire_timers()
+            if time.monotonic() - self._last_history_purge >= HISTORY_PURGE_EVERY_S:
+                history.purge(self.pe, HISTORY_PURGE_ROUNDS)
+                self._last_history_purge = time.monotonic()
         if self.pe.accepting_work():
             self.pick_up_ready()
         if time.monotonic() - self._last_sweep >= 5 * settings.engine.timer_poll_ms / 1000:
@@ -137,6 +145,10 @@ class Housekeeper:
                 return
             lost = mark_lost(uow.conn, self.pe.membership.alive_nodes(uow.conn), clock.now(), self.pe.node_id)
             for execution_id in lost:
+                record = store.get_instance(uow.conn, execution_id) if history.keeps(self.pe, HistoryLevel.INSTANCE) \
+                    else None
+                if record is not None:
+                    history.health_changed(self.pe, uow.conn, record.__dict__, record.health, record.health_message)
                 uow.after_commit(lambda e=execution_id: self.pe.notify(e))
             uow.commit()
         if lost:

@@ -1,0 +1,102 @@
+"""The operation log and the history's retention (CONTRACT §12, issue 17); what a process's record
+holds, and when it is written, is `runtime/history.py`'s.
+
+The operation log's row of a call rides with the first transaction the call commits
+(storage/history.PendingOperation), so the log says what was committed, in the same commit; a call
+that commits nothing (a refusal, a failure) has it written alone at its end.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+from ..errors import AuthorizationError, EngineError
+from ..model.datastore import DataStore
+from ..model.history import HistoryLevel, Outcome
+from ..support import clock, jsontext
+from ..runtime.history import keeps
+from ..storage import history as rows
+
+if TYPE_CHECKING:
+    from ..runtime.node import ProcessEngine
+
+log = logging.getLogger("process_engine.history")
+# Parameters the log never keeps: secrets, and content (a data store's, a definition's).
+_UNLOGGED = ("password", "credential", "secret", "token")
+
+
+# -- the operation log ----------------------------------------------------------------------------
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def audited(operation: str, target_kind: str, target: str | None = None) -> Callable[[F], F]:
+    """A facade operation whose calls the operation log keeps: `operation` as the spec names it, the
+    kind of thing it acts on, and the parameter naming that thing (None: the engine, the node, …)."""
+    def wrap(function: F) -> F:
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def call(pe: "ProcessEngine", principal: Any, *args: Any, **kwargs: Any) -> Any:
+            if not keeps(pe, HistoryLevel.INSTANCE) or rows.PENDING.get() is not None:
+                return function(pe, principal, *args, **kwargs)  # (inside another call: that one is logged)
+            bound = signature.bind_partial(pe, principal, *args, **kwargs).arguments
+            row = {"at": clock.now(), "user_name": principal.name, "operation": operation, "target_kind": target_kind,
+                   "target": _text(bound.get(target)) if target else None, "outcome": Outcome.OK.value,
+                   "parameters": jsontext.dumps(_parameters(bound, target)), "node": pe.node_id, "message": None}
+            pending = rows.PendingOperation(row, ready=row["target"] is not None or target_kind != "execution")
+            token = rows.PENDING.set(pending)
+            try:
+                return function(pe, principal, *args, **kwargs)
+            except Exception as exc:
+                if not pending.written:
+                    refused = isinstance(exc, AuthorizationError)
+                    row.update(outcome=(Outcome.REFUSED if refused else Outcome.FAILED).value,
+                               message=exc.message if isinstance(exc, EngineError) else type(exc).__name__)
+                raise
+            finally:
+                rows.PENDING.reset(token)
+                if not pending.written:
+                    _write_alone(pe, row)
+        return call  # type: ignore[return-value]
+    return wrap
+
+
+def created(execution_id: str) -> None:
+    """The call under way created this execution: its operation-log row names it as the target."""
+    pending = rows.PENDING.get()
+    if pending is not None and not pending.written and pending.row["target_kind"] == "execution" \
+            and pending.row["target"] is None:
+        pending.row["target"], pending.ready = execution_id, True
+
+
+def _write_alone(pe: "ProcessEngine", row: dict[str, Any]) -> None:
+    try:
+        with pe.db.unit_of_work() as uow:
+            rows.add_operations(uow.conn, [row])
+            uow.commit()
+    except EngineError:  # the database is gone: the call's own error (or answer) matters more
+        log.warning("operation log: %s by %s not recorded (database unavailable)", row["operation"], row["user_name"])
+
+
+def _parameters(bound: dict[str, Any], target: str | None) -> list[list[str]]:
+    kept = []
+    for name, value in list(bound.items())[2:]:
+        if name == target or value is None or any(word in name for word in _UNLOGGED):
+            continue
+        if isinstance(value, (DataStore, bytes)):
+            continue  # content, never logged
+        kept.append([name, _text(value)])
+    return kept
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return clock.format_timestamp(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ",".join(sorted(str(v) for v in value)) if isinstance(value, (set, frozenset)) else ",".join(map(str, value))
+    return str(value)

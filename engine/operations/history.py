@@ -1,0 +1,150 @@
+"""The history's operations (CONTRACT §12, beyond the spec): process records, the operation log, and
+statistics. Admins see everything; others see the records of processes they could read (their own, or
+one an ACE let them read) and their own calls in the log."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+from ..errors import InvalidParameter, NotFound
+from ..model.datastore import DataStore
+from ..model.history import (HISTORY_FIELDS, OPERATION_FIELDS, ElementVisit, HealthChange,
+                             HistoryList, OperationEntry, OperationList, Outcome, ProcessHistory, ProcessStatistics)
+from ..model.query import Query, check, order_of, page
+from ..runtime.node import ProcessEngine
+from ..security.authorization import Principal
+from ..storage import codec, history as rows, selection as sql
+from ..storage.database import Connection
+from ..support import jsontext
+from ..support.clock import parse_timestamp
+
+OPERATIONS_SHOWN = 1000  # getHistory: the calls on one process it lists at most
+
+
+def find_history(pe: ProcessEngine, principal: Principal, query: Query | None = None) -> HistoryList:
+    """One page of the records the query matches that the caller may read, with the total before paging
+    (exact up to `query.count_limit`, a lower bound past it)."""
+    query = query or Query()
+    offset, limit = page(query, pe.settings.query.default_limit, pe.settings.query.max_limit)
+    where = _records_matching(principal, query)
+    order = sql.order(order_of(query.sort, HISTORY_FIELDS), rows.HISTORY_COLUMNS)
+    cap = pe.settings.query.count_limit
+    with pe.db.unit_of_work(write=False) as uow:
+        found = rows.find_records(uow.conn, where, order, offset, limit)
+        counted = rows.count_records(uow.conn, where, up_to=cap)
+    return HistoryList(tuple(_record(row) for row in found), min(counted, cap), counted > cap)
+
+
+def count_history(pe: ProcessEngine, principal: Principal, query: Query | None = None) -> int:
+    """The exact number of records the query matches that the caller may read."""
+    where = _records_matching(principal, query or Query())
+    with pe.db.unit_of_work(write=False) as uow:
+        return rows.count_records(uow.conn, where)
+
+
+def get_history(pe: ProcessEngine, principal: Principal, execution_id: str) -> ProcessHistory:
+    """One process's record, with the elements it passed and the calls made on it."""
+    with pe.db.unit_of_work(write=False) as uow:
+        row = rows.get_record(uow.conn, execution_id)
+        if row is None or not _may_read(uow.conn, principal, row):
+            raise NotFound("history of execution", execution_id)  # (not telling a stranger it exists)
+        elements = rows.elements_of(uow.conn, execution_id)
+        calls = rows.operations_on(uow.conn, execution_id, OPERATIONS_SHOWN)
+    record = _record(row)
+    return ProcessHistory(**{**record.__dict__, "elements": tuple(_element(e) for e in elements),
+                             "operations": tuple(_operation(c) for c in calls)})
+
+
+def find_operations(pe: ProcessEngine, principal: Principal, query: Query | None = None) -> OperationList:
+    """One page of the operation log the query matches: every call for admins, one's own for others."""
+    query = query or Query()
+    offset, limit = page(query, pe.settings.query.default_limit, pe.settings.query.max_limit)
+    where = sql.condition(check(query.tree, fields=OPERATION_FIELDS), rows.OPERATION_COLUMNS)
+    if not principal.is_admin:
+        where = where & (rows.OPERATION_COLUMNS["user"] == principal.name)
+    order = sql.order(order_of(query.sort, OPERATION_FIELDS), rows.OPERATION_COLUMNS)
+    cap = pe.settings.query.count_limit
+    with pe.db.unit_of_work(write=False) as uow:
+        found = rows.find_operations(uow.conn, where, order, offset, limit)
+        counted = rows.count_operations(uow.conn, where, up_to=cap)
+    return OperationList(tuple(_operation(row) for row in found), min(counted, cap), counted > cap)
+
+
+def get_history_statistics(pe: ProcessEngine, principal: Principal, process_uri: str | None = None, *,
+                           from_time: datetime | str | None = None,
+                           to_time: datetime | str | None = None) -> tuple[ProcessStatistics, ...]:
+    """Per processUri, the processes that ended in [from, to): how many, by end state, the failure
+    rate, and durations (p50, p95, max); at level `activity`, the same per element."""
+    start, end = _moment(from_time, "from"), _moment(to_time, "to")
+    if start is not None and end is not None and end <= start:
+        raise InvalidParameter("to", "the window ends before it starts")
+    readable = None if principal.is_admin else rows.readable(principal.name, principal.names)
+    with pe.db.unit_of_work(write=False) as uow:
+        ended = rows.ended_between(uow.conn, process_uri, start, end, readable)
+        by_uri: dict[str, list[Any]] = {}
+        for row in ended:
+            by_uri.setdefault(row.process_uri, []).append(row)
+    return tuple(_statistics(uri, by_uri[uri]) for uri in sorted(by_uri))
+
+
+# -- reading --------------------------------------------------------------------------------------
+def _records_matching(principal: Principal, query: Query) -> Any:
+    order_of(query.sort, HISTORY_FIELDS)  # refused alike by every operation that takes the query
+    where = sql.condition(check(query.tree, fields=HISTORY_FIELDS), rows.HISTORY_COLUMNS)
+    return where if principal.is_admin else where & rows.readable(principal.name, principal.names)
+
+
+def _may_read(conn: Connection, principal: Principal, row: Any) -> bool:
+    return principal.is_admin or row.owner == principal.name \
+        or bool(set(rows.readers_of(conn, row.execution_id)) & set(principal.names))
+
+
+def _record(row: Any) -> ProcessHistory:
+    changes = tuple(HealthChange(parse_timestamp(c["at"]), c["health"], c.get("node"), c.get("message"))
+                    for c in jsontext.loads(row.health_changes))
+    pipeline: DataStore | None = codec.decode_store(row.pipeline) if row.pipeline else None
+    return ProcessHistory(
+        execution_id=row.execution_id, external_id=row.external_id, process_uri=row.process_uri,
+        definition_version=row.definition_version, owner=row.owner, parent_execution_id=row.parent_execution_id,
+        created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at,
+        duration_ms=row.duration_ms, end_state=row.end_state, message=row.message, exception_type=row.exception_type,
+        exception_source=row.exception_source, nodes=tuple(jsontext.loads(row.nodes)), health_changes=changes,
+        pipeline=pipeline)
+
+
+def _element(row: Any) -> ElementVisit:
+    return ElementVisit(row.element_id, row.entered_at, row.left_at, row.node, row.outcome, row.iteration)
+
+
+def _operation(row: Any) -> OperationEntry:
+    return OperationEntry(row.at, row.user_name, row.operation, row.target_kind, row.target, Outcome(row.outcome),
+                          tuple((name, value) for name, value in jsontext.loads(row.parameters)), row.node, row.message)
+
+
+def _moment(value: datetime | str | None, name: str) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return parse_timestamp(value)
+    except (ValueError, OverflowError):
+        raise InvalidParameter(name, f"{value!r} is not an ISO 8601 timestamp") from None
+
+
+def _statistics(uri: str, ended: list[Any]) -> ProcessStatistics:
+    counts: dict[str, int] = {}
+    for row in ended:
+        counts[row.end_state] = counts.get(row.end_state, 0) + 1
+    durations = sorted(row.duration_ms for row in ended if row.duration_ms is not None)
+    failed = counts.get("FAILED", 0)
+    return ProcessStatistics(uri, len(ended), tuple(sorted(counts.items())), failed / len(ended) if ended else 0.0,
+                             _percentile(durations, 50), _percentile(durations, 95),
+                             durations[-1] if durations else None)
+
+
+def _percentile(ordered: Sequence[int], percent: int) -> int | None:
+    """The nearest-rank percentile of ordered values."""
+    if not ordered:
+        return None
+    rank = max(1, -(-percent * len(ordered) // 100))  # ceil(p/100 · n)
+    return ordered[rank - 1]
+

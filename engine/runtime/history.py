@@ -1,0 +1,100 @@
+"""What the history records of a process, and when (CONTRACT §12, issue 17).
+
+A process's record is written in the transaction that ends it, from the row that transaction writes,
+so the record is as durable as the end itself; one never written (a `run` that ends disposed in its
+call) has its record written alone before the answer goes out. A health change (LOST, recovered) is
+appended to the record in the transaction that makes it. Every node keeps what its own
+`history.level` says, so a level changes with no migration and no restart of the others.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ..model.history import HistoryLevel
+from ..model.states import END_STATES, Privilege
+from ..storage import history as rows
+from ..support import clock, jsontext
+
+if TYPE_CHECKING:
+    from ..storage.database import Connection
+    from .host import Host as ProcessEngine  # what recording needs of the engine: settings, db, node_id
+
+_ENDED = {state.value for state in END_STATES}
+_READING = {Privilege.READ.value, Privilege.ADMIN.value}
+
+
+def level(pe: "ProcessEngine") -> HistoryLevel:
+    return HistoryLevel(pe.settings.history.level)
+
+
+def keeps(pe: "ProcessEngine", wanted: HistoryLevel) -> bool:
+    return level(pe).keeps(wanted)
+
+
+def record_row(values: dict[str, Any], full: bool, now: datetime) -> dict[str, Any]:
+    """The record of an instance whose row (all its columns) is `values`."""
+    began = values.get("started_at") or values["created_at"]
+    finished = values.get("finished_at")
+    report = jsontext.loads(values["exception_report"]) if values.get("exception_report") else None
+    nodes = [n for n in dict.fromkeys((values.get("previous_node"), values.get("process_engine_id"))) if n]
+    ended = values["state"] in _ENDED
+    return {
+        "execution_id": values["execution_id"], "external_id": values.get("external_id"),
+        "process_uri": values["process_uri"], "definition_version": values.get("definition_version"),
+        "owner": values["owner"], "parent_execution_id": values.get("parent_execution_id"),
+        "created_at": values["created_at"], "started_at": values.get("started_at"),
+        "finished_at": finished if ended else None,
+        "duration_ms": int((finished - began).total_seconds() * 1000) if ended and finished else None,
+        "end_state": values["state"] if ended else None, "message": values.get("message") if ended else None,
+        "exception_type": report.get("type") if report else None,
+        "exception_source": report.get("source") if report else None,
+        "nodes": jsontext.dumps(nodes), "health_changes": "[]",
+        "pipeline": values.get("pipeline") if full and ended else None, "recorded_at": now,
+    }
+
+
+def readers(permissions: str | None) -> list[str]:
+    """The ACE names that may read an instance (its owner aside): those granted read or admin."""
+    granted = jsontext.loads(permissions) if permissions else {}
+    return [name for name, privileges in granted.items() if _READING.intersection(privileges)]
+
+
+def ended(pe: "ProcessEngine", conn: "Connection", values: dict[str, Any]) -> None:
+    """Record an instance that ends, in the transaction that ends it (`values`: its whole row)."""
+    if keeps(pe, HistoryLevel.INSTANCE):
+        rows.put_record(conn, record_row(values, keeps(pe, HistoryLevel.FULL), clock.now()),
+                        readers(values.get("permissions")))
+
+
+def ended_alone(pe: "ProcessEngine", values: dict[str, Any]) -> None:
+    """Record an instance that ends and is never written (disposed at its end, in its caller's call):
+    committed before the caller is answered."""
+    if keeps(pe, HistoryLevel.INSTANCE):
+        with pe.db.unit_of_work() as uow:
+            ended(pe, uow.conn, values)
+            uow.commit()
+
+
+def health_changed(pe: "ProcessEngine", conn: "Connection", values: dict[str, Any], health: str,
+                   message: str | None = None) -> None:
+    """Note a health change (LOST, recovered, …) in the record, in the transaction that makes it."""
+    if keeps(pe, HistoryLevel.INSTANCE):
+        change = {"at": clock.format_timestamp(clock.now()), "health": health, "node": pe.node_id, "message": message}
+        rows.add_health_change(conn, record_row(values, False, clock.now()), change)
+
+
+# -- retention ------------------------------------------------------------------------------------
+def purge(pe: "ProcessEngine", rounds: int = 100) -> int:
+    """Delete what is older than `history.ttl_days`, a batch per transaction (never holding locks for
+    long), at most `rounds` batches; how many rows went."""
+    before = clock.now() - timedelta(days=pe.settings.history.ttl_days)
+    batch, gone = pe.settings.history.purge_batch, 0
+    for _ in range(rounds):
+        with pe.db.unit_of_work() as uow:
+            deleted, more = rows.purge(uow.conn, before, batch)
+            uow.commit()
+        gone += deleted
+        if not more:
+            break
+    return gone

@@ -1,0 +1,188 @@
+"""The history's rows (CONTRACT §12): process records, the elements they passed, the operation log.
+Each function takes a connection and never commits: a record is written in the transaction of the
+change it records."""
+from __future__ import annotations
+
+from contextvars import ContextVar
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
+
+from ..support import jsontext
+from .tables import history_elements, history_readers, operation_log, process_history
+
+HISTORY_COLUMNS = {  # the query fields of a process record (engine.model.history: HISTORY fields)
+    "executionId": process_history.c.execution_id, "externalId": process_history.c.external_id,
+    "processUri": process_history.c.process_uri, "definitionVersion": process_history.c.definition_version,
+    "owner": process_history.c.owner, "parentExecutionId": process_history.c.parent_execution_id,
+    "createdAt": process_history.c.created_at, "startedAt": process_history.c.started_at,
+    "finishedAt": process_history.c.finished_at, "durationMs": process_history.c.duration_ms,
+    "endState": process_history.c.end_state, "exceptionType": process_history.c.exception_type,
+}
+OPERATION_COLUMNS = {  # the query fields of the operation log
+    "at": operation_log.c.at, "user": operation_log.c.user_name, "operation": operation_log.c.operation,
+    "targetKind": operation_log.c.target_kind, "target": operation_log.c.target, "outcome": operation_log.c.outcome,
+    "node": operation_log.c.node, "id": operation_log.c.id,
+}
+# What an end or a health change writes over a record written before (by a health change): all but the
+# health changes it holds, which the writer appends to itself.
+_REWRITTEN = tuple(c.name for c in process_history.c if c.name not in ("execution_id", "health_changes"))
+
+
+def _upsert(conn: Connection, table: Any, values: dict[str, Any], keys: Sequence[str], rewritten: Sequence[str]) -> None:
+    statement = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table).values(values)
+    conn.execute(statement.on_conflict_do_update(
+        index_elements=list(keys), set_={name: statement.excluded[name] for name in rewritten}))
+
+
+def put_record(conn: Connection, values: dict[str, Any], readers: Iterable[str] = ()) -> None:
+    """Write a process's record whole (its end), keeping the health changes one written before holds."""
+    _upsert(conn, process_history, values, ("execution_id",), _REWRITTEN)
+    names = sorted(set(readers))
+    if names:
+        conn.execute(delete(history_readers).where(history_readers.c.execution_id == values["execution_id"]))
+        conn.execute(insert(history_readers), [{"execution_id": values["execution_id"], "name": n} for n in names])
+
+
+def add_health_change(conn: Connection, values: dict[str, Any], change: dict[str, Any]) -> None:
+    """Append a health change to a process's record, writing the record (as it stands) if it has none."""
+    current = conn.execute(select(process_history.c.health_changes, process_history.c.nodes).where(
+        process_history.c.execution_id == values["execution_id"])).first()
+    changes = (jsontext.loads(current.health_changes) if current else []) + [change]
+    nodes = list(dict.fromkeys([*(jsontext.loads(current.nodes) if current else []), *jsontext.loads(values["nodes"])]))
+    row = {**values, "health_changes": jsontext.dumps(changes), "nodes": jsontext.dumps(nodes)}
+    if current is None:
+        conn.execute(insert(process_history).values(row))
+    else:
+        conn.execute(update(process_history).where(process_history.c.execution_id == values["execution_id"])
+                     .values(health_changes=row["health_changes"], nodes=row["nodes"], recorded_at=values["recorded_at"]))
+
+
+def get_record(conn: Connection, execution_id: str) -> Any:
+    return conn.execute(select(process_history).where(process_history.c.execution_id == execution_id)).first()
+
+
+def readers_of(conn: Connection, execution_id: str) -> list[str]:
+    return list(conn.execute(select(history_readers.c.name).where(history_readers.c.execution_id == execution_id))
+                .scalars())
+
+
+def readable(owner: str, names: Iterable[str]) -> ColumnElement:
+    """The records `owner` may read: theirs, or ones an ACE let one of `names` read."""
+    granted = exists(select(history_readers.c.execution_id).where(
+        history_readers.c.execution_id == process_history.c.execution_id, history_readers.c.name.in_(sorted(names))))
+    return or_(process_history.c.owner == owner, granted)
+
+
+def find_records(conn: Connection, where: ColumnElement, order: Sequence[ColumnElement], offset: int,
+                 limit: int) -> list[Any]:
+    return list(conn.execute(select(process_history).where(where).order_by(*order).offset(offset).limit(limit)))
+
+
+def count_records(conn: Connection, where: ColumnElement, up_to: int | None = None) -> int:
+    return _count(conn, select(process_history.c.execution_id).where(where), up_to)
+
+
+def _count(conn: Connection, selected: Any, up_to: int | None) -> int:
+    if up_to is not None:
+        selected = selected.limit(up_to + 1)
+    return int(conn.execute(select(func.count()).select_from(selected.subquery())).scalar_one())
+
+
+def add_elements(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(history_elements), rows)
+
+
+def elements_of(conn: Connection, execution_id: str) -> list[Any]:
+    return list(conn.execute(select(history_elements).where(history_elements.c.execution_id == execution_id)
+                             .order_by(history_elements.c.entered_at, history_elements.c.id)))
+
+
+def add_operations(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(operation_log), rows)
+
+
+class PendingOperation:
+    """The operation-log row of the call this thread is making, until a transaction of the call writes
+    it: the first write transaction the call commits carries it (`flush_pending`), so the log says
+    what was committed, in the same commit."""
+
+    def __init__(self, row: dict[str, Any], ready: bool = True) -> None:
+        self.row, self.written = row, False
+        self.ready = ready  # False until the call knows its target (what it creates): written no sooner
+
+
+PENDING: ContextVar[PendingOperation | None] = ContextVar("pending_operation", default=None)
+
+
+def flush_pending(conn: Connection) -> PendingOperation | None:
+    """Write the calling thread's pending operation-log row, if any, into this transaction; the caller
+    marks it written once the transaction commits."""
+    pending = PENDING.get()
+    if pending is None or pending.written or not pending.ready:
+        return None
+    add_operations(conn, [pending.row])
+    return pending
+
+
+def find_operations(conn: Connection, where: ColumnElement, order: Sequence[ColumnElement], offset: int,
+                    limit: int) -> list[Any]:
+    return list(conn.execute(select(operation_log).where(where).order_by(*order).offset(offset).limit(limit)))
+
+
+def count_operations(conn: Connection, where: ColumnElement, up_to: int | None = None) -> int:
+    return _count(conn, select(operation_log.c.id).where(where), up_to)
+
+
+def operations_on(conn: Connection, execution_id: str, limit: int) -> list[Any]:
+    return list(conn.execute(select(operation_log).where(operation_log.c.target == execution_id,
+                                                         operation_log.c.target_kind == "execution")
+                             .order_by(operation_log.c.at, operation_log.c.id).limit(limit)))
+
+
+def ended_between(conn: Connection, process_uri: str | None, start: datetime | None, end: datetime | None,
+                  readable_by: ColumnElement | None) -> list[Any]:
+    """(process_uri, end_state, duration_ms) of the records that ended in [start, end)."""
+    conditions = [process_history.c.finished_at.is_not(None)]
+    if process_uri is not None:
+        conditions.append(process_history.c.process_uri == process_uri)
+    if start is not None:
+        conditions.append(process_history.c.finished_at >= start)
+    if end is not None:
+        conditions.append(process_history.c.finished_at < end)
+    if readable_by is not None:
+        conditions.append(readable_by)
+    return list(conn.execute(select(process_history.c.process_uri, process_history.c.end_state,
+                                    process_history.c.duration_ms).where(and_(*conditions))))
+
+
+def element_durations(conn: Connection, execution_ids: Sequence[str]) -> list[Any]:
+    """(element_id, outcome, entered_at, left_at) of the elements these processes passed."""
+    rows: list[Any] = []
+    for at in range(0, len(execution_ids), 500):
+        rows += conn.execute(select(history_elements.c.element_id, history_elements.c.outcome,
+                                    history_elements.c.entered_at, history_elements.c.left_at)
+                             .where(history_elements.c.execution_id.in_(execution_ids[at:at + 500])))
+    return rows
+
+
+def purge(conn: Connection, before: datetime, batch: int) -> tuple[int, bool]:
+    """Delete up to `batch` of each kind of row last written before `before`: how many went, and
+    whether there may be more."""
+    gone, more = 0, False
+    for table, key in ((process_history, process_history.c.execution_id), (history_elements, history_elements.c.id),
+                       (operation_log, operation_log.c.id)):
+        stamp = table.c.recorded_at if "recorded_at" in table.c else table.c.at
+        expired = select(key).where(stamp < before).limit(batch)
+        if table is process_history:
+            conn.execute(delete(history_readers).where(history_readers.c.execution_id.in_(expired)))
+        deleted = conn.execute(delete(table).where(key.in_(expired))).rowcount or 0
+        gone, more = gone + deleted, more or deleted >= batch
+    return gone, more

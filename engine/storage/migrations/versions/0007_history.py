@@ -1,0 +1,128 @@
+"""the history: one record per process, the elements it passed, and the operation log (issue 17)
+
+- `process_history` keeps a process's record after the process is gone, written in the transaction
+  that ends it; `history_readers` the names that may read it besides its owner.
+- `history_elements` keeps the elements a process passed (history level `activity`).
+- `operation_log` keeps each state-changing call through either door, refused ones too.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-05 00:09:49.235660
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('history_elements',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('element_id', sa.String(length=1000), nullable=False),
+    sa.Column('entered_at', sa.DateTime(), nullable=False),
+    sa.Column('left_at', sa.DateTime(), nullable=True),
+    sa.Column('node', sa.String(length=255), nullable=True),
+    sa.Column('outcome', sa.String(length=16), nullable=False),
+    sa.Column('iteration', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_history_elements'))
+    )
+    with op.batch_alter_table('history_elements', schema=None) as batch_op:
+        batch_op.create_index('ix_history_elements_execution_id_entered_at', ['execution_id', 'entered_at', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_history_elements_recorded_at'), ['recorded_at'], unique=False)
+
+    op.create_table('operation_log',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('user_name', sa.String(length=255).with_variant(sa.String(length=255, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('operation', sa.String(length=64).with_variant(sa.String(length=64, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('target_kind', sa.String(length=32), nullable=False),
+    sa.Column('target', sa.String(length=1000).with_variant(sa.String(length=1000, collation='C'), 'postgresql'), nullable=True),
+    sa.Column('outcome', sa.String(length=16).with_variant(sa.String(length=16, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('parameters', sa.Text(), nullable=False),
+    sa.Column('node', sa.String(length=255), nullable=True),
+    sa.Column('message', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_operation_log'))
+    )
+    with op.batch_alter_table('operation_log', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_operation_log_at'), ['at'], unique=False)
+        batch_op.create_index('ix_operation_log_operation_at', ['operation', 'at'], unique=False)
+        batch_op.create_index('ix_operation_log_target_at', ['target', 'at'], unique=False)
+        batch_op.create_index('ix_operation_log_user_name_at', ['user_name', 'at'], unique=False)
+
+    op.create_table('process_history',
+    sa.Column('execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('external_id', sa.String(length=255).with_variant(sa.String(length=255, collation='C'), 'postgresql'), nullable=True),
+    sa.Column('process_uri', sa.String(length=1000).with_variant(sa.String(length=1000, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('definition_version', sa.Integer(), nullable=True),
+    sa.Column('owner', sa.String(length=255).with_variant(sa.String(length=255, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('parent_execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('started_at', sa.DateTime(), nullable=True),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
+    sa.Column('duration_ms', sa.BigInteger(), nullable=True),
+    sa.Column('end_state', sa.String(length=16).with_variant(sa.String(length=16, collation='C'), 'postgresql'), nullable=True),
+    sa.Column('message', sa.Text(), nullable=True),
+    sa.Column('exception_type', sa.String(length=255).with_variant(sa.String(length=255, collation='C'), 'postgresql'), nullable=True),
+    sa.Column('exception_source', sa.Text(), nullable=True),
+    sa.Column('nodes', sa.Text(), nullable=False),
+    sa.Column('health_changes', sa.Text(), nullable=False),
+    sa.Column('pipeline', sa.Text(), nullable=True),
+    sa.Column('recorded_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('execution_id', name=op.f('pk_process_history'))
+    )
+    with op.batch_alter_table('process_history', schema=None) as batch_op:
+        batch_op.create_index('ix_process_history_created_at', ['created_at', 'execution_id'], unique=False)
+        batch_op.create_index('ix_process_history_end_state_finished_at', ['end_state', 'finished_at', 'execution_id'], unique=False)
+        batch_op.create_index('ix_process_history_external_id', ['external_id'], unique=False, sqlite_where=sa.text('external_id IS NOT NULL'), postgresql_where=sa.text('external_id IS NOT NULL'))
+        batch_op.create_index('ix_process_history_finished_at', ['finished_at', 'execution_id'], unique=False)
+        batch_op.create_index('ix_process_history_owner_finished_at', ['owner', 'finished_at', 'execution_id'], unique=False)
+        batch_op.create_index('ix_process_history_parent_execution_id', ['parent_execution_id'], unique=False, sqlite_where=sa.text('parent_execution_id IS NOT NULL'), postgresql_where=sa.text('parent_execution_id IS NOT NULL'))
+        batch_op.create_index('ix_process_history_process_uri_finished_at', ['process_uri', 'finished_at', 'execution_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_process_history_recorded_at'), ['recorded_at'], unique=False)
+
+    op.create_table('history_readers',
+    sa.Column('execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.ForeignKeyConstraint(['execution_id'], ['process_history.execution_id'], name=op.f('fk_history_readers_execution_id_process_history'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('execution_id', 'name', name=op.f('pk_history_readers'))
+    )
+    with op.batch_alter_table('history_readers', schema=None) as batch_op:
+        batch_op.create_index('ix_history_readers_name', ['name'], unique=False)
+
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('history_readers', schema=None) as batch_op:
+        batch_op.drop_index('ix_history_readers_name')
+
+    op.drop_table('history_readers')
+    with op.batch_alter_table('process_history', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_process_history_recorded_at'))
+        batch_op.drop_index('ix_process_history_process_uri_finished_at')
+        batch_op.drop_index('ix_process_history_parent_execution_id', sqlite_where=sa.text('parent_execution_id IS NOT NULL'), postgresql_where=sa.text('parent_execution_id IS NOT NULL'))
+        batch_op.drop_index('ix_process_history_owner_finished_at')
+        batch_op.drop_index('ix_process_history_finished_at')
+        batch_op.drop_index('ix_process_history_external_id', sqlite_where=sa.text('external_id IS NOT NULL'), postgresql_where=sa.text('external_id IS NOT NULL'))
+        batch_op.drop_index('ix_process_history_end_state_finished_at')
+        batch_op.drop_index('ix_process_history_created_at')
+
+    op.drop_table('process_history')
+    with op.batch_alter_table('operation_log', schema=None) as batch_op:
+        batch_op.drop_index('ix_operation_log_user_name_at')
+        batch_op.drop_index('ix_operation_log_target_at')
+        batch_op.drop_index('ix_operation_log_operation_at')
+        batch_op.drop_index(batch_op.f('ix_operation_log_at'))
+
+    op.drop_table('operation_log')
+    with op.batch_alter_table('history_elements', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_history_elements_recorded_at'))
+        batch_op.drop_index('ix_history_elements_execution_id_entered_at')
+
+    op.drop_table('history_elements')

@@ -1,0 +1,180 @@
+"""The history (CONTRACT §12, issue 17): what a process's record holds after the process is gone, the
+operation log of both doors' calls, queries over both, statistics and retention — on SQLite and
+PostgreSQL."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from engine import operations as ops
+from engine.errors import AuthorizationError, InvalidQuery, NotFound
+from engine.model.history import Outcome
+from engine.model.query import And, Param, Query, SortCriterion
+from engine.model.states import ExecutionState
+from engine.security.authorization import ANONYMOUS_ADMIN as ADMIN, Principal
+from engine.support import clock
+from tests.support.common import write_definition
+
+ALICE = Principal("alice", frozenset({"clerk"}))
+BOB = Principal("bob", frozenset({"clerk"}))
+
+
+@pytest.fixture
+def history_pe(engine_factory, repo):
+    write_definition(repo, "ok.ipd", '<assign id="a" name="x">done</assign>')
+    write_definition(repo, "fails.ipd", '<fail id="boom" type="OrderRejected" message="no stock"/>')
+    write_definition(repo, "waits.ipd", '<wait id="hold"/><assign id="a" name="x">done</assign>')
+    write_definition(repo, "parent.ipd", '<call id="child" processUri="ok.ipd"/>')
+    return engine_factory(repo)
+
+
+def where(*params: Param) -> Query:
+    return Query(And(params) if len(params) > 1 else params[0])
+
+
+def test_a_run_answered_and_disposed_in_its_call_keeps_its_record(history_pe):
+    before = clock.now()
+    done = ops.run(history_pe, ALICE, "ok.ipd", external_id="order-4711")
+    assert ops.find_executions(history_pe, ADMIN, where(Param("externalId", "equals", ("order-4711",)))).snapshots == ()
+    record = ops.get_history(history_pe, ALICE, done.execution_id)
+    assert (record.process_uri, record.external_id, record.owner, record.end_state) == \
+        ("ok.ipd", "order-4711", "alice", "FINISHED")
+    assert record.definition_version == 1 and record.parent_execution_id is None
+    assert before <= record.created_at <= record.started_at <= record.finished_at <= clock.now()
+    assert record.duration_ms == int((record.finished_at - record.started_at).total_seconds() * 1000)
+    assert record.nodes == (history_pe.node_id,) and record.exception_type is None
+    assert record.pipeline is None  # level instance keeps no pipeline
+    (call,) = record.operations
+    assert (call.operation, call.user, call.target_kind, call.target, call.outcome) == \
+        ("run", "alice", "execution", done.execution_id, Outcome.OK)
+    assert ("externalId", "order-4711") not in call.parameters and ("external_id", "order-4711") in call.parameters
+
+
+def test_a_failure_keeps_its_message_type_and_source(history_pe):
+    failed = ops.run(history_pe, ALICE, "fails.ipd", auto_dispose="never")
+    record = ops.get_history(history_pe, ALICE, failed.execution_id)
+    assert (record.end_state, record.exception_type, record.exception_source, record.message) == \
+        ("FAILED", "OrderRejected", "root.boom", "no stock")
+
+
+def test_a_record_outlives_dispose_and_the_terminate_is_in_the_log(history_pe):
+    waiting = ops.run(history_pe, ALICE, "waits.ipd", states=["WAITING"], peek=True)
+    ops.terminate_process(history_pe, ALICE, waiting.execution_id, kill=True, message="customer cancelled")
+    ops.dispose_process(history_pe, ALICE, waiting.execution_id)
+    with pytest.raises(NotFound):
+        ops.get_process_snapshot(history_pe, ALICE, waiting.execution_id)
+    record = ops.get_history(history_pe, ALICE, waiting.execution_id)
+    assert (record.end_state, record.message) == ("TERMINATED", "customer cancelled")
+    calls = [(c.operation, c.outcome) for c in record.operations]
+    assert calls == [("run", Outcome.OK), ("terminateProcess", Outcome.OK), ("disposeProcess", Outcome.OK)]
+    terminate = record.operations[1]
+    assert ("kill", "True") in terminate.parameters and ("message", "customer cancelled") in terminate.parameters
+
+
+def test_a_refused_call_is_in_the_log_and_changes_nothing(history_pe):
+    waiting = ops.run(history_pe, ALICE, "waits.ipd", states=["WAITING"], peek=True)
+    with pytest.raises(AuthorizationError):
+        ops.set_owner(history_pe, BOB, waiting.execution_id, "bob")
+    (refused,) = ops.find_operations(history_pe, BOB, Query()).items
+    assert (refused.operation, refused.user, refused.target, refused.outcome) == \
+        ("setOwner", "bob", waiting.execution_id, Outcome.REFUSED)
+    assert ops.get_process_snapshot(history_pe, ALICE, waiting.execution_id, peek=True).owner == "alice"
+    # others see their own calls only; admins every call
+    assert [c.operation for c in ops.find_operations(history_pe, ALICE, Query()).items] == ["run"]
+    assert {c.user for c in ops.find_operations(history_pe, ADMIN, Query()).items} == {"alice", "bob"}
+
+
+def test_others_see_the_records_of_processes_they_could_read(history_pe):
+    mine = ops.run(history_pe, ALICE, "waits.ipd", states=["WAITING"], peek=True)
+    shared = ops.run(history_pe, ALICE, "waits.ipd", states=["WAITING"], peek=True)
+    ops.set_permissions(history_pe, ALICE, shared.execution_id, "bob", ["read"])
+    for snapshot in (mine, shared):
+        ops.terminate_process(history_pe, ALICE, snapshot.execution_id, kill=True)
+    assert [r.execution_id for r in ops.find_history(history_pe, BOB, Query()).items] == [shared.execution_id]
+    assert ops.get_history(history_pe, BOB, shared.execution_id).end_state == "TERMINATED"
+    with pytest.raises(NotFound):
+        ops.get_history(history_pe, BOB, mine.execution_id)
+    assert ops.count_history(history_pe, ADMIN) == 2 and ops.count_history(history_pe, BOB) == 1
+
+
+def test_a_called_child_names_its_parent(history_pe):
+    parent = ops.run(history_pe, ADMIN, "parent.ipd", auto_dispose="never")
+    (child,) = ops.find_history(history_pe, ADMIN, where(Param("parent", "equals", (parent.execution_id,)))).items
+    assert (child.process_uri, child.end_state) == ("ok.ipd", "FINISHED")
+    assert ops.get_history(history_pe, ADMIN, parent.execution_id).end_state == "FINISHED"
+
+
+def test_the_history_query_filters_sorts_and_pages_with_its_own_fields(history_pe):
+    for _ in range(3):
+        ops.run(history_pe, ADMIN, "ok.ipd")
+    for _ in range(2):
+        ops.run(history_pe, ADMIN, "fails.ipd")
+    failed = ops.find_history(history_pe, ADMIN, where(Param("endState", "equals", ("FAILED",))))
+    assert failed.total == 2 and {r.process_uri for r in failed.items} == {"fails.ipd"}
+    newest = ops.find_history(history_pe, ADMIN, Query(sort=(SortCriterion("finishedAt", False),), limit=2))
+    assert newest.total == 5 and len(newest.items) == 2 and newest.items[0].finished_at >= newest.items[1].finished_at
+    slow = ops.find_history(history_pe, ADMIN, where(Param("durationMs", "greaterThan", ("-1",)),
+                                                      Param("processUri", "in", ("ok.ipd", "x.ipd"))))
+    assert slow.total == 3
+    with pytest.raises(InvalidQuery, match="durationMs"):
+        ops.find_history(history_pe, ADMIN, where(Param("durationMs", "like", ("1%",))))
+    with pytest.raises(InvalidQuery, match="unknown field 'health'"):  # a live process's field, not a record's
+        ops.find_history(history_pe, ADMIN, where(Param("health", "equals", ("OK",))))
+
+
+def test_statistics_count_end_states_and_durations_per_process(history_pe):
+    start = clock.now()
+    for _ in range(3):
+        ops.run(history_pe, ADMIN, "ok.ipd")
+    ops.run(history_pe, ADMIN, "fails.ipd")
+    fails, ok = ops.get_history_statistics(history_pe, ADMIN, from_time=start)  # by processUri
+    assert (ok.process_uri, ok.count, ok.by_end_state, ok.failure_rate) == ("ok.ipd", 3, (("FINISHED", 3),), 0.0)
+    assert (fails.count, fails.failure_rate) == (1, 1.0)
+    assert ok.duration_p50_ms is not None and ok.duration_p50_ms <= ok.duration_p95_ms <= ok.duration_max_ms
+    (only,) = ops.get_history_statistics(history_pe, ADMIN, "fails.ipd")
+    assert only.process_uri == "fails.ipd"
+    assert ops.get_history_statistics(history_pe, ADMIN, from_time=clock.now() + timedelta(hours=1)) == ()
+
+
+def test_level_none_keeps_nothing(engine_factory, repo):
+    write_definition(repo, "ok.ipd", '<assign id="a" name="x">done</assign>')
+    pe = engine_factory(repo, history={"level": "none"})
+    done = ops.run(pe, ADMIN, "ok.ipd")
+    with pytest.raises(NotFound):
+        ops.get_history(pe, ADMIN, done.execution_id)
+    assert ops.find_operations(pe, ADMIN, Query()).total == 0
+
+
+def test_level_full_keeps_the_end_pipeline(engine_factory, repo):
+    write_definition(repo, "ok.ipd", '<assign id="a" name="x">done</assign>')
+    pe = engine_factory(repo, history={"level": "full"})
+    done = ops.run(pe, ADMIN, "ok.ipd")
+    assert ops.get_history(pe, ADMIN, done.execution_id).pipeline.first_text("x") == "done"
+
+
+def test_retention_deletes_exactly_the_expired_rows(history_pe):
+    from engine.runtime import history
+    from engine.storage.tables import operation_log, process_history
+
+    old = ops.run(history_pe, ADMIN, "ok.ipd")
+    new = ops.run(history_pe, ADMIN, "ok.ipd")
+    long_ago = clock.now() - timedelta(days=history_pe.settings.history.ttl_days, minutes=1)
+    with history_pe.db.unit_of_work() as uow:
+        uow.conn.execute(process_history.update().where(process_history.c.execution_id == old.execution_id)
+                         .values(recorded_at=long_ago))
+        uow.conn.execute(operation_log.update().where(operation_log.c.target == old.execution_id).values(at=long_ago))
+        uow.commit()
+    assert history.purge(history_pe) == 2
+    with pytest.raises(NotFound):
+        ops.get_history(history_pe, ADMIN, old.execution_id)
+    assert [c.operation for c in ops.get_history(history_pe, ADMIN, new.execution_id).operations] == ["run"]
+    assert history.purge(history_pe) == 0
+
+
+def test_a_state_change_and_its_log_row_are_one_commit(history_pe):
+    waiting = ops.run(history_pe, ALICE, "waits.ipd", states=["WAITING"], peek=True)
+    ops.set_owner(history_pe, ALICE, waiting.execution_id, "carol")
+    (call,) = [c for c in ops.find_operations(history_pe, ADMIN, Query()).items if c.operation == "setOwner"]
+    assert call.outcome is Outcome.OK and ("owner", "carol") in call.parameters
+    assert ops.get_process_snapshot(history_pe, ADMIN, waiting.execution_id, peek=True).state is ExecutionState.WAITING
