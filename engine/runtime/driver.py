@@ -92,13 +92,16 @@ class Driver:
         record = self.record
         info = RunInfo(record.execution_id, record.external_id, record.process_uri, record.owner,
                        record.current_user)
-        return Run(loaded.definition, pipeline, position, info,
-                   attributes=codec.loads(record.attributes, {}),
-                   instance_constants=lambda: codec.decode_store(record.instance_constants),
-                   public_constants=self.pe.public_constants,
-                   breakpoints=set(codec.loads(record.breakpoints, [])),
-                   log_settings=codec.loads(record.log_settings, {}), modules=self.pe.modules,
-                   load_child=self._load_child)
+        run = Run(loaded.definition, pipeline, position, info,
+                  attributes=codec.loads(record.attributes, {}),
+                  instance_constants=lambda: codec.decode_store(record.instance_constants),
+                  public_constants=self.pe.public_constants,
+                  breakpoints=set(codec.loads(record.breakpoints, [])),
+                  log_settings=codec.loads(record.log_settings, {}), modules=self.pe.modules,
+                  load_child=self._load_child)
+        if history.keeps(self.pe, HistoryLevel.ACTIVITY):
+            run.trail = []
+        return run
 
     def _claim(self) -> bool:
         record, now = self.record, clock.now()
@@ -274,6 +277,7 @@ class Driver:
                                          where=where)
         if done:
             store.append_log(uow.conn, self._log_rows())
+            history.passed(self.pe, uow.conn, self.record.execution_id, self._trail())
             if self.dispose_child:
                 store.mark_disposed(uow.conn, [self.dispose_child], clock.now())
         return bool(done)
@@ -285,6 +289,12 @@ class Driver:
         entries, self.run.log_entries = self.run.log_entries, []
         return [{"execution_id": self.record.execution_id, "logged_at": at, "level": level,
                  "element_id": element, "message": message} for at, level, element, message in entries]
+
+    def _trail(self) -> list[dict[str, Any]]:
+        visits = self.run.trail or []
+        if visits:
+            self.run.trail = []
+        return visits
 
     def _after(self, uow: Any, values: dict[str, Any]) -> None:
         uow.after_commit(lambda: self._committed(values))
@@ -312,7 +322,7 @@ class Driver:
                 return False
             store.insert_alone(self.pe.db, {**self.record.__dict__, **values})
         elif recorded:
-            history.ended_alone(self.pe, {**self.record.__dict__, **values})
+            history.ended_alone(self.pe, {**self.record.__dict__, **values}, self._trail())
         self._inserted()
         self._committed(values)
         return True
@@ -333,7 +343,8 @@ class Driver:
     def _single(self) -> bool:
         """Whether saving it writes its own row and nothing else: no log lines, no parent to wake, no
         child to dispose (a single statement)."""
-        return not self.run.log_entries and self.dispose_child is None and self.record.parent_execution_id is None
+        return not self.run.log_entries and not self.run.trail and self.dispose_child is None \
+            and self.record.parent_execution_id is None
 
     def _save_running(self) -> bool:
         return self._commit_guarded(self._state_columns())
@@ -354,6 +365,8 @@ class Driver:
         record, now = self.record, clock.now()
         if end.element:
             self.run.current_element = end.element
+        if self.run.trail is not None:
+            self.run.close_trail(end.state, end.element)
         disposed = self.dispose_at_end or AutoDispose(record.auto_dispose).disposes_at_end(end.state)
         # One never written and disposed at its end is not written now either: its pipeline, which
         # its creator is handed as it is, need not be encoded (a tenth of a 10 MB store's run) — unless

@@ -67,13 +67,23 @@ def ended(pe: "ProcessEngine", conn: "Connection", values: dict[str, Any]) -> No
                         readers(values.get("permissions")))
 
 
-def ended_alone(pe: "ProcessEngine", values: dict[str, Any]) -> None:
-    """Record an instance that ends and is never written (disposed at its end, in its caller's call):
-    committed before the caller is answered."""
+def ended_alone(pe: "ProcessEngine", values: dict[str, Any], visits: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
+    """Record an instance that ends and is never written (disposed at its end, in its caller's call),
+    and the elements it passed: committed before the caller is answered."""
     if keeps(pe, HistoryLevel.INSTANCE):
         with pe.db.unit_of_work() as uow:
             ended(pe, uow.conn, values)
+            passed(pe, uow.conn, values["execution_id"], visits)
             uow.commit()
+
+
+def passed(pe: "ProcessEngine", conn: "Connection", execution_id: str, visits: list[dict[str, Any]]) -> None:
+    """Record the elements a process left since its last save (level `activity`), in the save's
+    transaction: visits closed on this node, so it names this node."""
+    if visits and keeps(pe, HistoryLevel.ACTIVITY):
+        now = clock.now()
+        rows.add_elements(conn, [{**visit, "execution_id": execution_id, "node": pe.node_id, "recorded_at": now,
+                                  "entered_at": clock.parse_timestamp(visit["entered_at"])} for visit in visits])
 
 
 def health_changed(pe: "ProcessEngine", conn: "Connection", values: dict[str, Any], health: str,

@@ -67,6 +67,8 @@ class Run:
         self.modules, self.load_child = modules, load_child
         self.current_element: str | None = position.at.element if position.at else None
         self.log_entries: list[tuple[datetime, str, str | None, str]] = []
+        # History level `activity`: the visits closed since the last save (None: not recorded).
+        self.trail: list[dict[str, Any]] | None = None
         self._skip_breakpoint: str | None = None
         self._handlers = _HANDLERS
 
@@ -155,6 +157,8 @@ class Run:
             return Suspend("breakpoint", element.full_id)
         self._skip_breakpoint = None
         self.current_element = element.full_id
+        if self.trail is not None:
+            self._enter(element.full_id)
         if self.log_settings.get("trace"):
             self.log("trace", element.full_id, f"enter {type(element).__name__}")
         try:
@@ -172,12 +176,46 @@ class Run:
                 del frames[depth + 1:]
                 frame.block, frame.index, frame.error = "onError", 0, fault
                 self.log("warning", fault.source, f"{fault.type}: {fault.message} (handled by {scope.full_id})")
+                self._leave_inside(scope.full_id, "failed", fault.source, "caught")
                 return None
         self.log("error", fault.source, f"{fault.type}: {fault.message}")
         return End(ExecutionState.FAILED, fault.source, fault.message, fault)
 
     def _advance(self) -> None:
-        self.position.frames[-1].index += 1
+        frame = self.position.frames[-1]
+        if self.trail is not None:
+            block = self.definition.block(frame.owner, frame.block)
+            if frame.index < len(block):
+                self._leave(block[frame.index].full_id, "completed")
+        frame.index += 1
+
+    # -- the element trail (history level `activity`) -------------------------------------------
+    def _enter(self, element_id: str) -> None:
+        iteration = next((f.iteration for f in reversed(self.position.frames) if f.iteration), None)
+        self.position.entries += 1
+        self.position.entered[element_id] = (clock.format_timestamp(clock.now()), iteration, self.position.entries)
+
+    def _leave(self, element_id: str, outcome: str) -> None:
+        opened = self.position.entered.pop(element_id, None)
+        if opened is not None and self.trail is not None:
+            self.trail.append({"element_id": element_id, "entered_at": opened[0], "left_at": clock.now(),
+                               "outcome": outcome, "iteration": opened[1], "seq": opened[2]})
+
+    def _leave_inside(self, owner: str, outcome: str, source: str | None = None, source_outcome: str = "") -> None:
+        """Close the visits of the elements inside `owner` that are left unfinished ("root": all)."""
+        if self.trail is None:
+            return
+        prefix = f"{owner}."
+        inside = [e for e in self.position.entered if owner == "root" or e.startswith(prefix)]
+        for element_id in reversed(inside):  # innermost first, as they are left
+            self._leave(element_id, source_outcome if element_id == source and source_outcome else outcome)
+
+    def close_trail(self, state: ExecutionState, source: str | None = None) -> None:
+        """At the end: what is still open is left as the process ends (an endElement completed)."""
+        outcome = {ExecutionState.FINISHED: "completed", ExecutionState.FAILED: "failed"}.get(state, "terminated")
+        if source is not None and source in self.position.entered and state == ExecutionState.FINISHED:
+            self._leave(source, "completed")
+        self._leave_inside("root", outcome)
 
     def _close_block(self, frame: Frame) -> Outcome | None:
         if frame.owner == "root":
@@ -201,6 +239,7 @@ class Run:
             if isinstance(scope, el.Scope) and scope.on_terminate is not None and frame.block in ("body", "onError"):
                 del frames[depth + 1:]
                 frame.block, frame.index = "onTerminate", 0
+                self._leave_inside(scope.full_id, "terminated")
                 return None
         request = self.position.terminating
         state = ExecutionState.FAILED if request.fail else ExecutionState.TERMINATED

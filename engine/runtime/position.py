@@ -42,6 +42,11 @@ class Position:
     frames: list[Frame] = field(default_factory=list)
     at: Suspension | None = None
     terminating: TerminateRequest | None = None
+    # History level `activity`: the elements entered and not yet left (full ID → when, loop iteration,
+    # entry number), saved with the position so a visit that spans a wait is recorded whole wherever
+    # it ends.
+    entered: dict[str, tuple[str, int | None, int]] = field(default_factory=dict)  # (…, the entry's number)
+    entries: int = 0                  # how many elements the process has entered
 
 
 def encode_position(position: Position, definition: Definition) -> dict[str, Any]:
@@ -49,6 +54,8 @@ def encode_position(position: Position, definition: Definition) -> dict[str, Any
         "frames": [_encode_frame(f, definition) for f in position.frames],
         "at": position.at.__dict__ if position.at else None,
         "term": position.terminating.__dict__ if position.terminating else None,
+        **({"ent": {k: list(v) for k, v in position.entered.items()}} if position.entered else {}),
+        **({"seq": position.entries} if position.entries else {}),
     }
 
 
@@ -74,13 +81,15 @@ def decode_position(data: dict[str, Any] | None, definition: Definition) -> Posi
         frames = [_decode_frame(f, definition) for f in data["frames"]]
         at = Suspension(**data["at"]) if data.get("at") else None
         term = TerminateRequest(**data["term"]) if data.get("term") else None
+        entered = {k: (v[0], v[1], v[2]) for k, v in data.get("ent", {}).items()}
+        entries = int(data.get("seq", 0))
     except (DefinitionConflict, CorruptState):
         raise
     except Exception as exc:
         raise CorruptState(f"saved position does not decode: {type(exc).__name__}: {exc}") from None
     if at is not None and at.element not in definition.elements:
         raise DefinitionConflict(f"element {at.element} no longer exists")
-    return Position(frames, at, term)
+    return Position(frames, at, term, entered, entries)
 
 
 def _decode_frame(data: dict[str, Any], definition: Definition) -> Frame:

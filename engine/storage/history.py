@@ -101,7 +101,7 @@ def add_elements(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 def elements_of(conn: Connection, execution_id: str) -> list[Any]:
     return list(conn.execute(select(history_elements).where(history_elements.c.execution_id == execution_id)
-                             .order_by(history_elements.c.entered_at, history_elements.c.id)))
+                             .order_by(history_elements.c.seq)))
 
 
 def add_operations(conn: Connection, rows: list[dict[str, Any]]) -> None:

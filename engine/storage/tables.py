@@ -343,10 +343,11 @@ class HistoryElement(Base):
     """An element a process passed (level `activity`)."""
 
     __tablename__ = "history_elements"
-    __table_args__ = (Index("ix_history_elements_execution_id_entered_at", "execution_id", "entered_at", "id"),)
+    __table_args__ = (Index("ix_history_elements_execution_id_seq", "execution_id", "seq"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     execution_id: Mapped[str] = mapped_column(_code_point_text(36))
+    seq: Mapped[int] = mapped_column(Integer)                     # the order the process entered its elements
     element_id: Mapped[str] = mapped_column(String(1000))
     entered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

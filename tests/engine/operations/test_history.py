@@ -178,3 +178,49 @@ def test_a_state_change_and_its_log_row_are_one_commit(history_pe):
     (call,) = [c for c in ops.find_operations(history_pe, ADMIN, Query()).items if c.operation == "setOwner"]
     assert call.outcome is Outcome.OK and ("owner", "carol") in call.parameters
     assert ops.get_process_snapshot(history_pe, ADMIN, waiting.execution_id, peek=True).state is ExecutionState.WAITING
+
+
+def visits(record) -> list[tuple]:
+    return [(v.id, v.outcome, v.iteration) for v in record.elements]
+
+
+def test_level_activity_keeps_each_element_passed_with_its_outcome_and_iteration(engine_factory, repo):
+    write_definition(repo, "trail.ipd",
+                     '<assign id="i" name="i">0</assign>'
+                     '<while id="w" test="$i &lt; 2"><assign id="n" name="i" select="$i + 1"/></while>'
+                     '<scope id="s"><fail id="boom" type="X" message="m"/><assign id="never" name="x">1</assign>'
+                     '<onError><assign id="h" name="handled">yes</assign></onError></scope>'
+                     '<wait id="hold"/><endElement id="end"/>')
+    pe = engine_factory(repo, history={"level": "activity"})
+    waiting = ops.run(pe, ADMIN, "trail.ipd", states=["WAITING"], peek=True)
+    done = ops.start_process(pe, ADMIN, waiting.execution_id)
+    assert done.state is ExecutionState.FINISHED
+    record = ops.get_history(pe, ADMIN, waiting.execution_id)
+    assert visits(record) == [  # in the order they were entered
+        ("root.start", "completed", None), ("root.i", "completed", None), ("root.w", "completed", None),
+        ("root.w.n", "completed", 1), ("root.w.n", "completed", 2),
+        ("root.s", "completed", None), ("root.s.boom", "caught", None), ("root.s.h", "completed", None),
+        ("root.hold", "completed", None), ("root.end", "completed", None)]
+    hold = next(v for v in record.elements if v.id == "root.hold")
+    assert hold.left_at - hold.entered_at >= timedelta(0) and hold.left_at <= record.finished_at
+    assert all(v.node == pe.node_id for v in record.elements)
+
+
+def test_level_activity_marks_what_a_failure_or_a_kill_leaves_unfinished(engine_factory, repo):
+    write_definition(repo, "fails.ipd", '<scope id="s"><fail id="boom" type="X" message="m"/></scope>')
+    write_definition(repo, "waits.ipd", '<scope id="s"><wait id="hold"/></scope>')
+    pe = engine_factory(repo, history={"level": "activity"})
+    failed = ops.run(pe, ADMIN, "fails.ipd")
+    assert visits(ops.get_history(pe, ADMIN, failed.execution_id))[1:] == [("root.s", "failed", None),
+                                                                          ("root.s.boom", "failed", None)]
+    waiting = ops.run(pe, ADMIN, "waits.ipd", states=["WAITING"], peek=True, auto_dispose="never")
+    ops.terminate_process(pe, ADMIN, waiting.execution_id)
+    ended = ops.wait_for_process(pe, ADMIN, waiting.execution_id, timeout=10000, peek=True)
+    assert ended.state is ExecutionState.TERMINATED
+    assert visits(ops.get_history(pe, ADMIN, waiting.execution_id))[1:] == [("root.s", "terminated", None),
+                                                                           ("root.s.hold", "terminated", None)]
+
+
+def test_level_instance_keeps_no_trail(history_pe):
+    done = ops.run(history_pe, ADMIN, "ok.ipd")
+    assert ops.get_history(history_pe, ADMIN, done.execution_id).elements == ()

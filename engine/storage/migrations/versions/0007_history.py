@@ -24,6 +24,7 @@ def upgrade() -> None:
     op.create_table('history_elements',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('element_id', sa.String(length=1000), nullable=False),
     sa.Column('entered_at', sa.DateTime(), nullable=False),
     sa.Column('left_at', sa.DateTime(), nullable=True),
@@ -34,7 +35,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_history_elements'))
     )
     with op.batch_alter_table('history_elements', schema=None) as batch_op:
-        batch_op.create_index('ix_history_elements_execution_id_entered_at', ['execution_id', 'entered_at', 'id'], unique=False)
+        batch_op.create_index('ix_history_elements_execution_id_seq', ['execution_id', 'seq'], unique=False)
         batch_op.create_index(batch_op.f('ix_history_elements_recorded_at'), ['recorded_at'], unique=False)
 
     op.create_table('operation_log',
@@ -123,6 +124,6 @@ def downgrade() -> None:
     op.drop_table('operation_log')
     with op.batch_alter_table('history_elements', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_history_elements_recorded_at'))
-        batch_op.drop_index('ix_history_elements_execution_id_entered_at')
+        batch_op.drop_index('ix_history_elements_execution_id_seq')
 
     op.drop_table('history_elements')
