@@ -8,9 +8,11 @@ from typing import Any, Sequence
 
 from ..errors import InvalidParameter, NotFound
 from ..model.datastore import DataStore
-from ..model.history import (HISTORY_FIELDS, OPERATION_FIELDS, ElementVisit, HealthChange,
-                             HistoryList, OperationEntry, OperationList, Outcome, ProcessHistory, ProcessStatistics)
+from ..model.history import (HISTORY_FIELDS, OPERATION_FIELDS, ElementStatistics, ElementVisit, HealthChange,
+                             HistoryLevel, HistoryList, OperationEntry, OperationList, Outcome, ProcessHistory,
+                             ProcessStatistics)
 from ..model.query import Query, check, order_of, page
+from ..runtime.history import keeps
 from ..runtime.node import ProcessEngine
 from ..security.authorization import Principal
 from ..storage import codec, history as rows, selection as sql
@@ -79,12 +81,14 @@ def get_history_statistics(pe: ProcessEngine, principal: Principal, process_uri:
     if start is not None and end is not None and end <= start:
         raise InvalidParameter("to", "the window ends before it starts")
     readable = None if principal.is_admin else rows.readable(principal.name, principal.names)
+    per_element = keeps(pe, HistoryLevel.ACTIVITY)
     with pe.db.unit_of_work(write=False) as uow:
-        ended = rows.ended_between(uow.conn, process_uri, start, end, readable)
         by_uri: dict[str, list[Any]] = {}
-        for row in ended:
+        for row in rows.ended_between(uow.conn, process_uri, start, end, readable):
             by_uri.setdefault(row.process_uri, []).append(row)
-    return tuple(_statistics(uri, by_uri[uri]) for uri in sorted(by_uri))
+        elements = {uri: rows.elements_ended_between(uow.conn, uri, start, end, readable) if per_element else []
+                    for uri in by_uri}
+    return tuple(_statistics(uri, by_uri[uri], elements[uri]) for uri in sorted(by_uri))
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -130,7 +134,7 @@ def _moment(value: datetime | str | None, name: str) -> datetime | None:
         raise InvalidParameter(name, f"{value!r} is not an ISO 8601 timestamp") from None
 
 
-def _statistics(uri: str, ended: list[Any]) -> ProcessStatistics:
+def _statistics(uri: str, ended: list[Any], elements: list[Any]) -> ProcessStatistics:
     counts: dict[str, int] = {}
     for row in ended:
         counts[row.end_state] = counts.get(row.end_state, 0) + 1
@@ -138,7 +142,21 @@ def _statistics(uri: str, ended: list[Any]) -> ProcessStatistics:
     failed = counts.get("FAILED", 0)
     return ProcessStatistics(uri, len(ended), tuple(sorted(counts.items())), failed / len(ended) if ended else 0.0,
                              _percentile(durations, 50), _percentile(durations, 95),
-                             durations[-1] if durations else None)
+                             durations[-1] if durations else None, _element_statistics(elements))
+
+
+def _element_statistics(visits: list[Any]) -> tuple[ElementStatistics, ...]:
+    by_element: dict[str, list[Any]] = {}
+    for visit in visits:
+        by_element.setdefault(visit.element_id, []).append(visit)
+    found = []
+    for element_id in sorted(by_element):
+        passed = by_element[element_id]
+        durations = sorted(int((v.left_at - v.entered_at).total_seconds() * 1000) for v in passed if v.left_at)
+        found.append(ElementStatistics(element_id, len(passed), sum(1 for v in passed if v.outcome == "failed"),
+                                       _percentile(durations, 50), _percentile(durations, 95),
+                                       durations[-1] if durations else None))
+    return tuple(found)
 
 
 def _percentile(ordered: Sequence[int], percent: int) -> int | None:

@@ -163,14 +163,21 @@ def ended_between(conn: Connection, process_uri: str | None, start: datetime | N
                                     process_history.c.duration_ms).where(and_(*conditions))))
 
 
-def element_durations(conn: Connection, execution_ids: Sequence[str]) -> list[Any]:
-    """(element_id, outcome, entered_at, left_at) of the elements these processes passed."""
-    rows: list[Any] = []
-    for at in range(0, len(execution_ids), 500):
-        rows += conn.execute(select(history_elements.c.element_id, history_elements.c.outcome,
+def elements_ended_between(conn: Connection, process_uri: str, start: datetime | None, end: datetime | None,
+                           readable_by: ColumnElement | None) -> list[Any]:
+    """(element_id, outcome, entered_at, left_at) of the elements passed by the processes of
+    `process_uri` that ended in [start, end)."""
+    conditions = [process_history.c.process_uri == process_uri, process_history.c.finished_at.is_not(None)]
+    if start is not None:
+        conditions.append(process_history.c.finished_at >= start)
+    if end is not None:
+        conditions.append(process_history.c.finished_at < end)
+    if readable_by is not None:
+        conditions.append(readable_by)
+    joined = history_elements.join(process_history, history_elements.c.execution_id == process_history.c.execution_id)
+    return list(conn.execute(select(history_elements.c.element_id, history_elements.c.outcome,
                                     history_elements.c.entered_at, history_elements.c.left_at)
-                             .where(history_elements.c.execution_id.in_(execution_ids[at:at + 500])))
-    return rows
+                             .select_from(joined).where(and_(*conditions))))
 
 
 def purge(conn: Connection, before: datetime, batch: int) -> tuple[int, bool]:

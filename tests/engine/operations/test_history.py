@@ -224,3 +224,20 @@ def test_level_activity_marks_what_a_failure_or_a_kill_leaves_unfinished(engine_
 def test_level_instance_keeps_no_trail(history_pe):
     done = ops.run(history_pe, ADMIN, "ok.ipd")
     assert ops.get_history(history_pe, ADMIN, done.execution_id).elements == ()
+
+
+def test_statistics_at_level_activity_count_each_element(engine_factory, repo):
+    write_definition(repo, "mixed.ipd", '<if id="odd" test="$n = \'1\'"><then><fail id="boom" type="X" message="m"/>'
+                     '</then></if><assign id="a" name="x">done</assign>',
+                     params='<parameter name="n" type="text/plain">0</parameter>')
+    pe = engine_factory(repo, history={"level": "activity"})
+    from engine.model.datastore import DataStore, make_value
+    for n in ("0", "0", "1"):
+        ops.run(pe, ADMIN, "mixed.ipd", process_params=DataStore([("n", [make_value("1", "text/plain", n)])]))
+    (stats,) = ops.get_history_statistics(pe, ADMIN, "mixed.ipd")
+    assert (stats.count, stats.failure_rate) == (3, pytest.approx(1 / 3))
+    by_id = {e.id: e for e in stats.elements}
+    assert (by_id["root.odd"].count, by_id["root.odd"].failed) == (3, 1)
+    assert (by_id["root.odd.boom"].count, by_id["root.odd.boom"].failed) == (1, 1)
+    assert (by_id["root.a"].count, by_id["root.a"].failed) == (2, 0)
+    assert by_id["root.a"].duration_max_ms is not None
