@@ -36,13 +36,13 @@ def audited(operation: str, target_kind: str, target: str | None = None) -> Call
     """A facade operation whose calls the operation log keeps: `operation` as the spec names it, the
     kind of thing it acts on, and the parameter naming that thing (None: the engine, the node, …)."""
     def wrap(function: F) -> F:
-        signature = inspect.signature(function)
+        positional = list(inspect.signature(function).parameters)[2:]  # after the engine and the principal
 
         @functools.wraps(function)
         def call(pe: "ProcessEngine", principal: Any, *args: Any, **kwargs: Any) -> Any:
             if not keeps(pe, HistoryLevel.INSTANCE) or rows.PENDING.get() is not None:
                 return function(pe, principal, *args, **kwargs)  # (inside another call: that one is logged)
-            bound = signature.bind_partial(pe, principal, *args, **kwargs).arguments
+            bound = {**dict(zip(positional, args)), **kwargs}  # what the caller gave, by name
             row = {"at": clock.now(), "user_name": principal.name, "operation": operation, "target_kind": target_kind,
                    "target": _text(bound.get(target)) if target else None, "outcome": Outcome.OK.value,
                    "parameters": jsontext.dumps(_parameters(bound, target)), "node": pe.node_id, "message": None}
@@ -83,7 +83,7 @@ def _write_alone(pe: "ProcessEngine", row: dict[str, Any]) -> None:
 
 def _parameters(bound: dict[str, Any], target: str | None) -> list[list[str]]:
     kept = []
-    for name, value in list(bound.items())[2:]:
+    for name, value in bound.items():
         if name == target or value is None or any(word in name for word in _UNLOGGED):
             continue
         if isinstance(value, (DataStore, bytes)):

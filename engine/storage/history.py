@@ -7,13 +7,14 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from ..support import jsontext
+from .prepared import Prepared
 from .tables import history_elements, history_readers, operation_log, process_history
 
 HISTORY_COLUMNS = {  # the query fields of a process record (engine.model.history: HISTORY fields)
@@ -34,15 +35,25 @@ OPERATION_COLUMNS = {  # the query fields of the operation log
 _REWRITTEN = tuple(c.name for c in process_history.c if c.name not in ("execution_id", "health_changes"))
 
 
-def _upsert(conn: Connection, table: Any, values: dict[str, Any], keys: Sequence[str], rewritten: Sequence[str]) -> None:
-    statement = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table).values(values)
-    conn.execute(statement.on_conflict_do_update(
-        index_elements=list(keys), set_={name: statement.excluded[name] for name in rewritten}))
+def _upsert(dialect: str) -> Any:
+    """INSERT a whole record, or (written before by a health change) rewrite all but its health changes."""
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(process_history).values(
+        {c.name: bindparam(c.name, type_=c.type) for c in process_history.c})
+    return statement.on_conflict_do_update(index_elements=["execution_id"],
+                                           set_={name: statement.excluded[name] for name in _REWRITTEN})
+
+
+# Written at the end of every process (and every call): compiled once per dialect, sent to the driver.
+_RECORD = Prepared(_upsert)
+_OPERATION = Prepared(lambda _: insert(operation_log).values(
+    {c.name: bindparam(c.name, type_=c.type) for c in operation_log.c if c.name != "id"}))
+_ELEMENT = Prepared(lambda _: insert(history_elements).values(
+    {c.name: bindparam(c.name, type_=c.type) for c in history_elements.c if c.name != "id"}))
 
 
 def put_record(conn: Connection, values: dict[str, Any], readers: Iterable[str] = ()) -> None:
     """Write a process's record whole (its end), keeping the health changes one written before holds."""
-    _upsert(conn, process_history, values, ("execution_id",), _REWRITTEN)
+    _RECORD.execute(conn, values, conn.dialect.name)
     names = sorted(set(readers))
     if names:
         conn.execute(delete(history_readers).where(history_readers.c.execution_id == values["execution_id"]))
@@ -95,8 +106,7 @@ def _count(conn: Connection, selected: Any, up_to: int | None) -> int:
 
 
 def add_elements(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(history_elements), rows)
+    _ELEMENT.execute_many(conn, rows)
 
 
 def elements_of(conn: Connection, execution_id: str) -> list[Any]:
@@ -105,8 +115,7 @@ def elements_of(conn: Connection, execution_id: str) -> list[Any]:
 
 
 def add_operations(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(operation_log), rows)
+    _OPERATION.execute_many(conn, rows)
 
 
 class PendingOperation:
@@ -181,13 +190,16 @@ def elements_ended_between(conn: Connection, process_uri: str, start: datetime |
 
 
 def purge(conn: Connection, before: datetime, batch: int) -> tuple[int, bool]:
-    """Delete up to `batch` of each kind of row last written before `before`: how many went, and
-    whether there may be more."""
+    """Delete up to `batch` of each kind of row from before `before` (records of processes that ended
+    then): how many went, and whether there may be more."""
     gone, more = 0, False
-    for table, key in ((process_history, process_history.c.execution_id), (history_elements, history_elements.c.id),
-                       (operation_log, operation_log.c.id)):
-        stamp = table.c.recorded_at if "recorded_at" in table.c else table.c.at
-        expired = select(key).where(stamp < before).limit(batch)
+    # A record is written when its process ends; one of a process that never did, when it began.
+    ended_before = or_(process_history.c.finished_at < before,
+                       and_(process_history.c.finished_at.is_(None), process_history.c.created_at < before))
+    for table, key, old in ((process_history, process_history.c.execution_id, ended_before),
+                            (history_elements, history_elements.c.id, history_elements.c.recorded_at < before),
+                            (operation_log, operation_log.c.id, operation_log.c.at < before)):
+        expired = select(key).where(old).limit(batch)
         if table is process_history:
             conn.execute(delete(history_readers).where(history_readers.c.execution_id.in_(expired)))
         deleted = conn.execute(delete(table).where(key.in_(expired))).rowcount or 0

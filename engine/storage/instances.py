@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from sqlalchemy import and_, bindparam, delete, func, insert, literal, select, text, union_all, update
 from sqlalchemy.engine import Connection
@@ -13,6 +13,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 
 from ..support import jsontext
 from .portable import leading_join
+from .prepared import Prepared
 from .tables import CLAIMED, UtcDateTime, instances, permissions, process_log, wait_states
 
 if TYPE_CHECKING:
@@ -106,52 +107,16 @@ _UPDATE = update(instances).where(_BY_ID, LIVE)
 _UPDATE_GUARDED = update(instances).where(_BY_ID, LIVE, instances.c.exec_version == bindparam("x_version"))
 
 
-class _DriverStatement:
-    """A statement sent straight to the driver's cursor.
-
-    Every `run` ends in an INSERT of the whole row, and every asynchronous one in an UPDATE of its own
-    row; SQLAlchemy's per-execution bookkeeping costs as much as such a statement itself. SQLAlchemy
-    still does the work that matters, once per dialect and shape (`build`'s argument): it compiles the
-    statement and supplies each parameter type's bind processor.
-    """
-
-    def __init__(self, build: Callable[[Any], Any]) -> None:
-        self._build = build
-        self._prepared: dict[Any, tuple[str, list[str], list[Any], bool]] = {}
-
-    def __call__(self, dialect: Any, values: dict[str, Any], shape: Any = None) -> tuple[str, Any]:
-        """The SQL and the driver's parameters for `values`."""
-        prepared = self._prepared.get((dialect.name, shape))
-        if prepared is None:
-            prepared = self._prepared[(dialect.name, shape)] = _compiled(self._build(shape), dialect)
-        sql, keys, processors, positional = prepared
-        converted = [p(values[k]) if p else values[k] for k, p in zip(keys, processors)]
-        return sql, tuple(converted) if positional else dict(zip(keys, converted))
-
-
-def _compiled(statement: Any, dialect: Any) -> tuple[str, list[str], list[Any], bool]:
-    """(SQL, parameter names in order, their bind processors, whether the driver takes them by position)."""
-    compiled = statement.compile(dialect=dialect)
-    keys = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
-    types = {key: dialect.type_descriptor(compiled.binds[key].type) for key in keys}
-    return str(compiled), keys, [types[k].bind_processor(dialect) for k in keys], bool(compiled.positional)
-
-
 # The INSERT of a whole instance row; the guarded UPDATE of some of its columns (the shape: their names).
-_ROW_INSERT = _DriverStatement(lambda _: insert(instances).values(
+_ROW_INSERT = Prepared(lambda _: insert(instances).values(
     {c.name: bindparam(c.name, type_=c.type) for c in instances.c}))
-_ROW_UPDATE = _DriverStatement(lambda names: _UPDATE_GUARDED.values(
+_ROW_UPDATE = Prepared(lambda names: _UPDATE_GUARDED.values(
     {name: bindparam(f"v_{name}", type_=instances.c[name].type) for name in names}))
 
 
 def insert_values(conn: Connection, values: dict[str, Any]) -> None:
     """Insert a whole row inside the unit of work that `conn` belongs to."""
-    sql, params = _ROW_INSERT(conn.dialect, values)
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.execute(sql, params)
-    finally:
-        cursor.close()
+    _ROW_INSERT.execute(conn, values)
 
 
 def insert_alone(db: Database, values: dict[str, Any]) -> None:

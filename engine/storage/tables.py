@@ -300,12 +300,12 @@ class ProcessHistoryRecord(Base):
     `history.ttl_days` after it was last written, whether or not the process was disposed."""
 
     __tablename__ = "process_history"
+    # Every index is paid for by every process's end: these serve the lookups by ID, externalId and
+    # parent, time windows (retention, statistics) per processUri or in all, and the failures.
     __table_args__ = (_history_index("external_id"), _history_index("parent_execution_id"),
                       Index("ix_process_history_finished_at", "finished_at", "execution_id"),
                       Index("ix_process_history_process_uri_finished_at", "process_uri", "finished_at", "execution_id"),
-                      Index("ix_process_history_end_state_finished_at", "end_state", "finished_at", "execution_id"),
-                      Index("ix_process_history_owner_finished_at", "owner", "finished_at", "execution_id"),
-                      Index("ix_process_history_created_at", "created_at", "execution_id"))
+                      Index("ix_process_history_end_state_finished_at", "end_state", "finished_at", "execution_id"))
 
     execution_id: Mapped[str] = mapped_column(_code_point_text(36), primary_key=True)
     external_id: Mapped[str | None] = mapped_column(_code_point_text(255))
@@ -324,7 +324,7 @@ class ProcessHistoryRecord(Base):
     nodes: Mapped[str] = mapped_column(Text)                      # JSON list
     health_changes: Mapped[str] = mapped_column(Text)             # JSON list of {at, health, node, message}
     pipeline: Mapped[str | None] = mapped_column(Text)            # level full: the end pipeline (codec)
-    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)  # retention counts from here
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)    # when last written
 
 
 class HistoryReader(Base):
@@ -362,8 +362,8 @@ class OperationLogEntry(Base):
     store's content among its parameters."""
 
     __tablename__ = "operation_log"
-    __table_args__ = (Index("ix_operation_log_user_name_at", "user_name", "at"), Index("ix_operation_log_target_at", "target", "at"),
-                      Index("ix_operation_log_operation_at", "operation", "at"))
+    __table_args__ = (Index("ix_operation_log_user_name_at", "user_name", "at"),
+                      Index("ix_operation_log_target_at", "target", "at"))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

@@ -162,7 +162,7 @@ def test_retention_deletes_exactly_the_expired_rows(history_pe):
     long_ago = clock.now() - timedelta(days=history_pe.settings.history.ttl_days, minutes=1)
     with history_pe.db.unit_of_work() as uow:
         uow.conn.execute(process_history.update().where(process_history.c.execution_id == old.execution_id)
-                         .values(recorded_at=long_ago))
+                         .values(created_at=long_ago, started_at=long_ago, finished_at=long_ago))
         uow.conn.execute(operation_log.update().where(operation_log.c.target == old.execution_id).values(at=long_ago))
         uow.commit()
     assert history.purge(history_pe) == 2

@@ -53,7 +53,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('operation_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_operation_log_at'), ['at'], unique=False)
-        batch_op.create_index('ix_operation_log_operation_at', ['operation', 'at'], unique=False)
         batch_op.create_index('ix_operation_log_target_at', ['target', 'at'], unique=False)
         batch_op.create_index('ix_operation_log_user_name_at', ['user_name', 'at'], unique=False)
 
@@ -79,14 +78,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('execution_id', name=op.f('pk_process_history'))
     )
     with op.batch_alter_table('process_history', schema=None) as batch_op:
-        batch_op.create_index('ix_process_history_created_at', ['created_at', 'execution_id'], unique=False)
         batch_op.create_index('ix_process_history_end_state_finished_at', ['end_state', 'finished_at', 'execution_id'], unique=False)
         batch_op.create_index('ix_process_history_external_id', ['external_id'], unique=False, sqlite_where=sa.text('external_id IS NOT NULL'), postgresql_where=sa.text('external_id IS NOT NULL'))
         batch_op.create_index('ix_process_history_finished_at', ['finished_at', 'execution_id'], unique=False)
-        batch_op.create_index('ix_process_history_owner_finished_at', ['owner', 'finished_at', 'execution_id'], unique=False)
         batch_op.create_index('ix_process_history_parent_execution_id', ['parent_execution_id'], unique=False, sqlite_where=sa.text('parent_execution_id IS NOT NULL'), postgresql_where=sa.text('parent_execution_id IS NOT NULL'))
         batch_op.create_index('ix_process_history_process_uri_finished_at', ['process_uri', 'finished_at', 'execution_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_process_history_recorded_at'), ['recorded_at'], unique=False)
 
     op.create_table('history_readers',
     sa.Column('execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=False),
@@ -105,20 +101,16 @@ def downgrade() -> None:
 
     op.drop_table('history_readers')
     with op.batch_alter_table('process_history', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_process_history_recorded_at'))
         batch_op.drop_index('ix_process_history_process_uri_finished_at')
         batch_op.drop_index('ix_process_history_parent_execution_id', sqlite_where=sa.text('parent_execution_id IS NOT NULL'), postgresql_where=sa.text('parent_execution_id IS NOT NULL'))
-        batch_op.drop_index('ix_process_history_owner_finished_at')
         batch_op.drop_index('ix_process_history_finished_at')
         batch_op.drop_index('ix_process_history_external_id', sqlite_where=sa.text('external_id IS NOT NULL'), postgresql_where=sa.text('external_id IS NOT NULL'))
         batch_op.drop_index('ix_process_history_end_state_finished_at')
-        batch_op.drop_index('ix_process_history_created_at')
 
     op.drop_table('process_history')
     with op.batch_alter_table('operation_log', schema=None) as batch_op:
         batch_op.drop_index('ix_operation_log_user_name_at')
         batch_op.drop_index('ix_operation_log_target_at')
-        batch_op.drop_index('ix_operation_log_operation_at')
         batch_op.drop_index(batch_op.f('ix_operation_log_at'))
 
     op.drop_table('operation_log')

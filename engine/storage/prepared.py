@@ -1,0 +1,58 @@
+"""Statements sent straight to the driver's cursor, for the hottest writes (every `run` ends in one)."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from sqlalchemy.engine import Connection
+
+
+class Prepared:
+    """A statement sent straight to the driver's cursor.
+
+    Every `run` ends in an INSERT of the whole row (and of its history record), and every asynchronous
+    one in an UPDATE of its own row; SQLAlchemy's per-execution bookkeeping costs as much as such a
+    statement itself. SQLAlchemy
+    still does the work that matters, once per dialect and shape (`build`'s argument): it compiles the
+    statement and supplies each parameter type's bind processor.
+    """
+
+    def __init__(self, build: Callable[[Any], Any]) -> None:
+        self._build = build
+        self._prepared: dict[Any, tuple[str, list[str], list[Any], bool]] = {}
+
+    def __call__(self, dialect: Any, values: dict[str, Any], shape: Any = None) -> tuple[str, Any]:
+        """The SQL and the driver's parameters for `values`."""
+        prepared = self._prepared.get((dialect.name, shape))
+        if prepared is None:
+            prepared = self._prepared[(dialect.name, shape)] = _compiled(self._build(shape), dialect)
+        sql, keys, processors, positional = prepared
+        converted = [p(values[k]) if p else values[k] for k, p in zip(keys, processors)]
+        return sql, tuple(converted) if positional else dict(zip(keys, converted))
+
+
+    def execute(self, conn: Connection, values: dict[str, Any], shape: Any = None) -> None:
+        """Run it inside the unit of work that `conn` belongs to."""
+        sql, params = self(conn.dialect, values, shape)
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(sql, params)
+        finally:
+            cursor.close()
+
+    def execute_many(self, conn: Connection, rows: Sequence[dict[str, Any]], shape: Any = None) -> None:
+        if not rows:
+            return
+        prepared = [self(conn.dialect, row, shape) for row in rows]
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(prepared[0][0], [params for _, params in prepared])
+        finally:
+            cursor.close()
+
+
+def _compiled(statement: Any, dialect: Any) -> tuple[str, list[str], list[Any], bool]:
+    """(SQL, parameter names in order, their bind processors, whether the driver takes them by position)."""
+    compiled = statement.compile(dialect=dialect)
+    keys = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+    types = {key: dialect.type_descriptor(compiled.binds[key].type) for key in keys}
+    return str(compiled), keys, [types[k].bind_processor(dialect) for k in keys], bool(compiled.positional)

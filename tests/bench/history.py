@@ -1,0 +1,87 @@
+"""What the history costs (issue 17): the engine and REST figures at `history.level` none, instance and
+activity, in one run, the levels taking turns.
+
+Engine: start → 10 assigns → end in-process on SQLite, each instance kept (written at every level);
+`instance` adds the process's record and the call's log row to the end's transaction, `activity` the
+twelve elements it passed too. REST: GET /run of start → assign → end, answered at its end and so
+disposed: at `none` nothing is written, at `instance` the record and the log row are (one commit).
+Goals: instance ≥ 0.9× none, activity ≥ 0.65× none.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from statistics import median
+
+from config.settings import load_settings
+from engine import operations as ops
+from engine.runtime.node import ProcessEngine
+from tests.bench import rest
+from tests.bench.engine_vs_spiff import IPD, engine_runner, rate
+
+LEVELS = ("none", "instance", "activity")
+
+
+def _engine(folder: Path, level: str) -> ProcessEngine:
+    settings = load_settings({}).with_overrides(
+        storage={"url": f"sqlite:///{folder / f'history-{level}.db'}"}, repository={"path": str(folder)},
+        engine={"node_id": f"bench-history-{level}"}, history={"level": level}, services=())
+    return ops.new_engine(settings).start()
+
+
+def _serve(folder: Path, level: str) -> tuple[subprocess.Popen, int]:
+    (folder / "one.ipd").write_text(rest.ONE)
+    config = folder / f"settings-{level}.toml"
+    config.write_text(f'services = []\n[storage]\nurl = "sqlite:///{folder / f"rest-{level}.db"}"\n'
+                      f'[repository]\npath = "{folder}"\n[engine]\nnode_id = "bench-rest-{level}"\n'
+                      f'[history]\nlevel = "{level}"\n')
+    return rest._serve([sys.executable, "-m", "config.cli", "--config", str(config), "serve"],
+                       {"PROCESS_ENGINE_CONFIG": str(config)}, folder, f"history-{level}")
+
+
+def report(seconds: float, rounds: int = 5, connections: int = 8) -> str:
+    with tempfile.TemporaryDirectory(prefix="pe-bench-history-") as temp:
+        folder = Path(temp)
+        (folder / "ten.ipd").write_text(IPD)
+        engines = {level: _engine(folder, level) for level in LEVELS}
+        try:
+            runners = {level: engine_runner(pe) for level, pe in engines.items()}
+            rates: dict[str, list[float]] = {level: [] for level in LEVELS}
+            for _ in range(rounds):
+                for level, one in runners.items():
+                    rates[level].append(rate(one, seconds / rounds, warmup=20))
+        finally:
+            for pe in engines.values():
+                pe.stop()
+        served = {level: _serve(folder, level) for level in LEVELS}
+        try:
+            for _, port in served.values():
+                rest.load(port, 1, connections)  # warm-up
+            requests_per_s: dict[str, list[float]] = {level: [] for level in LEVELS}
+            for _ in range(rounds):
+                for level, (_, port) in served.items():
+                    count, took, _latencies = rest.measure(port, 2 * seconds / rounds, connections)
+                    requests_per_s[level].append(count / took)
+        finally:
+            for process, _ in served.values():
+                rest._stop(process)
+    goals = {"none": "", "instance": "  (goal >= 0.9)", "activity": "  (goal >= 0.65)"}
+
+    def lines(figures: dict[str, list[float]], unit: str) -> list[str]:
+        return [f"  history.level {level:<9} {median(figures[level]):9.1f} {unit}   "
+                f"{median(a / b for a, b in zip(figures[level], figures['none'])):.2f}x{goals[level]}"
+                for level in LEVELS]
+
+    return "\n".join([
+        f"History levels ({rounds} alternating rounds, medians of the rounds' ratios against none)",
+        "  engine, in-process, SQLite: start -> 10 steps -> end, each instance kept",
+        *lines(rates, "instances/s"),
+        f"  REST GET /run (start -> assign -> end, answered and disposed), {connections} connections",
+        *lines(requests_per_s, "req/s      "),
+    ])
+
+
+if __name__ == "__main__":
+    print(report(float(sys.argv[1]) if len(sys.argv) > 1 else 5.0))
