@@ -3,6 +3,9 @@ operation log of both doors' calls, queries over both, statistics and retention 
 PostgreSQL."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -14,7 +17,7 @@ from engine.model.query import And, Param, Query, SortCriterion
 from engine.model.states import ExecutionState
 from engine.security.authorization import ANONYMOUS_ADMIN as ADMIN, Principal
 from engine.support import clock
-from tests.support.common import write_definition
+from tests.support.common import ROOT, write_definition
 
 ALICE = Principal("alice", frozenset({"clerk"}))
 BOB = Principal("bob", frozenset({"clerk"}))
@@ -241,3 +244,31 @@ def test_statistics_at_level_activity_count_each_element(engine_factory, repo):
     assert (by_id["root.odd.boom"].count, by_id["root.odd.boom"].failed) == (1, 1)
     assert (by_id["root.a"].count, by_id["root.a"].failed) == (2, 0)
     assert by_id["root.a"].duration_max_ms is not None
+
+
+KILLED_AFTER_ANSWER = """
+import os, signal, sys
+from config.settings import load_settings
+from engine import operations as ops
+from engine.security.authorization import Principal
+pe = ops.new_engine(load_settings({}).with_overrides(
+    storage={"url": sys.argv[1]}, repository={"path": sys.argv[2]}, engine={"node_id": "doomed"}, services=())).start()
+answer = ops.run(pe, Principal("alice"), "ok.ipd", external_id="answered")
+print(answer.execution_id, answer.state.value, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_run_killed_right_after_its_answer_keeps_its_record(engine_factory, repo, storage_url):
+    """kill -9 the moment `run` has answered: the record of the process it ran is there (it was
+    committed before the answer), and so is the call in the log."""
+    write_definition(repo, "ok.ipd", '<assign id="a" name="x">done</assign>')
+    done = subprocess.run([sys.executable, "-c", KILLED_AFTER_ANSWER, storage_url, str(repo)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == -9, done.stderr
+    execution_id, state = done.stdout.split()
+    assert state == "FINISHED"
+    pe = engine_factory(repo)
+    record = ops.get_history(pe, ADMIN, execution_id)
+    assert (record.end_state, record.external_id, record.nodes) == ("FINISHED", "answered", ("doomed",))
+    assert [(c.operation, c.user) for c in record.operations] == [("run", "alice")]
