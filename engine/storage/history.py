@@ -30,21 +30,20 @@ OPERATION_COLUMNS = {  # the query fields of the operation log
     "targetKind": operation_log.c.target_kind, "target": operation_log.c.target, "outcome": operation_log.c.outcome,
     "node": operation_log.c.node, "id": operation_log.c.id,
 }
-# What an end or a health change writes over a record written before (by a health change): all but the
-# health changes it holds, which the writer appends to itself.
+# What an end writes over a record written before (by a health change): all but the health changes it
+# holds (and the nodes, which it adds to).
 _REWRITTEN = tuple(c.name for c in process_history.c if c.name not in ("execution_id", "health_changes"))
 
 
-def _upsert(dialect: str) -> Any:
-    """INSERT a whole record, or (written before by a health change) rewrite all but its health changes."""
+def _insert_new(dialect: str) -> Any:
+    """INSERT a whole record unless one is there (written before by a health change)."""
     statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(process_history).values(
         {c.name: bindparam(c.name, type_=c.type) for c in process_history.c})
-    return statement.on_conflict_do_update(index_elements=["execution_id"],
-                                           set_={name: statement.excluded[name] for name in _REWRITTEN})
+    return statement.on_conflict_do_nothing(index_elements=["execution_id"])
 
 
 # Written at the end of every process (and every call): compiled once per dialect, sent to the driver.
-_RECORD = Prepared(_upsert)
+_RECORD = Prepared(_insert_new)
 _OPERATION = Prepared(lambda _: insert(operation_log).values(
     {c.name: bindparam(c.name, type_=c.type) for c in operation_log.c if c.name != "id"}))
 _ELEMENT = Prepared(lambda _: insert(history_elements).values(
@@ -52,8 +51,13 @@ _ELEMENT = Prepared(lambda _: insert(history_elements).values(
 
 
 def put_record(conn: Connection, values: dict[str, Any], readers: Iterable[str] = ()) -> None:
-    """Write a process's record whole (its end), keeping the health changes one written before holds."""
-    _RECORD.execute(conn, values, conn.dialect.name)
+    """Write a process's record whole (its end), keeping the health changes and nodes one written
+    before holds."""
+    if _RECORD.execute(conn, values, conn.dialect.name) == 0:
+        before = get_record(conn, values["execution_id"])
+        nodes = list(dict.fromkeys([*jsontext.loads(before.nodes), *jsontext.loads(values["nodes"])]))
+        conn.execute(update(process_history).where(process_history.c.execution_id == values["execution_id"])
+                     .values({**{name: values[name] for name in _REWRITTEN}, "nodes": jsontext.dumps(nodes)}))
     names = sorted(set(readers))
     if names:
         conn.execute(delete(history_readers).where(history_readers.c.execution_id == values["execution_id"]))

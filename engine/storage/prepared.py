@@ -30,12 +30,13 @@ class Prepared:
         return sql, tuple(converted) if positional else dict(zip(keys, converted))
 
 
-    def execute(self, conn: Connection, values: dict[str, Any], shape: Any = None) -> None:
-        """Run it inside the unit of work that `conn` belongs to."""
+    def execute(self, conn: Connection, values: dict[str, Any], shape: Any = None) -> int:
+        """Run it inside the unit of work that `conn` belongs to; how many rows it changed."""
         sql, params = self(conn.dialect, values, shape)
         cursor = conn.connection.driver_connection.cursor()
         try:
             cursor.execute(sql, params)
+            return cursor.rowcount
         finally:
             cursor.close()
 

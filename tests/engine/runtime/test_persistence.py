@@ -167,6 +167,9 @@ def test_crash_loses_nothing(storage_url, make_settings, engine_factory, tmp_pat
         ops.recover_process(fresh, ADMIN, execution_id)
         end = ops.terminate_process(fresh, ADMIN, execution_id, peek=True)
         assert end.state is S.TERMINATED and int(end.pipeline.first_text("i")) >= saved_i
+        record = ops.get_history(fresh, ADMIN, execution_id)  # issue 17: what happened to it, kept
+        assert [(c.health, c.node) for c in record.health_changes] == [("LOST", fresh.node_id), ("OK", fresh.node_id)]
+        assert record.end_state == "TERMINATED" and set(record.nodes) == {"doomed", fresh.node_id}
 
 
 def test_a_run_that_ends_disposed_is_never_written_and_answers_as_a_disposed_one(engine_factory, repo):
