@@ -388,7 +388,7 @@ class UnitOfWork:
     def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
         """Roll back unless committed; a connection lost inside is the transient DatabaseUnavailable,
         which callers get as "unavailable, retry" and drivers as "hand the instance back"."""
-        lost = _lost(exc)
+        lost = _lost(exc) or self._driver_lost(exc)
         try:
             if not self.committed and self._tx.is_active:
                 self._tx.rollback()
@@ -403,6 +403,17 @@ class UnitOfWork:
             raise RowsBusy(str(getattr(exc, "orig", exc)).strip()) from exc
         if _duplicate(exc):
             raise AlreadyStored(str(getattr(exc, "orig", exc)).strip()) from exc
+
+    def _driver_lost(self, exc: BaseException | None) -> bool:
+        """A disconnect raised by the driver itself, for a statement sent to it straight (`prepared`),
+        which SQLAlchemy never saw: the pool replaces its connections, as for one it sees itself."""
+        dbapi = self._database.engine.dialect.dbapi
+        if self._database.is_sqlite or not isinstance(exc, (dbapi.OperationalError, dbapi.InterfaceError)):
+            return False
+        if not getattr(self.conn.connection.driver_connection, "closed", False):
+            return False  # (a deadlock or a serialization failure is an OperationalError too)
+        self._database.engine.pool._invalidate(self.conn.connection, exc)
+        return True
 
     def _release(self) -> None:
         try:
