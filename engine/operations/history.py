@@ -82,13 +82,22 @@ def get_history_statistics(pe: ProcessEngine, principal: Principal, process_uri:
         raise InvalidParameter("to", "the window ends before it starts")
     readable = None if principal.is_admin else rows.readable(principal.name, principal.names)
     per_element = keeps(pe, HistoryLevel.ACTIVITY)
+    found = []
     with pe.db.unit_of_work(write=False) as uow:
         by_uri: dict[str, list[Any]] = {}
-        for row in rows.ended_between(uow.conn, process_uri, start, end, readable):
+        for row in rows.end_counts(uow.conn, process_uri, start, end, readable):
             by_uri.setdefault(row.process_uri, []).append(row)
-        elements = {uri: rows.elements_ended_between(uow.conn, uri, start, end, readable) if per_element else []
-                    for uri in by_uri}
-    return tuple(_statistics(uri, by_uri[uri], elements[uri]) for uri in sorted(by_uri))
+        for uri in sorted(by_uri):
+            counts = {row.end_state: row[2] for row in by_uri[uri]}
+            total = sum(counts.values())
+            timed = total  # (every ended record has a duration)
+            p50, p95 = rows.duration_percentiles(uow.conn, uri, start, end, readable, timed, (50, 95))
+            longest = max((row[3] for row in by_uri[uri] if row[3] is not None), default=None)
+            visits = rows.elements_ended_between(uow.conn, uri, start, end, readable) if per_element else []
+            found.append(ProcessStatistics(uri, total, tuple(sorted(counts.items())),
+                                           counts.get("FAILED", 0) / total if total else 0.0, p50, p95, longest,
+                                           _element_statistics(visits)))
+    return tuple(found)
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -132,17 +141,6 @@ def _moment(value: datetime | str | None, name: str) -> datetime | None:
         return parse_timestamp(value)
     except (ValueError, OverflowError):
         raise InvalidParameter(name, f"{value!r} is not an ISO 8601 timestamp") from None
-
-
-def _statistics(uri: str, ended: list[Any], elements: list[Any]) -> ProcessStatistics:
-    counts: dict[str, int] = {}
-    for row in ended:
-        counts[row.end_state] = counts.get(row.end_state, 0) + 1
-    durations = sorted(row.duration_ms for row in ended if row.duration_ms is not None)
-    failed = counts.get("FAILED", 0)
-    return ProcessStatistics(uri, len(ended), tuple(sorted(counts.items())), failed / len(ended) if ended else 0.0,
-                             _percentile(durations, 50), _percentile(durations, 95),
-                             durations[-1] if durations else None, _element_statistics(elements))
 
 
 def _element_statistics(visits: list[Any]) -> tuple[ElementStatistics, ...]:

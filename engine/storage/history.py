@@ -160,9 +160,8 @@ def operations_on(conn: Connection, execution_id: str, limit: int) -> list[Any]:
                              .order_by(operation_log.c.at, operation_log.c.id).limit(limit)))
 
 
-def ended_between(conn: Connection, process_uri: str | None, start: datetime | None, end: datetime | None,
-                  readable_by: ColumnElement | None) -> list[Any]:
-    """(process_uri, end_state, duration_ms) of the records that ended in [start, end)."""
+def _ended_in(process_uri: str | None, start: datetime | None, end: datetime | None,
+              readable_by: ColumnElement | None) -> ColumnElement:
     conditions = [process_history.c.finished_at.is_not(None)]
     if process_uri is not None:
         conditions.append(process_history.c.process_uri == process_uri)
@@ -172,8 +171,34 @@ def ended_between(conn: Connection, process_uri: str | None, start: datetime | N
         conditions.append(process_history.c.finished_at < end)
     if readable_by is not None:
         conditions.append(readable_by)
-    return list(conn.execute(select(process_history.c.process_uri, process_history.c.end_state,
-                                    process_history.c.duration_ms).where(and_(*conditions))))
+    return and_(*conditions)
+
+
+def end_counts(conn: Connection, process_uri: str | None, start: datetime | None, end: datetime | None,
+               readable_by: ColumnElement | None) -> list[Any]:
+    """(process_uri, end_state, count, longest duration) of the records that ended in [start, end)."""
+    h = process_history.c
+    return list(conn.execute(select(h.process_uri, h.end_state, func.count(), func.max(h.duration_ms))
+                             .where(_ended_in(process_uri, start, end, readable_by))
+                             .group_by(h.process_uri, h.end_state)))
+
+
+def duration_percentiles(conn: Connection, process_uri: str, start: datetime | None, end: datetime | None,
+                         readable_by: ColumnElement | None, counted: int, percents: Sequence[int]) -> list[int | None]:
+    """The nearest-rank percentiles of the durations of `process_uri`'s `counted` records that ended in
+    [start, end): on PostgreSQL in one aggregate, elsewhere the value at each rank."""
+    h, where = process_history.c, _ended_in(process_uri, start, end, readable_by)
+    timed = and_(where, h.duration_ms.is_not(None))
+    if conn.dialect.name == "postgresql":
+        row = conn.execute(select(*(func.percentile_disc(p / 100).within_group(h.duration_ms) for p in percents))
+                           .where(timed)).one()
+        return [int(v) if v is not None else None for v in row]
+    found = []
+    for percent in percents:
+        rank = max(1, -(-percent * counted // 100))
+        found.append(conn.execute(select(h.duration_ms).where(timed).order_by(h.duration_ms)
+                                  .offset(rank - 1).limit(1)).scalar())
+    return found
 
 
 def elements_ended_between(conn: Connection, process_uri: str, start: datetime | None, end: datetime | None,

@@ -272,3 +272,16 @@ def test_a_run_killed_right_after_its_answer_keeps_its_record(engine_factory, re
     record = ops.get_history(pe, ADMIN, execution_id)
     assert (record.end_state, record.external_id, record.nodes) == ("FINISHED", "answered", ("doomed",))
     assert [(c.operation, c.user) for c in record.operations] == [("run", "alice")]
+
+
+def test_statistics_durations_are_nearest_rank_percentiles(history_pe):
+    from engine.storage.tables import process_history
+
+    ran = [ops.run(history_pe, ADMIN, "ok.ipd").execution_id for _ in range(20)]
+    with history_pe.db.unit_of_work() as uow:
+        for i, execution_id in enumerate(ran, start=1):
+            uow.conn.execute(process_history.update().where(process_history.c.execution_id == execution_id)
+                             .values(duration_ms=10 * i))
+        uow.commit()
+    (stats,) = ops.get_history_statistics(history_pe, ADMIN, "ok.ipd")
+    assert (stats.count, stats.duration_p50_ms, stats.duration_p95_ms, stats.duration_max_ms) == (20, 100, 190, 200)
