@@ -43,7 +43,7 @@ SELECT md5(i::text)::uuid::text, 'ext-' || lpad(i::text, 9, '0'), 'bench/p' || (
 FROM generate_series(%(first)s, %(last)s) AS i,
   LATERAL (SELECT CASE WHEN i %% 100 < 85 THEN 'FINISHED' WHEN i %% 100 < 98 THEN 'FAILED'
                        ELSE 'TERMINATED' END AS state) s,
-  LATERAL (SELECT 100 + (i * 7919) %% 59900 AS ms) d,
+  LATERAL (SELECT 100 + (i::bigint * 7919) %% 59900 AS ms) d,
   LATERAL (SELECT (now() AT TIME ZONE 'UTC') - make_interval(secs => (i::float8 * %(days)s * {DAY_S}) / %(rows)s) AS at) e
 """
 RUN = ('<process xmlns="http://www.infinica.com/process-engine" version="4"><startElement id="s"/>'
