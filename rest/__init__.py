@@ -13,7 +13,7 @@ from flask import Flask, jsonify
 
 from engine.security.authentication import Authenticator
 
-from . import administration, apidocs, errors, lifecycle, openapi, state_queries, watchers
+from . import administration, apidocs, errors, history, lifecycle, openapi, state_queries, watchers
 
 
 def create_rest_app(engine: Any, settings: Any) -> Flask:
@@ -22,7 +22,7 @@ def create_rest_app(engine: Any, settings: Any) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.server.max_request_bytes
     app.extensions["process_engine"] = engine
     app.extensions["authenticator"] = Authenticator(settings.auth.users)
-    for blueprint in (lifecycle.bp, state_queries.bp, watchers.bp, administration.bp):
+    for blueprint in (lifecycle.bp, state_queries.bp, watchers.bp, administration.bp, history.bp):
         app.register_blueprint(blueprint, url_prefix=f"{root}/rest")
     errors.register(app)
     document: dict[str, Any] = {}

@@ -48,12 +48,13 @@ class Body:
     name: str | None = None         # as the spec names it, when that differs from `arg`
     json: str = "string"            # a text body's JSON alternative: string | boolean | strings
     empty: bool = False             # an empty text body is the empty text (not a missing body)
+    records: str = "processes"      # a query body's: what it selects (filled in from the operation's declaration)
 
 
 @dataclass(frozen=True)
 class Answer:
-    kind: str                       # shape | snapshot | optional_snapshot | snapshots | datastore | count | text | none
-    shape: Shape | None = None
+    kind: str                       # shape | list | snapshot | optional_snapshot | snapshots | datastore | count | text
+    shape: Shape | None = None      # | none; a list is one page (`items`) of `total` matches, the shape its wrapper
     description: str = ""
 
 
@@ -117,7 +118,10 @@ def _declared(operation: str, path: str, body: Body | None) -> tuple[Param, ...]
 
 
 def _typed(operation: str, body: Body | None) -> Body | None:
-    """The body with each form field's kind as the operation declares it."""
+    """The body with each form field's kind, or the query's records, as the operation declares them."""
+    if body is not None and body.kind == "query":
+        declared = next(p for p in signature(operation) if p.kind == "query")
+        return replace(body, records=declared.records)
     if body is None or not body.fields:
         return body
     kinds = {p.name: "file" if p.kind == "ipd" else p.kind for p in signature(operation)}
@@ -126,8 +130,8 @@ def _typed(operation: str, body: Body | None) -> Body | None:
 
 # -- bodies -------------------------------------------------------------------------------------------
 # What each kind of answer can be given as, for the Accept header (CONTRACT §2): none at all is any.
-PRODUCES = {kind: (JSON, *XML_TYPES) for kind in ("shape", "snapshot", "optional_snapshot", "snapshots", "datastore",
-                                                  "count")}
+PRODUCES = {kind: (JSON, *XML_TYPES) for kind in ("shape", "list", "snapshot", "optional_snapshot", "snapshots",
+                                                  "datastore", "count")}
 PRODUCES.update(text=(), none=())  # a text-only answer is given as it is, whatever Accept says
 
 
@@ -148,7 +152,7 @@ def read_body(body: Body) -> dict[str, Any]:
         release_body(request)
         return {body.arg: store}
     if body.kind == "query":
-        return {body.arg: query_form.load(raw)}
+        return {body.arg: query_form.load(raw, query_form.LANGUAGES[body.records])}
     if body.kind == "text":
         name = body.name or body.arg
         return {body.arg: json_text_body(raw, name, body.json) if kind == "json" else text_body(request, name, limit)}
@@ -184,15 +188,23 @@ def render(answer: Answer, result: Any, negotiated: Negotiated) -> Response:
             return Response(datastore.dump_xml_document(result, negotiated.simple), mimetype="application/xml")
         return Response(datastore.dump_json_document(result, negotiated.simple), mimetype=JSON)
     if kind == "snapshots":
-        response = shape_response(SNAPSHOTS, result.snapshots, negotiated)
-        response.headers["X-Total-Count"] = str(result.total)
-        if getattr(result, "total_is_lower_bound", False):
-            response.headers["X-Total-Count-Relation"] = "gte"
-        return response
+        return counted(shape_response(SNAPSHOTS, result.snapshots, negotiated), result.total,
+                       result.total_is_lower_bound)
+    if kind == "list":
+        return counted(shape_response(answer.shape, result.items, negotiated), result.total, result.lower_bound)
     if kind == "count":
         return xml_response(count_xml(result)) if negotiated.xml else json_response(count_json(result))
     shape = SNAPSHOT if kind in ("snapshot", "optional_snapshot") else answer.shape
     return shape_response(shape, result, negotiated)
+
+
+def counted(response: Response, total: int, lower_bound: bool) -> Response:
+    """A page of a list with its total (CONTRACT §5): `X-Total-Count`, exact or, past
+    `query.count_limit`, that limit with `X-Total-Count-Relation: gte`."""
+    response.headers["X-Total-Count"] = str(total)
+    if lower_bound:
+        response.headers["X-Total-Count-Relation"] = "gte"
+    return response
 
 
 def shape_response(shape: Shape, result: Any, negotiated: Negotiated, status: int = 200) -> Response:

@@ -23,6 +23,7 @@ from marshmallow import Schema, fields
 from engine.model.states import (AUTO_DISPOSE_NAMES, CONNECTION_STATUSES, DATA_LEVELS, FEATURE_STATES, HEALTH_NAMES,
                            LOG_LEVELS, NODE_SELECTIONS, ONLINE_RULES, SERVICE_STATES, STATE_NAMES)
 from schemas import datastore, docs, query
+from schemas.history import ELEMENT_OUTCOMES, END_STATES, OPERATION_OUTCOMES
 from schemas.results import ERROR, MULTI_ERROR
 from schemas.snapshot import SNAPSHOT, SNAPSHOTS
 
@@ -47,6 +48,8 @@ ENUMS = {
     "ConnectionStatus": CONNECTION_STATUSES, "OnlineRule": ONLINE_RULES, "ServiceState": SERVICE_STATES,
     "FeatureState": FEATURE_STATES, "DataStoreMode": DATASTORE_MODE.choices, "QueryField": query.FIELDS,
     "QueryOperation": query.OPERATIONS, "Status": ("UP", "DOWN"), "TotalCountRelation": ("gte",),
+    **{f"{language.name}Field": language.fields for language in query.LANGUAGES.values() if language.prefix},
+    "EndState": END_STATES, "OperationOutcome": OPERATION_OUTCOMES, "ElementOutcome": ELEMENT_OUTCOMES,
 }
 _SCHEMA_NAMES = {"_Body": "DataStore", "_Content": "StoredContent"}
 # The JSON of a text/plain body, for clients that send only JSON (a JSON string, boolean or list).
@@ -118,8 +121,9 @@ def _components(spec: APISpec) -> None:
         name="MultiErrorResponse"))
     spec.components.schema("DataStoreDocument", schema=Schema.from_dict(
         {"dataStore": fields.Nested(datastore.JSON_BODY_SCHEMA, required=True)}, name="DataStoreJson"))
-    spec.components.schema("QueryDocument", schema=Schema.from_dict(
-        {"query": fields.Nested(query.JSON_SCHEMA, required=True)}, name="QueryJson"))
+    for language in query.LANGUAGES.values():  # QueryDocument, HistoryQueryDocument, OperationLogQueryDocument
+        spec.components.schema(f"{language.name}Document", schema=Schema.from_dict(
+            {"query": fields.Nested(language.json.document, required=True)}, name=f"{language.name}Json"))
     spec.components.schema("CountDocument", {"type": "object", "required": ["count"], "additionalProperties": False,
                                              "properties": {"count": {"type": "integer", "format": "int64",
                                                                       "minimum": 0}}})
@@ -205,19 +209,20 @@ def _body(body: Body, example: docs.Example) -> dict[str, Any]:
                       for f in body.fields}
         content = {"multipart/form-data": {"schema": {"type": "object", "properties": properties}}}
     else:
-        name = "DataStoreDocument" if body.kind == "datastore" else "QueryDocument"
+        language = query.LANGUAGES[body.records]
+        name = "DataStoreDocument" if body.kind == "datastore" else f"{language.name}Document"
         content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}},
                    **{t: {"schema": {"type": "string"}} for t in XML_TYPES}}
         if example.request is not None:
-            content["application/json"]["example"] = _canonical(body.kind, example.request)
+            content["application/json"]["example"] = _canonical(body.kind, example.request, language)
     return {"required": body.required, "description": body.description, "content": content}
 
 
-def _canonical(kind: str, text: str) -> dict[str, Any]:
+def _canonical(kind: str, text: str, language: query.Language = query.PROCESSES) -> dict[str, Any]:
     """An example body read and written again by the marshallers the service uses: the form the document
     describes (every repeatable an array), and one the service is known to take."""
     if kind == "query":
-        return query.dump_json(query.load(text))
+        return query.dump_json(query.load(text, language))
     return datastore.dump_json(datastore.load(text), simple='"entry"' in text)
 
 
@@ -238,7 +243,7 @@ def _responses(answer: Answer, example: str | None) -> dict[str, Any]:
         if example is not None:
             content["application/json"]["example"] = json.loads(example)
         responses["200"] = {"description": answer.description or "The answer.", "content": content}
-        if answer.kind == "snapshots":
+        if answer.kind in ("snapshots", "list"):
             responses["200"]["headers"] = {
                 "X-Total-Count": {"schema": {"type": "integer"}, "description": "Matches before offset and limit "
                                   "(exact up to query.count_limit, then that limit)."},

@@ -91,7 +91,7 @@ class Param:
         names it, else in the query."""
         where = "path" if f"{{{parameter.name}}}" in path else "query"
         return cls(parameter.name, parameter.kind, where, parameter.many, parameter.required or where == "path",
-                   parameter.default, parameter.choices, parameter.description)
+                   parameter.default, parameter.choices, parameter.description, parameter.arg)
 
     def absent(self) -> Any:
         return [] if self.many else self.default

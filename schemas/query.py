@@ -6,19 +6,27 @@ operation takes, one sub node under `not`, at most one node in a query) live in 
 `_query`, which both forms go through. Any fault raises `InvalidQuery` naming the part: "line L, column C:
 ..." for XML, a path such as `query.and.param[1].operation` for JSON. Values stay raw text; the engine
 types them by `value_type` when it compiles the query.
+
+One document, several kinds of record (`Language`): the processes of findExecutions (CONTRACT §5), the
+history's records and its operation log (§12). They share the tree, the sort and the paging, and differ
+in the fields a param or a criterion may name, which each reads against its own list; the processes'
+language is the default everywhere, so what findExecutions refuses stays refused.
 """
 from __future__ import annotations
 
 import json
 import math
 import re
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable
 
 from lxml import etree
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from engine.errors import InvalidQuery, shown
-from engine.model.query import And, Node, Not, Or, Param, Query, QueryField, QueryOperation, SortCriterion
+from engine.model.history import HISTORY_FIELDS, OPERATION_FIELDS
+from engine.model.query import And, Fields, Node, Not, Or, Param, Query, QueryField, QueryOperation, SortCriterion
 from engine.support.safexml import column_of
 from schemas import xsd
 from schemas.documents import is_xml, read_json, read_xml
@@ -40,11 +48,60 @@ _COUNT = re.compile(r"\s*\+?0*([0-9]{1,19})\s*")
 Where = Callable[[str], str]  # names a part of the node being read, for messages
 
 
+@dataclass(frozen=True)
+class Language:
+    """The query document over one kind of record: the fields its params and criteria may name.
+    `prefix` names its types where a contract declares them — in the WSDL `q:{prefix}Query`, its tree
+    and `q:{prefix}Field`, in the OpenAPI document `{prefix}Query`, `{prefix}QueryField` and so on; the
+    processes' language has none (`q:Query`, `q:Field`, `QueryField`), as before there were others.
+    `records` says what it selects, for the documentation written from it."""
+
+    prefix: str
+    fields: tuple[str, ...]
+    records: str = "process"
+
+    @property
+    def name(self) -> str:
+        """Its query type's name: Query, HistoryQuery, OperationLogQuery."""
+        return f"{self.prefix}Query"
+
+    def field_type(self, name: str | None = None) -> etree._Element:
+        """Its fields as an `xs:simpleType` enumeration named `name` (default `{prefix}Field`)."""
+        declared = etree.Element(f"{{{xsd.XS}}}simpleType", nsmap={"xs": xsd.XS}, name=name or f"{self.prefix}Field")
+        restriction = etree.SubElement(declared, f"{{{xsd.XS}}}restriction", base="xs:string")
+        for field_name in self.fields:
+            etree.SubElement(restriction, f"{{{xsd.XS}}}enumeration", value=field_name)
+        return declared
+
+    def xml_schema(self) -> etree.XMLSchema:
+        """query.xsd, with this language's fields in place of the processes' (compiled once per thread)."""
+        if self.fields == FIELDS:
+            return xsd.schema("query.xsd")
+        return xsd.variant("query.xsd", self.prefix, lambda: [self.field_type("Field")])
+
+    @cached_property
+    def json(self) -> "_JsonForm":
+        return _json_form(self)
+
+
+def _named(fields: Fields) -> tuple[str, ...]:
+    """Every name the engine reads a field by: its names, then the other names some answer to (`parent`
+    for parentExecutionId)."""
+    return fields.names + tuple(alias for alias, _ in fields.aliases)
+
+
+PROCESSES = Language("", FIELDS)
+HISTORY = Language("History", _named(HISTORY_FIELDS), "history record")
+OPERATION_LOG = Language("OperationLog", _named(OPERATION_FIELDS), "log entry")
+LANGUAGES = {"processes": PROCESSES, "history": HISTORY, "operations": OPERATION_LOG}  # by `Parameter.records`
+
+
 # ---- rules both forms share ----------------------------------------------------------------------
 
-def _param(field: Any, operation: Any, values: tuple[str, ...], value_type: Any, at: Where) -> Param:
+def _param(field: Any, operation: Any, values: tuple[str, ...], value_type: Any, at: Where,
+           language: Language = PROCESSES) -> Param:
     """A checked Param; the arity rules are here because neither XSD 1.0 nor marshmallow can say them."""
-    _one_of(field, FIELDS, at("field"))
+    _one_of(field, language.fields, at("field"))
     _one_of(operation, OPERATIONS, at("operation"))
     low, high, wanted = ARITY.get(operation, ONE)
     if len(values) < low or (high is not None and len(values) > high):
@@ -80,8 +137,8 @@ def _query(nodes: list[Node], sort: tuple[SortCriterion, ...], offset: Any, limi
     return Query(nodes[0] if nodes else None, sort, 0 if offset is None else _count(offset), limit)
 
 
-def _criterion(field: Any, ascending: Any, at: Where) -> SortCriterion:
-    _one_of(field, FIELDS, at("field"))
+def _criterion(field: Any, ascending: Any, at: Where, language: Language = PROCESSES) -> SortCriterion:
+    _one_of(field, language.fields, at("field"))
     if _flag(ascending) is None:
         raise InvalidQuery(f"{at('ascending')}: {shown(ascending)} is not a boolean")
     return SortCriterion(field, _flag(ascending))
@@ -117,46 +174,49 @@ def _text(value: Any) -> str | None:
 
 # ---- dispatch ------------------------------------------------------------------------------------
 
-def load(data: bytes | str | dict | etree._Element) -> Query:
-    """Read a query document, telling XML from JSON by the document itself, as CONTRACT §2 asks."""
+def load(data: bytes | str | dict | etree._Element, language: Language = PROCESSES) -> Query:
+    """Read a query document, telling XML from JSON by the document itself, as CONTRACT §2 asks; its
+    params and criteria may name the fields of `language`."""
     if isinstance(data, etree._Element):
-        return load_xml(data)
+        return load_xml(data, language=language)
     if isinstance(data, dict):
-        return load_json(data)
+        return load_json(data, language)
     if not isinstance(data, (bytes, str)):
         raise InvalidQuery(f"a query document is XML or JSON, not {type(data).__name__}")
     if is_xml(data):
-        return load_xml(read_xml(data, InvalidQuery), data)
-    return load_json(read_json(data, InvalidQuery))
+        return load_xml(read_xml(data, InvalidQuery), data, language)
+    return load_json(read_json(data, InvalidQuery), language)
 
 
 # ---- XML -----------------------------------------------------------------------------------------
 
-def load_xml(root: etree._Element, source: bytes | str | None = None) -> Query:
+def load_xml(root: etree._Element, source: bytes | str | None = None, language: Language = PROCESSES) -> Query:
     """Read a parsed `query` element; `source`, the text it was parsed from, adds columns to messages."""
     if not isinstance(root, etree._Element) or root.tag != qname(QUERY, "query"):
         raise InvalidQuery(f"{_pos(root, source)}the root element must be query in namespace {QUERY}")
+    compiled = language.xml_schema()
     try:
-        xsd.validate(root, "query.xsd")
+        xsd.validate(root, "query.xsd", compiled)
     except xsd.SchemaViolation as exc:
         element = exc.element if root.getparent() is None else None  # its path is wrong below a root
         where = _pos(element, source) if element is not None else (f"line {exc.line}: " if exc.line else "")
-        raise InvalidQuery(where + _xsd_message(exc.message)) from None
+        raise InvalidQuery(where + _xsd_message(exc.message, language)) from None
     except etree.LxmlError as exc:  # xsd.validate cannot place an error whose path has a prefix
-        log = xsd.schema("query.xsd").error_log
+        log = compiled.error_log
         why = re.sub(r"\{[^}]*\}", "", log[0].message) if len(log) else f"cannot validate the query: {exc}"
-        raise InvalidQuery((f"line {log[0].line}: " if len(log) else "") + _xsd_message(why)) from None
+        raise InvalidQuery((f"line {log[0].line}: " if len(log) else "") + _xsd_message(why, language)) from None
     children = list(root.iterchildren(etree.Element))
-    nodes = [_xml_node(c, source, 1) for c in children if etree.QName(c).localname in KINDS]
+    nodes = [_xml_node(c, source, 1, language) for c in children if etree.QName(c).localname in KINDS]
     sorts = [c for c in children if etree.QName(c).localname == "sort"]
     if len(sorts) > 1:
         raise InvalidQuery(f"{_pos(sorts[1], source)}a query holds at most one sort")
     criteria = sorts[0].iterchildren(etree.Element) if sorts else ()
-    sort = tuple(_criterion(c.get("field"), c.get("ascending", "true"), _xml_at(c, source)) for c in criteria)
+    sort = tuple(_criterion(c.get("field"), c.get("ascending", "true"), _xml_at(c, source), language)
+                 for c in criteria)
     return _query(nodes, sort, root.get("offset"), root.get("limit"), _xml_at(root, source))
 
 
-def _xml_node(element: etree._Element, source: Any, depth: int) -> Node:
+def _xml_node(element: etree._Element, source: Any, depth: int, language: Language) -> Node:
     if depth > MAX_DEPTH:
         raise InvalidQuery(f"{_pos(element, source)}query nodes nest at most {MAX_DEPTH} levels deep")
     kind = etree.QName(element).localname
@@ -166,8 +226,8 @@ def _xml_node(element: etree._Element, source: Any, depth: int) -> Node:
         values = tuple(_xml_value(v, source) for v in items)
         value_type = DEFAULT_TYPE if holder is None else holder.get("type", DEFAULT_TYPE)
         return _param(element.get("field"), element.get("operation"), values, value_type,
-                      _xml_at(element, source))
-    nodes = tuple(_xml_node(c, source, depth + 1) for c in element.iterchildren(etree.Element))
+                      _xml_at(element, source), language)
+    nodes = tuple(_xml_node(c, source, depth + 1, language) for c in element.iterchildren(etree.Element))
     return _junction(kind, nodes, _xml_at(element, source))
 
 
@@ -189,10 +249,10 @@ def _xml_at(element: etree._Element, source: Any) -> Where:
     return lambda part: f"{_pos(element, source)}{name}" + (f" {part}" if part else "")
 
 
-def _xsd_message(message: str) -> str:
+def _xsd_message(message: str, language: Language = PROCESSES) -> str:
     """Say what is allowed in words: xsd.validate strips the set `{...}` from enumeration messages, and
     a client does not know our XSD's type names."""
-    names = OPERATIONS if "attribute 'operation'" in message else FIELDS
+    names = OPERATIONS if "attribute 'operation'" in message else language.fields
     message = re.sub(r"\[facet 'enumeration'\] (.*) is not an element of the set.*$",
                      rf"\1 is not one of {', '.join(names)}", message)
     words = {"Count": COUNT, "xs:boolean": "a boolean (true, false, 1 or 0)"}
@@ -275,51 +335,81 @@ _VALUES = _Strict.from_dict({
                           metadata={"description": "The values' content type, e.g. text/x-timestamp."}),
     "value": _Repeated(_Read(_text, "a string, a finite number or a boolean", metadata=_STRING),
                        load_default=list)}, name="ParamValues")
-_PARAM = _Strict.from_dict({
-    "field": _name(FIELDS), "operation": _name(OPERATIONS),
-    "values": fields.Nested(_VALUES, load_default=lambda: {"type": DEFAULT_TYPE, "value": []})}, name="QueryParam")
-_CRITERION = _Strict.from_dict({
-    "field": _name(FIELDS), "ascending": _Read(_flag, "a boolean", load_default=True, metadata=_BOOLEAN)},
-    name="SortCriterion")
-_SORT = _Strict.from_dict({"criterion": _Repeated(fields.Nested(_CRITERION), load_default=list)}, name="QuerySort")
 _NODES = _Strict.from_dict(_nodes())
-_QUERY = _Strict.from_dict({
-    **_nodes(), "sort": fields.Nested(_SORT, load_default=lambda: {"criterion": []}),
-    "offset": _Read(_count, COUNT, load_default=0, metadata=_COUNT_TYPE),
-    "limit": _Read(_count, COUNT, load_default=None, metadata=_COUNT_TYPE)})
 
 
-def load_json(obj: Any) -> Query:
+@dataclass(frozen=True)
+class _JsonForm:
+    """A language's marshmallow schemas: those that read its JSON form (`param`, `query`), and those that
+    describe it to the OpenAPI document (`document`, with `nodes` and `node`)."""
+
+    param: type[Schema]
+    query: type[Schema]
+    nodes: type[Schema]
+    node: type[Schema]
+    document: type[Schema]
+
+
+def _json_form(language: Language) -> _JsonForm:
+    """The schemas of `language`, named after its prefix (QueryParam, HistoryQueryParam, …): the OpenAPI
+    document holds each language's under names of its own."""
+    prefix = language.prefix
+    param = _Strict.from_dict({
+        "field": _name(language.fields), "operation": _name(OPERATIONS),
+        "values": fields.Nested(_VALUES, load_default=lambda: {"type": DEFAULT_TYPE, "value": []})},
+        name=f"{prefix}QueryParam")
+    criterion = _Strict.from_dict({
+        "field": _name(language.fields),
+        "ascending": _Read(_flag, "a boolean", load_default=True, metadata=_BOOLEAN)}, name=f"{prefix}SortCriterion")
+    sort = _Strict.from_dict({"criterion": _Repeated(fields.Nested(criterion), load_default=list)},
+                             name=f"{prefix}QuerySort")
+    query = _Strict.from_dict({
+        **_nodes(), "sort": fields.Nested(sort, load_default=lambda: {"criterion": []}),
+        "offset": _Read(_count, COUNT, load_default=0, metadata=_COUNT_TYPE),
+        "limit": _Read(_count, COUNT, load_default=None, metadata=_COUNT_TYPE)})
+    described: dict[str, type[Schema]] = {}
+    described["nodes"] = Schema.from_dict(_node_fields(True, described, param), name=f"{prefix}QueryNodes")
+    described["node"] = Schema.from_dict(_node_fields(False, described, param), name=f"{prefix}QueryNode")
+    document = Schema.from_dict({
+        **_node_fields(False, described, param), "sort": fields.Nested(sort),
+        "offset": fields.Integer(load_default=0, metadata={**_COUNT_TYPE, "description": "Matches to skip."}),
+        "limit": fields.Integer(allow_none=True, metadata={
+            **_COUNT_TYPE, "description": "At most this many matches (default and cap: query settings)."}),
+    }, name=language.name)
+    return _JsonForm(param, query, described["nodes"], described["node"], document)
+
+
+def load_json(obj: Any, language: Language = PROCESSES) -> Query:
     """Read the JSON form, already parsed (`json.loads`): `{"query": {...}}`."""
     _check_depth(obj)
     if not isinstance(obj, dict) or list(obj) != ["query"]:
         raise InvalidQuery('a JSON query is an object with the single key "query"')
-    data = _validated(_QUERY, obj["query"], "query")
+    data = _validated(language.json.query, obj["query"], "query")
     sort = tuple(SortCriterion(c["field"], c["ascending"]) for c in data["sort"]["criterion"])
-    return _query(_json_nodes(obj["query"], "query", 1), sort, data["offset"], data["limit"],
+    return _query(_json_nodes(obj["query"], "query", 1, language), sort, data["offset"], data["limit"],
                   lambda part: f"query.{part}" if part else "query")
 
 
-def _json_nodes(body: dict, path: str, depth: int) -> list[Node]:
+def _json_nodes(body: dict, path: str, depth: int, language: Language) -> list[Node]:
     """Sub nodes by key order, then array order: JSON cannot interleave kinds as XML can."""
     nodes = []
     for kind in [k for k in body if k in KINDS]:
         many = isinstance(body[kind], list)
         for i, item in enumerate(body[kind] if many else [body[kind]]):
-            nodes.append(_json_node(kind, item, f"{path}.{kind}" + (f"[{i}]" if many else ""), depth))
+            nodes.append(_json_node(kind, item, f"{path}.{kind}" + (f"[{i}]" if many else ""), depth, language))
     return nodes
 
 
-def _json_node(kind: str, body: Any, path: str, depth: int) -> Node:
+def _json_node(kind: str, body: Any, path: str, depth: int, language: Language) -> Node:
     if depth > MAX_DEPTH:
         raise InvalidQuery(f"{path}: query nodes nest at most {MAX_DEPTH} levels deep")
     at: Where = lambda part: f"{path}.{part}" if part else path  # noqa: E731
     if kind == "param":
-        data = _validated(_PARAM, body, path)
+        data = _validated(language.json.param, body, path)
         values = data["values"]
-        return _param(data["field"], data["operation"], tuple(values["value"]), values["type"], at)
+        return _param(data["field"], data["operation"], tuple(values["value"]), values["type"], at, language)
     _validated(_NODES, body, path)
-    return _junction(kind, tuple(_json_nodes(body, path, depth + 1)), at)
+    return _junction(kind, tuple(_json_nodes(body, path, depth + 1, language)), at)
 
 
 def _validated(schema: type[Schema], body: Any, path: str) -> dict:
@@ -383,23 +473,17 @@ def _json_dump(node: Node) -> dict:
 # these say what each node holds as `dump_json` writes it: one node (a query's, a not's) as an object with
 # one key, the sub nodes of and/or as arrays by kind.
 
-def _node_fields(many: bool) -> dict[str, fields.Field]:
-    """One node (set one key: a query's, a not's), or the sub nodes of an and/or (arrays by kind)."""
+def _node_fields(many: bool, described: dict[str, Any], param: type[Schema]) -> dict[str, fields.Field]:
+    """One node (set one key: a query's, a not's), or the sub nodes of an and/or (arrays by kind);
+    `described` holds the language's `nodes` and `node` schemas once they are made."""
     def holding(schema: Any, what: str) -> fields.Field:
         nested = fields.Nested(schema)
         return fields.List(nested, metadata={"description": what}) if many else \
             fields.Nested(schema, metadata={"description": what})
-    return {"and": holding(lambda: QUERY_NODES, "Sub nodes that must all hold."),
-            "or": holding(lambda: QUERY_NODES, "Sub nodes of which one must hold."),
-            "not": holding(lambda: QUERY_NODE, "One node that must not hold."),
-            "param": holding(_PARAM, "A condition on a field.")}
+    return {"and": holding(lambda: described["nodes"], "Sub nodes that must all hold."),
+            "or": holding(lambda: described["nodes"], "Sub nodes of which one must hold."),
+            "not": holding(lambda: described["node"], "One node that must not hold."),
+            "param": holding(param, "A condition on a field.")}
 
 
-QUERY_NODES = Schema.from_dict(_node_fields(True), name="QueryNodes")
-QUERY_NODE = Schema.from_dict(_node_fields(False), name="QueryNode")
-JSON_SCHEMA = Schema.from_dict({
-    **_node_fields(False), "sort": fields.Nested(_SORT),
-    "offset": fields.Integer(load_default=0, metadata={**_COUNT_TYPE, "description": "Matches to skip."}),
-    "limit": fields.Integer(allow_none=True, metadata={
-        **_COUNT_TYPE, "description": "At most this many matches (default and cap: query settings)."}),
-}, name="Query")
+QUERY_NODES, QUERY_NODE, JSON_SCHEMA = PROCESSES.json.nodes, PROCESSES.json.node, PROCESSES.json.document

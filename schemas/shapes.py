@@ -25,7 +25,7 @@ _DEFERRED = "pe-deferred-markup"
 _DEFERRED_MARK = re.compile(rb"<\?pe-deferred-markup (\d+)\?>")
 _DEFERRED_JSON_TOKEN = f"pe-deferred-{secrets.token_hex(16)}-"
 _DEFERRED_JSON = re.compile(b'"' + re.escape(_DEFERRED_JSON_TOKEN.encode()) + rb'(\d+)"')
-STRING, INT, BOOL, TIME = "string", "int", "bool", "timestamp"
+STRING, INT, FLOAT, BOOL, TIME = "string", "int", "float", "bool", "timestamp"
 
 
 def tag(name: str) -> str:
@@ -208,7 +208,7 @@ class Shape:
 
 
 _FIELDS: dict[str, Callable[..., fields.Field]] = {
-    STRING: fields.String, INT: fields.Integer, BOOL: fields.Boolean,
+    STRING: fields.String, INT: fields.Integer, FLOAT: fields.Float, BOOL: fields.Boolean,
     TIME: lambda **kw: fields.String(metadata={"format": "date-time"}, **kw),
 }
 

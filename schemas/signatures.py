@@ -31,6 +31,8 @@ class Parameter:
     enum: str | None = None           # the WSDL's name for the choices' type, where stubs get an enum
     description: str = ""             # where the operation's documentation (operations.toml) says nothing
     soap_only: bool = False
+    records: str = "processes"        # a query's: what it selects, so which fields it names (schemas.query.LANGUAGES)
+    arg: str | None = None            # the handler's keyword, where snake_case of the name cannot be one (`from`)
 
     def __post_init__(self) -> None:
         assert self.kind in KINDS, self.kind
@@ -43,7 +45,7 @@ class Parameter:
     @property
     def keyword(self) -> str:
         """The handler's keyword for it: the spec's names on the wire, snake_case in Python."""
-        return snake_case(self.name)
+        return self.arg or snake_case(self.name)
 
 
 def snake_case(name: str) -> str:
@@ -90,6 +92,8 @@ SIMPLE = _p("simpleDataStore", "boolean", default=True, soap_only=True,
 SERVICE_ID = _p("serviceId", required=True)
 WATCHER_ID = _p("watcherId", required=True)
 ELEMENT_ID = _p("elementId", required=True, description="Full ID, e.g. root.start")
+HISTORY_QUERY = _p("query", "query", records="history")
+OPERATION_QUERY = _p("query", "query", records="operations")
 
 SIGNATURES: dict[str, tuple[Parameter, ...]] = {
     # -- Lifecycle Management
@@ -167,9 +171,20 @@ SIGNATURES: dict[str, tuple[Parameter, ...]] = {
     "checkSanity": (_p("checks", many=True),),
     "getTelemetryData": (_p("types", many=True),),
     "garbageCollect": (TIMEOUT,),
+    # -- History (CONTRACT §12, beyond the spec)
+    "findHistory": (HISTORY_QUERY, SIMPLE),
+    "countHistory": (HISTORY_QUERY,),
+    "getHistory": (_p("executionId", required=True,
+                      description="The execution ID of the process whose record to read; disposed or not."), SIMPLE),
+    "findOperations": (OPERATION_QUERY,),
+    "getHistoryStatistics": (_p("processUri", description="Only the processes of this definition."),
+                             _p("from", "timestamp", arg="from_time",
+                                description="Only processes that ended at or after this moment (ISO 8601)."),
+                             _p("to", "timestamp", arg="to_time",
+                                description="Only processes that ended before this moment (ISO 8601).")),
 }
 
 
 def signature(operation: str) -> tuple[Parameter, ...]:
-    """The parameters of the operation the spec (or CONTRACT, for REST-only ones) names `operation`."""
+    """The parameters of the operation the spec (or CONTRACT, for REST-only and history ones) names `operation`."""
     return SIGNATURES[operation]

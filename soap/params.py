@@ -56,7 +56,7 @@ def parsed(parameter: Parameter, value: Any) -> Any:
     if kind == "datastore":
         return data_store(name, value, parameter.required)
     if kind == "query":
-        return read_query(name, value, parameter.required)
+        return read_query(name, value, parameter.required, parameter.records)
     return stream(value) if kind == "ipd" else value
 
 
@@ -188,8 +188,10 @@ def data_store(name: str, element: etree._Element | None, required: bool = False
         raise InvalidDataStore(f"{name}: {exc.message}") from None
 
 
-def read_query(name: str, element: etree._Element | None, required: bool = True) -> Query | None:
-    """The query a parameter holds; None when it holds none and need not (CONTRACT §5: every process)."""
+def read_query(name: str, element: etree._Element | None, required: bool = True,
+               records: str = "processes") -> Query | None:
+    """The query a parameter holds, naming the fields of the `records` it selects (schemas.query.LANGUAGES);
+    None when it holds none and need not (CONTRACT §5: every process, every record)."""
     document = _document(name, element, QueryDocument)
     if isinstance(document, etree._Element):
         document = _untyped(document, QueryDocument)
@@ -198,6 +200,6 @@ def read_query(name: str, element: etree._Element | None, required: bool = True)
             return None
         raise InvalidParameter(name, "is required")
     try:
-        return query_form.load(document)
+        return query_form.load(document, query_form.LANGUAGES[records])
     except InvalidQuery as exc:
         raise InvalidQuery(f"{name}: {exc.message}") from None

@@ -97,7 +97,19 @@ class StoreDocument(Document):
 
 
 class QueryDocument(Document):
+    """A query over processes (CONTRACT §5); its subclasses select other records with fields of their
+    own (§12), each typed in the WSDL as its own tree (`q:HistoryQuery`, …) so stubs get the right fields."""
+
     declared, root = qname(QUERY, "Query"), qname(QUERY, "query")
+    records = "processes"  # the key of its language in schemas.query.LANGUAGES
+
+
+class HistoryQueryDocument(QueryDocument):
+    declared, records = qname(QUERY, "HistoryQuery"), "history"
+
+
+class OperationLogQueryDocument(QueryDocument):
+    declared, records = qname(QUERY, "OperationLogQuery"), "operations"
 
 
 OptionalStore = StoreDocument(min_occurs=0)
@@ -106,6 +118,9 @@ RequiredQuery = QueryDocument(min_occurs=1, nillable=False)
 OptionalQuery = QueryDocument(min_occurs=0)
 _DOCUMENTS = {("datastore", True): RequiredStore, ("datastore", False): OptionalStore,
               ("query", True): RequiredQuery, ("query", False): OptionalQuery}
+# Queries over other records, by (records, required): made once, as the declarations are compared.
+_QUERIES = {(kind.records, required): kind(min_occurs=1, nillable=False) if required else kind(min_occurs=0)
+            for kind in (HistoryQueryDocument, OperationLogQueryDocument) for required in (True, False)}
 
 
 # -- results ------------------------------------------------------------------------------------------
@@ -132,6 +147,8 @@ def wire_type(parameter: Parameter) -> Any:
         return RequiredFlag if parameter.required else FlagTrue if parameter.default is True else Flag
     if kind == "timeout":
         return Timeout if parameter.default == -1 else Number  # a timeout of its own (getWatcher's): a number
+    if kind == "query" and parameter.records != QueryDocument.records:
+        return _QUERIES[parameter.records, parameter.required]
     if kind in ("datastore", "query"):
         return _DOCUMENTS[kind, parameter.required]
     return {"integer": Number, "timestamp": Timestamp, "ipd": Stream}[kind]

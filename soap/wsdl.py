@@ -3,18 +3,20 @@
 pretty-printed, so the published copy in `wsdl/` is a readable, reviewable diff."""
 from __future__ import annotations
 
+import copy
 from importlib import resources
 from typing import Any
 
 from lxml import etree
 from spyne.interface.wsdl import Wsdl11
 
-from schemas import results
+from schemas import history, query, results
 from schemas.namespaces import DATASTORE, PROCESS, QUERY
 from schemas.shape_xsd import XS, results_schema
 
 from .administration import AdministrationService, ClusterService, DiagnosticService, ServiceManagementService
 from .faults import EngineApplication
+from .history import HistoryService
 from .lifecycle import LifecycleService
 from .protocol import EngineSoap
 from .state_queries import StateQueryService
@@ -26,9 +28,10 @@ WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
 XS_SEQUENCE = f"{{{XS}}}sequence"
 RESULT_SHAPES = [results.ATTRIBUTES, results.WATCHER, results.FEATURES, results.MAINTENANCE_LEVEL, results.MODULES,
                  results.NODE_STATE, results.NODE_STATES, results.DEFINITIONS, results.SERVICES,
-                 results.SANITY_REPORT, results.TELEMETRY, results.ERROR]
+                 results.SANITY_REPORT, results.TELEMETRY, results.ERROR, history.PROCESS_HISTORIES,
+                 history.PROCESS_HISTORY, history.OPERATIONS, history.HISTORY_STATISTICS]
 SERVICES = [LifecycleService, StateQueryService, WatcherService, AdministrationService, ServiceManagementService,
-            ClusterService, DiagnosticService]
+            ClusterService, DiagnosticService, HistoryService]
 
 
 def build_application() -> EngineApplication:
@@ -168,7 +171,8 @@ def _inline_schemas(types: etree._Element) -> set[str]:
     result_schema = results_schema(_xsd("snapshot.xsd"), RESULT_SHAPES, {"error": "Error"})  # soap.faults
     for imported in result_schema.iterfind(f"{{{XS}}}import"):
         del imported.attrib["schemaLocation"]  # inline beside it
-    stub_schemas = (_stub_schema("datastore-wsdl.xsd", "datastore.xsd"), _stub_schema("query-wsdl.xsd", "query.xsd"))
+    stub_schemas = (_stub_schema("datastore-wsdl.xsd", "datastore.xsd"),
+                    _query_languages(_stub_schema("query-wsdl.xsd", "query.xsd")))
     for position, schema in enumerate((stub_schemas[0], result_schema, stub_schemas[1])):
         _qualify(schema)
         types.insert(position, schema)
@@ -180,6 +184,32 @@ def _stub_schema(name: str, read_with: str) -> etree._Element:
     schema the service reads the document with (names, enumerations, patterns), so they cannot drift."""
     schema = _xsd(name)
     schema.extend(_xsd(read_with).iterfind(f"{{{XS}}}simpleType"))
+    return schema
+
+
+# The types of query-wsdl.xsd that name a field, directly or through another: each other query language
+# (schemas.query.LANGUAGES) gets its own copies, prefixed (q:HistoryQuery … q:HistoryField).
+_QUERY_TREE = ("Query", "Nodes", "Not", "Param", "Sort", "Criterion")
+
+
+def _query_languages(schema: etree._Element) -> etree._Element:
+    """Beside q:Query, the query tree once more per other kind of record, with its own field enumeration:
+    findHistory's `query` is a q:HistoryQuery, so stubs offer the record's fields, while findExecutions'
+    keep the processes' enumeration (q:Field)."""
+    tree = {t.get("name"): t for t in schema.iterfind(f"{{{XS}}}complexType") if t.get("name") in _QUERY_TREE}
+    for language in query.LANGUAGES.values():
+        if not language.prefix:
+            continue
+        renamed = {f"q:{name}": f"q:{language.prefix}{name}" for name in (*_QUERY_TREE, "Field")}
+        for name in _QUERY_TREE:
+            declared = copy.deepcopy(tree[name])
+            declared.set("name", language.prefix + name)
+            for element in declared.iter(f"{{{XS}}}element", f"{{{XS}}}attribute"):
+                element.set("type", renamed.get(element.get("type"), element.get("type")))
+            for text in declared.iter(f"{{{XS}}}documentation"):
+                text.text = text.text.replace("process", language.records)
+            schema.append(declared)
+        schema.append(language.field_type())
     return schema
 
 

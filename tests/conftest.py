@@ -134,13 +134,14 @@ def repo(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real `process-engine serve` per test module and database (tests/support/server.py), for the REST
-    and SOAP tests: the tests of a module share it, and filter by their own externalIds."""
+    and SOAP tests: the tests of a module share it, and filter by their own externalIds. A module may add
+    settings of its own as TOML in `SERVER_SETTINGS` (the history's tests keep everything: level full)."""
     folder = tmp_path_factory.mktemp("server")
     if request.param == "sqlite":
         url = f"sqlite:///{folder / 'engine.db'}"
     else:
         url = request.getfixturevalue("pg_schemas")()
-    running = start_server(folder, url, SERVICES)
+    running = start_server(folder, url, SERVICES + getattr(request.module, "SERVER_SETTINGS", ""))
     yield running
     running.stop()
 

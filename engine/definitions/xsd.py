@@ -27,6 +27,12 @@ class SchemaViolation(Exception):
         self.message, self.line, self.element = message, line, element
 
 
+def compile_schema(document: etree._ElementTree) -> etree.XMLSchema:
+    """Compile a parsed XSD, one compilation at a time (see above); the caller keeps it per thread."""
+    with _compiling:
+        return etree.XMLSchema(document)
+
+
 def schema(package: str, name: str) -> etree.XMLSchema:
     """The compiled XSD `name` (a path under the package `package`), private to the calling thread."""
     cache = getattr(_local, "schemas", None)

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ..errors import AuthorizationError, EngineError
-from ..model.datastore import DataStore
 from ..model.history import HistoryLevel, Outcome
 from ..support import clock, jsontext
 from ..runtime.history import keeps
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
     from ..runtime.node import ProcessEngine
 
 log = logging.getLogger("process_engine.history")
-# Parameters the log never keeps: secrets, and content (a data store's, a definition's).
+# Parameters the log never keeps: secrets (and content: see _text).
 _UNLOGGED = ("password", "credential", "secret", "token")
 
 
@@ -82,21 +81,32 @@ def _write_alone(pe: "ProcessEngine", row: dict[str, Any]) -> None:
 
 
 def _parameters(bound: dict[str, Any], target: str | None) -> list[list[str]]:
+    """The call's parameters as the wire names them (camelCase) and writes them (true, 5000, ISO 8601):
+    scalars and lists of scalars; content (a data store, a definition, a query) is never kept."""
     kept = []
     for name, value in bound.items():
         if name == target or value is None or any(word in name for word in _UNLOGGED):
             continue
-        if isinstance(value, (DataStore, bytes)):
-            continue  # content, never logged
-        kept.append([name, _text(value)])
+        text = _text(value)
+        if text is not None:
+            kept.append([_camel_case(name), text])
     return kept
 
 
+def _camel_case(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
 def _text(value: Any) -> str | None:
-    if value is None:
-        return None
+    """A scalar as the wire writes it; None for content and anything else that is no scalar."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
     if isinstance(value, datetime):
         return clock.format_timestamp(value)
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return ",".join(sorted(str(v) for v in value)) if isinstance(value, (set, frozenset)) else ",".join(map(str, value))
-    return str(value)
+    if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, (str, int)) for v in value):
+        items = sorted(map(str, value)) if isinstance(value, (set, frozenset)) else [str(v) for v in value]
+        return ",".join(items)
+    return None  # (a DataStore, bytes, a Query: content)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from engine.errors import InvalidQuery
+from engine.model.history import HISTORY_FIELDS, OPERATION_FIELDS
 from engine.model.query import And, Not, Or, Param, Query, QueryField, QueryOperation, SortCriterion
 from engine.support.safexml import parse
 from schemas import query as marshal
@@ -416,3 +417,49 @@ def test_load_xml_and_load_json_refuse_what_is_not_theirs():
         load_xml(etree.Comment("query"))
     with pytest.raises(InvalidQuery):
         load_json("query")
+
+
+# ---- the history's languages (CONTRACT §12): one document, the fields of other records ----------------
+
+@pytest.mark.parametrize("language, names", [
+    (marshal.HISTORY, HISTORY_FIELDS.names + tuple(alias for alias, _ in HISTORY_FIELDS.aliases)),
+    (marshal.OPERATION_LOG, OPERATION_FIELDS.names)], ids=["history", "log"])
+def test_every_field_the_engine_reads_records_by_is_taken_in_both_forms(language, names):
+    """The engine's names and the other names it reads a field by (`parent`), as the engine's tests ask."""
+    tree = And(tuple(Param(name, "isNull") for name in names))
+    sort = tuple(SortCriterion(name, i % 2 == 0) for i, name in enumerate(names))
+    expected = Query(tree, sort, 0, None)
+    assert load(dump_xml(expected), language) == expected
+    assert load(etree.tostring(dump_xml(expected)), language) == expected
+    assert load(json.dumps(dump_json(expected)), language) == expected
+
+
+def test_a_history_query_reads_as_the_engine_tests_ask_it():
+    document = xml("<and>" + param_xml("endState", "equals", "FAILED") + param_xml("durationMs", "greaterThan", "100")
+                   + '</and><sort><criterion field="finishedAt" ascending="false"/></sort>', ' limit="5"')
+    expected = Query(And((Param("endState", "equals", ("FAILED",)), Param("durationMs", "greaterThan", ("100",)))),
+                     (SortCriterion("finishedAt", False),), 0, 5)
+    assert load(document, marshal.HISTORY) == expected
+    assert load({"query": {"and": {"param": [{"field": "endState", "operation": "equals",
+                                              "values": {"value": "FAILED"}},
+                                             {"field": "durationMs", "operation": "greaterThan",
+                                              "values": {"value": 100}}]},
+                           "sort": {"criterion": {"field": "finishedAt", "ascending": "false"}}, "limit": 5}},
+                marshal.HISTORY) == expected
+
+
+@pytest.mark.parametrize("language, field, allowed", [
+    (marshal.PROCESSES, "endState", "executionId, externalId, state, owner"),  # findExecutions refuses as before
+    (marshal.HISTORY, "health", "executionId, externalId, processUri, definitionVersion"),  # a live process's field
+    (marshal.OPERATION_LOG, "endState", "at, user, operation, targetKind"),
+], ids=["processes", "history", "log"])
+def test_each_language_refuses_a_field_of_another_naming_its_own(language, field, allowed):
+    for document, said in ((xml(param_xml(field, "isNull")), f"The value '{field}' is not one of {allowed}"),
+                           (xml(f'<sort><criterion field="{field}"/></sort>'), f"is not one of {allowed}"),
+                           ({"query": {"param": {"field": field, "operation": "isNull"}}},
+                            f"query.param.field: Must be one of: {allowed}"),
+                           ({"query": {"sort": {"criterion": {"field": field}}}},
+                            f"query.sort.criterion.field: Must be one of: {allowed}")):
+        with pytest.raises(InvalidQuery) as caught:
+            load(document, language)
+        assert said in str(caught.value), (document, str(caught.value))

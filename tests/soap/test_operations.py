@@ -9,6 +9,7 @@ import pytest
 
 from schemas.signatures import Parameter, signature, snake_case
 from soap.administration import AdministrationService, ClusterService, DiagnosticService, ServiceManagementService
+from soap.history import HistoryService
 from soap.lifecycle import LifecycleService
 from soap.params import parsed
 from soap.state_queries import StateQueryService
@@ -17,7 +18,7 @@ from soap.watchers import WatcherService
 from engine.errors import InvalidParameter
 
 SERVICES = (AdministrationService, ServiceManagementService, ClusterService, DiagnosticService, LifecycleService,
-            StateQueryService, WatcherService)
+            StateQueryService, WatcherService, HistoryService)
 
 
 def test_every_operation_takes_its_declared_parameters_in_the_spec_order_with_their_declared_types():
@@ -35,7 +36,7 @@ def test_every_operation_takes_its_declared_parameters_in_the_spec_order_with_th
             if not any(p.kind is p.VAR_KEYWORD for p in handler.values()):
                 assert named == [p.keyword for p in declared], name
             checked += 1
-    assert checked >= 49
+    assert checked >= 54
 
 
 def test_snake_case_splits_the_words_of_a_wire_name():

@@ -1,6 +1,7 @@
 """The published contract: the served WSDL is the file in wsdl/ (but for its address, which is
 server.public_url's), built once and never from a request's Host header, and it offers every operation
-of the spec under its SOAP name, with deliberate response names and `simpleDataStore` where it belongs."""
+of the spec under its SOAP name, and the history's (CONTRACT §12), with deliberate response names and
+`simpleDataStore` where it belongs."""
 from __future__ import annotations
 
 import os
@@ -21,7 +22,8 @@ from tests.support.soap import GOLDEN, WSDL, XML, XS, envelope, result_schema, w
 from tests.support.strategies import queries
 
 ADDRESS = re.compile(rb'location="[^"]*"')
-STORE_RESULTS = {"processExecutionSnapshot", "processExecutionSnapshots", "dataStore", "processWatcher"}
+STORE_RESULTS = {"processExecutionSnapshot", "processExecutionSnapshots", "dataStore", "processWatcher",
+                 "processHistory", "processHistories"}  # a record holds its end pipeline at history level full
 
 
 def served(server, **headers) -> bytes:
@@ -60,6 +62,8 @@ SPEC_OPERATIONS = frozenset("""
     setInstanceConstants setLogSettings setMaintenanceLevel setOnline setOwner setPermissions startProcess
     startService terminateProcess uncacheProcesses updateCredentials validate version
     waitForNoRunningProcesses waitForProcess""".split())
+# Beyond the spec: the history (CONTRACT §12), in the same WSDL.
+HISTORY_OPERATIONS = frozenset({"findHistory", "countHistory", "getHistory", "findOperations", "getHistoryStatistics"})
 
 
 def wsdl_tree() -> etree._Element:
@@ -70,7 +74,7 @@ def test_every_operation_of_the_spec_is_offered():
     offered = {op.get("name") for op in wsdl_tree().iterfind(f"{{{WSDL}}}portType/{{{WSDL}}}operation")}
     spec = SPEC_OPERATIONS
     assert len(spec) == 49 and spec <= offered, spec - offered
-    assert offered <= spec, offered - spec
+    assert offered - spec == HISTORY_OPERATIONS
 
 
 def test_responses_are_named_and_data_stores_choose_their_form():
@@ -117,6 +121,11 @@ def test_a_strict_reader_loads_the_contract_and_its_answers_fit_it(soap):
     elements[run.tag].validate(run)
     elements[soap.call("getConstants").tag].validate(soap.call("getConstants"))
     elements[soap.call("getNodeState").tag].validate(soap.call("getNodeState"))
+    record = soap.call("getHistory", executionId=run[0].get("executionId"), simpleDataStore=False)
+    elements[record.tag].validate(record)
+    for operation in ("findHistory", "countHistory", "findOperations", "getHistoryStatistics"):
+        answer = soap.call(operation)
+        elements[answer.tag].validate(answer)
 
 
 def test_the_address_is_the_public_url():
@@ -151,7 +160,7 @@ def test_every_operation_is_driven_by_a_test():
 def test_every_operation_declares_the_faults_it_answers(soap):
     """Read by zeep from the served WSDL: stub generators get a typed fault for each operation."""
     operations = soap.client.service._binding._operations
-    assert set(operations) == SPEC_OPERATIONS
+    assert set(operations) == SPEC_OPERATIONS | HISTORY_OPERATIONS
     for name, operation in operations.items():
         assert set(operation.faults) == {"error", "errors"}, name
 
@@ -203,7 +212,9 @@ def test_the_wsdl_is_soap_1_1_only_and_declares_no_namespace_it_does_not_use():
 
 DOCUMENT_PARAMETERS = {("run", "processParams"): "dat:DataStore", ("startProcess", "processParams"): "dat:DataStore",
                        ("setInstanceConstants", "constants"): "dat:DataStore", ("findExecutions", "query"): "q:Query",
-                       ("disposeProcesses", "query"): "q:Query", ("recoverProcesses", "query"): "q:Query"}
+                       ("disposeProcesses", "query"): "q:Query", ("recoverProcesses", "query"): "q:Query",
+                       ("findHistory", "query"): "q:HistoryQuery", ("countHistory", "query"): "q:HistoryQuery",
+                       ("findOperations", "query"): "q:OperationLogQuery"}
 
 
 def test_data_store_and_query_parameters_are_typed_so_stubs_get_classes():
@@ -212,6 +223,29 @@ def test_data_store_and_query_parameters_are_typed_so_stubs_get_classes():
     declared = {(op, e.get("name")): e.get("type") for op in operations for e in types[op].iter(f"{{{XS}}}element")}
     assert {key: declared[key] for key in DOCUMENT_PARAMETERS} == DOCUMENT_PARAMETERS
     assert [key for key, kind in declared.items() if kind in ("xs:anyType", None)] == []
+
+
+def test_each_kind_of_query_offers_stubs_the_fields_of_its_records():
+    """findExecutions' q:Query keeps the processes' fields; the history's queries are the same tree with
+    the fields the engine reads records and the operation log by, so a stub cannot name a field the
+    operation would refuse."""
+    from engine.model.history import HISTORY_FIELDS, OPERATION_FIELDS
+    from engine.model.query import QueryField
+
+    tree = wsdl_tree()
+    enumerations = {t.get("name"): [e.get("value") for e in t.iter(f"{{{XS}}}enumeration")]
+                    for t in tree.iter(f"{{{XS}}}simpleType")}
+    assert enumerations["Field"] == [f.value for f in QueryField]
+    assert enumerations["HistoryField"] == [*HISTORY_FIELDS.names, "duration", "parent", "state"]  # + aliases
+    assert enumerations["OperationLogField"] == list(OPERATION_FIELDS.names)
+    types = {t.get("name"): t for t in tree.iter(f"{{{XS}}}complexType") if t.get("name")}
+    for prefix in ("", "History", "OperationLog"):
+        fields = {a.get("type") for name in ("Param", "Criterion")
+                  for a in types[prefix + name].iter(f"{{{XS}}}attribute") if a.get("name") == "field"}
+        assert fields == {f"q:{prefix}Field"}, prefix
+        children = [(e.get("name"), e.get("type")) for e in types[prefix + "Query"].iter(f"{{{XS}}}element")]
+        assert children == [("and", f"q:{prefix}Nodes"), ("or", f"q:{prefix}Nodes"), ("not", f"q:{prefix}Not"),
+                            ("param", f"q:{prefix}Param"), ("sort", f"q:{prefix}Sort")], prefix
 
 
 def in_stub_order(node):

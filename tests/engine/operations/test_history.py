@@ -51,7 +51,7 @@ def test_a_run_answered_and_disposed_in_its_call_keeps_its_record(history_pe):
     (call,) = record.operations
     assert (call.operation, call.user, call.target_kind, call.target, call.outcome) == \
         ("run", "alice", "execution", done.execution_id, Outcome.OK)
-    assert ("externalId", "order-4711") not in call.parameters and ("external_id", "order-4711") in call.parameters
+    assert ("externalId", "order-4711") in call.parameters and ("processUri", "ok.ipd") in call.parameters
 
 
 def test_a_failure_keeps_its_message_type_and_source(history_pe):
@@ -72,7 +72,7 @@ def test_a_record_outlives_dispose_and_the_terminate_is_in_the_log(history_pe):
     calls = [(c.operation, c.outcome) for c in record.operations]
     assert calls == [("run", Outcome.OK), ("terminateProcess", Outcome.OK), ("disposeProcess", Outcome.OK)]
     terminate = record.operations[1]
-    assert ("kill", "True") in terminate.parameters and ("message", "customer cancelled") in terminate.parameters
+    assert ("kill", "true") in terminate.parameters and ("message", "customer cancelled") in terminate.parameters
 
 
 def test_a_refused_call_is_in_the_log_and_changes_nothing(history_pe):
