@@ -4,14 +4,14 @@ one an ACE let them read) and their own calls in the log."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..errors import InvalidParameter, NotFound
 from ..model.datastore import DataStore
 from ..model.history import (HISTORY_FIELDS, OPERATION_FIELDS, ElementStatistics, ElementVisit, HealthChange,
                              HistoryLevel, HistoryList, OperationEntry, OperationList, Outcome, ProcessHistory,
                              ProcessStatistics)
-from ..model.query import Query, check, order_of, page
+from ..model.query import Fields, Query, check, order_of, page
 from ..runtime.history import keeps
 from ..runtime.node import ProcessEngine
 from ..security.authorization import Principal
@@ -27,14 +27,9 @@ def find_history(pe: ProcessEngine, principal: Principal, query: Query | None = 
     """One page of the records the query matches that the caller may read, with the total before paging
     (exact up to `query.count_limit`, a lower bound past it)."""
     query = query or Query()
-    offset, limit = page(query, pe.settings.query.default_limit, pe.settings.query.max_limit)
-    where = _records_matching(principal, query)
-    order = sql.order(order_of(query.sort, HISTORY_FIELDS), rows.HISTORY_COLUMNS)
-    cap = pe.settings.query.count_limit
-    with pe.db.unit_of_work(write=False) as uow:
-        found = rows.find_records(uow.conn, where, order, offset, limit)
-        counted = rows.count_records(uow.conn, where, up_to=cap)
-    return HistoryList(tuple(_record(row) for row in found), min(counted, cap), counted > cap)
+    found, total, lower_bound = _page(pe, query, _records_matching(principal, query), HISTORY_FIELDS,
+                                      rows.HISTORY_COLUMNS, rows.find_records, rows.count_records)
+    return HistoryList(tuple(_record(row) for row in found), total, lower_bound)
 
 
 def count_history(pe: ProcessEngine, principal: Principal, query: Query | None = None) -> int:
@@ -60,16 +55,12 @@ def get_history(pe: ProcessEngine, principal: Principal, execution_id: str) -> P
 def find_operations(pe: ProcessEngine, principal: Principal, query: Query | None = None) -> OperationList:
     """One page of the operation log the query matches: every call for admins, one's own for others."""
     query = query or Query()
-    offset, limit = page(query, pe.settings.query.default_limit, pe.settings.query.max_limit)
     where = sql.condition(check(query.tree, fields=OPERATION_FIELDS), rows.OPERATION_COLUMNS)
     if not principal.is_admin:
         where = where & (rows.OPERATION_COLUMNS["user"] == principal.name)
-    order = sql.order(order_of(query.sort, OPERATION_FIELDS), rows.OPERATION_COLUMNS)
-    cap = pe.settings.query.count_limit
-    with pe.db.unit_of_work(write=False) as uow:
-        found = rows.find_operations(uow.conn, where, order, offset, limit)
-        counted = rows.count_operations(uow.conn, where, up_to=cap)
-    return OperationList(tuple(_operation(row) for row in found), min(counted, cap), counted > cap)
+    found, total, lower_bound = _page(pe, query, where, OPERATION_FIELDS, rows.OPERATION_COLUMNS,
+                                      rows.find_operations, rows.count_operations)
+    return OperationList(tuple(_operation(row) for row in found), total, lower_bound)
 
 
 def get_history_statistics(pe: ProcessEngine, principal: Principal, process_uri: str | None = None, *,
@@ -101,6 +92,19 @@ def get_history_statistics(pe: ProcessEngine, principal: Principal, process_uri:
 
 
 # -- reading --------------------------------------------------------------------------------------
+def _page(pe: ProcessEngine, query: Query, where: Any, fields: Fields, columns: Any,
+          find: Callable[..., list[Any]], count: Callable[..., int]) -> tuple[list[Any], int, bool]:
+    """The page of rows the query's sort, offset and limit pick, and the total before paging (exact up
+    to `query.count_limit`, a lower bound past it: CONTRACT §5)."""
+    offset, limit = page(query, pe.settings.query.default_limit, pe.settings.query.max_limit)
+    order = sql.order(order_of(query.sort, fields), columns)
+    cap = pe.settings.query.count_limit
+    with pe.db.unit_of_work(write=False) as uow:
+        found = find(uow.conn, where, order, offset, limit)
+        counted = count(uow.conn, where, up_to=cap)
+    return found, min(counted, cap), counted > cap
+
+
 def _records_matching(principal: Principal, query: Query) -> Any:
     order_of(query.sort, HISTORY_FIELDS)  # refused alike by every operation that takes the query
     where = sql.condition(check(query.tree, fields=HISTORY_FIELDS), rows.HISTORY_COLUMNS)

@@ -205,17 +205,10 @@ def elements_ended_between(conn: Connection, process_uri: str, start: datetime |
                            readable_by: ColumnElement | None) -> list[Any]:
     """(element_id, outcome, entered_at, left_at) of the elements passed by the processes of
     `process_uri` that ended in [start, end)."""
-    conditions = [process_history.c.process_uri == process_uri, process_history.c.finished_at.is_not(None)]
-    if start is not None:
-        conditions.append(process_history.c.finished_at >= start)
-    if end is not None:
-        conditions.append(process_history.c.finished_at < end)
-    if readable_by is not None:
-        conditions.append(readable_by)
     joined = history_elements.join(process_history, history_elements.c.execution_id == process_history.c.execution_id)
     return list(conn.execute(select(history_elements.c.element_id, history_elements.c.outcome,
                                     history_elements.c.entered_at, history_elements.c.left_at)
-                             .select_from(joined).where(and_(*conditions))))
+                             .select_from(joined).where(_ended_in(process_uri, start, end, readable_by))))
 
 
 def purge(conn: Connection, before: datetime, batch: int) -> tuple[int, bool]:

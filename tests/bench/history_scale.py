@@ -28,7 +28,7 @@ from engine.runtime import history
 from engine.security.authorization import ANONYMOUS_ADMIN
 from engine.settings import HistorySettings
 from engine.support import clock
-from tests.bench.scale import DAY_S, _dsn, _fresh_schema, _schema_url, drop
+from tests.bench.scale import DAY_S, _dsn, _fresh_schema, _schema_url, drop, vacuum
 
 SCHEMA = "pe_bench_history"
 LOAD = f"""
@@ -67,12 +67,7 @@ def build(rows: int, expired: int, batch: int = 1_000_000) -> str:
             cursor.execute(LOAD.replace("(now() AT TIME ZONE 'UTC')", "(now() AT TIME ZONE 'UTC' - interval '31 days')"),
                            {"first": rows + 1, "last": rows + expired, "rows": expired, "days": 29})
             conn.commit()
-    conn = psycopg2.connect(_dsn(), options=f"-csearch_path={SCHEMA}")
-    try:
-        conn.autocommit = True
-        conn.cursor().execute("VACUUM ANALYZE process_history")
-    finally:
-        conn.close()
+    vacuum(SCHEMA, "process_history")
     return url
 
 

@@ -158,13 +158,19 @@ def build(schema: str, rows: int, application: str, revision: str = "head") -> s
                        "('bench/p.ipd', 'r1', 1, 'bench', 'repository', now(), '') RETURNING id")
         definition = cursor.fetchone()[0]
         cursor.execute(LOAD, {"definition": definition, "rows": rows})
+    vacuum(schema)
+    return url
+
+
+def vacuum(schema: str, table: str = "") -> None:
+    """VACUUM ANALYZE the schema's tables (or one): the planner's statistics and visibility map, as
+    autovacuum would have them on a database in use."""
     conn = psycopg2.connect(_dsn(), options=f"-csearch_path={schema}")
     try:
         conn.autocommit = True
-        conn.cursor().execute("VACUUM ANALYZE")
+        conn.cursor().execute(f"VACUUM ANALYZE {table}")
     finally:
         conn.close()
-    return url
 
 
 def _fresh_schema(schema: str) -> None:

@@ -168,9 +168,10 @@ def test_retention_deletes_exactly_the_expired_rows(history_pe):
                          .values(created_at=long_ago, started_at=long_ago, finished_at=long_ago))
         uow.conn.execute(operation_log.update().where(operation_log.c.target == old.execution_id).values(at=long_ago))
         uow.commit()
-    assert history.purge(history_pe) == 2
+    assert history.purge(history_pe) <= 2  # (the master's own retention round may have come first)
     with pytest.raises(NotFound):
         ops.get_history(history_pe, ADMIN, old.execution_id)
+    assert ops.find_operations(history_pe, ADMIN, Query(Param("target", "equals", (old.execution_id,)))).total == 0
     assert [c.operation for c in ops.get_history(history_pe, ADMIN, new.execution_id).operations] == ["run"]
     assert history.purge(history_pe) == 0
 
