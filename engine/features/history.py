@@ -58,7 +58,8 @@ def audited(operation: str, target_kind: str, target: str | None = None) -> Call
             finally:
                 rows.PENDING.reset(token)
                 if not pending.written:
-                    _write_alone(pe, row)
+                    pending.each = []  # (nothing was changed: the refusal or failure is the call's alone)
+                    _write_alone(pe, pending)
         return call  # type: ignore[return-value]
     return wrap
 
@@ -71,13 +72,22 @@ def created(execution_id: str) -> None:
         pending.row["target"], pending.ready = execution_id, True
 
 
-def _write_alone(pe: "ProcessEngine", row: dict[str, Any]) -> None:
+def acted_on(execution_ids: list[str]) -> None:
+    """The bulk call under way changes these executions (in the transaction about to commit): the log
+    gets a row on each as well, so that each one's history shows the call."""
+    pending = rows.PENDING.get()
+    if pending is not None and not pending.written:
+        pending.each = list(execution_ids)
+
+
+def _write_alone(pe: "ProcessEngine", pending: rows.PendingOperation) -> None:
     try:
         with pe.db.unit_of_work() as uow:
-            rows.add_operations(uow.conn, [row])
+            rows.add_operations(uow.conn, pending.rows())
             uow.commit()
     except EngineError:  # the database is gone: the call's own error (or answer) matters more
-        log.warning("operation log: %s by %s not recorded (database unavailable)", row["operation"], row["user_name"])
+        log.warning("operation log: %s by %s not recorded (database unavailable)", pending.row["operation"],
+                    pending.row["user_name"])
 
 
 def _parameters(bound: dict[str, Any], target: str | None) -> list[list[str]]:

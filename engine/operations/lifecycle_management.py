@@ -6,7 +6,7 @@ from contextlib import ExitStack, nullcontext
 from typing import Iterable
 
 
-from ..features.history import audited, created
+from ..features.history import acted_on, audited, created
 from ..runtime import history
 from ..support import clock
 from ..features import idempotency
@@ -70,6 +70,7 @@ def dispose_processes(pe: ProcessEngine, principal: Principal, query: Query | No
                                    "(nothing was disposed)")
         ids = [r.execution_id for r in records]
         store.mark_disposed(uow.conn, ids, clock.now())
+        acted_on(ids)
         for execution_id in ids:
             uow.after_commit(lambda e=execution_id: pe.notify(e))
         uow.commit()
@@ -148,6 +149,7 @@ def recover_processes(pe: ProcessEngine, principal: Principal, query: Query | No
             require(principal, record, Privilege.EXECUTE)
         for record in records:
             _recover(pe, uow, record, principal, set_online, False)
+        acted_on([r.execution_id for r in records])
         uow.commit()
     ids = tuple(r.execution_id for r in records)
     return ExecutionIds(len(ids), ids if report_execution_ids else None)

@@ -130,6 +130,10 @@ class PendingOperation:
     def __init__(self, row: dict[str, Any], ready: bool = True) -> None:
         self.row, self.written = row, False
         self.ready = ready  # False until the call knows its target (what it creates): written no sooner
+        self.each: list[str] = []  # a bulk call's executions: a row on each too, so each one's history shows it
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [self.row, *({**self.row, "target_kind": "execution", "target": e} for e in self.each)]
 
 
 PENDING: ContextVar[PendingOperation | None] = ContextVar("pending_operation", default=None)
@@ -141,7 +145,7 @@ def flush_pending(conn: Connection) -> PendingOperation | None:
     pending = PENDING.get()
     if pending is None or pending.written or not pending.ready:
         return None
-    add_operations(conn, [pending.row])
+    add_operations(conn, pending.rows())
     return pending
 
 

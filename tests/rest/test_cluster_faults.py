@@ -271,6 +271,14 @@ def test_a_killed_node_loses_nothing(cluster):
     assert_all_computed_once(survivor, external, ids, watch)
     assert settles(survivor.believes_master, 10)
     assert masters(cluster) == [survivor.node_id]
+    for execution_id in victim_ids:  # issue 17: what happened to each is kept, where and by whom
+        answer = survivor.server.request("GET", f"history/processes/{execution_id}")
+        assert answer.status_code == 200, answer.text
+        record = answer.json()["processHistory"]
+        assert record["endState"] == "FINISHED" and set(record["nodes"]["node"]) == {victim.node_id, survivor.node_id}
+        assert [(c["health"], c["node"]) for c in record["healthChanges"]["healthChange"]] == \
+            [("LOST", survivor.node_id), ("OK", survivor.node_id)]
+        assert "recoverProcesses" in [c["operation"] for c in record["operations"]["operation"]]
 
 
 def test_terminated_backends_fail_no_process_and_leave_one_master(cluster):

@@ -286,3 +286,14 @@ def test_statistics_durations_are_nearest_rank_percentiles(history_pe):
         uow.commit()
     (stats,) = ops.get_history_statistics(history_pe, ADMIN, "ok.ipd")
     assert (stats.count, stats.duration_p50_ms, stats.duration_p95_ms, stats.duration_max_ms) == (20, 100, 190, 200)
+
+
+def test_a_bulk_call_shows_in_the_history_of_each_process_it_changed(history_pe):
+    ended = [ops.run(history_pe, ALICE, "fails.ipd", external_id="bulk", auto_dispose="never").execution_id
+             for _ in range(2)]
+    ops.dispose_processes(history_pe, ALICE, where(Param("externalId", "equals", ("bulk",))))
+    for execution_id in ended:
+        assert [c.operation for c in ops.get_history(history_pe, ALICE, execution_id).operations] == \
+            ["run", "disposeProcesses"]
+    (bulk,) = [c for c in ops.find_operations(history_pe, ALICE, Query()).items if c.target_kind == "executions"]
+    assert bulk.operation == "disposeProcesses" and bulk.outcome is Outcome.OK
