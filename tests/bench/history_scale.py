@@ -139,7 +139,7 @@ def _p99(values: list[float]) -> float:
 def _retention(pe: Any, runs: int) -> list[str]:
     quiet = _latencies(pe, runs)
     purged: list[int] = []
-    retention = SimpleNamespace(db=pe.db, settings=SimpleNamespace(history=HistorySettings(ttl_days=30, purge_batch=5000)))
+    retention = SimpleNamespace(db=pe.db, settings=SimpleNamespace(history=HistorySettings(ttl_days=30)))  # its batches
     purging = threading.Thread(target=lambda: purged.append(history.purge(retention, rounds=10_000)))
     purging.start()
     busy = _latencies(pe, runs)
