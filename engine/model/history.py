@@ -23,10 +23,10 @@ class HistoryLevel(str, Enum):
     FULL = "full"          # also the end pipeline
 
     def keeps(self, level: "HistoryLevel") -> bool:
-        return _ORDER.index(self) >= _ORDER.index(level)
+        return RANK[self.value] >= RANK[level.value]
 
 
-_ORDER = [HistoryLevel.NONE, HistoryLevel.INSTANCE, HistoryLevel.ACTIVITY, HistoryLevel.FULL]
+RANK = {level.value: rank for rank, level in enumerate(HistoryLevel)}  # by name: asked at every end and call
 
 
 class EndState(str, Enum):

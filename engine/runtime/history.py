@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..model.history import HistoryLevel
+from ..model.history import RANK, HistoryLevel
 from ..model.states import END_STATES, Privilege
 from ..storage import history as rows
 from ..support import clock, jsontext
@@ -24,12 +24,9 @@ _ENDED = {state.value for state in END_STATES}
 _READING = {Privilege.READ.value, Privilege.ADMIN.value}
 
 
-def level(pe: "ProcessEngine") -> HistoryLevel:
-    return HistoryLevel(pe.settings.history.level)
-
-
 def keeps(pe: "ProcessEngine", wanted: HistoryLevel) -> bool:
-    return level(pe).keeps(wanted)
+    """Whether this node's level keeps `wanted`'s (read by name: no enum built on the hot path)."""
+    return RANK[pe.settings.history.level] >= RANK[wanted.value]
 
 
 def record_row(values: dict[str, Any], full: bool, now: datetime) -> dict[str, Any]:
