@@ -403,7 +403,8 @@ def _handed_over(pe: ProcessEngine, record, known, condition: WaitFor, timeout: 
                  peek: bool, inspect_pipeline: bool) -> Snapshot:
     """Hand an instance committed RUNNING for a thread of its pool to that thread; then answer as
     committed if the caller does not wait (no read: this is what was committed), else as asked."""
-    pe.executor.hand_over(copy.copy(record), known)  # its own copy: the driver changes its record
+    # its own copy: the driver changes its record
+    pe.executor.hand_over(copy.copy(record), known, awaited=timeout != 0)
     if timeout == 0:
         return deliver(pe, record, peek, inspect_pipeline)
     return await_and_deliver(pe, record.execution_id, condition, timeout, peek, inspect_pipeline)

@@ -163,12 +163,14 @@ class Executor:
                 permits.put(None)
             raise
 
-    def hand_over(self, record: InstanceRecord, known: tuple[Any, DataStore] | None = None) -> None:
+    def hand_over(self, record: InstanceRecord, known: tuple[Any, DataStore] | None = None, *,
+                  awaited: bool = False) -> None:
         """Drive on a thread of its pool an instance `taken` and committed RUNNING for this node: no
         claim of its own (a transaction saved on every asynchronous start). On a thread that defers
-        its hand-overs (`defer_hand_overs`), the thread itself drives it once its answer is sent."""
+        its hand-overs (`defer_hand_overs`), the thread itself drives it once its answer is sent —
+        unless that answer waits for it (`awaited`): then a pool thread drives it now."""
         deferred = getattr(_CALLER, "deferred", None)
-        if deferred is not None:
+        if deferred is not None and not awaited:
             deferred.append((record, known))
             return
         try:

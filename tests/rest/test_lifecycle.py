@@ -634,6 +634,19 @@ def test_an_offline_process_waits_until_set_online(server):
     assert snap(call(server, "GET", f"{path}/wait", 200, params={"peek": "true"}))["state"] == "FINISHED"
 
 
+@pytest.mark.parametrize("start", ["run", "startProcess"])
+def test_a_start_that_waits_for_its_end_and_online_state_is_answered_at_its_end(server, start):
+    # Not only an end settles it, so a pool thread drives it; under gunicorn the request thread drives
+    # what it hands over only after its answer, which must not be what it is waiting for.
+    wait = {"states": "FINISHED", "waitOnline": "true", "timeout": "5000", "peek": "true"}
+    if start == "run":
+        ended = snap(run(server, "done.ipd", **wait))
+    else:
+        created = snap(instantiate(server, processUri="done.ipd", autoDispose="never"))
+        ended = snap(call(server, "POST", f"processes/{created['executionId']}/start", 200, params=wait))
+    assert ended["state"] == "FINISHED" and ended["online"] is True
+
+
 def test_set_online_errors(server):
     held = waiting(server)
     path = f"processes/{held['executionId']}/online"

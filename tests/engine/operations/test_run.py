@@ -96,6 +96,16 @@ def test_a_thread_that_defers_its_hand_overs_drives_them_itself_once_asked(pe):
     assert ops.wait_for_process(pe, ADMIN, again.execution_id, timeout=10000).state is ExecutionState.FINISHED
 
 
+def test_a_thread_that_defers_its_hand_overs_never_defers_one_its_answer_waits_for(pe):
+    ops.defer_hand_overs(pe)
+    try:  # waiting for the online state too, the caller does not drive it: a pool thread must, now
+        ended = ops.run(pe, ADMIN, "greeting.ipd", process_params=params(name="Ada"), timeout=5000,
+                        states=["FINISHED"], wait_online=True, inspect_pipeline=True)
+    finally:
+        ops.drive_deferred(pe)
+    assert ended.state is ExecutionState.FINISHED and ended.pipeline.first_text("greeting") == "Hello, Ada!"
+
+
 def test_what_a_thread_deferred_and_never_drove_is_driven_when_it_defers_again(pe):
     ops.defer_hand_overs(pe)
     started = ops.run(pe, ADMIN, "greeting.ipd", process_params=params(name="Ada"), timeout=0, peek=True)
