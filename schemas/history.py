@@ -12,7 +12,7 @@ from __future__ import annotations
 from engine.model.history import EndState, Outcome
 
 from .shapes import FLOAT, INT, TIME, Attr, Child, Shape, texts, wrapper
-from .snapshot import PIPELINE
+from .snapshot import PIPELINE, data_store_child
 
 END_STATES = tuple(s.value for s in EndState)
 OPERATION_OUTCOMES = tuple(o.value for o in Outcome)
@@ -27,8 +27,11 @@ ELEMENT_VISIT = Shape("element", attrs=(
     Attr("id", lambda e: e.id, required=True), Attr("enteredAt", lambda e: e.entered_at, TIME, required=True),
     Attr("leftAt", lambda e: e.left_at, TIME), Attr("node", lambda e: e.node),
     Attr("outcome", lambda e: e.outcome, required=True, choices=ELEMENT_OUTCOMES),
-    Attr("iteration", lambda e: e.iteration, INT)),
-    title="ElementVisit", doc="An element the process passed (level activity): its full ID, when and how.")
+    Attr("iteration", lambda e: e.iteration, INT)), children=(
+    data_store_child("data", lambda e: e.data, "Level full, an assign: its entry as the assign left it, "
+                     "alone in a data store, in the form x-infinica-datastore-mode asks for."),),
+    title="ElementVisit", doc="An element the process passed (level activity): its full ID, when and how; "
+                              "at level full, an assign's entry as it left it.")
 
 OPERATION_PARAMETER = Shape("parameter", attrs=(Attr("name", lambda kv: kv[0], required=True),),
                             text=lambda kv: kv[1], title="OperationParameter")

@@ -1,19 +1,18 @@
 """XSD declarations written from the shapes of `schemas/results.py`, so that the published contract
 (the WSDL's types) describes each result exactly as `Shape.xml` writes it — one declaration, no second
 hand-kept copy to drift. The snapshot family keeps its hand-written `xsd/snapshot.xsd`; a shape that
-holds a snapshot, or a pipeline (a history record at level full), refers to its named type there."""
+holds a snapshot, or a data store (a history record at level full), refers to its named type there."""
 from __future__ import annotations
 
 from lxml import etree
 
 from .namespaces import PROCESS
 from .shapes import BOOL, FLOAT, INT, STRING, TIME, Child, Custom, Shape
-from .snapshot import PIPELINE, SNAPSHOT
+from .snapshot import SNAPSHOT
 
 XS = "http://www.w3.org/2001/XMLSchema"
 _TYPES = {STRING: "xs:string", INT: "xs:long", FLOAT: "xs:double", BOOL: "xs:boolean", TIME: "xs:dateTime"}
 _NAMED = {id(SNAPSHOT): "ProcessExecutionSnapshot"}  # types of snapshot.xsd, referred to by name
-_NAMED_CUSTOM = {id(PIPELINE): "Pipeline"}  # hand-written children whose type snapshot.xsd declares
 
 
 def _xs(parent: etree._Element, local: str, **attrs: str) -> etree._Element:
@@ -48,9 +47,9 @@ def _fill(complex_type: etree._Element, shape: Shape) -> None:
 
 def _child(sequence: etree._Element, child: Child | Custom) -> None:
     if isinstance(child, Custom):
-        if id(child) not in _NAMED_CUSTOM:
+        if child.xsd_type is None:
             raise ValueError(f"{child.name}: a hand-written child needs a hand-written declaration")
-        _xs(sequence, "element", name=child.name, type=_NAMED_CUSTOM[id(child)], minOccurs="0")
+        _xs(sequence, "element", name=child.name, type=child.xsd_type, minOccurs="0")
         return
     occurs = {"minOccurs": "0" if child.many or not child.required else None,
               "maxOccurs": "unbounded" if child.many else None}

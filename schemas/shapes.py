@@ -59,6 +59,7 @@ class Custom:
     schema: Any = None  # a marshmallow field describing the JSON
     markup: Callable[[Any, dict], list[bytes]] | None = None  # the children as UTF-8 markup, in pieces
     json_markup: Callable[[Any, dict], list[bytes]] | None = None  # the JSON value as UTF-8 text, in pieces
+    xsd_type: str | None = None  # the type `xsd/snapshot.xsd` declares for it, for the published contract
 
 
 @dataclass(frozen=True)

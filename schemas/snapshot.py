@@ -3,11 +3,12 @@
 datastore's, and JSON the simple JSON form of that XML (CONTRACT §2)."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from lxml import etree
 from marshmallow import fields
 
+from engine.model.datastore import DataStore
 from engine.model.results import ExecutionIds, Snapshot, ValidationResult
 from engine.model.states import AUTO_DISPOSE_NAMES, HEALTH_NAMES, STATE_NAMES
 
@@ -31,13 +32,20 @@ HEALTH = Shape("health", attrs=(Attr("state", lambda h: h.state.value, required=
 ACE = Shape("ace", attrs=(Attr("name", lambda a: a.name, required=True),),
             children=(Child("privilege", None, lambda a: a.privileges, many=True),))
 PERMISSIONS = wrapper("permissions", ACE)
-PIPELINE = Custom("pipeline", lambda s: s.pipeline,
+
+
+def data_store_child(name: str, read: Callable[[Any], DataStore | None], description: str) -> Custom:
+    """A child holding a data store, in the form the caller asks for (x-infinica-datastore-mode)."""
+    return Custom(name, read,
                   lambda element, store, o: datastore.dump_xml_into(element, store, o.get("simple", True)),
                   lambda store, o: datastore.dump_json_body(store, o.get("simple", True)),
-                  fields.Nested(datastore.JSON_BODY_SCHEMA, metadata={
-                      "description": "The pipeline: a data store in the form x-infinica-datastore-mode asks for."}),
+                  fields.Nested(datastore.JSON_BODY_SCHEMA, metadata={"description": description}),
                   lambda store, o: datastore.xml_markup(store, o.get("simple", True)),
-                  lambda store, o: datastore.json_markup(store, o.get("simple", True)))
+                  lambda store, o: datastore.json_markup(store, o.get("simple", True)), "Pipeline")
+
+
+PIPELINE = data_store_child("pipeline", lambda s: s.pipeline,
+                            "The pipeline: a data store in the form x-infinica-datastore-mode asks for.")
 
 SNAPSHOT = Shape("processExecutionSnapshot", attrs=(
     Attr("autoDispose", lambda s: s.auto_dispose.value, required=True, choices=AUTO_DISPOSE_NAMES),

@@ -20,7 +20,7 @@ class HistoryLevel(str, Enum):
     NONE = "none"          # nothing
     INSTANCE = "instance"  # one record per process, and the operation log
     ACTIVITY = "activity"  # also each element a process passed
-    FULL = "full"          # also the end pipeline
+    FULL = "full"          # also the end pipeline, and the entry each assign left
 
     def keeps(self, level: "HistoryLevel") -> bool:
         return RANK[self.value] >= RANK[level.value]
@@ -63,6 +63,7 @@ class ElementVisit:
     node: str | None
     outcome: str          # completed, failed, caught, terminated
     iteration: int | None = None
+    data: DataStore | None = None  # level `full`, an assign: its entry as it left it
 
 
 @dataclass(frozen=True)

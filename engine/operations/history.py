@@ -130,7 +130,8 @@ def _record(row: Any) -> ProcessHistory:
 
 
 def _element(row: Any) -> ElementVisit:
-    return ElementVisit(row.element_id, row.entered_at, row.left_at, row.node, row.outcome, row.iteration)
+    return ElementVisit(row.element_id, row.entered_at, row.left_at, row.node, row.outcome, row.iteration,
+                        codec.decode_store(row.data) if row.data else None)
 
 
 def _operation(row: Any) -> OperationEntry:

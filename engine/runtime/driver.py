@@ -100,7 +100,7 @@ class Driver:
                   log_settings=codec.loads(record.log_settings, {}), modules=self.pe.modules,
                   load_child=self._load_child)
         if history.keeps(self.pe, HistoryLevel.ACTIVITY):
-            run.trail = []
+            run.trail, run.trail_data = [], history.keeps(self.pe, HistoryLevel.FULL)
         return run
 
     def _claim(self) -> bool:

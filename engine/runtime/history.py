@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model.history import RANK, HistoryLevel
 from ..model.states import END_STATES, Privilege
-from ..storage import history as rows
+from ..storage import codec, history as rows
 from ..support import clock, jsontext
 
 if TYPE_CHECKING:
@@ -80,7 +80,9 @@ def passed(pe: "ProcessEngine", conn: "Connection", execution_id: str, visits: l
     if visits and keeps(pe, HistoryLevel.ACTIVITY):
         now = clock.now()
         rows.add_elements(conn, [{**visit, "execution_id": execution_id, "node": pe.node_id, "recorded_at": now,
-                                  "entered_at": clock.parse_timestamp(visit["entered_at"])} for visit in visits])
+                                  "entered_at": clock.parse_timestamp(visit["entered_at"]),
+                                  "data": codec.encode_store(visit["data"]) if visit["data"] else None}
+                                 for visit in visits])
 
 
 def health_changed(pe: "ProcessEngine", conn: "Connection", values: dict[str, Any], health: str,

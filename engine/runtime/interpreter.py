@@ -67,8 +67,10 @@ class Run:
         self.modules, self.load_child = modules, load_child
         self.current_element: str | None = position.at.element if position.at else None
         self.log_entries: list[tuple[datetime, str, str | None, str]] = []
-        # History level `activity`: the visits closed since the last save (None: not recorded).
+        # History level `activity`: the visits closed since the last save (None: not recorded); level
+        # `full`: with the entry each assign left (`trail_data`).
         self.trail: list[dict[str, Any]] | None = None
+        self.trail_data = False
         self._skip_breakpoint: str | None = None
         self._handlers = _HANDLERS
 
@@ -181,12 +183,12 @@ class Run:
         self.log("error", fault.source, f"{fault.type}: {fault.message}")
         return End(ExecutionState.FAILED, fault.source, fault.message, fault)
 
-    def _advance(self) -> None:
+    def _advance(self, data: DataStore | None = None) -> None:
         frame = self.position.frames[-1]
         if self.trail is not None:
             block = self.definition.block(frame.owner, frame.block)
             if frame.index < len(block):
-                self._leave(block[frame.index].full_id, "completed")
+                self._leave(block[frame.index].full_id, "completed", data)
         frame.index += 1
 
     # -- the element trail (history level `activity`) -------------------------------------------
@@ -195,11 +197,11 @@ class Run:
         self.position.entries += 1
         self.position.entered[element_id] = (clock.format_timestamp(clock.now()), iteration, self.position.entries)
 
-    def _leave(self, element_id: str, outcome: str) -> None:
+    def _leave(self, element_id: str, outcome: str, data: DataStore | None = None) -> None:
         opened = self.position.entered.pop(element_id, None)
         if opened is not None and self.trail is not None:
             self.trail.append({"element_id": element_id, "entered_at": opened[0], "left_at": clock.now(),
-                               "outcome": outcome, "iteration": opened[1], "seq": opened[2]})
+                               "outcome": outcome, "iteration": opened[1], "seq": opened[2], "data": data})
 
     def _leave_inside(self, owner: str, outcome: str, source: str | None = None, source_outcome: str = "") -> None:
         """Close the visits of the elements inside `owner` that are left unfinished ("root": all)."""
@@ -363,7 +365,8 @@ def _assign(run: Run, element: el.Assign) -> None:
         run.pipeline.set(element.name, values)
     if run.log_settings.get("trace"):
         run.log("trace", element.full_id, f"{element.name} = {run.describe_values(values)}")
-    run._advance()
+    # History level `full`: the entry as this assign left it, in a data store of its own.
+    run._advance(DataStore.of({element.name: run.pipeline.get(element.name)}) if run.trail_data else None)
 
 
 def _remove(run: Run, element: el.Remove) -> None:

@@ -354,6 +354,7 @@ class HistoryElement(Base):
     node: Mapped[str | None] = mapped_column(String(255))
     outcome: Mapped[str] = mapped_column(String(16))
     iteration: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[str | None] = mapped_column(Text)                # level `full`: an assign's entry after it
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 

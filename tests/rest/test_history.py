@@ -9,7 +9,8 @@ from datetime import datetime
 import pytest
 
 from tests.support.namespaces import DAT, Q, pe
-from tests.support.rest import MODES, XML, call, error, pipeline_of, run, snap, waiting, xml, xml_error
+from tests.support.rest import (MODES, XML, call, error, pipeline_of, run, snap, store_entries, waiting, xml,
+                                xml_error)
 from tests.support.server import basic, unique
 
 # The module's server keeps everything the history can (each element a process passed, its end pipeline),
@@ -77,6 +78,14 @@ def test_a_record_keeps_the_end_pipeline_in_the_form_asked_for(server, as_xml, s
     headers = {**(XML if as_xml else {}), "x-infinica-datastore-mode": "standard" if standard else "simple"}
     answer = call(server, "GET", f"history/processes/{execution}", 200, headers=headers)
     assert pipeline_of(answer, as_xml, standard, root="processHistory") == {"in": ["Zed"], "out": ["echo Zed"]}
+    # and, level full, the entry the assign left, alone, in the same form
+    if as_xml:
+        start, assign = xml(answer, "processHistory").find(pe("elements"))
+        data = start.find(pe("data")), assign.find(pe("data"))
+    else:
+        start, assign = answer.json()["processHistory"]["elements"]["element"]
+        data = start.get("data"), assign.get("data")
+    assert data[0] is None and store_entries(data[1], standard) == {"out": ["echo Zed"]}
 
 
 def test_a_record_in_xml(server):

@@ -65,6 +65,8 @@ def test_the_end_pipeline_comes_in_the_form_simple_data_store_asks_for(soap, ser
         record = soap.result("getHistory", executionId=execution, simpleDataStore=simple)
         assert entries(record.find(pe("pipeline"))) == {"in": ["Zed"], "out": ["echo Zed"]}
         assert (record.find(pe("pipeline"))[0].tag == dat("entry")) is simple  # else values, then entries
+        assign = record.find(pe("elements"))[1]  # level full: the entry it left, alone, in the same form
+        assert assign.get("id") == "root.a" and entries(assign.find(pe("data"))) == {"out": ["echo Zed"]}
         assert tree(record) == tree(rest_xml(server, f"history/processes/{execution}",
                                              **{"x-infinica-datastore-mode": mode}))
 

@@ -107,21 +107,27 @@ def pipeline_of(answer: requests.Response, as_xml: bool, standard: bool, root: s
     if as_xml:
         element = xml(answer, root)
         snapshot = element.find(pe("processExecutionSnapshot")) if nested else element
-        holder = snapshot.find(pe("pipeline"))
-        if not standard:
-            assert all(child.tag == dat("entry") for child in holder)
-            return {e.get("name"): [v.text for v in e.findall(dat("value"))] for e in holder}
-        assert [child.tag for child in holder] == [dat("values"), dat("entries")]
-        values = {v.get("id"): v.findtext(dat("content")) for v in holder.find(dat("values"))}
-        return {e.get("name"): [values[r.text] for r in e] for e in holder.find(dat("entries"))}
+        return store_entries(snapshot.find(pe("pipeline")), standard)
     body = answer.json()[root]
-    pipeline = (body["processExecutionSnapshot"] if nested else body)["pipeline"]
+    return store_entries((body["processExecutionSnapshot"] if nested else body)["pipeline"], standard)
+
+
+def store_entries(holder: etree._Element | dict, standard: bool) -> dict[str, list[str]]:
+    """A data store held by an answer's element (XML) or value (JSON) as {name: values}, after checking
+    it has the form the mode asks for."""
+    if isinstance(holder, dict):
+        if not standard:
+            assert set(holder) == {"entry"}
+            return {e["name"]: e["value"] for e in holder["entry"]}
+        assert set(holder) == {"values", "entries"}
+        values = {v["id"]: v["content"]["value"][0] for v in holder["values"]["value"]}
+        return {e["name"]: [values[i] for i in e["value"]] for e in holder["entries"]["entry"]}
     if not standard:
-        assert set(pipeline) == {"entry"}
-        return {e["name"]: e["value"] for e in pipeline["entry"]}
-    assert set(pipeline) == {"values", "entries"}
-    values = {v["id"]: v["content"]["value"][0] for v in pipeline["values"]["value"]}
-    return {e["name"]: [values[i] for i in e["value"]] for e in pipeline["entries"]["entry"]}
+        assert all(child.tag == dat("entry") for child in holder)
+        return {e.get("name"): [v.text for v in e.findall(dat("value"))] for e in holder}
+    assert [child.tag for child in holder] == [dat("values"), dat("entries")]
+    values = {v.get("id"): v.findtext(dat("content")) for v in holder.find(dat("values"))}
+    return {e.get("name"): [values[r.text] for r in e] for e in holder.find(dat("entries"))}
 
 
 MODES = [pytest.param(x, st, id=f"{'xml' if x else 'json'}-{'standard' if st else 'simple'}")

@@ -12,6 +12,7 @@ import pytest
 
 from engine import operations as ops
 from engine.errors import AuthorizationError, InvalidQuery, NotFound
+from engine.model.datastore import DataStore, make_value
 from engine.model.history import Outcome
 from engine.model.query import And, Param, Query, SortCriterion
 from engine.model.states import ExecutionState
@@ -21,6 +22,10 @@ from tests.support.common import ROOT, write_definition
 
 ALICE = Principal("alice", frozenset({"clerk"}))
 BOB = Principal("bob", frozenset({"clerk"}))
+
+
+def entry(name: str, text: str) -> DataStore:
+    return DataStore([(name, [make_value("1", "text/plain", text)])])
 
 
 @pytest.fixture
@@ -149,11 +154,30 @@ def test_level_none_keeps_nothing(engine_factory, repo):
     assert ops.find_operations(pe, ADMIN, Query()).total == 0
 
 
-def test_level_full_keeps_the_end_pipeline(engine_factory, repo):
-    write_definition(repo, "ok.ipd", '<assign id="a" name="x">done</assign>')
+def test_level_full_keeps_the_end_pipeline_and_each_assigns_entry_as_it_left_it(engine_factory, repo):
+    write_definition(repo, "full.ipd",
+                     '<assign id="a" name="x">one</assign><assign id="b" name="x" append="true" select="\'two\'"/>'
+                     '<while id="w" test="count($x) &lt; 3"><assign id="n" name="x" append="true" select="$in"/></while>'
+                     '<wait id="hold"/><remove id="r" name="x"/><assign id="c" name="y" select="concat($in, \'!\')"/>')
     pe = engine_factory(repo, history={"level": "full"})
-    done = ops.run(pe, ADMIN, "ok.ipd")
-    assert ops.get_history(pe, ADMIN, done.execution_id).pipeline.first_text("x") == "done"
+    waiting = ops.run(pe, ADMIN, "full.ipd", process_params=entry("in", "three"), states=["WAITING"])
+    ops.start_process(pe, ADMIN, waiting.execution_id, process_params=entry("in", "four"))
+    record = ops.get_history(pe, ADMIN, waiting.execution_id)
+    assert record.pipeline.first_text("y") == "four!" and "x" not in record.pipeline
+    data = [(v.id, v.data and [(name, [value.text for value in values]) for name, values in v.data.entries()])
+            for v in record.elements]
+    assert data == [  # each assign's entry alone, as it left it — across the save at the wait too
+        ("root.start", None), ("root.a", [("x", ["one"])]), ("root.b", [("x", ["one", "two"])]),
+        ("root.w", None), ("root.w.n", [("x", ["one", "two", "three"])]), ("root.hold", None), ("root.r", None),
+        ("root.c", [("y", ["four!"])])]
+
+
+def test_level_activity_keeps_no_entry_data(engine_factory, repo):
+    write_definition(repo, "ok.ipd", '<assign id="a" name="x">done</assign>')
+    pe = engine_factory(repo, history={"level": "activity"})
+    record = ops.get_history(pe, ADMIN, ops.run(pe, ADMIN, "ok.ipd").execution_id)
+    assert [v.id for v in record.elements] == ["root.start", "root.a"] and record.pipeline is None
+    assert all(v.data is None for v in record.elements)
 
 
 def test_retention_deletes_exactly_the_expired_rows(history_pe):

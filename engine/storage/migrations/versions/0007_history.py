@@ -31,6 +31,7 @@ def upgrade() -> None:
     sa.Column('node', sa.String(length=255), nullable=True),
     sa.Column('outcome', sa.String(length=16), nullable=False),
     sa.Column('iteration', sa.Integer(), nullable=True),
+    sa.Column('data', sa.Text(), nullable=True),
     sa.Column('recorded_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_history_elements'))
     )
