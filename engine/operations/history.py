@@ -27,9 +27,11 @@ def find_history(pe: ProcessEngine, principal: Principal, query: Query | None = 
     """One page of the records the query matches that the caller may read, with the total before paging
     (exact up to `query.count_limit`, a lower bound past it)."""
     query = query or Query()
-    found, total, lower_bound = _page(pe, query, _records_matching(principal, query), HISTORY_FIELDS,
-                                      rows.HISTORY_COLUMNS, rows.find_records, rows.count_records)
-    return HistoryList(tuple(_record(row) for row in found), total, lower_bound)
+    with pe.db.unit_of_work(write=False) as uow:
+        found, total, lower_bound = _page(pe, uow.conn, query, _records_matching(principal, query), HISTORY_FIELDS,
+                                          rows.HISTORY_COLUMNS, rows.find_records, rows.count_records)
+        changes = rows.health_changes_of(uow.conn, [row.execution_id for row in found])
+    return HistoryList(tuple(_record(row, changes.get(row.execution_id, ())) for row in found), total, lower_bound)
 
 
 def count_history(pe: ProcessEngine, principal: Principal, query: Query | None = None) -> int:
@@ -47,7 +49,8 @@ def get_history(pe: ProcessEngine, principal: Principal, execution_id: str) -> P
             raise NotFound("history of execution", execution_id)  # (not telling a stranger it exists)
         elements = rows.elements_of(uow.conn, execution_id)
         calls = rows.operations_on(uow.conn, execution_id, OPERATIONS_SHOWN)
-    record = _record(row)
+        changes = rows.health_changes_of(uow.conn, [execution_id]).get(execution_id, ())
+    record = _record(row, changes)
     return ProcessHistory(**{**record.__dict__, "elements": tuple(_element(e) for e in elements),
                              "operations": tuple(_operation(c) for c in calls)})
 
@@ -58,8 +61,9 @@ def find_operations(pe: ProcessEngine, principal: Principal, query: Query | None
     where = sql.condition(check(query.tree, fields=OPERATION_FIELDS), rows.OPERATION_COLUMNS)
     if not principal.is_admin:
         where = where & (rows.OPERATION_COLUMNS["user"] == principal.name)
-    found, total, lower_bound = _page(pe, query, where, OPERATION_FIELDS, rows.OPERATION_COLUMNS,
-                                      rows.find_operations, rows.count_operations)
+    with pe.db.unit_of_work(write=False) as uow:
+        found, total, lower_bound = _page(pe, uow.conn, query, where, OPERATION_FIELDS, rows.OPERATION_COLUMNS,
+                                          rows.find_operations, rows.count_operations)
     return OperationList(tuple(_operation(row) for row in found), total, lower_bound)
 
 
@@ -92,16 +96,15 @@ def get_history_statistics(pe: ProcessEngine, principal: Principal, process_uri:
 
 
 # -- reading --------------------------------------------------------------------------------------
-def _page(pe: ProcessEngine, query: Query, where: Any, fields: Fields, columns: Any,
+def _page(pe: ProcessEngine, conn: Connection, query: Query, where: Any, fields: Fields, columns: Any,
           find: Callable[..., list[Any]], count: Callable[..., int]) -> tuple[list[Any], int, bool]:
     """The page of rows the query's sort, offset and limit pick, and the total before paging (exact up
     to `query.count_limit`, a lower bound past it: CONTRACT §5)."""
     offset, limit = page(query, pe.settings.query.default_limit, pe.settings.query.max_limit)
     order = sql.order(order_of(query.sort, fields), columns)
     cap = pe.settings.query.count_limit
-    with pe.db.unit_of_work(write=False) as uow:
-        found = find(uow.conn, where, order, offset, limit)
-        counted = count(uow.conn, where, up_to=cap)
+    found = find(conn, where, order, offset, limit)
+    counted = count(conn, where, up_to=cap)
     return found, min(counted, cap), counted > cap
 
 
@@ -116,16 +119,19 @@ def _may_read(conn: Connection, principal: Principal, row: Any) -> bool:
         or bool(set(rows.readers_of(conn, row.execution_id)) & set(principal.names))
 
 
-def _record(row: Any) -> ProcessHistory:
-    changes = tuple(HealthChange(parse_timestamp(c["at"]), c["health"], c.get("node"), c.get("message"))
-                    for c in jsontext.loads(row.health_changes))
+def _record(row: Any, changes: Sequence[Any]) -> ProcessHistory:
+    """The record `row` with its health `changes`: its nodes are those that ran it last and those that
+    had run it by each change (a node that lost it, say)."""
+    nodes = dict.fromkeys(n for change in changes for n in jsontext.loads(change.nodes))
+    nodes.update(dict.fromkeys(jsontext.loads(row.nodes)))
     pipeline: DataStore | None = codec.decode_store(row.pipeline) if row.pipeline else None
     return ProcessHistory(
         execution_id=row.execution_id, external_id=row.external_id, process_uri=row.process_uri,
         definition_version=row.definition_version, owner=row.owner, parent_execution_id=row.parent_execution_id,
         created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at,
         duration_ms=row.duration_ms, end_state=row.end_state, message=row.message, exception_type=row.exception_type,
-        exception_source=row.exception_source, nodes=tuple(jsontext.loads(row.nodes)), health_changes=changes,
+        exception_source=row.exception_source, nodes=tuple(nodes),
+        health_changes=tuple(HealthChange(c.at, c.health, c.node, c.message) for c in changes),
         pipeline=pipeline)
 
 

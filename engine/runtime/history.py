@@ -3,7 +3,7 @@
 A process's record is written in the transaction that ends it, from the row that transaction writes,
 so the record is as durable as the end itself; one never written (a `run` that ends disposed in its
 call) has its record written alone before the answer goes out. A health change (LOST, recovered) is
-appended to the record in the transaction that makes it. Every node keeps what its own
+kept beside it, written in the transaction that makes it while the process lives. Every node keeps what its own
 `history.level` says, so a level changes with no migration and no restart of the others.
 """
 from __future__ import annotations
@@ -29,25 +29,25 @@ def keeps(pe: "ProcessEngine", wanted: HistoryLevel) -> bool:
     return RANK[pe.settings.history.level] >= RANK[wanted.value]
 
 
+def _nodes(values: dict[str, Any]) -> list[str]:
+    """The nodes an instance whose row is `values` ran on last (a node that lost it, and its own)."""
+    return [n for n in dict.fromkeys((values.get("previous_node"), values.get("process_engine_id"))) if n]
+
+
 def record_row(values: dict[str, Any], full: bool, now: datetime) -> dict[str, Any]:
-    """The record of an instance whose row (all its columns) is `values`."""
+    """The record of an ended instance whose row (all its columns) is `values`."""
     began = values.get("started_at") or values["created_at"]
-    finished = values.get("finished_at")
+    finished = values.get("finished_at") or now
     report = jsontext.loads(values["exception_report"]) if values.get("exception_report") else None
-    nodes = [n for n in dict.fromkeys((values.get("previous_node"), values.get("process_engine_id"))) if n]
-    ended = values["state"] in _ENDED
     return {
         "execution_id": values["execution_id"], "external_id": values.get("external_id"),
         "process_uri": values["process_uri"], "definition_version": values.get("definition_version"),
         "owner": values["owner"], "parent_execution_id": values.get("parent_execution_id"),
-        "created_at": values["created_at"], "started_at": values.get("started_at"),
-        "finished_at": finished if ended else None,
-        "duration_ms": int((finished - began).total_seconds() * 1000) if ended and finished else None,
-        "end_state": values["state"] if ended else None, "message": values.get("message") if ended else None,
-        "exception_type": report.get("type") if report else None,
-        "exception_source": report.get("source") if report else None,
-        "nodes": jsontext.dumps(nodes), "health_changes": "[]",
-        "pipeline": values.get("pipeline") if full and ended else None, "recorded_at": now,
+        "created_at": values["created_at"], "started_at": values.get("started_at"), "finished_at": finished,
+        "duration_ms": max(0, int((finished - began).total_seconds() * 1000)), "end_state": values["state"],
+        "message": values.get("message"), "exception_type": report.get("type") if report else None,
+        "exception_source": report.get("source") if report else None, "nodes": jsontext.dumps(_nodes(values)),
+        "pipeline": values.get("pipeline") if full else None, "recorded_at": now,
     }
 
 
@@ -59,7 +59,7 @@ def readers(permissions: str | None) -> list[str]:
 
 def ended(pe: "ProcessEngine", conn: "Connection", values: dict[str, Any]) -> None:
     """Record an instance that ends, in the transaction that ends it (`values`: its whole row)."""
-    if keeps(pe, HistoryLevel.INSTANCE):
+    if keeps(pe, HistoryLevel.INSTANCE) and values["state"] in _ENDED:
         rows.put_record(conn, record_row(values, keeps(pe, HistoryLevel.FULL), clock.now()),
                         readers(values.get("permissions")))
 
@@ -87,10 +87,11 @@ def passed(pe: "ProcessEngine", conn: "Connection", execution_id: str, visits: l
 
 def health_changed(pe: "ProcessEngine", conn: "Connection", values: dict[str, Any], health: str,
                    message: str | None = None) -> None:
-    """Note a health change (LOST, recovered, …) in the record, in the transaction that makes it."""
+    """Note a health change (LOST, recovered, …) for the record, in the transaction that makes it, with
+    the nodes that ran the process by then (its record, written at its end, names them too)."""
     if keeps(pe, HistoryLevel.INSTANCE):
-        change = {"at": clock.format_timestamp(clock.now()), "health": health, "node": pe.node_id, "message": message}
-        rows.add_health_change(conn, record_row(values, False, clock.now()), change)
+        rows.add_health_change(conn, {"execution_id": values["execution_id"], "at": clock.now(), "health": health,
+                                      "node": pe.node_id, "message": message, "nodes": jsontext.dumps(_nodes(values))})
 
 
 # -- retention ------------------------------------------------------------------------------------

@@ -7,15 +7,14 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, literal_column, or_, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
-from ..support import jsontext
 from .prepared import Prepared
-from .tables import history_elements, history_readers, operation_log, process_history
+from .tables import history_elements, history_health_changes, history_readers, operation_log, process_history
 
 HISTORY_COLUMNS = {  # the query fields of a process record (engine.model.history: HISTORY fields)
     "executionId": process_history.c.execution_id, "externalId": process_history.c.external_id,
@@ -30,13 +29,10 @@ OPERATION_COLUMNS = {  # the query fields of the operation log
     "targetKind": operation_log.c.target_kind, "target": operation_log.c.target, "outcome": operation_log.c.outcome,
     "node": operation_log.c.node, "id": operation_log.c.id,
 }
-# What an end writes over a record written before (by a health change): all but the health changes it
-# holds (and the nodes, which it adds to).
-_REWRITTEN = tuple(c.name for c in process_history.c if c.name not in ("execution_id", "health_changes"))
 
 
 def _insert_new(dialect: str) -> Any:
-    """INSERT a whole record unless one is there (written before by a health change)."""
+    """INSERT a whole record unless one is there (an end recorded twice keeps the first)."""
     statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(process_history).values(
         {c.name: bindparam(c.name, type_=c.type) for c in process_history.c})
     return statement.on_conflict_do_nothing(index_elements=["execution_id"])
@@ -51,31 +47,27 @@ _ELEMENT = Prepared(lambda _: insert(history_elements).values(
 
 
 def put_record(conn: Connection, values: dict[str, Any], readers: Iterable[str] = ()) -> None:
-    """Write a process's record whole (its end), keeping the health changes and nodes one written
-    before holds."""
+    """Write a process's record whole (its end), and the names that may read it."""
     if _RECORD.execute(conn, values, conn.dialect.name) == 0:
-        before = get_record(conn, values["execution_id"])
-        nodes = list(dict.fromkeys([*jsontext.loads(before.nodes), *jsontext.loads(values["nodes"])]))
-        conn.execute(update(process_history).where(process_history.c.execution_id == values["execution_id"])
-                     .values({**{name: values[name] for name in _REWRITTEN}, "nodes": jsontext.dumps(nodes)}))
+        return
     names = sorted(set(readers))
     if names:
-        conn.execute(delete(history_readers).where(history_readers.c.execution_id == values["execution_id"]))
         conn.execute(insert(history_readers), [{"execution_id": values["execution_id"], "name": n} for n in names])
 
 
-def add_health_change(conn: Connection, values: dict[str, Any], change: dict[str, Any]) -> None:
-    """Append a health change to a process's record, writing the record (as it stands) if it has none."""
-    current = conn.execute(select(process_history.c.health_changes, process_history.c.nodes).where(
-        process_history.c.execution_id == values["execution_id"])).first()
-    changes = (jsontext.loads(current.health_changes) if current else []) + [change]
-    nodes = list(dict.fromkeys([*(jsontext.loads(current.nodes) if current else []), *jsontext.loads(values["nodes"])]))
-    row = {**values, "health_changes": jsontext.dumps(changes), "nodes": jsontext.dumps(nodes)}
-    if current is None:
-        conn.execute(insert(process_history).values(row))
-    else:
-        conn.execute(update(process_history).where(process_history.c.execution_id == values["execution_id"])
-                     .values(health_changes=row["health_changes"], nodes=row["nodes"], recorded_at=values["recorded_at"]))
+def add_health_change(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(insert(history_health_changes).values(row))
+
+
+def health_changes_of(conn: Connection, execution_ids: Sequence[str]) -> dict[str, list[Any]]:
+    """The health changes of these processes, each one's in the order they were made."""
+    found: dict[str, list[Any]] = {}
+    if execution_ids:
+        h = history_health_changes.c
+        for row in conn.execute(select(history_health_changes).where(h.execution_id.in_(list(execution_ids)))
+                                .order_by(h.execution_id, h.id)):
+            found.setdefault(row.execution_id, []).append(row)
+    return found
 
 
 def get_record(conn: Connection, execution_id: str) -> Any:
@@ -96,14 +88,19 @@ def readable(owner: str, names: Iterable[str]) -> ColumnElement:
 
 def find_records(conn: Connection, where: ColumnElement, order: Sequence[ColumnElement], offset: int,
                  limit: int) -> list[Any]:
-    return list(conn.execute(select(process_history).where(where).order_by(*order).offset(offset).limit(limit)))
+    """The page, picked by ID first: an index that holds the filtered and sorted fields (and the ID)
+    picks it alone, and only the page's rows are read — not every match, before the sort."""
+    page = select(process_history.c.execution_id).where(where).order_by(*order).offset(offset).limit(limit)
+    return list(conn.execute(select(process_history).where(
+        process_history.c.execution_id.in_(page.correlate(None).scalar_subquery())).order_by(*order)))
 
 
 def count_records(conn: Connection, where: ColumnElement, up_to: int | None = None) -> int:
-    return _count(conn, select(process_history.c.execution_id).where(where), up_to)
+    return _count(conn, select(literal_column("1")).select_from(process_history).where(where), up_to)
 
 
 def _count(conn: Connection, selected: Any, up_to: int | None) -> int:
+    """How many rows `selected` (which names no column: an index may count alone) gives, `up_to` + 1 at most."""
     if up_to is not None:
         selected = selected.limit(up_to + 1)
     return int(conn.execute(select(func.count()).select_from(selected.subquery())).scalar_one())
@@ -155,7 +152,7 @@ def find_operations(conn: Connection, where: ColumnElement, order: Sequence[Colu
 
 
 def count_operations(conn: Connection, where: ColumnElement, up_to: int | None = None) -> int:
-    return _count(conn, select(operation_log.c.id).where(where), up_to)
+    return _count(conn, select(literal_column("1")).select_from(operation_log).where(where), up_to)
 
 
 def operations_on(conn: Connection, execution_id: str, limit: int) -> list[Any]:
@@ -166,7 +163,7 @@ def operations_on(conn: Connection, execution_id: str, limit: int) -> list[Any]:
 
 def _ended_in(process_uri: str | None, start: datetime | None, end: datetime | None,
               readable_by: ColumnElement | None) -> ColumnElement:
-    conditions = [process_history.c.finished_at.is_not(None)]
+    conditions = []
     if process_uri is not None:
         conditions.append(process_history.c.process_uri == process_uri)
     if start is not None:
@@ -175,7 +172,7 @@ def _ended_in(process_uri: str | None, start: datetime | None, end: datetime | N
         conditions.append(process_history.c.finished_at < end)
     if readable_by is not None:
         conditions.append(readable_by)
-    return and_(*conditions)
+    return and_(true(), *conditions)
 
 
 def end_counts(conn: Connection, process_uri: str | None, start: datetime | None, end: datetime | None,
@@ -192,15 +189,14 @@ def duration_percentiles(conn: Connection, process_uri: str, start: datetime | N
     """The nearest-rank percentiles of the durations of `process_uri`'s `counted` records that ended in
     [start, end): on PostgreSQL in one aggregate, elsewhere the value at each rank."""
     h, where = process_history.c, _ended_in(process_uri, start, end, readable_by)
-    timed = and_(where, h.duration_ms.is_not(None))
     if conn.dialect.name == "postgresql":
         row = conn.execute(select(*(func.percentile_disc(p / 100).within_group(h.duration_ms) for p in percents))
-                           .where(timed)).one()
+                           .where(where)).one()
         return [int(v) if v is not None else None for v in row]
     found = []
     for percent in percents:
         rank = max(1, -(-percent * counted // 100))
-        found.append(conn.execute(select(h.duration_ms).where(timed).order_by(h.duration_ms)
+        found.append(conn.execute(select(h.duration_ms).where(where).order_by(h.duration_ms)
                                   .offset(rank - 1).limit(1)).scalar())
     return found
 
@@ -219,11 +215,9 @@ def purge(conn: Connection, before: datetime, batch: int) -> tuple[int, bool]:
     """Delete up to `batch` of each kind of row from before `before` (records of processes that ended
     then): how many went, and whether there may be more."""
     gone, more = 0, False
-    # A record is written when its process ends; one of a process that never did, when it began.
-    ended_before = or_(process_history.c.finished_at < before,
-                       and_(process_history.c.finished_at.is_(None), process_history.c.created_at < before))
-    for table, key, old in ((process_history, process_history.c.execution_id, ended_before),
+    for table, key, old in ((process_history, process_history.c.execution_id, process_history.c.finished_at < before),
                             (history_elements, history_elements.c.id, history_elements.c.recorded_at < before),
+                            (history_health_changes, history_health_changes.c.id, history_health_changes.c.at < before),
                             (operation_log, operation_log.c.id, operation_log.c.at < before)):
         expired = select(key).where(old).limit(batch)
         if table is process_history:

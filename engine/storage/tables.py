@@ -296,16 +296,25 @@ def _history_index(column: str) -> Index:
 
 
 class ProcessHistoryRecord(Base):
-    """One row per process: written in the transaction that ends it (or changes its health), kept
-    `history.ttl_days` after it was last written, whether or not the process was disposed."""
+    """One row per process that ended: written in the transaction that ends it, kept `history.ttl_days`
+    after that, whether or not the process was disposed. Its end is never empty, so no index needs an
+    `IS NULL` lead for it (`portable.sort_keys`)."""
 
     __tablename__ = "process_history"
-    # Every index is paid for by every process's end: these serve the lookups by ID, externalId and
-    # parent, time windows (retention, statistics) per processUri or in all, and the failures.
+    # Every index is paid for by every process's end. Besides the lookups by ID, externalId and parent,
+    # these serve the shapes operators ask most, at 10M records: all by their end (sorted, paged deep,
+    # a time window, retention); a processUri's by end state and end (its failures; its statistics);
+    # an owner's in a time window; a processUri's slow ones. Each ends with the tie-breakers
+    # (`query.order_of`): a page sorted by its last field comes off it in order, read forwards or
+    # backwards, and any page is picked from it alone (`history.find_records` picks IDs first).
     __table_args__ = (_history_index("external_id"), _history_index("parent_execution_id"),
-                      Index("ix_process_history_finished_at", "finished_at", "execution_id"),
-                      Index("ix_process_history_process_uri_finished_at", "process_uri", "finished_at", "execution_id"),
-                      Index("ix_process_history_end_state_finished_at", "end_state", "finished_at", "execution_id"))
+                      Index("ix_process_history_finished_at", "finished_at", "created_at", "execution_id"),
+                      Index("ix_process_history_process_uri_end_state_finished_at", "process_uri", "end_state",
+                            "finished_at", "created_at", "execution_id"),
+                      Index("ix_process_history_owner_finished_at", "owner", "finished_at", "created_at",
+                            "execution_id"),
+                      Index("ix_process_history_process_uri_duration_ms", "process_uri", "duration_ms", "created_at",
+                            "execution_id"))
 
     execution_id: Mapped[str] = mapped_column(_code_point_text(36), primary_key=True)
     external_id: Mapped[str | None] = mapped_column(_code_point_text(255))
@@ -315,16 +324,31 @@ class ProcessHistoryRecord(Base):
     parent_execution_id: Mapped[str | None] = mapped_column(_code_point_text(36))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
-    end_state: Mapped[str | None] = mapped_column(_code_point_text(16))
+    finished_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    duration_ms: Mapped[int] = mapped_column(BigInteger)
+    end_state: Mapped[str] = mapped_column(_code_point_text(16))
     message: Mapped[str | None] = mapped_column(Text)
     exception_type: Mapped[str | None] = mapped_column(_code_point_text(255))
     exception_source: Mapped[str | None] = mapped_column(Text)
-    nodes: Mapped[str] = mapped_column(Text)                      # JSON list
-    health_changes: Mapped[str] = mapped_column(Text)             # JSON list of {at, health, node, message}
+    nodes: Mapped[str] = mapped_column(Text)                      # JSON list: the nodes that ran it last
     pipeline: Mapped[str | None] = mapped_column(Text)            # level full: the end pipeline (codec)
-    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)    # when last written
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class HistoryHealthChange(Base):
+    """A change of a process's health (LOST, recovered), written in the transaction that makes it —
+    while the process lives, before it has a record; its record shows it, and its nodes."""
+
+    __tablename__ = "history_health_changes"
+    __table_args__ = (Index("ix_history_health_changes_execution_id_id", "execution_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    execution_id: Mapped[str] = mapped_column(_code_point_text(36))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    health: Mapped[str] = mapped_column(String(32))
+    node: Mapped[str | None] = mapped_column(String(255))         # the node that noted it
+    message: Mapped[str | None] = mapped_column(Text)
+    nodes: Mapped[str] = mapped_column(Text)                      # JSON list: the nodes that had run it by then
 
 
 class HistoryReader(Base):
@@ -391,4 +415,5 @@ idempotency_keys = IdempotencyKey.__table__
 process_history = ProcessHistoryRecord.__table__
 history_readers = HistoryReader.__table__
 history_elements = HistoryElement.__table__
+history_health_changes = HistoryHealthChange.__table__
 operation_log = OperationLogEntry.__table__

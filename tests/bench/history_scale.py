@@ -34,12 +34,12 @@ SCHEMA = "pe_bench_history"
 LOAD = f"""
 INSERT INTO process_history (execution_id, external_id, process_uri, definition_version, owner, parent_execution_id,
   created_at, started_at, finished_at, duration_ms, end_state, message, exception_type, exception_source, nodes,
-  health_changes, pipeline, recorded_at)
+  pipeline, recorded_at)
 SELECT md5(i::text)::uuid::text, 'ext-' || lpad(i::text, 9, '0'), 'bench/p' || (i %% 20) || '.ipd', 1,
   'user' || (i %% 200), NULL, e.at - make_interval(secs => d.ms / 1000.0), e.at - make_interval(secs => d.ms / 1000.0),
   e.at, d.ms, s.state, CASE WHEN s.state = 'FAILED' THEN 'it broke' END,
   CASE WHEN s.state = 'FAILED' THEN 'OrderRejected' END, CASE WHEN s.state = 'FAILED' THEN 'root.check' END,
-  '["bench-node"]', '[]', NULL, e.at
+  '["bench-node"]', NULL, e.at
 FROM generate_series(%(first)s, %(last)s) AS i,
   LATERAL (SELECT CASE WHEN i %% 100 < 85 THEN 'FINISHED' WHEN i %% 100 < 98 THEN 'FAILED'
                        ELSE 'TERMINATED' END AS state) s,

@@ -162,6 +162,8 @@ def test_crash_loses_nothing(storage_url, make_settings, engine_factory, tmp_pat
     for execution_id in told["loops"][:10]:
         snap = ops.get_process_snapshot(fresh, ADMIN, execution_id, inspect_pipeline=True)
         assert snap.state is S.RUNNING and snap.health.state is H.LOST
+        with pytest.raises(NotFound):  # issue 17: a record is of an ended process; its health change waits beside
+            ops.get_history(fresh, ADMIN, execution_id)
         saved_i = int(ops.get_process_snapshot(fresh, ADMIN, execution_id, inspect_pipeline=True).pipeline.first_text("i"))
         assert saved_i == int(__import__("engine.storage.codec", fromlist=["x"]).decode_store(saved[execution_id].pipeline).first_text("i"))
         ops.recover_process(fresh, ADMIN, execution_id)
@@ -170,6 +172,8 @@ def test_crash_loses_nothing(storage_url, make_settings, engine_factory, tmp_pat
         record = ops.get_history(fresh, ADMIN, execution_id)  # issue 17: what happened to it, kept
         assert [(c.health, c.node) for c in record.health_changes] == [("LOST", fresh.node_id), ("OK", fresh.node_id)]
         assert record.end_state == "TERMINATED" and set(record.nodes) == {"doomed", fresh.node_id}
+        (listed,) = ops.find_history(fresh, ADMIN, Query(Param("executionId", "equals", (execution_id,)))).items
+        assert (listed.health_changes, listed.nodes) == (record.health_changes, record.nodes)
 
 
 def test_a_run_that_ends_disposed_is_never_written_and_answers_as_a_disposed_one(engine_factory, repo):

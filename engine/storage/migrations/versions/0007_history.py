@@ -1,7 +1,8 @@
 """the history: one record per process, the elements it passed, and the operation log (issue 17)
 
 - `process_history` keeps a process's record after the process is gone, written in the transaction
-  that ends it; `history_readers` the names that may read it besides its owner.
+  that ends it; `history_readers` the names that may read it besides its owner;
+  `history_health_changes` its health changes (LOST, recovered), written while it lives.
 - `history_elements` keeps the elements a process passed (history level `activity`).
 - `operation_log` keeps each state-changing call through either door, refused ones too.
 
@@ -66,24 +67,38 @@ def upgrade() -> None:
     sa.Column('parent_execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('started_at', sa.DateTime(), nullable=True),
-    sa.Column('finished_at', sa.DateTime(), nullable=True),
-    sa.Column('duration_ms', sa.BigInteger(), nullable=True),
-    sa.Column('end_state', sa.String(length=16).with_variant(sa.String(length=16, collation='C'), 'postgresql'), nullable=True),
+    sa.Column('finished_at', sa.DateTime(), nullable=False),
+    sa.Column('duration_ms', sa.BigInteger(), nullable=False),
+    sa.Column('end_state', sa.String(length=16).with_variant(sa.String(length=16, collation='C'), 'postgresql'), nullable=False),
     sa.Column('message', sa.Text(), nullable=True),
     sa.Column('exception_type', sa.String(length=255).with_variant(sa.String(length=255, collation='C'), 'postgresql'), nullable=True),
     sa.Column('exception_source', sa.Text(), nullable=True),
     sa.Column('nodes', sa.Text(), nullable=False),
-    sa.Column('health_changes', sa.Text(), nullable=False),
     sa.Column('pipeline', sa.Text(), nullable=True),
     sa.Column('recorded_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('execution_id', name=op.f('pk_process_history'))
     )
     with op.batch_alter_table('process_history', schema=None) as batch_op:
-        batch_op.create_index('ix_process_history_end_state_finished_at', ['end_state', 'finished_at', 'execution_id'], unique=False)
         batch_op.create_index('ix_process_history_external_id', ['external_id'], unique=False, sqlite_where=sa.text('external_id IS NOT NULL'), postgresql_where=sa.text('external_id IS NOT NULL'))
-        batch_op.create_index('ix_process_history_finished_at', ['finished_at', 'execution_id'], unique=False)
+        batch_op.create_index('ix_process_history_finished_at', ['finished_at', 'created_at', 'execution_id'], unique=False)
+        batch_op.create_index('ix_process_history_owner_finished_at', ['owner', 'finished_at', 'created_at', 'execution_id'], unique=False)
+        batch_op.create_index('ix_process_history_process_uri_duration_ms', ['process_uri', 'duration_ms', 'created_at', 'execution_id'], unique=False)
         batch_op.create_index('ix_process_history_parent_execution_id', ['parent_execution_id'], unique=False, sqlite_where=sa.text('parent_execution_id IS NOT NULL'), postgresql_where=sa.text('parent_execution_id IS NOT NULL'))
-        batch_op.create_index('ix_process_history_process_uri_finished_at', ['process_uri', 'finished_at', 'execution_id'], unique=False)
+        batch_op.create_index('ix_process_history_process_uri_end_state_finished_at', ['process_uri', 'end_state', 'finished_at', 'created_at', 'execution_id'], unique=False)
+
+    op.create_table('history_health_changes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('health', sa.String(length=32), nullable=False),
+    sa.Column('node', sa.String(length=255), nullable=True),
+    sa.Column('message', sa.Text(), nullable=True),
+    sa.Column('nodes', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_history_health_changes'))
+    )
+    with op.batch_alter_table('history_health_changes', schema=None) as batch_op:
+        batch_op.create_index('ix_history_health_changes_execution_id_id', ['execution_id', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_history_health_changes_at'), ['at'], unique=False)
 
     op.create_table('history_readers',
     sa.Column('execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=False),
@@ -101,12 +116,14 @@ def downgrade() -> None:
         batch_op.drop_index('ix_history_readers_name')
 
     op.drop_table('history_readers')
+    op.drop_table('history_health_changes')
     with op.batch_alter_table('process_history', schema=None) as batch_op:
-        batch_op.drop_index('ix_process_history_process_uri_finished_at')
+        batch_op.drop_index('ix_process_history_process_uri_end_state_finished_at')
+        batch_op.drop_index('ix_process_history_process_uri_duration_ms')
+        batch_op.drop_index('ix_process_history_owner_finished_at')
         batch_op.drop_index('ix_process_history_parent_execution_id', sqlite_where=sa.text('parent_execution_id IS NOT NULL'), postgresql_where=sa.text('parent_execution_id IS NOT NULL'))
         batch_op.drop_index('ix_process_history_finished_at')
         batch_op.drop_index('ix_process_history_external_id', sqlite_where=sa.text('external_id IS NOT NULL'), postgresql_where=sa.text('external_id IS NOT NULL'))
-        batch_op.drop_index('ix_process_history_end_state_finished_at')
 
     op.drop_table('process_history')
     with op.batch_alter_table('operation_log', schema=None) as batch_op:
