@@ -8,13 +8,15 @@ kept beside it, written in the transaction that makes it while the process lives
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections import Counter
+from datetime import date, datetime, time as dt_time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..model.history import RANK, HistoryLevel
 from ..model.states import END_STATES, Privilege
 from ..storage import codec, history as rows
 from ..support import clock, jsontext
+from ..support.durations import Histogram, bucket
 
 if TYPE_CHECKING:
     from ..storage.database import Connection
@@ -108,3 +110,60 @@ def purge(pe: "ProcessEngine", rounds: int = 100) -> int:
         if not more:
             break
     return gone
+
+
+# -- days rolled up for statistics ----------------------------------------------------------------
+ROLL_AFTER = timedelta(minutes=10)  # a day is rolled up this long after it closed: ends recorded late count
+
+
+class Tally:
+    """What some ended processes of one processUri add up to: counts by end state, the longest
+    duration, the durations by bucket."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.longest: int | None = None
+        self.durations = Histogram()
+
+    def add(self, end_state: str, duration_ms: int) -> None:
+        self.counts[end_state] += 1
+        self.longest = duration_ms if self.longest is None else max(self.longest, duration_ms)
+        self.durations.counts[bucket(duration_ms)] += 1
+
+    def add_day(self, row: Any) -> None:
+        """Add a rolled-up day (a `history_days` row)."""
+        self.counts.update(jsontext.loads(row.counts))
+        self.longest = row.longest_ms if self.longest is None else max(self.longest, row.longest_ms)
+        self.durations.merge(row.durations)
+
+
+def start_of(day: date) -> datetime:
+    return datetime.combine(day, dt_time.min, timezone.utc)
+
+
+def roll_up(pe: "ProcessEngine", most: int = 1) -> int:
+    """Roll up, oldest first, at most `most` closed days within the retention that are not yet: how many.
+    The master calls it in the background; a day without records gets no row (and costs a look again)."""
+    now = clock.now()
+    first, last = (now - timedelta(days=pe.settings.history.ttl_days)).date(), (now - ROLL_AFTER).date() - timedelta(days=1)
+    with pe.db.unit_of_work(write=False) as uow:
+        done = rows.rolled_days(uow.conn, first, last)
+    rolled, day = 0, first
+    while day <= last and rolled < most:
+        if day not in done and _roll(pe, day, now):
+            rolled += 1
+        day += timedelta(days=1)
+    return rolled
+
+
+def _roll(pe: "ProcessEngine", day: date, now: datetime) -> bool:
+    tallies: dict[str, Tally] = {}
+    with pe.db.unit_of_work() as uow:
+        for uri, end_state, duration_ms in rows.ended_rows(uow.conn, None, start_of(day), start_of(day + timedelta(days=1))):
+            (tallies.get(uri) or tallies.setdefault(uri, Tally())).add(end_state, duration_ms)
+        if tallies:
+            rows.put_days(uow.conn, [{"day": day, "process_uri": uri, "counts": jsontext.dumps(dict(t.counts)),
+                                      "longest_ms": t.longest, "durations": t.durations.dumps(), "rolled_at": now}
+                                     for uri, t in tallies.items()])
+            uow.commit()
+    return bool(tallies)

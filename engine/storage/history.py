@@ -4,7 +4,7 @@ change it records."""
 from __future__ import annotations
 
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import and_, bindparam, delete, exists, func, insert, literal_column, or_, select, true
@@ -14,7 +14,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from .prepared import Prepared
-from .tables import history_elements, history_health_changes, history_readers, operation_log, process_history
+from .tables import (history_days, history_elements, history_health_changes, history_readers, operation_log,
+                     process_history)
+
+_END_STATES = ("FINISHED", "FAILED", "TERMINATED")  # (model.history.EndState)
 
 HISTORY_COLUMNS = {  # the query fields of a process record (engine.model.history: HISTORY fields)
     "executionId": process_history.c.execution_id, "externalId": process_history.c.external_id,
@@ -163,7 +166,9 @@ def operations_on(conn: Connection, execution_id: str, limit: int) -> list[Any]:
 
 def _ended_in(process_uri: str | None, start: datetime | None, end: datetime | None,
               readable_by: ColumnElement | None) -> ColumnElement:
-    conditions = []
+    # Every end state named: the index of (processUri, endState, finishedAt, …) then serves the window
+    # (a range per end state), not only the processUri.
+    conditions = [process_history.c.end_state.in_(_END_STATES)]
     if process_uri is not None:
         conditions.append(process_history.c.process_uri == process_uri)
     if start is not None:
@@ -201,6 +206,31 @@ def duration_percentiles(conn: Connection, process_uri: str, start: datetime | N
     return found
 
 
+def ended_rows(conn: Connection, process_uri: str | None, start: datetime | None, end: datetime | None) -> Any:
+    """(process_uri, end_state, duration_ms) of each record that ended in [start, end)."""
+    h = process_history.c
+    return conn.execute(select(h.process_uri, h.end_state, h.duration_ms).where(_ended_in(process_uri, start, end, None)))
+
+
+def rolled_days(conn: Connection, first: date, last: date) -> set[date]:
+    """The days in [first, last] that are rolled up (`history_days`)."""
+    day = history_days.c.day
+    return set(conn.execute(select(day).where(day >= first, day <= last).distinct()).scalars())
+
+
+def put_days(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write rolled-up days; a day rolled up meanwhile (by a master a moment ago) stays as it is."""
+    conn.execute((pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(history_days)
+                 .on_conflict_do_nothing(), rows)
+
+
+def days_of(conn: Connection, process_uri: str | None, first: date, last: date) -> list[Any]:
+    """The rolled-up days in [first, last], of `process_uri` or of every processUri."""
+    d = history_days.c
+    where = and_(d.day >= first, d.day <= last, *([d.process_uri == process_uri] if process_uri is not None else []))
+    return list(conn.execute(select(history_days).where(where)))
+
+
 def elements_ended_between(conn: Connection, process_uri: str, start: datetime | None, end: datetime | None,
                            readable_by: ColumnElement | None) -> list[Any]:
     """(element_id, outcome, entered_at, left_at) of the elements passed by the processes of
@@ -218,6 +248,8 @@ def purge(conn: Connection, before: datetime, batch: int) -> tuple[int, bool]:
     for table, key, old in ((process_history, process_history.c.execution_id, process_history.c.finished_at < before),
                             (history_elements, history_elements.c.id, history_elements.c.recorded_at < before),
                             (history_health_changes, history_health_changes.c.id, history_health_changes.c.at < before),
+                            # a day goes once all of it is past
+                            (history_days, history_days.c.day, history_days.c.day < before.date()),
                             (operation_log, operation_log.c.id, operation_log.c.at < before)):
         expired = select(key).where(old).limit(batch)
         if table is process_history:

@@ -5,10 +5,10 @@ can read older rows — or knowingly refuse them — on any database.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import (BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text,
+from sqlalchemy import (BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text,
                         TypeDecorator, UniqueConstraint, false, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -335,6 +335,22 @@ class ProcessHistoryRecord(Base):
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class HistoryDay(Base):
+    """What the records of the processes that ended on a UTC day add up to, per processUri: counts by end
+    state, the longest duration and the durations by bucket (`support.durations`). The master rolls up
+    each closed day once; statistics over long windows read these, and the records only at their edges.
+    A day without a row is read from its records."""
+
+    __tablename__ = "history_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    process_uri: Mapped[str] = mapped_column(_code_point_text(1000), primary_key=True)
+    counts: Mapped[str] = mapped_column(Text)                     # JSON {endState: n}
+    longest_ms: Mapped[int] = mapped_column(BigInteger)
+    durations: Mapped[str] = mapped_column(Text)                  # JSON [[bucket, n], …]
+    rolled_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class HistoryHealthChange(Base):
     """A change of a process's health (LOST, recovered), written in the transaction that makes it —
     while the process lives, before it has a record; its record shows it, and its nodes."""
@@ -416,4 +432,5 @@ process_history = ProcessHistoryRecord.__table__
 history_readers = HistoryReader.__table__
 history_elements = HistoryElement.__table__
 history_health_changes = HistoryHealthChange.__table__
+history_days = HistoryDay.__table__
 operation_log = OperationLogEntry.__table__

@@ -24,8 +24,8 @@ from ..records import state_values
 
 log = logging.getLogger(__name__)
 STATISTICS_EVERY_S = 3600.0  # the query planner's statistics (SQLite) follow the data this often
-HISTORY_PURGE_EVERY_S = 60.0  # the master deletes expired history this often, a few batches at a time
-HISTORY_PURGE_ROUNDS = 10
+HISTORY_PURGE_EVERY_S = 60.0  # the master deletes expired history this often, a few batches at a time,
+HISTORY_PURGE_ROUNDS = 10     # and rolls up a closed day for statistics, if one is not yet
 
 
 class Housekeeper:
@@ -104,6 +104,7 @@ class Housekeeper:
                 self.fire_timers()
             if time.monotonic() - self._last_history_purge >= HISTORY_PURGE_EVERY_S:
                 history.purge(self.pe, HISTORY_PURGE_ROUNDS)
+                history.roll_up(self.pe)
                 self._last_history_purge = time.monotonic()
         if self.pe.accepting_work():
             self.pick_up_ready()

@@ -182,7 +182,7 @@ def test_level_activity_keeps_no_entry_data(engine_factory, repo):
 
 def test_retention_deletes_exactly_the_expired_rows(history_pe):
     from engine.runtime import history
-    from engine.storage.tables import operation_log, process_history
+    from engine.storage.tables import history_days, operation_log, process_history
 
     old = ops.run(history_pe, ADMIN, "ok.ipd")
     new = ops.run(history_pe, ADMIN, "ok.ipd")
@@ -191,8 +191,16 @@ def test_retention_deletes_exactly_the_expired_rows(history_pe):
         uow.conn.execute(process_history.update().where(process_history.c.execution_id == old.execution_id)
                          .values(created_at=long_ago, started_at=long_ago, finished_at=long_ago))
         uow.conn.execute(operation_log.update().where(operation_log.c.target == old.execution_id).values(at=long_ago))
+        uow.conn.execute(history_days.insert(), [  # a day rolled up then, and one wholly inside the retention
+            {"day": (long_ago - timedelta(days=1)).date(), "process_uri": "ok.ipd", "counts": "{}", "longest_ms": 0,
+             "durations": "[]", "rolled_at": long_ago},
+            {"day": (long_ago + timedelta(days=1)).date(), "process_uri": "ok.ipd", "counts": "{}", "longest_ms": 0,
+             "durations": "[]", "rolled_at": long_ago}])
         uow.commit()
-    assert history.purge(history_pe) <= 2  # (the master's own retention round may have come first)
+    assert history.purge(history_pe) <= 3  # (the master's own retention round may have come first)
+    with history_pe.db.unit_of_work(write=False) as uow:
+        days = {row.day for row in uow.conn.execute(history_days.select())}  # (the master may have rolled up one)
+    assert (long_ago + timedelta(days=1)).date() in days and (long_ago - timedelta(days=1)).date() not in days
     with pytest.raises(NotFound):
         ops.get_history(history_pe, ADMIN, old.execution_id)
     assert ops.find_operations(history_pe, ADMIN, Query(Param("target", "equals", (old.execution_id,)))).total == 0
@@ -310,6 +318,42 @@ def test_statistics_durations_are_nearest_rank_percentiles(history_pe):
         uow.commit()
     (stats,) = ops.get_history_statistics(history_pe, ADMIN, "ok.ipd")
     assert (stats.count, stats.duration_p50_ms, stats.duration_p95_ms, stats.duration_max_ms) == (20, 100, 190, 200)
+
+
+def test_statistics_over_rolled_up_days_agree_with_the_records(history_pe):
+    from engine.runtime import history
+    from engine.storage.tables import history_days, process_history
+
+    ran = [ops.run(history_pe, ADMIN, "fails.ipd" if i % 4 == 0 else "ok.ipd").execution_id for i in range(40)]
+    now = clock.now()
+    with history_pe.db.unit_of_work() as uow:  # spread over today and the 5 days before, 40 ms to ~40 s long
+        for i, execution_id in enumerate(ran):
+            uow.conn.execute(process_history.update().where(process_history.c.execution_id == execution_id)
+                             .values(finished_at=now - timedelta(days=i % 6, minutes=i), duration_ms=37 * i * i + 40))
+        uow.commit()
+    window = {"from_time": now - timedelta(days=4, hours=12)}  # half a day, then whole days, then today
+    exact = ops.get_history_statistics(history_pe, ADMIN, **window)
+    history.roll_up(history_pe, most=10)  # (the master's own round may roll up one of them first)
+    assert history.roll_up(history_pe, most=10) == 0  # each day once
+    with history_pe.db.unit_of_work(write=False) as uow:  # the 5 days before today (yesterday once ROLL_AFTER old)
+        rolled = {row.day for row in uow.conn.execute(history_days.select())}
+    assert {(now - timedelta(days=d)).date() for d in range(2, 6)} <= rolled <= \
+        {(now - timedelta(days=d)).date() for d in range(1, 6)}
+    summed = ops.get_history_statistics(history_pe, ADMIN, **window)
+    assert [(s.process_uri, s.count, s.by_end_state, s.failure_rate, s.duration_max_ms) for s in summed] == \
+        [(s.process_uri, s.count, s.by_end_state, s.failure_rate, s.duration_max_ms) for s in exact]
+    for rolled, read in zip(summed, exact):  # percentiles from 1 % buckets
+        for approximate, value in ((rolled.duration_p50_ms, read.duration_p50_ms),
+                                   (rolled.duration_p95_ms, read.duration_p95_ms)):
+            assert value * 0.99 <= approximate <= value
+    assert ops.get_history_statistics(history_pe, ADMIN) == ops.get_history_statistics(history_pe, ADMIN, **{
+        "from_time": now - timedelta(days=30)})  # no start: every record, the rolled-up days among them
+    with history_pe.db.unit_of_work() as uow:  # a whole day inside the window is read from its sums alone
+        two_days_ago = history.start_of((now - timedelta(days=2)).date())
+        uow.conn.execute(process_history.delete().where(process_history.c.finished_at >= two_days_ago,
+                                                        process_history.c.finished_at < two_days_ago + timedelta(days=1)))
+        uow.commit()
+    assert [s.count for s in ops.get_history_statistics(history_pe, ADMIN, **window)] == [s.count for s in exact]
 
 
 def test_a_bulk_call_shows_in_the_history_of_each_process_it_changed(history_pe):

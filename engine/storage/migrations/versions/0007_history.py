@@ -2,7 +2,8 @@
 
 - `process_history` keeps a process's record after the process is gone, written in the transaction
   that ends it; `history_readers` the names that may read it besides its owner;
-  `history_health_changes` its health changes (LOST, recovered), written while it lives.
+  `history_health_changes` its health changes (LOST, recovered), written while it lives;
+  `history_days` what each closed day's records add up to, per processUri, for statistics.
 - `history_elements` keeps the elements a process passed (history level `activity`).
 - `operation_log` keeps each state-changing call through either door, refused ones too.
 
@@ -86,6 +87,16 @@ def upgrade() -> None:
         batch_op.create_index('ix_process_history_parent_execution_id', ['parent_execution_id'], unique=False, sqlite_where=sa.text('parent_execution_id IS NOT NULL'), postgresql_where=sa.text('parent_execution_id IS NOT NULL'))
         batch_op.create_index('ix_process_history_process_uri_end_state_finished_at', ['process_uri', 'end_state', 'finished_at', 'created_at', 'execution_id'], unique=False)
 
+    op.create_table('history_days',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('process_uri', sa.String(length=1000).with_variant(sa.String(length=1000, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('counts', sa.Text(), nullable=False),
+    sa.Column('longest_ms', sa.BigInteger(), nullable=False),
+    sa.Column('durations', sa.Text(), nullable=False),
+    sa.Column('rolled_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('day', 'process_uri', name=op.f('pk_history_days'))
+    )
+
     op.create_table('history_health_changes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=False),
@@ -117,6 +128,7 @@ def downgrade() -> None:
 
     op.drop_table('history_readers')
     op.drop_table('history_health_changes')
+    op.drop_table('history_days')
     with op.batch_alter_table('process_history', schema=None) as batch_op:
         batch_op.drop_index('ix_process_history_process_uri_end_state_finished_at')
         batch_op.drop_index('ix_process_history_process_uri_duration_ms')
