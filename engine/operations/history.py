@@ -4,7 +4,7 @@ one an ACE let them read) and their own calls in the log."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from ..errors import InvalidParameter, NotFound
 from ..model.datastore import DataStore
@@ -47,11 +47,11 @@ def get_history(pe: ProcessEngine, principal: Principal, execution_id: str) -> P
         row = rows.get_record(uow.conn, execution_id)
         if row is None or not _may_read(uow.conn, principal, row):
             raise NotFound("history of execution", execution_id)  # (not telling a stranger it exists)
-        elements = rows.elements_of(uow.conn, execution_id)
+        trails = rows.trails_of(uow.conn, execution_id)
         calls = rows.operations_on(uow.conn, execution_id, OPERATIONS_SHOWN)
         changes = rows.health_changes_of(uow.conn, [execution_id]).get(execution_id, ())
     record = _record(row, changes)
-    return ProcessHistory(**{**record.__dict__, "elements": tuple(_element(e) for e in elements),
+    return ProcessHistory(**{**record.__dict__, "elements": _visits(trails),
                              "operations": tuple(_operation(c) for c in calls)})
 
 
@@ -89,10 +89,10 @@ def get_history_statistics(pe: ProcessEngine, principal: Principal, process_uri:
         for uri, counts, p50, p95, longest in (_summed(tallies) if tallies is not None
                                                else _counted(uow.conn, process_uri, start, end, readable)):
             total = sum(counts.values())
-            visits = rows.elements_ended_between(uow.conn, uri, start, end, readable) if per_element else []
+            trails = rows.trails_ended_between(uow.conn, uri, start, end, readable) if per_element else ()
             found.append(ProcessStatistics(uri, total, tuple(sorted(counts.items())),
                                            counts.get("FAILED", 0) / total if total else 0.0, p50, p95, longest,
-                                           _element_statistics(visits)))
+                                           _element_statistics(trails)))
     return tuple(found)
 
 
@@ -188,9 +188,12 @@ def _record(row: Any, changes: Sequence[Any]) -> ProcessHistory:
         pipeline=pipeline)
 
 
-def _element(row: Any) -> ElementVisit:
-    return ElementVisit(row.element_id, row.entered_at, row.left_at, row.node, row.outcome, row.iteration,
-                        codec.decode_store(row.data) if row.data else None)
+def _visits(trails: Sequence[Any]) -> tuple[ElementVisit, ...]:
+    """The elements of a process's trails (a row a save), in the order it entered them."""
+    visits = sorted((visit, trail.node) for trail in trails for visit in jsontext.loads(trail.visits))
+    return tuple(ElementVisit(element_id, parse_timestamp(entered), parse_timestamp(left), node, outcome, iteration,
+                              codec.decode_store(data) if data else None)
+                 for (_, element_id, entered, left, outcome, iteration, data), node in visits)
 
 
 def _operation(row: Any) -> OperationEntry:
@@ -207,15 +210,17 @@ def _moment(value: datetime | str | None, name: str) -> datetime | None:
         raise InvalidParameter(name, f"{value!r} is not an ISO 8601 timestamp") from None
 
 
-def _element_statistics(visits: list[Any]) -> tuple[ElementStatistics, ...]:
+def _element_statistics(trails: Iterable[str]) -> tuple[ElementStatistics, ...]:
+    """Per element, from the processes' trails (their `visits`): how often passed and failed, durations."""
     by_element: dict[str, list[Any]] = {}
-    for visit in visits:
-        by_element.setdefault(visit.element_id, []).append(visit)
+    for visits in trails:
+        for visit in jsontext.loads(visits):
+            by_element.setdefault(visit[1], []).append(visit)
     found = []
     for element_id in sorted(by_element):
         passed = by_element[element_id]
-        durations = sorted(int((v.left_at - v.entered_at).total_seconds() * 1000) for v in passed if v.left_at)
-        found.append(ElementStatistics(element_id, len(passed), sum(1 for v in passed if v.outcome == "failed"),
+        durations = sorted(int((parse_timestamp(v[3]) - parse_timestamp(v[2])).total_seconds() * 1000) for v in passed)
+        found.append(ElementStatistics(element_id, len(passed), sum(1 for v in passed if v[4] == "failed"),
                                        _percentile(durations, 50), _percentile(durations, 95),
                                        durations[-1] if durations else None))
     return tuple(found)

@@ -80,11 +80,12 @@ def passed(pe: "ProcessEngine", conn: "Connection", execution_id: str, visits: l
     """Record the elements a process left since its last save (level `activity`), in the save's
     transaction: visits closed on this node, so it names this node."""
     if visits and keeps(pe, HistoryLevel.ACTIVITY):
-        now = clock.now()
-        rows.add_elements(conn, [{**visit, "execution_id": execution_id, "node": pe.node_id, "recorded_at": now,
-                                  "entered_at": clock.parse_timestamp(visit["entered_at"]),
-                                  "data": codec.encode_store(visit["data"]) if visit["data"] else None}
-                                 for visit in visits])
+        stamp = clock.format_timestamp
+        rows.add_trail(conn, {"execution_id": execution_id, "node": pe.node_id, "recorded_at": clock.now(),
+                              "visits": jsontext.dumps([
+                                  [v["seq"], v["element_id"], v["entered_at"], stamp(v["left_at"]), v["outcome"],
+                                   v["iteration"], codec.encode_store(v["data"]) if v["data"] else None]
+                                  for v in visits])})
 
 
 def health_changed(pe: "ProcessEngine", conn: "Connection", values: dict[str, Any], health: str,

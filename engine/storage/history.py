@@ -14,8 +14,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from .prepared import Prepared
-from .tables import (history_days, history_elements, history_health_changes, history_readers, operation_log,
-                     process_history)
+from .tables import (history_days, history_health_changes, history_readers, history_trails,
+                     operation_log, process_history)
 
 _END_STATES = ("FINISHED", "FAILED", "TERMINATED")  # (model.history.EndState)
 
@@ -45,8 +45,8 @@ def _insert_new(dialect: str) -> Any:
 _RECORD = Prepared(_insert_new)
 _OPERATION = Prepared(lambda _: insert(operation_log).values(
     {c.name: bindparam(c.name, type_=c.type) for c in operation_log.c if c.name != "id"}))
-_ELEMENT = Prepared(lambda _: insert(history_elements).values(
-    {c.name: bindparam(c.name, type_=c.type) for c in history_elements.c if c.name != "id"}))
+_TRAIL = Prepared(lambda _: insert(history_trails).values(
+    {c.name: bindparam(c.name, type_=c.type) for c in history_trails.c if c.name != "id"}))
 
 
 def put_record(conn: Connection, values: dict[str, Any], readers: Iterable[str] = ()) -> None:
@@ -109,13 +109,13 @@ def _count(conn: Connection, selected: Any, up_to: int | None) -> int:
     return int(conn.execute(select(func.count()).select_from(selected.subquery())).scalar_one())
 
 
-def add_elements(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    _ELEMENT.execute_many(conn, rows)
+def add_trail(conn: Connection, row: dict[str, Any]) -> None:
+    _TRAIL.execute(conn, row)
 
 
-def elements_of(conn: Connection, execution_id: str) -> list[Any]:
-    return list(conn.execute(select(history_elements).where(history_elements.c.execution_id == execution_id)
-                             .order_by(history_elements.c.seq)))
+def trails_of(conn: Connection, execution_id: str) -> list[Any]:
+    return list(conn.execute(select(history_trails).where(history_trails.c.execution_id == execution_id)
+                             .order_by(history_trails.c.id)))
 
 
 def add_operations(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -231,14 +231,12 @@ def days_of(conn: Connection, process_uri: str | None, first: date, last: date) 
     return list(conn.execute(select(history_days).where(where)))
 
 
-def elements_ended_between(conn: Connection, process_uri: str, start: datetime | None, end: datetime | None,
-                           readable_by: ColumnElement | None) -> list[Any]:
-    """(element_id, outcome, entered_at, left_at) of the elements passed by the processes of
-    `process_uri` that ended in [start, end)."""
-    joined = history_elements.join(process_history, history_elements.c.execution_id == process_history.c.execution_id)
-    return list(conn.execute(select(history_elements.c.element_id, history_elements.c.outcome,
-                                    history_elements.c.entered_at, history_elements.c.left_at)
-                             .select_from(joined).where(_ended_in(process_uri, start, end, readable_by))))
+def trails_ended_between(conn: Connection, process_uri: str, start: datetime | None, end: datetime | None,
+                         readable_by: ColumnElement | None) -> Iterable[str]:
+    """The trails (their `visits`) of the processes of `process_uri` that ended in [start, end)."""
+    joined = history_trails.join(process_history, history_trails.c.execution_id == process_history.c.execution_id)
+    return conn.execute(select(history_trails.c.visits).select_from(joined)
+                        .where(_ended_in(process_uri, start, end, readable_by))).scalars()
 
 
 def purge(conn: Connection, before: datetime, batch: int) -> tuple[int, bool]:
@@ -246,7 +244,7 @@ def purge(conn: Connection, before: datetime, batch: int) -> tuple[int, bool]:
     then): how many went, and whether there may be more."""
     gone, more = 0, False
     for table, key, old in ((process_history, process_history.c.execution_id, process_history.c.finished_at < before),
-                            (history_elements, history_elements.c.id, history_elements.c.recorded_at < before),
+                            (history_trails, history_trails.c.id, history_trails.c.recorded_at < before),
                             (history_health_changes, history_health_changes.c.id, history_health_changes.c.at < before),
                             # a day goes once all of it is past
                             (history_days, history_days.c.day, history_days.c.day < before.date()),

@@ -379,22 +379,19 @@ class HistoryReader(Base):
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
 
 
-class HistoryElement(Base):
-    """An element a process passed (level `activity`)."""
+class HistoryTrail(Base):
+    """The elements a process left between two saves (level `activity`), in the save's transaction: one
+    row a save, not one an element, so a save pays for one insert whatever it passed."""
 
-    __tablename__ = "history_elements"
-    __table_args__ = (Index("ix_history_elements_execution_id_seq", "execution_id", "seq"),)
+    __tablename__ = "history_trails"
+    __table_args__ = (Index("ix_history_trails_execution_id_id", "execution_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     execution_id: Mapped[str] = mapped_column(_code_point_text(36))
-    seq: Mapped[int] = mapped_column(Integer)                     # the order the process entered its elements
-    element_id: Mapped[str] = mapped_column(String(1000))
-    entered_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    node: Mapped[str | None] = mapped_column(String(255))
-    outcome: Mapped[str] = mapped_column(String(16))
-    iteration: Mapped[int | None] = mapped_column(Integer)
-    data: Mapped[str | None] = mapped_column(Text)                # level `full`: an assign's entry after it
+    node: Mapped[str | None] = mapped_column(String(255))         # the node that drove them
+    # JSON list of [seq, element ID, entered at, left at, outcome, iteration, data]: seq the order the
+    # process entered its elements, data (level `full`, an assign) its entry as it left it (codec)
+    visits: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
@@ -430,7 +427,7 @@ engine_state = EngineState.__table__
 idempotency_keys = IdempotencyKey.__table__
 process_history = ProcessHistoryRecord.__table__
 history_readers = HistoryReader.__table__
-history_elements = HistoryElement.__table__
+history_trails = HistoryTrail.__table__
 history_health_changes = HistoryHealthChange.__table__
 history_days = HistoryDay.__table__
 operation_log = OperationLogEntry.__table__

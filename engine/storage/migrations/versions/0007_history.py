@@ -4,7 +4,7 @@
   that ends it; `history_readers` the names that may read it besides its owner;
   `history_health_changes` its health changes (LOST, recovered), written while it lives;
   `history_days` what each closed day's records add up to, per processUri, for statistics.
-- `history_elements` keeps the elements a process passed (history level `activity`).
+- `history_trails` keeps the elements a process passed (history level `activity`), a row a save.
 - `operation_log` keeps each state-changing call through either door, refused ones too.
 
 Revision ID: 0007
@@ -23,23 +23,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('history_elements',
+    op.create_table('history_trails',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=False),
-    sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('element_id', sa.String(length=1000), nullable=False),
-    sa.Column('entered_at', sa.DateTime(), nullable=False),
-    sa.Column('left_at', sa.DateTime(), nullable=True),
     sa.Column('node', sa.String(length=255), nullable=True),
-    sa.Column('outcome', sa.String(length=16), nullable=False),
-    sa.Column('iteration', sa.Integer(), nullable=True),
-    sa.Column('data', sa.Text(), nullable=True),
+    sa.Column('visits', sa.Text(), nullable=False),
     sa.Column('recorded_at', sa.DateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_history_elements'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_history_trails'))
     )
-    with op.batch_alter_table('history_elements', schema=None) as batch_op:
-        batch_op.create_index('ix_history_elements_execution_id_seq', ['execution_id', 'seq'], unique=False)
-        batch_op.create_index(batch_op.f('ix_history_elements_recorded_at'), ['recorded_at'], unique=False)
+    with op.batch_alter_table('history_trails', schema=None) as batch_op:
+        batch_op.create_index('ix_history_trails_execution_id_id', ['execution_id', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_history_trails_recorded_at'), ['recorded_at'], unique=False)
 
     op.create_table('operation_log',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -144,8 +138,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_operation_log_at'))
 
     op.drop_table('operation_log')
-    with op.batch_alter_table('history_elements', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_history_elements_recorded_at'))
-        batch_op.drop_index('ix_history_elements_execution_id_seq')
+    with op.batch_alter_table('history_trails', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_history_trails_recorded_at'))
+        batch_op.drop_index('ix_history_trails_execution_id_id')
 
-    op.drop_table('history_elements')
+    op.drop_table('history_trails')
