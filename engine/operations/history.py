@@ -12,7 +12,7 @@ from ..model.history import (HISTORY_FIELDS, OPERATION_FIELDS, ElementStatistics
                              HistoryLevel, HistoryList, OperationEntry, OperationList, Outcome, ProcessHistory,
                              ProcessStatistics)
 from ..model.query import Fields, Query, check, order_of, page
-from ..runtime.history import Tally, keeps, start_of
+from ..runtime.history import Tally, catch_up, keeps, start_of
 from ..runtime.node import ProcessEngine
 from ..security.authorization import Principal
 from ..storage import codec, history as rows, selection as sql
@@ -26,6 +26,7 @@ OPERATIONS_SHOWN = 1000  # getHistory: the calls on one process it lists at most
 def find_history(pe: ProcessEngine, principal: Principal, query: Query | None = None) -> HistoryList:
     """One page of the records the query matches that the caller may read, with the total before paging
     (exact up to `query.count_limit`, a lower bound past it)."""
+    catch_up(pe)
     query = query or Query()
     with pe.db.unit_of_work(write=False) as uow:
         found, total, lower_bound = _page(pe, uow.conn, query, _records_matching(principal, query), HISTORY_FIELDS,
@@ -36,6 +37,7 @@ def find_history(pe: ProcessEngine, principal: Principal, query: Query | None = 
 
 def count_history(pe: ProcessEngine, principal: Principal, query: Query | None = None) -> int:
     """The exact number of records the query matches that the caller may read."""
+    catch_up(pe)
     where = _records_matching(principal, query or Query())
     with pe.db.unit_of_work(write=False) as uow:
         return rows.count_records(uow.conn, where)
@@ -43,6 +45,7 @@ def count_history(pe: ProcessEngine, principal: Principal, query: Query | None =
 
 def get_history(pe: ProcessEngine, principal: Principal, execution_id: str) -> ProcessHistory:
     """One process's record, with the elements it passed and the calls made on it."""
+    catch_up(pe)
     with pe.db.unit_of_work(write=False) as uow:
         row = rows.get_record(uow.conn, execution_id)
         if row is None or not _may_read(uow.conn, principal, row):
@@ -57,6 +60,7 @@ def get_history(pe: ProcessEngine, principal: Principal, execution_id: str) -> P
 
 def find_operations(pe: ProcessEngine, principal: Principal, query: Query | None = None) -> OperationList:
     """One page of the operation log the query matches: every call for admins, one's own for others."""
+    catch_up(pe)
     query = query or Query()
     where = sql.condition(check(query.tree, fields=OPERATION_FIELDS), rows.OPERATION_COLUMNS)
     if not principal.is_admin:
@@ -77,6 +81,7 @@ def get_history_statistics(pe: ProcessEngine, principal: Principal, process_uri:
     sums, and only the records at the window's edges: counts and max stay exact, p50 and p95 come
     from 1 % buckets (`support.durations`: exact below 100 ms, within 1 % above). Otherwise, and for
     a window without a rolled-up day, every record is read and the percentiles are exact."""
+    catch_up(pe)
     start, end = _moment(from_time, "from"), _moment(to_time, "to")
     if start is not None and end is not None and end <= start:
         raise InvalidParameter("to", "the window ends before it starts")

@@ -14,8 +14,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from .prepared import Prepared
-from .tables import (history_days, history_health_changes, history_readers, history_trails,
-                     operation_log, process_history)
+from .tables import (history_days, history_health_changes, history_readers, history_readers_staged, history_trails,
+                     operation_log, operation_log_staged, process_history, process_history_staged)
 
 _END_STATES = ("FINISHED", "FAILED", "TERMINATED")  # (model.history.EndState)
 
@@ -34,28 +34,58 @@ OPERATION_COLUMNS = {  # the query fields of the operation log
 }
 
 
-def _insert_new(dialect: str) -> Any:
-    """INSERT a whole record unless one is there (an end recorded twice keeps the first)."""
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(process_history).values(
-        {c.name: bindparam(c.name, type_=c.type) for c in process_history.c})
-    return statement.on_conflict_do_nothing(index_elements=["execution_id"])
+def _staging(table: Any) -> Prepared:
+    """An INSERT of a whole row into `table` (a staged one): written at every end and call, compiled once."""
+    return Prepared(lambda _: insert(table).values({c.name: bindparam(c.name, type_=c.type)
+                                                    for c in table.c if c.name != "stage_id"}))
 
 
-# Written at the end of every process (and every call): compiled once per dialect, sent to the driver.
-_RECORD = Prepared(_insert_new)
-_OPERATION = Prepared(lambda _: insert(operation_log).values(
-    {c.name: bindparam(c.name, type_=c.type) for c in operation_log.c if c.name != "id"}))
+# Written at the end of every process (and every call): staged, compiled once, sent to the driver.
+_RECORD, _READERS, _OPERATION = (_staging(process_history_staged), _staging(history_readers_staged),
+                                 _staging(operation_log_staged))
 _TRAIL = Prepared(lambda _: insert(history_trails).values(
     {c.name: bindparam(c.name, type_=c.type) for c in history_trails.c if c.name != "id"}))
+# Each staged table, the table it moves to, and the key a row moved twice meets there (None: none)
+_STAGED = ((process_history_staged, process_history, ("execution_id",)),
+           (history_readers_staged, history_readers, ("execution_id", "name")),
+           (operation_log_staged, operation_log, None))
 
 
 def put_record(conn: Connection, values: dict[str, Any], readers: Iterable[str] = ()) -> None:
-    """Write a process's record whole (its end), and the names that may read it."""
-    if _RECORD.execute(conn, values, conn.dialect.name) == 0:
-        return
+    """Stage a process's record whole (its end), and the names that may read it."""
+    _RECORD.execute(conn, values)
     names = sorted(set(readers))
     if names:
-        conn.execute(insert(history_readers), [{"execution_id": values["execution_id"], "name": n} for n in names])
+        _READERS.execute_many(conn, [{"execution_id": values["execution_id"], "name": n} for n in names])
+
+
+def move_staged(conn: Connection, batch: int) -> int:
+    """Move up to `batch` staged rows of each kind to their tables, oldest first: how many moved. An end
+    recorded twice keeps its first record. Concurrent movers never move a row twice: on PostgreSQL each
+    takes its rows in one DELETE … RETURNING (a second waits for the first's rows, then finds them
+    gone); SQLite writes one transaction at a time."""
+    moved = 0
+    for staged, target, key in _STAGED:
+        names = [c.name for c in staged.c if c.name != "stage_id"]
+        oldest = select(staged.c.stage_id).order_by(staged.c.stage_id).limit(batch)
+        if conn.dialect.name == "postgresql":
+            taken = delete(staged).where(staged.c.stage_id.in_(oldest.scalar_subquery())).returning(
+                *(staged.c[n] for n in names)).cte("taken")
+            statement = pg_insert(target).from_select(names, select(*(taken.c[n] for n in names)))
+            moved += conn.execute(statement.on_conflict_do_nothing(index_elements=list(key)) if key else statement).rowcount
+            continue
+        last = conn.execute(select(func.max(oldest.subquery().c.stage_id))).scalar()
+        if last is None:
+            continue
+        chosen = select(*(staged.c[n] for n in names)).where(staged.c.stage_id <= last)
+        statement = sqlite_insert(target).from_select(names, chosen)
+        conn.execute(statement.on_conflict_do_nothing(index_elements=list(key)) if key else statement)
+        moved += conn.execute(delete(staged).where(staged.c.stage_id <= last)).rowcount
+    return moved
+
+
+def anything_staged(conn: Connection) -> bool:
+    return any(conn.execute(select(staged.c.stage_id).limit(1)).first() for staged, _, _ in _STAGED)
 
 
 def add_health_change(conn: Connection, row: dict[str, Any]) -> None:

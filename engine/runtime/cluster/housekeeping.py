@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 STATISTICS_EVERY_S = 3600.0  # the query planner's statistics (SQLite) follow the data this often
 HISTORY_PURGE_EVERY_S = 60.0  # the master deletes expired history this often, a few batches at a time,
 HISTORY_PURGE_ROUNDS = 10     # and rolls up a closed day for statistics, if one is not yet
+HISTORY_MOVE_ROUNDS = 4       # staged history moved on every round, by every node, batches at most
 
 
 class Housekeeper:
@@ -106,6 +107,7 @@ class Housekeeper:
                 history.purge(self.pe, HISTORY_PURGE_ROUNDS)
                 history.roll_up(self.pe)
                 self._last_history_purge = time.monotonic()
+        history.catch_up(self.pe, HISTORY_MOVE_ROUNDS)  # every node: what it staged, or one that died did
         if self.pe.accepting_work():
             self.pick_up_ready()
         if time.monotonic() - self._last_sweep >= 5 * settings.engine.timer_poll_ms / 1000:

@@ -22,6 +22,49 @@ branch_labels = None
 depends_on = None
 
 
+def _record_columns() -> list:
+    return [
+        sa.Column('execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=False),
+        sa.Column('external_id', sa.String(length=255).with_variant(sa.String(length=255, collation='C'), 'postgresql'), nullable=True),
+        sa.Column('process_uri', sa.String(length=1000).with_variant(sa.String(length=1000, collation='C'), 'postgresql'), nullable=False),
+        sa.Column('definition_version', sa.Integer(), nullable=True),
+        sa.Column('owner', sa.String(length=255).with_variant(sa.String(length=255, collation='C'), 'postgresql'), nullable=False),
+        sa.Column('parent_execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=True),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.Column('started_at', sa.DateTime(), nullable=True),
+        sa.Column('finished_at', sa.DateTime(), nullable=False),
+        sa.Column('duration_ms', sa.BigInteger(), nullable=False),
+        sa.Column('end_state', sa.String(length=16).with_variant(sa.String(length=16, collation='C'), 'postgresql'), nullable=False),
+        sa.Column('message', sa.Text(), nullable=True),
+        sa.Column('exception_type', sa.String(length=255).with_variant(sa.String(length=255, collation='C'), 'postgresql'), nullable=True),
+        sa.Column('exception_source', sa.Text(), nullable=True),
+        sa.Column('nodes', sa.Text(), nullable=False),
+        sa.Column('pipeline', sa.Text(), nullable=True),
+        sa.Column('recorded_at', sa.DateTime(), nullable=False),
+    ]
+
+
+def _reader_columns() -> list:
+    return [
+        sa.Column('execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=False),
+        sa.Column('name', sa.String(length=255), nullable=False),
+    ]
+
+
+def _operation_columns() -> list:
+    return [
+        sa.Column('at', sa.DateTime(), nullable=False),
+        sa.Column('user_name', sa.String(length=255).with_variant(sa.String(length=255, collation='C'), 'postgresql'), nullable=False),
+        sa.Column('operation', sa.String(length=64).with_variant(sa.String(length=64, collation='C'), 'postgresql'), nullable=False),
+        sa.Column('target_kind', sa.String(length=32), nullable=False),
+        sa.Column('target', sa.String(length=1000).with_variant(sa.String(length=1000, collation='C'), 'postgresql'), nullable=True),
+        sa.Column('outcome', sa.String(length=16).with_variant(sa.String(length=16, collation='C'), 'postgresql'), nullable=False),
+        sa.Column('parameters', sa.Text(), nullable=False),
+        sa.Column('node', sa.String(length=255), nullable=True),
+        sa.Column('message', sa.Text(), nullable=True),
+    ]
+
+
 def upgrade() -> None:
     op.create_table('history_trails',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -37,15 +80,7 @@ def upgrade() -> None:
 
     op.create_table('operation_log',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('at', sa.DateTime(), nullable=False),
-    sa.Column('user_name', sa.String(length=255).with_variant(sa.String(length=255, collation='C'), 'postgresql'), nullable=False),
-    sa.Column('operation', sa.String(length=64).with_variant(sa.String(length=64, collation='C'), 'postgresql'), nullable=False),
-    sa.Column('target_kind', sa.String(length=32), nullable=False),
-    sa.Column('target', sa.String(length=1000).with_variant(sa.String(length=1000, collation='C'), 'postgresql'), nullable=True),
-    sa.Column('outcome', sa.String(length=16).with_variant(sa.String(length=16, collation='C'), 'postgresql'), nullable=False),
-    sa.Column('parameters', sa.Text(), nullable=False),
-    sa.Column('node', sa.String(length=255), nullable=True),
-    sa.Column('message', sa.Text(), nullable=True),
+    *_operation_columns(),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_operation_log'))
     )
     with op.batch_alter_table('operation_log', schema=None) as batch_op:
@@ -54,23 +89,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_operation_log_user_name_at', ['user_name', 'at'], unique=False)
 
     op.create_table('process_history',
-    sa.Column('execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=False),
-    sa.Column('external_id', sa.String(length=255).with_variant(sa.String(length=255, collation='C'), 'postgresql'), nullable=True),
-    sa.Column('process_uri', sa.String(length=1000).with_variant(sa.String(length=1000, collation='C'), 'postgresql'), nullable=False),
-    sa.Column('definition_version', sa.Integer(), nullable=True),
-    sa.Column('owner', sa.String(length=255).with_variant(sa.String(length=255, collation='C'), 'postgresql'), nullable=False),
-    sa.Column('parent_execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('started_at', sa.DateTime(), nullable=True),
-    sa.Column('finished_at', sa.DateTime(), nullable=False),
-    sa.Column('duration_ms', sa.BigInteger(), nullable=False),
-    sa.Column('end_state', sa.String(length=16).with_variant(sa.String(length=16, collation='C'), 'postgresql'), nullable=False),
-    sa.Column('message', sa.Text(), nullable=True),
-    sa.Column('exception_type', sa.String(length=255).with_variant(sa.String(length=255, collation='C'), 'postgresql'), nullable=True),
-    sa.Column('exception_source', sa.Text(), nullable=True),
-    sa.Column('nodes', sa.Text(), nullable=False),
-    sa.Column('pipeline', sa.Text(), nullable=True),
-    sa.Column('recorded_at', sa.DateTime(), nullable=False),
+    *_record_columns(),
     sa.PrimaryKeyConstraint('execution_id', name=op.f('pk_process_history'))
     )
     with op.batch_alter_table('process_history', schema=None) as batch_op:
@@ -106,17 +125,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_history_health_changes_at'), ['at'], unique=False)
 
     op.create_table('history_readers',
-    sa.Column('execution_id', sa.String(length=36).with_variant(sa.String(length=36, collation='C'), 'postgresql'), nullable=False),
-    sa.Column('name', sa.String(length=255), nullable=False),
-    sa.ForeignKeyConstraint(['execution_id'], ['process_history.execution_id'], name=op.f('fk_history_readers_execution_id_process_history'), ondelete='CASCADE'),
+    *_reader_columns(),
     sa.PrimaryKeyConstraint('execution_id', 'name', name=op.f('pk_history_readers'))
     )
     with op.batch_alter_table('history_readers', schema=None) as batch_op:
         batch_op.create_index('ix_history_readers_name', ['name'], unique=False)
 
 
+    # what ends and calls write first, moved over in batches (engine.storage.history.move_staged)
+    for name, columns in (("process_history", _record_columns), ("history_readers", _reader_columns),
+                          ("operation_log", _operation_columns)):
+        op.create_table(f"{name}_staged",
+                        sa.Column('stage_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True,
+                                  nullable=False),
+                        *columns(),
+                        sa.PrimaryKeyConstraint('stage_id', name=op.f(f'pk_{name}_staged')))
+
 
 def downgrade() -> None:
+    for name in ("process_history", "history_readers", "operation_log"):
+        op.drop_table(f"{name}_staged")
     with op.batch_alter_table('history_readers', schema=None) as batch_op:
         batch_op.drop_index('ix_history_readers_name')
 
