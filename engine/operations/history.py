@@ -89,23 +89,22 @@ def get_history_statistics(pe: ProcessEngine, principal: Principal, process_uri:
     per_element = keeps(pe, HistoryLevel.ACTIVITY)
     with pe.db.unit_of_work(write=False) as uow:
         days = _rolled_run(uow.conn, start, end) if readable is None else None
-        tallies = _tallies(uow.conn, process_uri, start, end, days) if days else None
-        found = []
-        for uri, counts, p50, p95, longest in (_summed(tallies) if tallies is not None
-                                               else _counted(uow.conn, process_uri, start, end, readable)):
-            total = sum(counts.values())
-            trails = rows.trails_ended_between(uow.conn, uri, start, end, readable) if per_element else ()
-            found.append(ProcessStatistics(uri, total, tuple(sorted(counts.items())),
-                                           counts.get("FAILED", 0) / total if total else 0.0, p50, p95, longest,
-                                           _element_statistics(trails)))
+        summaries = _summed(_tallies(uow.conn, process_uri, start, end, days, per_element)) if days \
+            else _counted(uow.conn, process_uri, start, end, readable, per_element)
+    found = []
+    for uri, counts, p50, p95, longest, elements in summaries:
+        total = sum(counts.values())
+        found.append(ProcessStatistics(uri, total, tuple(sorted(counts.items())),
+                                       counts.get("FAILED", 0) / total if total else 0.0, p50, p95, longest, elements))
     return tuple(found)
 
 
-_Summary = tuple[str, dict[str, int], "int | None", "int | None", "int | None"]  # uri, counts, p50, p95, max
+# uri, counts by end state, p50, p95, max, per element
+_Summary = tuple[str, dict[str, int], "int | None", "int | None", "int | None", tuple[ElementStatistics, ...]]
 
 
 def _counted(conn: Connection, process_uri: str | None, start: datetime | None, end: datetime | None,
-             readable: Any) -> list[_Summary]:
+             readable: Any, per_element: bool) -> list[_Summary]:
     """Every record in the window read in SQL: exact percentiles."""
     by_uri: dict[str, list[Any]] = {}
     for row in rows.end_counts(conn, process_uri, start, end, readable):
@@ -114,7 +113,9 @@ def _counted(conn: Connection, process_uri: str | None, start: datetime | None, 
     for uri in sorted(by_uri):
         counts = {row.end_state: row[2] for row in by_uri[uri]}
         p50, p95 = rows.duration_percentiles(conn, uri, start, end, readable, sum(counts.values()), (50, 95))
-        found.append((uri, counts, p50, p95, max(row[3] for row in by_uri[uri])))
+        trails = rows.trails_ended_between(conn, uri, start, end, readable) if per_element else ()
+        found.append((uri, counts, p50, p95, max(row[3] for row in by_uri[uri]),
+                      _element_statistics(visits for _, visits in trails)))
     return found
 
 
@@ -136,8 +137,9 @@ def _rolled_run(conn: Connection, start: datetime | None, end: datetime | None) 
 
 
 def _tallies(conn: Connection, process_uri: str | None, start: datetime | None, end: datetime | None,
-             days: tuple[date, date]) -> dict[str, Tally]:
-    """The rolled-up days' sums, and the records before and after them in the window, per processUri."""
+             days: tuple[date, date], per_element: bool) -> dict[str, Tally]:
+    """The rolled-up days' sums, and the records (and trails) before and after them in the window, per
+    processUri."""
     tallies: dict[str, Tally] = {}
     for row in rows.days_of(conn, process_uri, *days):
         (tallies.get(row.process_uri) or tallies.setdefault(row.process_uri, Tally())).add_day(row)
@@ -145,11 +147,16 @@ def _tallies(conn: Connection, process_uri: str | None, start: datetime | None, 
         if edge_start is None or edge_end is None or edge_start < edge_end:
             for uri, end_state, duration_ms in rows.ended_rows(conn, process_uri, edge_start, edge_end):
                 (tallies.get(uri) or tallies.setdefault(uri, Tally())).add(end_state, duration_ms)
+            for uri, visits in rows.trails_ended_between(conn, process_uri, edge_start, edge_end, None) \
+                    if per_element else ():
+                tallies[uri].add_trail(visits)
     return tallies
 
 
 def _summed(tallies: dict[str, Tally]) -> list[_Summary]:
-    return [(uri, dict(t.counts), t.durations.percentile(50), t.durations.percentile(95), t.longest)
+    return [(uri, dict(t.counts), t.durations.percentile(50), t.durations.percentile(95), t.longest,
+             tuple(ElementStatistics(element_id, e.count, e.failed, e.durations.percentile(50),
+                                     e.durations.percentile(95), e.longest) for element_id, e in sorted(t.elements.items())))
             for uri, t in sorted(tallies.items())]
 
 

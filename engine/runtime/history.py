@@ -141,25 +141,59 @@ def purge(pe: "ProcessEngine", rounds: int = 100) -> int:
 ROLL_AFTER = timedelta(minutes=10)  # a day is rolled up this long after it closed: ends recorded late count
 
 
+class ElementTally:
+    """What the visits of one element add up to: how many, how many failed, the longest, the durations
+    by bucket."""
+
+    def __init__(self) -> None:
+        self.count = self.failed = 0
+        self.longest: int | None = None
+        self.durations = Histogram()
+
+    def add(self, outcome: str, duration_ms: int) -> None:
+        self.count, self.failed = self.count + 1, self.failed + (outcome == "failed")
+        self.longest = duration_ms if self.longest is None else max(self.longest, duration_ms)
+        self.durations.counts[bucket(duration_ms)] += 1
+
+    def add_sums(self, sums: list[Any]) -> None:
+        count, failed, longest, pairs = sums
+        self.count, self.failed = self.count + count, self.failed + failed
+        self.longest = longest if self.longest is None else max(self.longest, longest)
+        self.durations.merge_pairs(pairs)
+
+    def sums(self) -> list[Any]:
+        return [self.count, self.failed, self.longest, self.durations.pairs()]
+
+
 class Tally:
     """What some ended processes of one processUri add up to: counts by end state, the longest
-    duration, the durations by bucket."""
+    duration, the durations by bucket; and, from their trails, the same per element."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self.longest: int | None = None
         self.durations = Histogram()
+        self.elements: dict[str, ElementTally] = {}
 
     def add(self, end_state: str, duration_ms: int) -> None:
         self.counts[end_state] += 1
         self.longest = duration_ms if self.longest is None else max(self.longest, duration_ms)
         self.durations.counts[bucket(duration_ms)] += 1
 
+    def add_trail(self, visits: str) -> None:
+        """Add a trail row's visits ([seq, element ID, entered, left, outcome, …])."""
+        for visit in jsontext.loads(visits):
+            took = clock.parse_timestamp(visit[3]) - clock.parse_timestamp(visit[2])
+            (self.elements.get(visit[1]) or self.elements.setdefault(visit[1], ElementTally())).add(
+                visit[4], int(took.total_seconds() * 1000))
+
     def add_day(self, row: Any) -> None:
         """Add a rolled-up day (a `history_days` row)."""
         self.counts.update(jsontext.loads(row.counts))
         self.longest = row.longest_ms if self.longest is None else max(self.longest, row.longest_ms)
         self.durations.merge(row.durations)
+        for element_id, sums in (jsontext.loads(row.elements) if row.elements else {}).items():
+            (self.elements.get(element_id) or self.elements.setdefault(element_id, ElementTally())).add_sums(sums)
 
 
 def start_of(day: date) -> datetime:
@@ -167,29 +201,38 @@ def start_of(day: date) -> datetime:
 
 
 def roll_up(pe: "ProcessEngine", most: int = 1) -> int:
-    """Roll up, oldest first, at most `most` closed days within the retention that are not yet: how many.
-    The master calls it in the background; a day without records gets no row (and costs a look again)."""
+    """Roll up at most `most` closed days that are not yet, newest first (the windows asked most often,
+    after a backlog), from the oldest record's day or the retention's start: how many. The master calls
+    it in the background; a day without records gets no row (and costs a look again)."""
     catch_up(pe)  # (a record staged at a day's last moment counts in its day)
     now = clock.now()
-    first, last = (now - timedelta(days=pe.settings.history.ttl_days)).date(), (now - ROLL_AFTER).date() - timedelta(days=1)
+    last = (now - ROLL_AFTER).date() - timedelta(days=1)
     with pe.db.unit_of_work(write=False) as uow:
+        oldest = rows.oldest_end(uow.conn)
+        first = max((now - timedelta(days=pe.settings.history.ttl_days)).date(), oldest.date() if oldest else last)
         done = rows.rolled_days(uow.conn, first, last)
-    rolled, day = 0, first
-    while day <= last and rolled < most:
+    rolled, day = 0, last
+    while day >= first and rolled < most:
         if day not in done and _roll(pe, day, now):
             rolled += 1
-        day += timedelta(days=1)
+        day -= timedelta(days=1)
     return rolled
 
 
 def _roll(pe: "ProcessEngine", day: date, now: datetime) -> bool:
     tallies: dict[str, Tally] = {}
+    window = start_of(day), start_of(day + timedelta(days=1))
+    per_element = keeps(pe, HistoryLevel.ACTIVITY)
     with pe.db.unit_of_work() as uow:
-        for uri, end_state, duration_ms in rows.ended_rows(uow.conn, None, start_of(day), start_of(day + timedelta(days=1))):
+        for uri, end_state, duration_ms in rows.ended_rows(uow.conn, None, *window):
             (tallies.get(uri) or tallies.setdefault(uri, Tally())).add(end_state, duration_ms)
+        for uri, visits in rows.trails_ended_between(uow.conn, None, *window, None) if per_element else ():
+            tallies[uri].add_trail(visits)
         if tallies:
-            rows.put_days(uow.conn, [{"day": day, "process_uri": uri, "counts": jsontext.dumps(dict(t.counts)),
-                                      "longest_ms": t.longest, "durations": t.durations.dumps(), "rolled_at": now}
-                                     for uri, t in tallies.items()])
+            rows.put_days(uow.conn, [{
+                "day": day, "process_uri": uri, "counts": jsontext.dumps(dict(t.counts)), "longest_ms": t.longest,
+                "durations": t.durations.dumps(), "rolled_at": now,
+                "elements": jsontext.dumps({e: s.sums() for e, s in t.elements.items()}) if per_element else None}
+                for uri, t in tallies.items()])
             uow.commit()
     return bool(tallies)

@@ -242,6 +242,11 @@ def ended_rows(conn: Connection, process_uri: str | None, start: datetime | None
     return conn.execute(select(h.process_uri, h.end_state, h.duration_ms).where(_ended_in(process_uri, start, end, None)))
 
 
+def oldest_end(conn: Connection) -> datetime | None:
+    """When the oldest record's process ended (the first entry of the finishedAt index)."""
+    return conn.execute(select(func.min(process_history.c.finished_at))).scalar()
+
+
 def rolled_days(conn: Connection, first: date, last: date) -> set[date]:
     """The days in [first, last] that are rolled up (`history_days`)."""
     day = history_days.c.day
@@ -261,12 +266,12 @@ def days_of(conn: Connection, process_uri: str | None, first: date, last: date) 
     return list(conn.execute(select(history_days).where(where)))
 
 
-def trails_ended_between(conn: Connection, process_uri: str, start: datetime | None, end: datetime | None,
-                         readable_by: ColumnElement | None) -> Iterable[str]:
-    """The trails (their `visits`) of the processes of `process_uri` that ended in [start, end)."""
+def trails_ended_between(conn: Connection, process_uri: str | None, start: datetime | None, end: datetime | None,
+                         readable_by: ColumnElement | None) -> Any:
+    """(process_uri, visits) of the trails of the processes (of `process_uri`) that ended in [start, end)."""
     joined = history_trails.join(process_history, history_trails.c.execution_id == process_history.c.execution_id)
-    return conn.execute(select(history_trails.c.visits).select_from(joined)
-                        .where(_ended_in(process_uri, start, end, readable_by))).scalars()
+    return conn.execute(select(process_history.c.process_uri, history_trails.c.visits).select_from(joined)
+                        .where(_ended_in(process_uri, start, end, readable_by)))
 
 
 def purge(conn: Connection, before: datetime, batch: int) -> tuple[int, bool]:

@@ -348,6 +348,8 @@ class HistoryDay(Base):
     counts: Mapped[str] = mapped_column(Text)                     # JSON {endState: n}
     longest_ms: Mapped[int] = mapped_column(BigInteger)
     durations: Mapped[str] = mapped_column(Text)                  # JSON [[bucket, n], …]
+    # level activity when rolled up: JSON {element ID: [count, failed, longest, [[bucket, n], …]]}
+    elements: Mapped[str | None] = mapped_column(Text)
     rolled_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

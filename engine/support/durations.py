@@ -39,12 +39,18 @@ class Histogram:
 
     def merge(self, text: str) -> "Histogram":
         """Add the buckets `dumps` wrote."""
-        for index, count in jsontext.loads(text):
+        return self.merge_pairs(jsontext.loads(text))
+
+    def merge_pairs(self, pairs: Iterable[Iterable[int]]) -> "Histogram":
+        for index, count in pairs:
             self.counts[index] += count
         return self
 
+    def pairs(self) -> list[tuple[int, int]]:
+        return sorted(self.counts.items())
+
     def dumps(self) -> str:
-        return jsontext.dumps(sorted(self.counts.items()))
+        return jsontext.dumps(self.pairs())
 
     def percentile(self, percent: int) -> int | None:
         """The nearest-rank percentile, as the duration its bucket stands for."""

@@ -119,7 +119,7 @@ def report(rows: int = 10_000_000, expired: int = 1_000_000, repeat: int = 9, ru
             lines.append(f"  getHistoryStatistics one processUri, 30 days, every record read {'':<4} "
                          f"{_p50(statistics_of, 3):8.1f} ms")
             begun = time.monotonic()
-            days = history.roll_up(pe, most=40)  # what the master does, a day a minute
+            days = history.roll_up(pe, most=100)  # what the master does, a day a minute
             lines.append(f"  (the master's roll-up of {days} closed days: {(time.monotonic() - begun) / max(days, 1):.1f} s a day)")
             lines.append(f"  getHistoryStatistics one processUri, 30 days, days rolled up {'':<5} "
                          f"{_p50(statistics_of, repeat):8.1f} ms")

@@ -358,6 +358,39 @@ def test_statistics_over_rolled_up_days_agree_with_the_records(history_pe):
     assert [s.count for s in ops.get_history_statistics(history_pe, ADMIN, **window)] == [s.count for s in exact]
 
 
+def test_element_statistics_over_rolled_up_days_agree_with_the_trails(engine_factory, repo):
+    from engine.storage.tables import history_trails, process_history
+
+    write_definition(repo, "steps.ipd", '<assign id="a" name="x">1</assign><if id="i" test="$in = \'no\'"><then>'
+                     '<fail id="f" type="X" message="m"/></then></if>',
+                     params='<parameter name="in" type="text/plain">yes</parameter>')
+    pe = engine_factory(repo, history={"level": "activity"})
+    ran = [ops.run(pe, ADMIN, "steps.ipd", process_params=entry("in", "no" if i % 3 == 0 else "yes")).execution_id
+           for i in range(12)]
+    now = clock.now()
+    history.catch_up(pe)
+    with pe.db.unit_of_work() as uow:  # ended over the 4 days before today
+        for i, execution_id in enumerate(ran):
+            uow.conn.execute(process_history.update().where(process_history.c.execution_id == execution_id)
+                             .values(finished_at=now - timedelta(days=1 + i % 4, hours=1)))
+        uow.commit()
+    window = {"from_time": now - timedelta(days=4, hours=12)}
+    (exact,) = ops.get_history_statistics(pe, ADMIN, **window)
+    history.roll_up(pe, most=10)
+    (summed,) = ops.get_history_statistics(pe, ADMIN, **window)
+    assert [(e.id, e.count, e.failed) for e in summed.elements] == [(e.id, e.count, e.failed) for e in exact.elements]
+    assert ("root.i.f", 4, 4) in [(e.id, e.count, e.failed) for e in summed.elements]
+    assert [(e.duration_p50_ms, e.duration_max_ms) for e in summed.elements] == \
+        [(e.duration_p50_ms, e.duration_max_ms) for e in exact.elements]  # (short: exact in buckets too)
+    with pe.db.unit_of_work() as uow:  # read from the sums: the trails of whole days are not read again
+        uow.conn.execute(history_trails.delete())
+        uow.commit()
+    rolled = {(now - timedelta(days=d)).date() for d in range(2, 5)}  # (yesterday only once ROLL_AFTER old)
+    (after,) = ops.get_history_statistics(pe, ADMIN, from_time=history.start_of(min(rolled)),
+                                          to_time=history.start_of(max(rolled) + timedelta(days=1)))
+    assert ("root.a", 9, 0) in [(e.id, e.count, e.failed) for e in after.elements]
+
+
 def test_a_bulk_call_shows_in_the_history_of_each_process_it_changed(history_pe):
     ended = [ops.run(history_pe, ALICE, "fails.ipd", external_id="bulk", auto_dispose="never").execution_id
              for _ in range(2)]

@@ -106,6 +106,7 @@ def upgrade() -> None:
     sa.Column('counts', sa.Text(), nullable=False),
     sa.Column('longest_ms', sa.BigInteger(), nullable=False),
     sa.Column('durations', sa.Text(), nullable=False),
+    sa.Column('elements', sa.Text(), nullable=True),
     sa.Column('rolled_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('day', 'process_uri', name=op.f('pk_history_days'))
     )
