@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 STATISTICS_EVERY_S = 3600.0  # the query planner's statistics (SQLite) follow the data this often
 HISTORY_PURGE_EVERY_S = 60.0  # the master deletes expired history this often, a few batches at a time,
 HISTORY_PURGE_ROUNDS = 10     # and rolls up a closed day for statistics, if one is not yet
-HISTORY_MOVE_ROUNDS = 4       # staged history moved on every round, by every node, batches at most
+HISTORY_MOVE_EVERY_S = 1.0    # staged history moved on this often by every node,
+HISTORY_MOVE_ROUNDS = 4       # batches at most
 
 
 class Housekeeper:
@@ -39,6 +40,7 @@ class Housekeeper:
         self._last_sweep = 0.0
         self._last_statistics = time.monotonic()
         self._last_history_purge = 0.0
+        self._last_history_move = 0.0
         self.ticks = 0
         self._thread = threading.Thread(target=self._loop, name="pe-housekeeper", daemon=True)
         self._beater = threading.Thread(target=self._beat_loop, name="pe-heartbeat", daemon=True)
@@ -107,7 +109,9 @@ class Housekeeper:
                 history.purge(self.pe, HISTORY_PURGE_ROUNDS)
                 history.roll_up(self.pe)
                 self._last_history_purge = time.monotonic()
-        history.catch_up(self.pe, HISTORY_MOVE_ROUNDS)  # every node: what it staged, or one that died did
+        if time.monotonic() - self._last_history_move >= HISTORY_MOVE_EVERY_S:
+            history.catch_up(self.pe, HISTORY_MOVE_ROUNDS)  # every node: what it staged, or one that died did
+            self._last_history_move = time.monotonic()
         if self.pe.accepting_work():
             self.pick_up_ready()
         if time.monotonic() - self._last_sweep >= 5 * settings.engine.timer_poll_ms / 1000:
