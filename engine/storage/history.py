@@ -13,11 +13,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
+from ..model.states import END_STATES
 from .prepared import Prepared
 from .tables import (history_days, history_health_changes, history_readers, history_readers_staged, history_trails,
                      operation_log, operation_log_staged, process_history, process_history_staged)
 
-_END_STATES = ("FINISHED", "FAILED", "TERMINATED")  # (model.history.EndState)
+_END_STATES = tuple(state.value for state in END_STATES)
 
 HISTORY_COLUMNS = {  # the query fields of a process record (engine.model.history: HISTORY fields)
     "executionId": process_history.c.execution_id, "externalId": process_history.c.external_id,
@@ -34,17 +35,17 @@ OPERATION_COLUMNS = {  # the query fields of the operation log
 }
 
 
-def _staging(table: Any) -> Prepared:
-    """An INSERT of a whole row into `table` (a staged one): written at every end and call, compiled once."""
+def _whole_row(table: Any, generated: str = "stage_id") -> Prepared:
+    """An INSERT of a whole row into `table` but its `generated` key: written at every end, save or
+    call, compiled once."""
     return Prepared(lambda _: insert(table).values({c.name: bindparam(c.name, type_=c.type)
-                                                    for c in table.c if c.name != "stage_id"}))
+                                                    for c in table.c if c.name != generated}))
 
 
 # Written at the end of every process (and every call): staged, compiled once, sent to the driver.
-_RECORD, _READERS, _OPERATION = (_staging(process_history_staged), _staging(history_readers_staged),
-                                 _staging(operation_log_staged))
-_TRAIL = Prepared(lambda _: insert(history_trails).values(
-    {c.name: bindparam(c.name, type_=c.type) for c in history_trails.c if c.name != "id"}))
+_RECORD, _READERS, _OPERATION = (_whole_row(process_history_staged), _whole_row(history_readers_staged),
+                                 _whole_row(operation_log_staged))
+_TRAIL = _whole_row(history_trails, "id")
 # Each staged table, the table it moves to, and the key a row moved twice meets there (None: none)
 _STAGED = ((process_history_staged, process_history, ("execution_id",)),
            (history_readers_staged, history_readers, ("execution_id", "name")),
