@@ -14,6 +14,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.wsgi import ClosingIterator
 
 from config.allocator import malloc_trim
+from config.origins import RefusesCrossSite
 from config.settings import Settings, for_worker, load_settings
 from engine import operations as ops
 from engine.runtime.node import ProcessEngine
@@ -31,8 +32,10 @@ def create_application(settings: Settings, engine: ProcessEngine | None = None) 
     app = create_rest_app(engine, settings)
     requests = metrics.install(app, engine, root)
     soap = requests.counted(create_soap_app(engine, settings), "soap")
-    app.wsgi_app = _DrivesAfterAnswers(_ReturnsMemory(DispatcherMiddleware(app.wsgi_app, {f"{root}/soap": soap})),
-                                       engine)
+    doors = DispatcherMiddleware(app.wsgi_app, {f"{root}/soap": soap})
+    guarded = RefusesCrossSite(doors, (f"{root}/rest", f"{root}/soap"),
+                               (f"{root}/rest/docs", f"{root}/rest/openapi.json", f"{root}/soap"))
+    app.wsgi_app = _DrivesAfterAnswers(_ReturnsMemory(guarded), engine)
 
     @app.get(f"{root}/health/live")
     def live() -> Any:

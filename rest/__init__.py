@@ -13,7 +13,7 @@ from flask import Flask, jsonify
 
 from engine.security.authentication import Authenticator
 
-from . import administration, apidocs, errors, history, lifecycle, openapi, state_queries, watchers
+from . import administration, apidocs, console, errors, history, lifecycle, openapi, state_queries, watchers
 
 
 def create_rest_app(engine: Any, settings: Any) -> Flask:
@@ -34,6 +34,7 @@ def create_rest_app(engine: Any, settings: Any) -> Flask:
         return jsonify(document)
 
     apidocs.register(app, root)
+    console.register(app, root)
 
     return app
 

@@ -1,0 +1,59 @@
+// The REST door, as the console calls it: JSON in and out, the browser's own Basic credentials.
+export const ROOT = location.pathname.replace(/\/console(\/.*)?$/, "");
+const REST = `${ROOT}/rest`;
+
+export class ApiError extends Error {
+  constructor(status, type, message) {
+    super(message);
+    this.status = status;
+    this.type = type;
+  }
+}
+
+async function send(url, init) {
+  const response = await fetch(url, { credentials: "same-origin", ...init });
+  if (!response.ok) {
+    let body = {};
+    try { body = await response.json(); } catch { /* not JSON: the status says it */ }
+    throw new ApiError(response.status, body.type || `HTTP ${response.status}`, body.message || response.statusText);
+  }
+  return response;
+}
+
+/** One REST call. `body` goes as JSON, `text` as text/plain; the answer comes back parsed. */
+export async function api(method, path, { params, body, text, headers, raw, signal } = {}) {
+  const url = new URL(REST + path, location.origin);
+  for (const [name, value] of Object.entries(params || {})) {
+    if (value === undefined || value === null || value === "") continue;
+    for (const one of [].concat(value)) url.searchParams.append(name, one);
+  }
+  const init = { method, signal, headers: { Accept: "application/json", ...headers } };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers["Content-Type"] = "application/json";
+  } else if (text !== undefined) {
+    init.body = text;
+    init.headers["Content-Type"] = "text/plain";
+  }
+  const response = await send(url, init);
+  if (raw) return response;
+  if (response.status === 204) return null;
+  const type = response.headers.get("Content-Type") || "";
+  return type.includes("json") ? response.json() : response.text();
+}
+
+/** Who the user is: the console offers only what they may do. */
+export async function whoAmI() {
+  const response = await send(`${ROOT}/console/api/me`, { headers: { Accept: "application/json" } });
+  return response.json();
+}
+
+/** The snapshots of a list answer, and its total (`gte`: at least that many). */
+export function listed(answer, response) {
+  const items = answer?.processExecutionSnapshots?.processExecutionSnapshot || [];
+  return {
+    items: [].concat(items),
+    total: Number(response.headers.get("X-Total-Count") || items.length),
+    atLeast: response.headers.get("X-Total-Count-Relation") === "gte",
+  };
+}

@@ -1,0 +1,102 @@
+// The console's frame: who the user is, the route in the URL's fragment, and what every view shares
+// (showing itself, live refreshes that stop when the view is left, actions that report their outcome).
+import { whoAmI } from "./api.js";
+import { h, overview, processes, process } from "./views.js";
+
+const main = document.getElementById("view");
+const status = document.getElementById("status");
+let current = null;  // the view on screen: its AbortController ends its refreshes and long polls
+
+function say(text, kind = "info") {
+  status.replaceChildren(h("p", { class: kind, role: kind === "error" ? "alert" : "status" }, text));
+}
+
+function context(me) {
+  const controller = new AbortController();
+  const ctx = {
+    me,
+    signal: controller.signal,
+    live: () => !controller.signal.aborted,
+    stop: () => controller.abort(),
+    show: (...children) => { if (ctx.live()) main.replaceChildren(...children.flat().filter(Boolean)); },
+    notify: (text) => say(text),
+    navigate: (hash) => { if (location.hash === hash) route(); else location.hash = hash; },
+    every: (ms, refresh) => {
+      // a refresh draws the view again: never while the user is typing into it
+      const tick = () => {
+        if (!ctx.live()) return;
+        if (editing()) timer = setTimeout(tick, ms);
+        else refresh().catch(failed);
+      };
+      let timer = setTimeout(tick, ms);
+      controller.signal.addEventListener("abort", () => clearTimeout(timer));
+    },
+    act: async (done, call, next) => {
+      // `next`: where to go once done, for an action after which the view has nothing to show; its
+      // live updates stop first (a long poll would answer that the process is gone)
+      if (next) controller.abort();
+      try {
+        await call();
+        say(done);
+        if (next) {
+          keepStatus = true;
+          location.hash = next;
+        } else {
+          route();
+        }
+      } catch (error) {
+        failed(error);
+        if (next) route();
+      }
+    },
+  };
+  return ctx;
+}
+
+function editing() {
+  const active = document.activeElement;
+  return main.contains(active) && ["INPUT", "SELECT", "TEXTAREA"].includes(active.tagName);
+}
+
+function failed(error) {
+  say(error.type ? `${error.type}: ${error.message}` : String(error), "error");
+}
+
+let me = null;
+let keepStatus = false;  // an action's outcome stays on screen over the view it leads to
+
+async function route() {
+  current?.stop();
+  const [path, search = ""] = (location.hash.replace(/^#/, "") || "/overview").split("?");
+  const ctx = current = context(me);
+  for (const link of document.querySelectorAll("header nav a")) {
+    if (path.startsWith(link.getAttribute("href").slice(1))) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  try {
+    if (path.startsWith("/process/")) await process(ctx, decodeURIComponent(path.slice("/process/".length)));
+    else if (path === "/processes") await processes(ctx, new URLSearchParams(search));
+    else await overview(ctx);
+    if (ctx.live()) document.title = `${main.querySelector("h1")?.textContent || "Console"} · Process engine`;
+  } catch (error) {
+    if (ctx.live()) failed(error);
+  }
+}
+
+async function start() {
+  try {
+    me = await whoAmI();
+  } catch (error) {
+    failed(error);
+    return;
+  }
+  document.getElementById("user").textContent = `${me.name}${me.admin ? " (admin)" : ""}`;
+  window.addEventListener("hashchange", () => {
+    if (!keepStatus) status.replaceChildren();
+    keepStatus = false;
+    route();
+  });
+  route();
+}
+
+start();

@@ -1,0 +1,287 @@
+// The console's views. Each builds its part of the page from REST answers; nothing here trusts markup
+// from the service: every value goes in as text.
+import { api, listed } from "./api.js";
+import { STATES, ENDED, HEALTH, SORTABLE, document as queryDocument, fromParams, toParams, tree, and } from "./query.js";
+
+export function h(tag, attrs = {}, ...children) {
+  const element = window.document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else if (name === "class") element.className = value;
+    else element.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child !== null && child !== undefined && child !== false) element.append(child instanceof Node ? child : String(child));
+  }
+  return element;
+}
+
+const when = (text) => (text ? new Date(text).toLocaleString() : "");
+const number = (n, atLeast) => `${Number(n).toLocaleString()}${atLeast ? "+" : ""}`;
+const stateParam = (field, value) => ({ param: { field, operation: "equals", values: { value: [value] } } });
+const link = (hash, ...text) => h("a", { href: hash }, ...text);
+
+function table(caption, headers, rows, empty = "none") {
+  // a wide table scrolls on its own on a narrow screen; the keyboard can reach it to scroll it
+  return h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": caption }, h("table", {},
+    h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, headers.map((title) => h("th", { scope: "col" }, title)))),
+    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: headers.length }, empty)))));
+}
+
+function button(label, action, attrs = {}) {
+  return h("button", { type: "button", ...attrs, onclick: action }, label);
+}
+
+async function count(treeNode) {
+  return (await api("POST", "/processes/count", { body: { query: treeNode } })).count;
+}
+
+// -- overview ------------------------------------------------------------------------------------------
+export async function overview(ctx) {
+  const [byState, byHealth, nodes, level, services, failures] = await Promise.all([
+    Promise.all(STATES.map((state) => count(stateParam("state", state)))),
+    Promise.all(HEALTH.slice(1).map((health) => count(stateParam("health", health)))),
+    api("GET", "/nodeStates"),
+    api("GET", "/maintenance"),
+    ctx.me.admin ? api("GET", "/services") : null,
+    findRaw({ query: { ...stateParam("state", "FAILED"), sort: { criterion: [{ field: "finishedAt", ascending: "false" }] },
+      limit: "10" } }),
+  ]);
+  const stateRows = STATES.map((state, i) => h("tr", {},
+    h("th", { scope: "row" }, link(`#/processes?state=${state}`, state)), h("td", { class: "n" }, number(byState[i]))));
+  const healthRows = HEALTH.slice(1).map((health, i) => h("tr", {},
+    h("th", { scope: "row" }, link(`#/processes?health=${health}`, health)), h("td", { class: "n" }, number(byHealth[i]))));
+  const nodeRows = [].concat(nodes.nodeStates?.nodeState || []).map((node) => h("tr", {},
+    h("td", {}, node.engineId), h("td", {}, node.online ? "online" : "offline"),
+    h("td", {}, node.cluster?.master ? "master" : ""), h("td", {}, node.cluster?.connectionStatus || ""),
+    h("td", { class: "n" }, number(node.runningProcesses || 0))));
+  const failureRows = failures.items.map((s) => h("tr", {},
+    h("td", {}, link(`#/process/${s.executionId}`, s.executionId)), h("td", {}, s.definitionInfo?.uri || ""),
+    h("td", {}, when(s.finishedAt))));
+  ctx.show(h("h1", {}, "Overview"),
+    h("div", { class: "grid" },
+      table("Processes by state", ["State", "Processes"], stateRows),
+      table("Processes by health (not OK)", ["Health", "Processes"], healthRows),
+      maintenance(ctx, level.maintenanceLevel)),
+    table("Nodes", ["Node", "Engine", "Master", "Cluster", "Running"], nodeRows),
+    services ? serviceTable(ctx, services) : null,
+    table("Latest failures", ["Execution", "Definition", "Failed at"], failureRows, "no failed process"));
+  ctx.every(5000, () => overview(ctx));
+}
+
+function maintenance(ctx, level) {
+  const input = h("input", { id: "level", name: "level", value: level.id, required: true });
+  const form = h("form", { class: "card", onsubmit: async (event) => {
+    event.preventDefault();
+    await ctx.act(`Maintenance level set to ${input.value}`, () => api("PUT", "/maintenance", { text: input.value }));
+  } }, h("h2", {}, "Maintenance level"), h("p", {}, `${level.id}: ${level.label || ""} (${level.online})`),
+  ctx.me.admin ? [h("label", { for: "level" }, "Level ID"), input, h("button", { type: "submit" }, "Change level")] : null);
+  return form;
+}
+
+function serviceTable(ctx, services) {
+  const rows = [].concat(services.serviceConfigInfos?.service || []).map((service) => h("tr", {},
+    h("td", {}, service.id), h("td", {}, service.processUri), h("td", {}, service.state),
+    h("td", {}, service.state === "running" ? "" : button(`Start ${service.id}`, () =>
+      ctx.act(`Service ${service.id} started`, () => api("POST", `/services/${encodeURIComponent(service.id)}/start`))))));
+  return table("Services", ["Service", "Definition", "State", "Action"], rows);
+}
+
+async function findRaw(body, params = {}) {
+  const response = await api("POST", "/processes/query", { body, params, raw: true });
+  return listed(await response.json(), response);
+}
+
+// -- the process list ----------------------------------------------------------------------------------
+export async function processes(ctx, params) {
+  const filter = fromParams(params);
+  const [found, definitions] = await Promise.all([findRaw(queryDocument(filter)), api("GET", "/processDefinitions")]);
+  const go = (changed) => { ctx.navigate(`#/processes?${toParams({ ...filter, ...changed })}`); };
+  const uris = [].concat(definitions.processDefinitions?.processDefinition || []).map((d) => d.uri);
+  const form = filterForm(filter, uris, go);
+  const rows = found.items.map((s) => h("tr", {},
+    h("td", {}, link(`#/process/${s.executionId}`, s.executionId)), h("td", {}, s.externalId || ""),
+    h("td", {}, s.definitionInfo?.uri || ""), h("td", {}, s.state), h("td", {}, s.health?.state || ""),
+    h("td", {}, s.owner || ""), h("td", {}, when(s.createdAt)), h("td", {}, when(s.finishedAt))));
+  const last = filter.offset + found.items.length;
+  const pager = h("nav", { class: "pager", "aria-label": "Pages" },
+    button("Previous page", () => go({ offset: Math.max(0, filter.offset - filter.limit) }), { disabled: filter.offset === 0 }),
+    h("span", { id: "page-info", "aria-live": "polite" },
+      found.items.length ? `${filter.offset + 1}–${last} of ${number(found.total, found.atLeast)}` : `0 of ${number(found.total, found.atLeast)}`),
+    button("Next page", () => go({ offset: filter.offset + filter.limit }),
+      { disabled: !(found.atLeast || last < found.total) }));
+  ctx.show(h("h1", {}, "Processes"), form,
+    table("Matching processes", ["Execution", "External ID", "Definition", "State", "Health", "Owner", "Created", "Finished"],
+      rows, "no process matches"), pager, bulkActions(ctx, filter));
+}
+
+function filterForm(filter, uris, go) {
+  const field = (id, label, control) => h("div", { class: "field" }, h("label", { for: id }, label), control);
+  const select = (id, options, value) => h("select", { id, name: id },
+    options.map(([v, text]) => h("option", { value: v, selected: v === value }, text)));
+  const stateBoxes = h("fieldset", { class: "states" }, h("legend", {}, "States"), STATES.map((state) =>
+    h("label", {}, h("input", { type: "checkbox", name: "state", value: state, checked: filter.state.includes(state) }), state)),
+  h("label", {}, h("input", { type: "checkbox", name: "notState", id: "notState", checked: filter.notState }), "all but these"));
+  const form = h("form", { class: "filter", role: "search", onsubmit: (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    go({ processUri: data.get("processUri"), health: data.get("health"), owner: data.get("owner").trim(),
+      externalId: data.get("externalId").trim(), createdFrom: data.get("createdFrom"), createdTo: data.get("createdTo"),
+      state: data.getAll("state"), notState: data.get("notState") === "on", sort: data.get("sort"),
+      asc: data.get("direction") === "asc", limit: Number(data.get("limit")), offset: 0 });
+  } },
+  field("processUri", "Definition", select("processUri", [["", "any"], ...uris.map((u) => [u, u])], filter.processUri)),
+  stateBoxes,
+  field("health", "Health", select("health", [["", "any"], ...HEALTH.map((v) => [v, v])], filter.health)),
+  field("owner", "Owner", h("input", { id: "owner", name: "owner", value: filter.owner })),
+  field("externalId", "External ID (% for any run)", h("input", { id: "externalId", name: "externalId", value: filter.externalId })),
+  field("createdFrom", "Created after", h("input", { id: "createdFrom", name: "createdFrom", type: "datetime-local", value: filter.createdFrom })),
+  field("createdTo", "Created before", h("input", { id: "createdTo", name: "createdTo", type: "datetime-local", value: filter.createdTo })),
+  field("sort", "Sort by", select("sort", SORTABLE.map((v) => [v, v]), filter.sort)),
+  field("direction", "Direction", select("direction", [["desc", "descending"], ["asc", "ascending"]], filter.asc ? "asc" : "desc")),
+  field("limit", "Page size", select("limit", [...new Set([10, 50, 100, 500, filter.limit])].sort((a, b) => a - b)
+    .map((n) => [String(n), String(n)]), String(filter.limit))),
+  h("button", { type: "submit" }, "Find"));
+  return form;
+}
+
+function bulkActions(ctx, filter) {
+  if (!ctx.me.admin) return null;  // bulk calls reach processes of every owner: an admin's
+  const conditions = tree(filter);
+  const lost = and([conditions, stateParam("health", "LOST")].filter((n) => Object.keys(n).length));
+  const ended = and([conditions, { param: { field: "state", operation: "in", values: { value: ENDED } } }]
+    .filter((n) => Object.keys(n).length));
+  const confirmed = async (what, node, call) => {
+    const n = await count(node);
+    if (n === 0) return ctx.notify(`No process to ${what}.`);
+    if (!window.confirm(`${what[0].toUpperCase()}${what.slice(1)} ${n} process${n === 1 ? "" : "es"}?`)) return null;
+    return ctx.act(`${what}: done`, call);
+  };
+  return h("section", { class: "card", "aria-labelledby": "bulk" }, h("h2", { id: "bulk" }, "Bulk actions on the matching processes"),
+    button("Recover the LOST ones", () => confirmed("recover", lost,
+      () => api("POST", "/recover", { body: { query: lost } }))),
+    button("Dispose the ended ones", () => confirmed("dispose", ended,
+      () => api("POST", "/processes/dispose", { body: { query: ended } }))));
+}
+
+// -- one process ---------------------------------------------------------------------------------------
+export async function process(ctx, executionId) {
+  const path = `/processes/${encodeURIComponent(executionId)}`;
+  const snapshot = (await api("GET", path, { params: { peek: "true", inspectPipeline: "true" } })).processExecutionSnapshot;
+  const attributes = await api("GET", `${path}/attributes`).catch(() => null);
+  render(ctx, path, snapshot, attributes);
+  follow(ctx, path, snapshot.stateChangeIndex);
+}
+
+async function follow(ctx, path, index) {
+  // Long polls for the next state change, and draws the page again with it: no refresh button.
+  while (ctx.live()) {
+    let next;
+    try {
+      next = (await api("GET", `${path}/wait`, { params: { stateChangeIndex: index, states: STATES.join(","),
+        timeout: "20000", peek: "true", inspectPipeline: "true" }, signal: ctx.signal })).processExecutionSnapshot;
+    } catch (error) {
+      if (!ctx.live()) return;
+      if (error.status === 404) return ctx.notify("This process has been disposed.");
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      continue;
+    }
+    if (!ctx.live()) return;
+    if (next.stateChangeIndex > index) {
+      index = next.stateChangeIndex;
+      const attributes = await api("GET", `${path}/attributes`).catch(() => null);
+      if (ctx.live()) render(ctx, path, next, attributes);
+    }
+  }
+}
+
+function may(ctx, snapshot, privilege) {
+  if (ctx.me.admin || snapshot.owner === ctx.me.name) return true;
+  const names = new Set([ctx.me.name, ...ctx.me.roles]);
+  return aces(snapshot).some((ace) => names.has(ace.name) && [].concat(ace.privilege || [])
+    .some((p) => p === privilege || p === "admin"));
+}
+
+const aces = (snapshot) => [].concat(snapshot.permissions?.ace || []);
+
+function render(ctx, path, s, attributes) {
+  const facts = [["Execution ID", s.executionId], ["External ID", s.externalId], ["Definition",
+    `${s.definitionInfo?.uri || ""} (version ${s.definitionInfo?.version ?? "?"})`], ["State", s.state],
+  ["Health", s.health?.state], ["Online", s.online ? "yes" : "no"], ["Current element", s.currentElement],
+  ["Owner", s.owner], ["Node", s.processEngineId], ["Created", when(s.createdAt)], ["Started", when(s.startedAt)],
+  ["Finished", when(s.finishedAt)], ["State changes", s.stateChangeIndex], ["Auto dispose", s.autoDispose],
+  ["Debug", s.debug ? "yes" : "no"]].filter(([, v]) => v !== undefined && v !== null && v !== "");
+  ctx.show(h("h1", {}, `Process ${s.definitionInfo?.name || ""}`),
+    h("dl", { class: "facts", id: "facts" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", { "data-fact": k }, String(v))])),
+    actions(ctx, path, s),
+    problem(s),
+    pipeline(s.pipeline),
+    attributesTable(attributes),
+    permissionsTable(s));
+}
+
+function problem(s) {
+  const chain = [];
+  for (let report = s.exceptionReport; report; report = report.cause) chain.push(report);
+  const health = s.health?.state !== "OK" ? s.health : null;
+  if (!chain.length && !s.message && !health) return null;
+  return h("section", { class: "card problem", "aria-labelledby": "problem" }, h("h2", { id: "problem" }, "Problem"),
+    s.message ? h("p", { id: "message" }, s.message) : null,
+    health ? h("p", {}, `Health ${health.state}${health.message ? `: ${health.message}` : ""}`) : null,
+    chain.length ? h("ol", { class: "causes", id: "exception" }, chain.map((report, i) => h("li", {},
+      h("strong", {}, report.type), `: ${report.message}`, report.source ? ` (at ${report.source})` : "",
+      i ? " (cause)" : ""))) : null);
+}
+
+function permissionsTable(s) {
+  const rows = aces(s).map((ace) => h("tr", {}, h("td", {}, ace.name), h("td", {}, [].concat(ace.privilege || []).join(", "))));
+  return table("Permissions", ["User or role", "Privileges"], rows, "only the owner and admins");
+}
+
+function pipeline(store) {
+  const entries = [].concat(store?.entry || []);
+  const rows = entries.map((entry) => h("tr", {}, h("td", {}, entry.name), h("td", {}, entry.type || ""),
+    h("td", {}, [].concat(entry.value ?? []).map((v) => h("pre", {}, typeof v === "string" ? v : JSON.stringify(v, null, 2))))));
+  return table("Pipeline", ["Name", "Type", "Values"], rows, "empty");
+}
+
+function attributesTable(answer) {
+  if (!answer) return null;
+  const items = [].concat(answer.attributes?.attribute || answer.attributes?.entry || []);
+  return table("Attributes", ["Name", "Value"], items.map((a) => h("tr", {}, h("td", {}, a.name),
+    h("td", {}, [].concat(a.value ?? []).join(", ")))), "none");
+}
+
+function actions(ctx, path, s) {
+  const ended = ENDED.includes(s.state);
+  const run = (label, call) => ctx.act(label, call);
+  const list = [];
+  if (may(ctx, s, "execute") && ["CREATED", "READY", "WAITING", "PAUSED"].includes(s.state)) {
+    list.push(button(s.state === "CREATED" ? "Start" : "Continue", () => run("Continued",
+      () => api("POST", `${path}/start`, { params: { timeout: "0", peek: "true" } }))));
+  }
+  if (may(ctx, s, "execute") && !ended) {
+    const message = h("input", { id: "terminate-message", name: "message", placeholder: "why" });
+    const kind = h("select", { id: "terminate-kind", name: "kind" }, h("option", { value: "fail" }, "fail"),
+      h("option", { value: "kill" }, "kill"), h("option", { value: "terminate" }, "terminate"));
+    list.push(h("span", { class: "inline" }, h("label", { for: "terminate-kind" }, "Terminate as"), kind,
+      h("label", { for: "terminate-message" }, "Message"), message,
+      button("Terminate", () => window.confirm("Terminate this process?") && run("Terminated",
+        () => api("POST", `${path}/terminate`, { params: { kill: kind.value === "kill" ? "true" : undefined,
+          fail: kind.value === "fail" ? "true" : undefined, message: message.value, peek: "true", timeout: "0" } })))));
+  }
+  if (ctx.me.admin && s.health?.state === "LOST") list.push(button("Recover", () => run("Recovered", () => api("POST", `${path}/recover`))));
+  if (may(ctx, s, "write")) {
+    list.push(button(s.online ? "Set offline" : "Set online", () => run(s.online ? "Set offline" : "Set online",
+      () => api("PUT", `${path}/online`, { text: s.online ? "false" : "true" }))));
+    if (!ended) list.push(button("Reload definition", () => run("Reloaded", () => api("POST", `${path}/reload`))));
+  }
+  if (may(ctx, s, "dispose")) {
+    list.push(button("Dispose", () => window.confirm("Dispose this process? Its state is deleted.")
+      && ctx.act("Disposed", () => api("DELETE", path), "#/processes")));
+  }
+  return list.length ? h("section", { class: "card actions", "aria-labelledby": "actions" },
+    h("h2", { id: "actions" }, "Actions"), list) : null;
+}

@@ -1,0 +1,185 @@
+"""The console's views in a real headless Chromium, against a served engine on SQLite and PostgreSQL:
+what an operator sees on each view and what its buttons do, checked against the REST door."""
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.support.rest import call, snap, waiting
+from tests.support.server import unique
+
+STATE = '[data-fact="State"]'
+
+
+def param(field: str, operation: str, *values: str) -> dict:
+    return {"param": {"field": field, "operation": operation, "values": {"value": list(values)}}}
+
+
+def count(server, tree: dict) -> int:
+    return call(server, "POST", "processes/count", 200, json={"query": tree}).json()["count"]
+
+
+def row_count(page, table: str, heading: str):
+    return page.get_by_role("table", name=table).get_by_role("row", name=re.compile(f"^{heading} ")).locator("td")
+
+
+# -- overview ------------------------------------------------------------------------------------------
+def test_the_overview_counts_processes_by_state_live_and_lists_the_nodes(console, server):
+    waiting(server, unique())
+    page = console.open()
+    expect(page.locator("h1")).to_have_text("Overview")
+    before = count(server, param("state", "equals", "WAITING"))
+    expect(row_count(page, "Processes by state", "WAITING")).to_have_text(f"{before:,}")
+    waiting(server, unique())  # made after the page was drawn: the page follows without a reload
+    expect(row_count(page, "Processes by state", "WAITING")).to_have_text(f"{before + 1:,}", timeout=15000)
+    node = call(server, "GET", "nodeState", 200).json()["nodeState"]
+    nodes = page.get_by_role("table", name="Nodes")
+    shown = "online master" if node["cluster"]["master"] else "online connected"  # master: as the node says
+    expect(nodes.get_by_role("row", name=re.compile(node["engineId"]))).to_have_accessible_name(
+        re.compile(f"^{node['engineId']} {shown}"))
+    page.get_by_role("link", name="WAITING", exact=True).click()
+    expect(page).to_have_url(re.compile(r"#/processes\?state=WAITING$"))
+    expect(page.get_by_role("checkbox", name="WAITING")).to_be_checked()
+
+
+def test_the_overview_lists_the_latest_failures_and_changes_the_maintenance_level(console, server):
+    failed = snap(call(server, "GET", "run", 200, params={"processUri": "fail.ipd", "autoDispose": "never"}))
+    page = console.open()
+    expect(page.get_by_role("table", name="Latest failures")).to_contain_text(failed["executionId"])
+    try:
+        page.get_by_label("Level ID").fill("frozen")
+        page.get_by_role("button", name="Change level").click()
+        expect(page.get_by_role("status")).to_have_text("Maintenance level set to frozen")
+        assert call(server, "GET", "maintenance", 200).json()["maintenanceLevel"]["id"] == "frozen"
+        console.expect_refusal(404)
+        page.get_by_label("Level ID").fill("no-such-level")
+        page.get_by_role("button", name="Change level").click()
+        expect(page.get_by_role("alert")).to_contain_text("NotFound")
+        assert call(server, "GET", "maintenance", 200).json()["maintenanceLevel"]["id"] == "frozen"
+    finally:
+        call(server, "PUT", "maintenance", 204, data="normal", headers={"Content-Type": "text/plain"})
+
+
+# -- the process list ----------------------------------------------------------------------------------
+def test_the_process_list_filters_pages_and_keeps_its_filter_in_the_url(console, server):
+    mine = unique()
+    made = [waiting(server, mine)["executionId"] for _ in range(3)]
+    page = console.open("#/processes")
+    page.get_by_label("External ID (% for any run)").fill(mine)
+    page.get_by_role("checkbox", name="WAITING").check()
+    page.get_by_role("button", name="Find").click()
+    expect(page).to_have_url(re.compile(f"externalId={mine}&state=WAITING"))
+    listed = page.get_by_role("table", name="Matching processes")
+    expect(listed.locator("tbody tr")).to_have_count(3)
+    expect(page.locator("#page-info")).to_have_text("1–3 of 3")
+    for execution_id in made:
+        expect(listed).to_contain_text(execution_id)
+
+    page.goto(f"{page.url}&limit=2")  # newest first: the first two made are on the second page
+    expect(page.locator("#page-info")).to_have_text("1–2 of 3")
+    expect(listed.locator("tbody tr").first).to_contain_text(made[2])
+    page.get_by_role("button", name="Next page").click()
+    expect(page.locator("#page-info")).to_have_text("3–3 of 3")
+    expect(listed.locator("tbody tr")).to_have_count(1)
+    expect(listed).to_contain_text(made[0])
+    expect(page.get_by_role("button", name="Next page")).to_be_disabled()
+    page.reload()  # the filter and the page live in the URL: a shared link shows the same
+    expect(page.locator("#page-info")).to_have_text("3–3 of 3")
+
+    page.get_by_role("checkbox", name="all but these").check()  # not(state in WAITING)
+    page.get_by_role("button", name="Find").click()
+    expect(listed).to_contain_text("no process matches")
+    expect(page.locator("#page-info")).to_have_text("0 of 0")
+
+
+def test_bulk_dispose_takes_the_ended_matching_processes_after_confirming_their_count(console, server):
+    mine = unique()
+    ended = [snap(call(server, "GET", "run", 200, params={"processUri": "done.ipd", "externalId": mine,
+                                                            "autoDispose": "never"}))["executionId"] for _ in range(2)]
+    kept = waiting(server, mine)["executionId"]
+    page = console.open(f"#/processes?externalId={mine}")
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    page.get_by_role("button", name="Dispose the ended ones").click()
+    expect(page.get_by_role("status")).to_have_text("dispose: done")
+    assert asked == ["Dispose 2 processes?"]
+    for execution_id in ended:
+        call(server, "GET", f"processes/{execution_id}", 404, params={"peek": "true"})
+    call(server, "GET", f"processes/{kept}", 200, params={"peek": "true"})
+    expect(page.locator("#page-info")).to_have_text("1–1 of 1")
+
+
+# -- one process ---------------------------------------------------------------------------------------
+def test_a_process_page_follows_its_process_live(console, server):
+    held = waiting(server, unique())
+    page = console.open(f"#/process/{held['executionId']}")
+    expect(page.locator(STATE)).to_have_text("WAITING")
+    expect(page.get_by_role("table", name="Pipeline")).to_contain_text("x")
+    # continued through the REST door by someone else: the page shows the end without a reload
+    call(server, "POST", f"processes/{held['executionId']}/start", 200, params={"peek": "true"})
+    expect(page.locator(STATE)).to_have_text("FINISHED", timeout=15000)
+    expect(page.get_by_role("row", name=re.compile("^after "))).to_contain_text("1!")
+
+
+def test_the_actions_of_a_process_page_continue_terminate_and_dispose_it(console, server):
+    first, second = waiting(server, unique()), waiting(server, unique())
+    page = console.open(f"#/process/{first['executionId']}")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(STATE)).to_have_text("FINISHED", timeout=15000)
+
+    page.goto(page.url.replace(first["executionId"], second["executionId"]))
+    expect(page.locator(STATE)).to_have_text("WAITING")
+    page.get_by_label("Terminate as").select_option("fail")
+    page.get_by_label("Message").fill("stopped from the console")
+    page.get_by_role("button", name="Terminate").click()
+    expect(page.locator(STATE)).to_have_text("FAILED", timeout=15000)
+    expect(page.locator("#message")).to_have_text("stopped from the console")
+    ended = snap(call(server, "GET", f"processes/{second['executionId']}", 200, params={"peek": "true"}))
+    assert ended["state"] == "FAILED" and ended["message"] == "stopped from the console"
+
+    page.get_by_role("button", name="Dispose").click()
+    expect(page).to_have_url(re.compile("#/processes$"))
+    expect(page.get_by_role("status")).to_have_text("Disposed")
+    call(server, "GET", f"processes/{second['executionId']}", 404, params={"peek": "true"})
+
+
+def test_a_failed_process_shows_its_exception_report_and_viewing_never_disposes(console, server):
+    failed = snap(call(server, "GET", "run", 200, params={"processUri": "fail.ipd", "autoDispose": "fetch",
+                                                          "peek": "true"}))
+    page = console.open(f"#/process/{failed['executionId']}")
+    expect(page.locator(STATE)).to_have_text("FAILED")
+    expect(page.locator("#exception")).to_have_text("Broken: it broke (at root.f)")
+    page.reload()
+    expect(page.locator(STATE)).to_have_text("FAILED")
+    # an ended `fetch` process read by the console is still there: the console peeks
+    call(server, "GET", f"processes/{failed['executionId']}", 200, params={"peek": "true"})
+
+
+def test_an_unknown_process_is_reported_not_drawn(console, server):
+    console.expect_refusal(404)
+    page = console.open("#/overview")
+    page.goto(f"{page.url.split('#')[0]}#/process/no-such-execution")
+    expect(page.get_by_role("alert")).to_contain_text("NotFound")
+
+
+# -- accessibility -------------------------------------------------------------------------------------
+AXE_RUN = """async () => {
+  const result = await axe.run(document, { resultTypes: ["violations"] });
+  return result.violations.filter((v) => ["serious", "critical"].includes(v.impact))
+    .map((v) => `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}"""
+
+
+def test_no_view_has_a_serious_accessibility_violation(console, server, axe_source):
+    held = waiting(server, unique())
+    for fragment, heading in (("#/overview", "Overview"), ("#/processes", "Processes"),
+                              (f"#/process/{held['executionId']}", "Process")):
+        for width, height in ((1280, 800), (390, 844)):  # a laptop and a phone
+            page = console.page
+            page.set_viewport_size({"width": width, "height": height})
+            console.open(fragment)
+            expect(page.locator("h1")).to_contain_text(heading)
+            page.evaluate(axe_source)
+            assert page.evaluate(AXE_RUN) == [], (fragment, width)
