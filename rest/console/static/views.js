@@ -43,8 +43,8 @@ export async function overview(ctx) {
   const [byState, byHealth, nodes, level, services, failures] = await Promise.all([
     Promise.all(STATES.map((state) => count(stateParam("state", state)))),
     Promise.all(HEALTH.slice(1).map((health) => count(stateParam("health", health)))),
-    api("GET", "/nodeStates"),
-    api("GET", "/maintenance"),
+    ctx.me.admin ? api("GET", "/nodeStates") : null,  // the node and engine operations are an admin's
+    ctx.me.admin ? api("GET", "/maintenance") : null,
     ctx.me.admin ? api("GET", "/services") : null,
     findRaw({ query: { ...stateParam("state", "FAILED"), sort: { criterion: [{ field: "finishedAt", ascending: "false" }] },
       limit: "10" } }),
@@ -53,7 +53,7 @@ export async function overview(ctx) {
     h("th", { scope: "row" }, link(`#/processes?state=${state}`, state)), h("td", { class: "n" }, number(byState[i]))));
   const healthRows = HEALTH.slice(1).map((health, i) => h("tr", {},
     h("th", { scope: "row" }, link(`#/processes?health=${health}`, health)), h("td", { class: "n" }, number(byHealth[i]))));
-  const nodeRows = [].concat(nodes.nodeStates?.nodeState || []).map((node) => h("tr", {},
+  const nodeRows = [].concat(nodes?.nodeStates?.nodeState || []).map((node) => h("tr", {},
     h("td", {}, node.engineId), h("td", {}, node.online ? "online" : "offline"),
     h("td", {}, node.cluster?.master ? "master" : ""), h("td", {}, node.cluster?.connectionStatus || ""),
     h("td", { class: "n" }, number(node.runningProcesses || 0))));
@@ -64,8 +64,8 @@ export async function overview(ctx) {
     h("div", { class: "grid" },
       table("Processes by state", ["State", "Processes"], stateRows),
       table("Processes by health (not OK)", ["Health", "Processes"], healthRows),
-      maintenance(ctx, level.maintenanceLevel)),
-    table("Nodes", ["Node", "Engine", "Master", "Cluster", "Running"], nodeRows),
+      level ? maintenance(ctx, level.maintenanceLevel) : null),
+    nodes ? table("Nodes", ["Node", "Engine", "Master", "Cluster", "Running"], nodeRows) : null,
     services ? serviceTable(ctx, services) : null,
     table("Latest failures", ["Execution", "Definition", "Failed at"], failureRows, "no failed process"));
   ctx.every(5000, () => overview(ctx));
@@ -97,9 +97,10 @@ async function findRaw(body, params = {}) {
 // -- the process list ----------------------------------------------------------------------------------
 export async function processes(ctx, params) {
   const filter = fromParams(params);
-  const [found, definitions] = await Promise.all([findRaw(queryDocument(filter)), api("GET", "/processDefinitions")]);
+  const [found, definitions] = await Promise.all([findRaw(queryDocument(filter)),
+    ctx.me.admin ? api("GET", "/processDefinitions") : null]);
   const go = (changed) => { ctx.navigate(`#/processes?${toParams({ ...filter, ...changed })}`); };
-  const uris = [].concat(definitions.processDefinitions?.processDefinition || []).map((d) => d.uri);
+  const uris = definitions ? [].concat(definitions.processDefinitions?.processDefinition || []).map((d) => d.uri) : null;
   const form = filterForm(filter, uris, go);
   const rows = found.items.map((s) => h("tr", {},
     h("td", {}, link(`#/process/${s.executionId}`, s.executionId)), h("td", {}, s.externalId || ""),
@@ -127,12 +128,13 @@ function filterForm(filter, uris, go) {
   const form = h("form", { class: "filter", role: "search", onsubmit: (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    go({ processUri: data.get("processUri"), health: data.get("health"), owner: data.get("owner").trim(),
+    go({ processUri: data.get("processUri").trim(), health: data.get("health"), owner: data.get("owner").trim(),
       externalId: data.get("externalId").trim(), createdFrom: data.get("createdFrom"), createdTo: data.get("createdTo"),
       state: data.getAll("state"), notState: data.get("notState") === "on", sort: data.get("sort"),
       asc: data.get("direction") === "asc", limit: Number(data.get("limit")), offset: 0 });
   } },
-  field("processUri", "Definition", select("processUri", [["", "any"], ...uris.map((u) => [u, u])], filter.processUri)),
+  field("processUri", "Definition", uris ? select("processUri", [["", "any"], ...uris.map((u) => [u, u])], filter.processUri)
+    : h("input", { id: "processUri", name: "processUri", value: filter.processUri })),
   stateBoxes,
   field("health", "Health", select("health", [["", "any"], ...HEALTH.map((v) => [v, v])], filter.health)),
   field("owner", "Owner", h("input", { id: "owner", name: "owner", value: filter.owner })),
