@@ -222,3 +222,28 @@ class TelemetryItem:
 class TelemetryData:
     types: tuple[str, ...]
     items: tuple[TelemetryItem, ...]
+
+
+@dataclass(frozen=True)
+class OutlineElement:
+    """One element of a definition as a diagram draws it: its kind (the IPD tag), a short label, and the
+    blocks it holds (`then`, `else`, `body`, `onError`, `onTerminate`), each a sequence of elements."""
+    id: str
+    full_id: str
+    kind: str
+    line: int
+    label: str
+    blocks: tuple[tuple[str, tuple["OutlineElement", ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class Outline:
+    """A definition's structure, and for an instance where it stands: its breakpoints, the element it is
+    at, and the elements its history trail says it passed (level `activity` and up)."""
+    uri: str
+    name: str | None
+    parameters: tuple[ParameterInfo, ...]
+    body: tuple[OutlineElement, ...]
+    breakpoints: tuple[str, ...] = ()
+    current: str | None = None
+    passed: tuple[str, ...] = ()

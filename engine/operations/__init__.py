@@ -22,6 +22,7 @@ from .diagnostics import check_sanity, garbage_collect, get_node_figures, get_te
 from .embedded import get_process_log, upgrade_database, waits_for_signal
 from .serving import defer_hand_overs, drive_deferred
 from .history import count_history, find_history, find_operations, get_history, get_history_statistics
+from .outlines import outline_definition, outline_instance
 
 __all__ = [
     "dispose_process", "dispose_processes", "instantiate", "reload", "recover_process", "recover_processes",
@@ -40,4 +41,5 @@ __all__ = [
     "get_process_log", "waits_for_signal", "upgrade_database", "new_engine",
     "defer_hand_overs", "drive_deferred",
     "find_history", "count_history", "get_history", "find_operations", "get_history_statistics",
+    "outline_definition", "outline_instance",
 ]

@@ -11,13 +11,18 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from flask import Flask, Response, jsonify, redirect, send_from_directory
+import re
+from dataclasses import asdict
 
-from engine.errors import NotFound
+from flask import Flask, Response, current_app, jsonify, redirect, request, send_from_directory
+
+from engine import operations as ops
+from engine.errors import InvalidParameter, NotFound
+from engine.model.results import Outline, OutlineElement
 
 from ..auth import current_principal
 
-FILES = ("index.html", "console.css", "console.js", "views.js", "api.js", "query.js")
+FILE = re.compile(r"[a-z][a-z-]*\.(html|js|css)")  # what the console ships: pages, modules, styles
 POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
           "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 HEADERS = {"Content-Security-Policy": POLICY, "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
@@ -37,7 +42,7 @@ def register(app: Flask, root: str) -> None:
     @app.get(entry, defaults={"name": "index.html"})
     @app.get(f"{entry}<name>")
     def console_file(name: str) -> Response:
-        if name not in FILES:
+        if not FILE.fullmatch(name) or not (own / name).is_file():
             raise NotFound("console file", name)
         response = send_from_directory(own, name, max_age=0 if name == "index.html" else 300)
         response.headers.update(HEADERS)
@@ -47,6 +52,31 @@ def register(app: Flask, root: str) -> None:
     def console_me() -> Response:
         """Who the caller is: the console offers only what they may do."""
         principal = current_principal()
-        response = jsonify(name=principal.name, roles=sorted(principal.roles), admin=principal.is_admin)
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return _private(jsonify(name=principal.name, roles=sorted(principal.roles), admin=principal.is_admin))
+
+    @app.get(f"{entry}api/outline")
+    def console_outline() -> Response:
+        """A definition's element tree for its diagram: of `processUri`, or of the definition the
+        instance `executionId` runs, with its breakpoints, current element and trail."""
+        engine, principal = current_app.extensions["process_engine"], current_principal()
+        execution_id, process_uri = request.args.get("executionId"), request.args.get("processUri")
+        if bool(execution_id) == bool(process_uri):
+            raise InvalidParameter("executionId", "give either executionId or processUri")
+        outline = (ops.outline_instance(engine, principal, execution_id) if execution_id
+                   else ops.outline_definition(engine, principal, process_uri or ""))
+        return _private(jsonify(_outline_json(outline)))
+
+
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _outline_json(outline: Outline) -> dict:
+    return {**asdict(outline), "body": [_element_json(e) for e in outline.body]}
+
+
+def _element_json(element: OutlineElement) -> dict:
+    return {"id": element.id, "fullId": element.full_id, "kind": element.kind, "line": element.line,
+            "label": element.label,
+            "blocks": [{"name": name, "elements": [_element_json(e) for e in block]} for name, block in element.blocks]}

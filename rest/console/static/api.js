@@ -21,8 +21,9 @@ async function send(url, init) {
 }
 
 /** One REST call. `body` goes as JSON, `text` as text/plain; the answer comes back parsed. */
-export async function api(method, path, { params, body, text, headers, raw, signal } = {}) {
-  const url = new URL(REST + path, location.origin);
+export async function api(method, path, { params, body, text, form, headers, raw, signal, base } = {}) {
+  // `base`: a path of the console's own (its reads beyond the REST door), else the door's `path`
+  const url = new URL(base ? ROOT + base + path : REST + path, location.origin);
   for (const [name, value] of Object.entries(params || {})) {
     if (value === undefined || value === null || value === "") continue;
     for (const one of [].concat(value)) url.searchParams.append(name, one);
@@ -31,6 +32,8 @@ export async function api(method, path, { params, body, text, headers, raw, sign
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
+  } else if (form !== undefined) {
+    init.body = form;  // multipart/form-data, its boundary set by the browser
   } else if (text !== undefined) {
     init.body = text;
     init.headers["Content-Type"] = "text/plain";

@@ -1,7 +1,11 @@
 // The console's frame: who the user is, the route in the URL's fragment, and what every view shares
 // (showing itself, live refreshes that stop when the view is left, actions that report their outcome).
 import { whoAmI } from "./api.js";
-import { h, overview, processes, process } from "./views.js";
+import { h } from "./dom.js";
+import { overview, processes } from "./views.js";
+import { process } from "./process.js";
+import { definitions, definition } from "./definitions.js";
+import { cluster } from "./cluster.js";
 
 const main = document.getElementById("view");
 const status = document.getElementById("status");
@@ -36,11 +40,11 @@ function context(me) {
       // live updates stop first (a long poll would answer that the process is gone)
       if (next) controller.abort();
       try {
-        await call();
+        const result = await call();
         say(done);
         if (next) {
           keepStatus = true;
-          location.hash = next;
+          location.hash = typeof next === "function" ? next(result) : next;
         } else {
           route();
         }
@@ -70,12 +74,16 @@ async function route() {
   const [path, search = ""] = (location.hash.replace(/^#/, "") || "/overview").split("?");
   const ctx = current = context(me);
   for (const link of document.querySelectorAll("header nav a")) {
-    if (path.startsWith(link.getAttribute("href").slice(1))) link.setAttribute("aria-current", "page");
+    const section = path.replace(/^\/process\//, "/processes").replace(/^\/definition\//, "/definitions");
+    if (section.startsWith(link.getAttribute("href").slice(1))) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   try {
     if (path.startsWith("/process/")) await process(ctx, decodeURIComponent(path.slice("/process/".length)));
     else if (path === "/processes") await processes(ctx, new URLSearchParams(search));
+    else if (path.startsWith("/definition/")) await definition(ctx, decodeURIComponent(path.slice("/definition/".length)));
+    else if (path === "/definitions") await definitions(ctx);
+    else if (path === "/cluster") await cluster(ctx);
     else await overview(ctx);
     if (ctx.live()) document.title = `${main.querySelector("h1")?.textContent || "Console"} · Process engine`;
   } catch (error) {

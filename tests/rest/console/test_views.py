@@ -175,7 +175,8 @@ AXE_RUN = """async () => {
 def test_no_view_has_a_serious_accessibility_violation(console, server, axe_source):
     held = waiting(server, unique())
     for fragment, heading in (("#/overview", "Overview"), ("#/processes", "Processes"),
-                              (f"#/process/{held['executionId']}", "Process")):
+                              (f"#/process/{held['executionId']}", "Process"), ("#/definitions", "Definitions"),
+                              ("#/definition/handled-failure.ipd", "Definition"), ("#/cluster", "Cluster")):
         for width, height in ((1280, 800), (390, 844)):  # a laptop and a phone
             page = console.page
             page.set_viewport_size({"width": width, "height": height})
