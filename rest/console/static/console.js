@@ -19,10 +19,17 @@ function context(me) {
   const controller = new AbortController();
   const ctx = {
     me,
+    view: {},  // what the user chose on this view (the pipeline's form): kept for its path
+    failed,
+    redraw: () => route(),
     signal: controller.signal,
     live: () => !controller.signal.aborted,
     stop: () => controller.abort(),
-    show: (...children) => { if (ctx.live()) main.replaceChildren(...children.flat().filter(Boolean)); },
+    show: (...children) => {
+      if (!ctx.live()) return;
+      main.replaceChildren(...children.flat().filter(Boolean));
+      main.dataset.drawn = String(++drawn);  // tells a waiting reader (a test, a benchmark) the view is new
+    },
     notify: (text) => say(text),
     navigate: (hash) => { if (location.hash === hash) route(); else location.hash = hash; },
     every: (ms, refresh) => {
@@ -67,12 +74,15 @@ function failed(error) {
 }
 
 let me = null;
-let keepStatus = false;  // an action's outcome stays on screen over the view it leads to
+let keepStatus = false;
+let drawn = 0;
+const chosen = {};  // per view's path, what the user chose there  // an action's outcome stays on screen over the view it leads to
 
 async function route() {
   current?.stop();
   const [path, search = ""] = (location.hash.replace(/^#/, "") || "/overview").split("?");
   const ctx = current = context(me);
+  ctx.view = (chosen[path] ||= {});
   for (const link of document.querySelectorAll("header nav a")) {
     const section = path.replace(/^\/process\//, "/processes").replace(/^\/definition\//, "/definitions");
     if (section.startsWith(link.getAttribute("href").slice(1))) link.setAttribute("aria-current", "page");

@@ -3,6 +3,7 @@ import { api } from "./api.js";
 import { STATES, ENDED } from "./query.js";
 import { h, table, button, when } from "./dom.js";
 import { diagram, flatten } from "./diagram.js";
+import { attributes, constants, permissions, pipeline } from "./data.js";
 
 // -- the page ----------------------------------------------------------------------------------------------
 export async function process(ctx, executionId) {
@@ -14,9 +15,15 @@ export async function process(ctx, executionId) {
 
 async function draw(ctx, path, snapshot) {
   const id = encodeURIComponent(snapshot.executionId);
-  const [attributes, outline] = await Promise.all([api("GET", `${path}/attributes`),
-    api("GET", "", { base: `/console/api/outline?executionId=${id}` })]);
-  if (ctx.live()) render(ctx, path, snapshot, attributes, outline);
+  const standard = ctx.view.standard ? api("GET", path, { params: { peek: "true", inspectPipeline: "true" },
+    headers: { "X-Infinica-Datastore-Mode": "standard" } }) : null;
+  const [attributesAnswer, constantsAnswer, outline, standardAnswer] = await Promise.all([api("GET", `${path}/attributes`),
+    api("GET", `${path}/constants`), api("GET", "", { base: `/console/api/outline?executionId=${id}` }), standard]);
+  ctx.redraw = () => draw(ctx, path, snapshot).catch(ctx.failed);
+  if (ctx.live()) {
+    render(ctx, path, snapshot, { attributes: attributesAnswer, constants: constantsAnswer, outline,
+      standard: standardAnswer?.processExecutionSnapshot?.pipeline });
+  }
 }
 
 async function follow(ctx, path, index) {
@@ -48,7 +55,7 @@ function may(ctx, snapshot, privilege) {
 
 const aces = (snapshot) => [].concat(snapshot.permissions?.ace || []);
 
-function render(ctx, path, s, attributes, outline) {
+function render(ctx, path, s, { attributes: attributesAnswer, constants: constantsAnswer, outline, standard }) {
   const facts = [["Execution ID", s.executionId], ["External ID", s.externalId], ["Definition",
     `${s.definitionInfo?.uri || ""} (version ${s.definitionInfo?.version ?? "?"})`], ["State", s.state],
   ["Health", s.health?.state], ["Online", s.online ? "yes" : "no"], ["Current element", s.currentElement],
@@ -60,9 +67,10 @@ function render(ctx, path, s, attributes, outline) {
     actions(ctx, path, s, outline),
     problem(s),
     diagramSection(ctx, path, s, outline),
-    pipeline(s.pipeline),
-    attributesTable(attributes),
-    permissionsTable(s));
+    pipeline(ctx, s.pipeline, standard),
+    constants(constantsAnswer),
+    attributes(ctx, path, attributesAnswer, may(ctx, s, "write")),
+    permissions(ctx, path, s, may(ctx, s, "admin")));
 }
 
 function problem(s) {
@@ -76,25 +84,6 @@ function problem(s) {
     chain.length ? h("ol", { class: "causes", id: "exception" }, chain.map((report, i) => h("li", {},
       h("strong", {}, report.type), `: ${report.message}`, report.source ? ` (at ${report.source})` : "",
       i ? " (cause)" : ""))) : null);
-}
-
-function permissionsTable(s) {
-  const rows = aces(s).map((ace) => h("tr", {}, h("td", {}, ace.name), h("td", {}, [].concat(ace.privilege || []).join(", "))));
-  return table("Permissions", ["User or role", "Privileges"], rows, "only the owner and admins");
-}
-
-function pipeline(store) {
-  const entries = [].concat(store?.entry || []);
-  const rows = entries.map((entry) => h("tr", {}, h("td", {}, entry.name), h("td", {}, entry.type || ""),
-    h("td", {}, [].concat(entry.value ?? []).map((v) => h("pre", {}, typeof v === "string" ? v : JSON.stringify(v, null, 2))))));
-  return table("Pipeline", ["Name", "Type", "Values"], rows, "empty");
-}
-
-function attributesTable(answer) {
-  if (!answer) return null;
-  const items = [].concat(answer.attributes?.attribute || answer.attributes?.entry || []);
-  return table("Attributes", ["Name", "Value"], items.map((a) => h("tr", {}, h("td", {}, a.name),
-    h("td", {}, [].concat(a.value ?? []).join(", ")))), "none");
 }
 
 function diagramSection(ctx, path, s, outline) {

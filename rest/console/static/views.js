@@ -5,7 +5,8 @@ import { h, table, button, when, number, link, count, stateParam } from "./dom.j
 
 // -- overview ------------------------------------------------------------------------------------------
 export async function overview(ctx) {
-  const [byState, byHealth, nodes, level, services, failures] = await Promise.all([
+  const dayAgo = new Date(Date.now() - 86400000).toISOString();
+  const [byState, byHealth, nodes, level, services, failures, lastDay] = await Promise.all([
     Promise.all(STATES.map((state) => count(stateParam("state", state)))),
     Promise.all(HEALTH.slice(1).map((health) => count(stateParam("health", health)))),
     ctx.me.admin ? api("GET", "/nodeStates") : null,  // the node and engine operations are an admin's
@@ -13,6 +14,7 @@ export async function overview(ctx) {
     ctx.me.admin ? api("GET", "/services") : null,
     findRaw({ query: { ...stateParam("state", "FAILED"), sort: { criterion: [{ field: "finishedAt", ascending: "false" }] },
       limit: "10" } }),
+    api("GET", "/history/statistics", { params: { from: dayAgo } }),
   ]);
   const stateRows = STATES.map((state, i) => h("tr", {},
     h("th", { scope: "row" }, link(`#/processes?state=${state}`, state)), h("td", { class: "n" }, number(byState[i]))));
@@ -32,8 +34,19 @@ export async function overview(ctx) {
       level ? maintenance(ctx, level.maintenanceLevel) : null),
     nodes ? table("Nodes", ["Node", "Engine", "Master", "Cluster", "Running"], nodeRows) : null,
     services ? serviceTable(ctx, services) : null,
-    table("Latest failures", ["Execution", "Definition", "Failed at"], failureRows, "no failed process"));
+    table("Latest failures", ["Execution", "Definition", "Failed at"], failureRows, "no failed process"),
+    lastDayTable(lastDay));
   ctx.every(5000, () => overview(ctx));
+}
+
+function lastDayTable(answer) {
+  const ms = (n) => (n === undefined || n === null ? "" : `${Number(n).toLocaleString()} ms`);
+  const rows = [].concat(answer?.historyStatistics?.processStatistics || []).map((p) => h("tr", {},
+    h("td", {}, p.processUri), h("td", { class: "n" }, number(p.count)),
+    h("td", { class: "n" }, `${(100 * (p.failureRate || 0)).toFixed(1)} %`), h("td", { class: "n" }, ms(p.durationP50Ms)),
+    h("td", { class: "n" }, ms(p.durationP95Ms)), h("td", { class: "n" }, ms(p.durationMaxMs))));
+  return table("The last day: processes ended, from the history", ["Definition", "Ended", "Failed", "Duration p50",
+    "p95", "max"], rows, "no process ended in the last day (or history.level is none)");
 }
 
 function maintenance(ctx, level) {
@@ -41,7 +54,7 @@ function maintenance(ctx, level) {
   const form = h("form", { class: "card", onsubmit: async (event) => {
     event.preventDefault();
     await ctx.act(`Maintenance level set to ${input.value}`, () => api("PUT", "/maintenance", { text: input.value }));
-  } }, h("h2", {}, "Maintenance level"), h("p", {}, `${level.id}: ${level.label || ""} (${level.online})`),
+  } }, h("h2", {}, "Maintenance level"), h("p", { id: "current-level" }, `${level.id}: ${level.label || ""} (${level.online})`),
   ctx.me.admin ? [h("label", { for: "level" }, "Level ID"), input, h("button", { type: "submit" }, "Change level")] : null);
   return form;
 }
@@ -98,8 +111,9 @@ function filterForm(filter, uris, go) {
       state: data.getAll("state"), notState: data.get("notState") === "on", sort: data.get("sort"),
       asc: data.get("direction") === "asc", limit: Number(data.get("limit")), offset: 0 });
   } },
-  field("processUri", "Definition", uris ? select("processUri", [["", "any"], ...uris.map((u) => [u, u])], filter.processUri)
-    : h("input", { id: "processUri", name: "processUri", value: filter.processUri })),
+  // any processUri, also of instances whose definition file is gone; the repository's are suggested
+  field("processUri", "Definition", [h("input", { id: "processUri", name: "processUri", value: filter.processUri,
+    list: uris ? "known-uris" : undefined }), uris ? h("datalist", { id: "known-uris" }, uris.map((u) => h("option", { value: u }))) : null]),
   stateBoxes,
   field("health", "Health", select("health", [["", "any"], ...HEALTH.map((v) => [v, v])], filter.health)),
   field("owner", "Owner", h("input", { id: "owner", name: "owner", value: filter.owner })),

@@ -134,10 +134,13 @@ def test_a_user_sees_only_the_actions_they_may_take(as_user, secured):
     console.open(f"#/process/{roots['executionId']}")  # may read it, nothing else
     expect(page.locator('[data-fact="Owner"]')).to_have_text("root")
     expect(page.get_by_role("table", name="Permissions")).to_contain_text("clerk")
-    expect(page.get_by_role("button")).to_have_count(0)
+    expect(page.locator("section.actions")).to_have_count(0)
+    for action in ("Set attribute", "Set permissions", "Hand over"):
+        expect(page.get_by_role("button", name=action)).to_have_count(0)
+    expect(page.locator("svg.diagram").get_by_role("button")).to_have_count(0)  # no breakpoints either
 
     console.open(f"#/process/{own['executionId']}")  # the owner holds every privilege
-    for action in ("Continue", "Terminate", "Set offline", "Dispose"):
+    for action in ("Continue", "Terminate", "Set offline", "Dispose", "Set attribute", "Set permissions", "Hand over"):
         expect(page.get_by_role("button", name=action)).to_be_visible()
 
     # what is not offered, the REST door refuses anyway

@@ -6,6 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.support.common import settles
 from tests.support.rest import call, snap, waiting
 from tests.support.server import unique
 
@@ -47,10 +48,13 @@ def test_the_overview_lists_the_latest_failures_and_changes_the_maintenance_leve
     failed = snap(call(server, "GET", "run", 200, params={"processUri": "fail.ipd", "autoDispose": "never"}))
     page = console.open()
     expect(page.get_by_role("table", name="Latest failures")).to_contain_text(failed["executionId"])
+    last_day = page.get_by_role("table", name=re.compile("^The last day"))
+    expect(last_day.get_by_role("row", name=re.compile("^fail.ipd "))).to_contain_text("100.0 %")
     try:
         page.get_by_label("Level ID").fill("frozen")
         page.get_by_role("button", name="Change level").click()
         expect(page.get_by_role("status")).to_have_text("Maintenance level set to frozen")
+        expect(page.locator("#current-level")).to_contain_text("frozen:")  # drawn again with it
         assert call(server, "GET", "maintenance", 200).json()["maintenanceLevel"]["id"] == "frozen"
         console.expect_refusal(404)
         page.get_by_label("Level ID").fill("no-such-level")
@@ -184,3 +188,47 @@ def test_no_view_has_a_serious_accessibility_violation(console, server, axe_sour
             expect(page.locator("h1")).to_contain_text(heading)
             page.evaluate(axe_source)
             assert page.evaluate(AXE_RUN) == [], (fragment, width)
+
+
+def test_a_process_pipeline_shows_xml_indented_binary_to_download_and_the_standard_form(console, server):
+    store = {"dataStore": {"entry": [
+        {"name": "order", "type": "application/xml", "value": ['<order xmlns="urn:shop"><line no="1">tea</line></order>']},
+        {"name": "blob", "type": "application/octet-stream", "value": ["aGVsbG8="]}]}}
+    ran = snap(call(server, "POST", "run", 200, params={"processUri": "done.ipd", "autoDispose": "never"}, json=store))
+    page = console.open(f"#/process/{ran['executionId']}")
+    order = page.get_by_role("row", name=re.compile("^order ")).locator("pre")
+    expect(order).to_have_text('<order xmlns="urn:shop">\n  <line no="1">tea</line>\n</order>')
+    with page.expect_download() as downloaded:
+        page.get_by_role("button", name="Download blob (5 bytes)").click()
+    assert open(downloaded.value.path(), "rb").read() == b"hello"
+    page.get_by_role("button", name="Show the standard form").click()
+    standard = page.locator("pre.standard")
+    expect(standard).to_contain_text('"values"')
+    expect(standard).to_contain_text("aGVsbG8=")
+    expect(page.get_by_role("button", name="Show the simple form")).to_have_attribute("aria-pressed", "true")
+
+
+def test_attributes_permissions_and_the_owner_are_edited_on_the_process_page(console, server):
+    held = waiting(server, unique())
+    path = f"processes/{held['executionId']}"
+    page = console.open(f"#/process/{held['executionId']}")
+    page.get_by_label("Attribute", exact=True).fill("colour")
+    page.get_by_label("Value", exact=True).fill("blue")
+    page.get_by_role("button", name="Set attribute").click()
+    expect(page.get_by_role("status")).to_have_text("Attribute colour set")
+    expect(page.get_by_role("table", name="Attributes of the process")).to_contain_text("blue")
+    assert call(server, "GET", f"{path}/attributes", 200).json()["attributes"]["attribute"] == [
+        {"name": "colour", "value": "blue"}]
+
+    page.get_by_label("User or role").fill("clerks")
+    page.get_by_role("checkbox", name="read").check()
+    page.get_by_role("checkbox", name="execute").check()
+    page.get_by_role("button", name="Set permissions").click()
+    permitted = settles(lambda: snap(call(server, "GET", path, 200, params={"peek": "true"})).get("permissions"))["ace"]
+    assert [(ace["name"], sorted(ace["privilege"])) for ace in permitted] == [("clerks", ["execute", "read"])]
+    expect(page.get_by_role("table", name="Permissions")).to_contain_text(", ".join(permitted[0]["privilege"]))
+
+    page.get_by_label("Owner", exact=True).fill("someone")
+    page.get_by_role("button", name="Hand over").click()
+    expect(page.locator('[data-fact="Owner"]')).to_have_text("someone")
+    assert snap(call(server, "GET", path, 200, params={"peek": "true"}))["owner"] == "someone"
