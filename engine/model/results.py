@@ -247,3 +247,4 @@ class Outline:
     breakpoints: tuple[str, ...] = ()
     current: str | None = None
     passed: tuple[str, ...] = ()
+    children: tuple[tuple[str, str, str], ...] = ()  # live instances its calls started: (ID, processUri, state)

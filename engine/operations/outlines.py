@@ -13,11 +13,12 @@ from ..model.results import Outline, OutlineElement, ParameterInfo
 from ..model.states import Privilege
 from ..runtime.node import ProcessEngine
 from ..security.authorization import Principal
-from ..storage import codec, history as trails
+from ..storage import codec, history as trails, instances as store
 from ..support import jsontext
 from .lifecycle_management import load_for_caller
 from .shared import definition_of, load
 
+CHILDREN_SHOWN = 100  # a forEach over calls may start thousands: the diagram lists the first
 KINDS = {el.StartElement: "startElement", el.EndElement: "endElement", el.Assign: "assign", el.Remove: "remove",
          el.If: "if", el.While: "while", el.ForEach: "forEach", el.Wait: "wait", el.Fail: "fail", el.Scope: "scope",
          el.Call: "call", el.Invoke: "invoke", el.Log: "log"}
@@ -34,15 +35,16 @@ def outline_instance(pe: ProcessEngine, principal: Principal, execution_id: str)
         loaded = definition_of(pe, uow.conn, record)
         visits = [visit for trail in trails.trails_of(uow.conn, execution_id)
                   for visit in jsontext.loads(trail.visits)]
+        children = tuple(store.children_of(uow.conn, execution_id, CHILDREN_SHOWN))
     passed = tuple(dict.fromkeys(element_id for _, element_id, *_ in sorted(visits)))
     return _outline(loaded.uri, loaded.definition, tuple(sorted(codec.loads(record.breakpoints, []))),
-                    record.current_element, passed)
+                    record.current_element, passed, children)
 
 
 def _outline(uri: str, definition: Definition, breakpoints: tuple[str, ...] = (), current: str | None = None,
-             passed: tuple[str, ...] = ()) -> Outline:
+             passed: tuple[str, ...] = (), children: tuple[tuple[str, str, str], ...] = ()) -> Outline:
     parameters = tuple(ParameterInfo(p.name, p.type, p.required) for p in definition.parameters)
-    return Outline(uri, definition.name, parameters, _block(definition.body), breakpoints, current, passed)
+    return Outline(uri, definition.name, parameters, _block(definition.body), breakpoints, current, passed, children)
 
 
 def _block(block: Block) -> tuple[OutlineElement, ...]:

@@ -230,6 +230,14 @@ def count_instances(conn: Connection, where: ColumnElement, up_to: int | None = 
     return conn.execute(select(func.count()).select_from(matches)).scalar_one()
 
 
+def children_of(conn: Connection, execution_id: str, limit: int) -> list[tuple[str, str, str]]:
+    """The live instances a `call` of this one started (ID, processUri, state), oldest first."""
+    rows = conn.execute(select(instances.c.execution_id, instances.c.process_uri, instances.c.state)
+                        .where(instances.c.parent_execution_id == execution_id, LIVE)
+                        .order_by(instances.c.created_at, instances.c.execution_id).limit(limit))
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
 def find_ids(conn: Connection, where: ColumnElement, limit: int | None = None) -> list[str]:
     query = select(instances.c.execution_id).where(LIVE, where).order_by(instances.c.created_at)
     return list(conn.execute(query.limit(limit) if limit else query).scalars())

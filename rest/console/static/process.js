@@ -1,7 +1,7 @@
 // One process: its facts, diagram, pipeline and problem, followed live; its actions and the debugger.
 import { api } from "./api.js";
 import { STATES, ENDED } from "./query.js";
-import { h, table, button, when } from "./dom.js";
+import { h, table, button, when, link } from "./dom.js";
 import { diagram, flatten } from "./diagram.js";
 import { attributes, constants, permissions, pipeline } from "./data.js";
 
@@ -97,7 +97,10 @@ function diagramSection(ctx, path, s, outline) {
     h("p", { class: "legend" }, "Current element: amber; passed: green; breakpoints: red.",
       editable ? " Click an element, or focus it and press Enter, to set or remove a breakpoint." : ""),
     h("div", { class: "diagram-box" }, diagram(outline, { current: s.currentElement, passed: outline.passed,
-      breakpoints: outline.breakpoints, onPick: editable ? toggle : null })));
+      breakpoints: outline.breakpoints, onPick: editable ? toggle : null })),
+    outline.children.length ? table("Called processes", ["Execution", "Definition", "State"], outline.children.map((c) =>
+      h("tr", {}, h("td", {}, link(`#/process/${c.executionId}`, c.executionId)),
+        h("td", {}, link(`#/definition/${encodeURIComponent(c.processUri)}`, c.processUri)), h("td", {}, c.state)))) : null);
 }
 
 /** Step: pause at the next element the process enters, whichever it is. Breakpoints go on every element

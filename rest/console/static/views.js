@@ -7,8 +7,8 @@ import { h, table, button, when, number, link, count, stateParam } from "./dom.j
 export async function overview(ctx) {
   const dayAgo = new Date(Date.now() - 86400000).toISOString();
   const [byState, byHealth, nodes, level, services, failures, lastDay] = await Promise.all([
-    Promise.all(STATES.map((state) => count(stateParam("state", state)))),
-    Promise.all(HEALTH.slice(1).map((health) => count(stateParam("health", health)))),
+    Promise.all(STATES.map((state) => bounded(stateParam("state", state)))),
+    Promise.all(HEALTH.slice(1).map((health) => bounded(stateParam("health", health)))),
     ctx.me.admin ? api("GET", "/nodeStates") : null,  // the node and engine operations are an admin's
     ctx.me.admin ? api("GET", "/maintenance") : null,
     ctx.me.admin ? api("GET", "/services") : null,
@@ -16,10 +16,25 @@ export async function overview(ctx) {
       limit: "10" } }),
     api("GET", "/history/statistics", { params: { from: dayAgo } }),
   ]);
+  const exact = (ctx.view.exact ||= {});
+  const cell = (field, value, total) => {
+    // past the count limit the bounded total says "at least"; the exact count follows when it is done,
+    // and the last one known stands in meanwhile
+    const key = `${field}=${value}`;
+    const shown = h("td", { class: "n", "data-count": key }, total.atLeast && key in exact ? number(exact[key])
+      : number(total.n, total.atLeast));
+    if (total.atLeast) {
+      count(stateParam(field, value)).then((n) => {
+        exact[key] = n;
+        if (ctx.live()) shown.textContent = number(n);
+      }, () => {});
+    }
+    return shown;
+  };
   const stateRows = STATES.map((state, i) => h("tr", {},
-    h("th", { scope: "row" }, link(`#/processes?state=${state}`, state)), h("td", { class: "n" }, number(byState[i]))));
+    h("th", { scope: "row" }, link(`#/processes?state=${state}`, state)), cell("state", state, byState[i])));
   const healthRows = HEALTH.slice(1).map((health, i) => h("tr", {},
-    h("th", { scope: "row" }, link(`#/processes?health=${health}`, health)), h("td", { class: "n" }, number(byHealth[i]))));
+    h("th", { scope: "row" }, link(`#/processes?health=${health}`, health)), cell("health", health, byHealth[i])));
   const nodeRows = [].concat(nodes?.nodeStates?.nodeState || []).map((node) => h("tr", {},
     h("td", {}, node.engineId), h("td", {}, node.online ? "online" : "offline"),
     h("td", {}, node.cluster?.master ? "master" : ""), h("td", {}, node.cluster?.connectionStatus || ""),
@@ -65,6 +80,13 @@ function serviceTable(ctx, services) {
     h("td", {}, service.state === "running" ? "" : button(`Start ${service.id}`, () =>
       ctx.act(`Service ${service.id} started`, () => api("POST", `/services/${encodeURIComponent(service.id)}/start`))))));
   return table("Services", ["Service", "Definition", "State", "Action"], rows);
+}
+
+/** How many processes match, exact up to the door's count limit, else at least that many: as cheap as
+ * the index allows, where an exact count reads every match (a third of a second per 700,000). */
+async function bounded(treeNode) {
+  const { total, atLeast } = await findRaw({ query: { ...treeNode, limit: "0" } });
+  return { n: total, atLeast };
 }
 
 async function findRaw(body, params = {}) {

@@ -8,7 +8,7 @@ from engine import operations as ops
 from engine.errors import AuthorizationError, NotFound
 from engine.model.states import ExecutionState
 from engine.security.authorization import ANONYMOUS_ADMIN as ADMIN, Principal
-from tests.support.common import SAMPLES, write_definition
+from tests.support.common import SAMPLES, settles, write_definition
 
 CLERK = Principal("clerk", frozenset({"clerks"}))
 
@@ -71,3 +71,17 @@ def test_an_instances_outline_needs_read_and_an_unknown_one_is_not_found(engine_
         ops.outline_instance(pe, ADMIN, "no-such-execution")
     with pytest.raises(NotFound):
         ops.outline_definition(pe, ADMIN, "no-such.ipd")
+
+
+def test_an_instances_outline_lists_the_live_processes_its_calls_started(engine_factory, repo):
+    write_definition(repo, "child.ipd", '<wait id="hold"/>')
+    write_definition(repo, "parent.ipd", '<call id="child" processUri="child.ipd"/>')
+    pe = engine_factory(repo)
+    parent = ops.run(pe, ADMIN, "parent.ipd", timeout=10000, states=["WAITING"], auto_dispose="never")
+    outline = settles(lambda: (found := ops.outline_instance(pe, ADMIN, parent.execution_id)).children
+                       and found.children[0][2] == "WAITING" and found)  # the child runs on its own
+    assert outline.current == "root.child"
+    [(child_id, uri, state)] = outline.children
+    assert (uri, state) == ("child.ipd", "WAITING")
+    assert ops.get_process_snapshot(pe, ADMIN, child_id, peek=True).definition.uri == "child.ipd"
+    assert ops.outline_instance(pe, ADMIN, child_id).children == ()

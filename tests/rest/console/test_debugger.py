@@ -8,6 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.support.common import write_definition
 from tests.support.rest import call, snap, waiting
 from tests.support.server import ROOT_PATH, unique
 
@@ -126,3 +127,16 @@ def test_the_cluster_view_runs_the_checks_reads_telemetry_and_sets_the_engine_of
         assert call(server, "GET", "nodeState", 200).json()["nodeState"]["online"] is False
     finally:
         call(server, "POST", "setOnline", 204, params={"online": "true"})
+
+
+def test_a_call_links_to_the_process_it_started(console, server):
+    write_definition(server.log.parent / "repo", "calls-hold.ipd", '<call id="child" processUri="hold.ipd"/>')
+    parent = snap(call(server, "GET", "run", 200, params={"processUri": "calls-hold.ipd", "states": "WAITING",
+                                                           "externalId": unique()}))
+    page = console.open(f"#/process/{parent['executionId']}")
+    expect(element(page, "call child")).to_have_class(re.compile(r"\bcurrent\b"))
+    called = page.get_by_role("table", name="Called processes")
+    expect(called).to_contain_text("hold.ipd")
+    called.get_by_role("link").first.click()
+    expect(page.locator('[data-fact="Definition"]')).to_have_text("hold.ipd (version 1)")
+    expect(page.locator(STATE)).to_have_text("WAITING")

@@ -3,12 +3,16 @@ what an operator sees on each view and what its buttons do, checked against the 
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
+import pytest
 from playwright.sync_api import expect
+
+from tests.rest.console.conftest import Console
 
 from tests.support.common import settles
 from tests.support.rest import call, snap, waiting
-from tests.support.server import unique
+from tests.support.server import Server, start_server, unique
 
 STATE = '[data-fact="State"]'
 
@@ -232,3 +236,26 @@ def test_attributes_permissions_and_the_owner_are_edited_on_the_process_page(con
     page.get_by_role("button", name="Hand over").click()
     expect(page.locator('[data-fact="Owner"]')).to_have_text("someone")
     assert snap(call(server, "GET", path, 200, params={"peek": "true"}))["owner"] == "someone"
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory) -> Iterator[Server]:
+    """A server whose bounded totals stop at 2 (`query.count_limit`)."""
+    folder = tmp_path_factory.mktemp("limited")
+    running = start_server(folder, f"sqlite:///{folder / 'engine.db'}", "[query]\ncount_limit = 2\n")
+    yield running
+    running.stop()
+
+
+def test_the_overview_counts_exactly_past_the_count_limit(page, limited):
+    for _ in range(3):
+        waiting(limited, unique())
+    exact = count(limited, param("state", "equals", "WAITING"))
+    assert exact >= 3
+    found = call(limited, "POST", "processes/query", 200, json={"query": {**param("state", "equals", "WAITING"),
+                                                                          "limit": "0"}})
+    assert found.headers["X-Total-Count-Relation"] == "gte"  # the list's total alone would say "2+"
+    console = Console(page, limited)
+    console.open()
+    expect(row_count(page, "Processes by state", "WAITING")).to_have_text(f"{exact:,}")
+    assert console.unexpected_errors() == []
