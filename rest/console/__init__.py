@@ -2,17 +2,18 @@
 
 It is a client of the REST door: every action it takes is a REST call its user could make themselves,
 with the user's own Basic credentials, which the browser asks for at the first call the door refuses.
-The one thing it reads here is who its user is (`me`), so that it offers only the actions the user may
-take; the door refuses the others anyway. Its pages load nothing from anywhere but this service, may
-not be framed, and cross-site requests to the doors are refused (`config.origins`).
+Two things it reads here, beyond the spec's operations: who its user is (`api/me`), so that it offers
+only the actions the user may take (the door refuses the others anyway), and the outline of a
+definition its diagrams draw (`api/outline`, with the privileges `validate` and `read` need). Its pages
+load nothing from anywhere but this service, may not be framed, and cross-site requests to the doors are
+refused (`config.origins`).
 """
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
 import re
 from dataclasses import asdict
+from importlib import resources
+from pathlib import Path
 
 from flask import Flask, Response, current_app, jsonify, redirect, request, send_from_directory
 

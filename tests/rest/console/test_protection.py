@@ -147,3 +147,16 @@ def test_a_user_sees_only_the_actions_they_may_take(as_user, secured):
     call(secured, "PUT", "maintenance", 403, headers={**basic("clerk"), **TEXT}, data="frozen")
     call(secured, "POST", f"processes/{roots['executionId']}/start", 403, headers=basic("clerk"))
     call(secured, "DELETE", f"processes/{roots['executionId']}", 403, headers=basic("clerk"))
+
+
+def test_the_outline_needs_one_subject_and_the_read_privilege(secured):
+    outline = f"{secured.base}{ROOT_PATH}/console/api/outline"
+    for params in ({}, {"processUri": "hold.ipd", "executionId": "x"}):
+        refused = requests.get(outline, params=params, headers=basic("root"), timeout=30)
+        assert refused.status_code == 400 and refused.json()["type"] == "InvalidParameter", params
+    roots = held(secured, "root")
+    refused = requests.get(outline, params={"executionId": roots["executionId"]}, headers=basic("clerk"), timeout=30)
+    assert refused.status_code == 403 and refused.json()["type"] == "AuthorizationException"
+    mine = requests.get(outline, params={"executionId": roots["executionId"]}, headers=basic("root"), timeout=30).json()
+    assert mine["uri"] == "hold.ipd" and mine["current"] == "root.hold"
+    assert requests.get(outline, params={"processUri": "nothing.ipd"}, headers=basic("root"), timeout=30).status_code == 404
