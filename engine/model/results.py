@@ -248,3 +248,4 @@ class Outline:
     current: str | None = None
     passed: tuple[str, ...] = ()
     children: tuple[tuple[str, str, str], ...] = ()  # live instances its calls started: (ID, processUri, state)
+    watchers: tuple[tuple[str, str | None, str], ...] = ()  # its open watchers: (ID, group, owner)

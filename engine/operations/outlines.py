@@ -2,10 +2,13 @@
 element tree of a definition, and where an instance stands in it.
 
 The outline of a definition needs what `validate` needs; an instance's needs `read` on it, and shows
-its breakpoints, its current element and the elements its history trail has (which `setBreakpoint`,
-`startProcess` and `getHistory` then act on).
+its breakpoints, its current element, the elements its history trail has, the live processes its calls
+started and its open watchers (which `setBreakpoint`, `startProcess`, `getHistory` and `deleteWatcher`
+then act on).
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 from ..definitions import elements as el
 from ..definitions.elements import Block, Definition, Element
@@ -13,7 +16,7 @@ from ..model.results import Outline, OutlineElement, ParameterInfo
 from ..model.states import Privilege
 from ..runtime.node import ProcessEngine
 from ..security.authorization import Principal
-from ..storage import codec, history as trails, instances as store
+from ..storage import codec, history as trails, instances as store, watchers as watcher_rows
 from ..support import jsontext
 from .lifecycle_management import load_for_caller
 from .shared import definition_of, load
@@ -36,15 +39,16 @@ def outline_instance(pe: ProcessEngine, principal: Principal, execution_id: str)
         visits = [visit for trail in trails.trails_of(uow.conn, execution_id)
                   for visit in jsontext.loads(trail.visits)]
         children = tuple(store.children_of(uow.conn, execution_id, CHILDREN_SHOWN))
+        # who may read the instance may read and delete its watchers (CONTRACT §8)
+        watching = tuple((w.id, w.group_id, w.owner) for w in watcher_rows.open_watchers(uow.conn, execution_id))
     passed = tuple(dict.fromkeys(element_id for _, element_id, *_ in sorted(visits)))
-    return _outline(loaded.uri, loaded.definition, tuple(sorted(codec.loads(record.breakpoints, []))),
-                    record.current_element, passed, children)
+    return replace(_outline(loaded.uri, loaded.definition), breakpoints=tuple(sorted(codec.loads(record.breakpoints, []))),
+                   current=record.current_element, passed=passed, children=children, watchers=watching)
 
 
-def _outline(uri: str, definition: Definition, breakpoints: tuple[str, ...] = (), current: str | None = None,
-             passed: tuple[str, ...] = (), children: tuple[tuple[str, str, str], ...] = ()) -> Outline:
+def _outline(uri: str, definition: Definition) -> Outline:
     parameters = tuple(ParameterInfo(p.name, p.type, p.required) for p in definition.parameters)
-    return Outline(uri, definition.name, parameters, _block(definition.body), breakpoints, current, passed, children)
+    return Outline(uri, definition.name, parameters, _block(definition.body))
 
 
 def _block(block: Block) -> tuple[OutlineElement, ...]:

@@ -75,7 +75,8 @@ def _private(response: Response) -> Response:
 
 def _outline_json(outline: Outline) -> dict:
     return {**asdict(outline), "body": [_element_json(e) for e in outline.body],
-            "children": [{"executionId": i, "processUri": uri, "state": state} for i, uri, state in outline.children]}
+            "children": [{"executionId": i, "processUri": uri, "state": state} for i, uri, state in outline.children],
+            "watchers": [{"id": i, "groupId": group, "owner": owner} for i, group, owner in outline.watchers]}
 
 
 def _element_json(element: OutlineElement) -> dict:

@@ -98,6 +98,10 @@ function diagramSection(ctx, path, s, outline) {
       editable ? " Click an element, or focus it and press Enter, to set or remove a breakpoint." : ""),
     h("div", { class: "diagram-box" }, diagram(outline, { current: s.currentElement, passed: outline.passed,
       breakpoints: outline.breakpoints, onPick: editable ? toggle : null })),
+    outline.watchers.length ? table("Open watchers", ["Watcher", "Group", "Owner", "Action"], outline.watchers.map((w) =>
+      h("tr", {}, h("td", {}, w.id), h("td", {}, w.groupId || ""), h("td", {}, w.owner),
+        h("td", {}, button(`Delete watcher ${w.id.slice(0, 8)}`, () => ctx.act("Watcher deleted",
+          () => api("DELETE", `/watchers/${encodeURIComponent(w.id)}`))))))) : null,
     outline.children.length ? table("Called processes", ["Execution", "Definition", "State"], outline.children.map((c) =>
       h("tr", {}, h("td", {}, link(`#/process/${c.executionId}`, c.executionId)),
         h("td", {}, link(`#/definition/${encodeURIComponent(c.processUri)}`, c.processUri)), h("td", {}, c.state)))) : null);

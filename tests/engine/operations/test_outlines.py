@@ -85,3 +85,12 @@ def test_an_instances_outline_lists_the_live_processes_its_calls_started(engine_
     assert (uri, state) == ("child.ipd", "WAITING")
     assert ops.get_process_snapshot(pe, ADMIN, child_id, peek=True).definition.uri == "child.ipd"
     assert ops.outline_instance(pe, ADMIN, child_id).children == ()
+
+
+def test_an_instances_outline_lists_its_open_watchers(engine_factory):
+    pe = engine_factory(SAMPLES)
+    created = ops.instantiate(pe, ADMIN, "greeting.ipd", auto_dispose="never")
+    watcher = ops.create_watcher(pe, ADMIN, created.execution_id, group_id="ops")
+    assert ops.outline_instance(pe, ADMIN, created.execution_id).watchers == ((watcher.id, "ops", "admin"),)
+    ops.delete_watcher(pe, ADMIN, watcher.id)
+    assert ops.outline_instance(pe, ADMIN, created.execution_id).watchers == ()

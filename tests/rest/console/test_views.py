@@ -259,3 +259,17 @@ def test_the_overview_counts_exactly_past_the_count_limit(page, limited):
     console.open()
     expect(row_count(page, "Processes by state", "WAITING")).to_have_text(f"{exact:,}")
     assert console.unexpected_errors() == []
+
+
+def test_a_process_page_lists_its_open_watchers_and_deletes_one(console, server):
+    held = waiting(server, unique())
+    watcher = call(server, "POST", "watchers", 200, params={"executionId": held["executionId"], "groupId": "ops",
+                                                            "expectedState": "FINISHED"}).json()["processWatcher"]
+    page = console.open(f"#/process/{held['executionId']}")
+    watchers = page.get_by_role("table", name="Open watchers")
+    expect(watchers).to_contain_text(watcher["id"])
+    expect(watchers).to_contain_text("ops")
+    page.get_by_role("button", name=f"Delete watcher {watcher['id'][:8]}").click()
+    expect(page.get_by_role("status")).to_have_text("Watcher deleted")
+    expect(page.get_by_role("table", name="Open watchers")).to_have_count(0)
+    call(server, "GET", f"watchers/{watcher['id']}", 404)
