@@ -107,6 +107,30 @@ def test_others_see_the_records_of_processes_they_could_read(history_pe):
     assert ops.count_history(history_pe, ADMIN) == 2 and ops.count_history(history_pe, BOB) == 1
 
 
+def test_a_readers_pages_are_their_records_and_those_granted_them_each_once_in_order(history_pe):
+    """Bob owns some records; others are granted to his name, to his role, or to both; one of his own is
+    granted to him besides. Every page, either way sorted, is the admin's list cut to what Bob may read."""
+    CAROL = Principal("carol", frozenset({"other"}))
+    made = []
+    for owner, grants in ((BOB, ()), (ALICE, ("bob",)), (ALICE, ("clerk",)), (ALICE, ("bob", "clerk")), (ALICE, ()),
+                          (BOB, ("bob",)), (CAROL, ("clerk",)), (CAROL, ()), (BOB, ())):
+        snapshot = ops.run(history_pe, owner, "waits.ipd", states=["WAITING"], peek=True)
+        for name in grants:
+            ops.set_permissions(history_pe, owner, snapshot.execution_id, name, ["read"])
+        ops.terminate_process(history_pe, owner, snapshot.execution_id, kill=True)
+        made.append((snapshot.execution_id, owner.name == "bob" or bool(grants)))
+    readable = {execution_id for execution_id, visible in made if visible}
+    assert ops.count_history(history_pe, BOB) == len(readable) == 7
+    for ascending in (True, False):
+        sort = (SortCriterion("finishedAt", ascending),)
+        everyone = [r.execution_id for r in ops.find_history(history_pe, ADMIN, Query(sort=sort)).items]
+        expected = [execution_id for execution_id in everyone if execution_id in readable]
+        for offset, limit in ((0, 3), (3, 3), (6, 3), (0, 100)):
+            found = ops.find_history(history_pe, BOB, Query(sort=sort, offset=offset, limit=limit))
+            assert [r.execution_id for r in found.items] == expected[offset:offset + limit], (ascending, offset)
+            assert found.total == 7 and not found.lower_bound
+
+
 def test_a_called_child_names_its_parent(history_pe):
     parent = ops.run(history_pe, ADMIN, "parent.ipd", auto_dispose="never")
     (child,) = ops.find_history(history_pe, ADMIN, where(Param("parent", "equals", (parent.execution_id,)))).items
