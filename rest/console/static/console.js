@@ -27,7 +27,9 @@ function context(me) {
     stop: () => controller.abort(),
     show: (...children) => {
       if (!ctx.live()) return;
+      const focused = focusKey(document.activeElement);
       main.replaceChildren(...children.flat().filter(Boolean));
+      if (focused) refocus(focused);  // a redraw keeps the keyboard where it was
       main.dataset.drawn = String(++drawn);  // tells a waiting reader (a test, a benchmark) the view is new
     },
     notify: (text) => say(text),
@@ -62,6 +64,23 @@ function context(me) {
     },
   };
   return ctx;
+}
+
+/** What tells the focused control apart from the others, so the same one can take focus once redrawn. */
+function focusKey(element) {
+  if (!element || element === main || !main.contains(element)) return null;
+  return [element.tagName, element.id, element.getAttribute("href"), element.dataset.id, element.textContent].join("|");
+}
+
+function refocus(key) {
+  const candidates = main.querySelectorAll("a, button, input, select, [tabindex]");
+  for (const element of candidates) {
+    if (focusKey(element) === key) {
+      element.focus();
+      return;
+    }
+  }
+  main.focus();  // gone (an action removed it): the view itself, not the page's top
 }
 
 function editing() {

@@ -273,3 +273,13 @@ def test_a_process_page_lists_its_open_watchers_and_deletes_one(console, server)
     expect(page.get_by_role("status")).to_have_text("Watcher deleted")
     expect(page.get_by_role("table", name="Open watchers")).to_have_count(0)
     call(server, "GET", f"watchers/{watcher['id']}", 404)
+
+
+def test_the_overviews_refresh_keeps_the_keyboard_where_it_was(console, server):
+    page = console.open()
+    page.get_by_role("link", name="FAILED", exact=True).focus()
+    drawn = page.get_attribute("main", "data-drawn")
+    page.wait_for_function("d => document.querySelector('main').dataset.drawn !== d", arg=drawn, timeout=15000)
+    assert page.evaluate("document.activeElement.textContent") == "FAILED"
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"#/processes\?state=FAILED$"))
