@@ -26,7 +26,7 @@ from config.settings import load_settings
 from engine import operations as ops
 from engine.model.query import And, Param, Query, SortCriterion
 from engine.runtime import history
-from engine.security.authorization import ANONYMOUS_ADMIN
+from engine.security.authorization import ANONYMOUS_ADMIN, Principal
 from engine.settings import HistorySettings
 from engine.support import clock
 from tests.bench.scale import DAY_S, _dsn, _fresh_schema, _schema_url, drop, vacuum
@@ -64,6 +64,10 @@ def build(rows: int, expired: int, batch: int = 1_000_000) -> str:
         for first in range(1, rows + 1, batch):
             cursor.execute(LOAD, {"first": first, "last": min(first + batch - 1, rows), "rows": rows, "days": 29})
             conn.commit()
+        # a role that may read one record in a thousand (10,000 of 10M), besides its members' own
+        cursor.execute("INSERT INTO history_readers (execution_id, name) SELECT md5(i::text)::uuid::text, 'team3' "
+                       "FROM generate_series(3, %(rows)s, 1000) AS i", {"rows": rows})
+        conn.commit()
         if expired:  # ended 31-60 days ago: past history.ttl_days (30)
             cursor.execute(LOAD.replace("(now() AT TIME ZONE 'UTC')", "(now() AT TIME ZONE 'UTC' - interval '31 days')"),
                            {"first": rows + 1, "last": rows + expired, "rows": expired, "days": 29})
@@ -114,6 +118,7 @@ def report(rows: int = 10_000_000, expired: int = 1_000_000, repeat: int = 9, ru
             }
             for name, query in shapes.items():
                 lines.append(f"  findHistory {name:<52} {_p50(lambda: ops.find_history(pe, ANONYMOUS_ADMIN, query), repeat):8.1f} ms")
+            lines += readers(pe, repeat)
             month_ago = clock.now() - timedelta(days=30)
             statistics_of = (lambda: ops.get_history_statistics(pe, ANONYMOUS_ADMIN, 'bench/p5.ipd', from_time=month_ago))
             lines.append(f"  getHistoryStatistics one processUri, 30 days, every record read {'':<4} "
@@ -128,6 +133,37 @@ def report(rows: int = 10_000_000, expired: int = 1_000_000, repeat: int = 9, ru
             pe.stop()
     drop(SCHEMA)
     return "\n".join(lines)
+
+
+READER = Principal("user7", frozenset({"team3"}))  # owns 1 record in 200; team3 may read 1 in 1,000
+
+
+def readers(pe: Any, repeat: int) -> list[str]:
+    """A user who is no admin: their records and those granted to their role, read apart (each down its
+    own index), against the one condition `owner = … OR EXISTS (reader …)` in the same run."""
+    from engine.operations.history import _page, _records_matching
+    from engine.model.history import HISTORY_FIELDS
+    from engine.storage import history as rows
+
+    queries = {"everything, finishedAt desc, limit 50": Query(sort=(SortCriterion("finishedAt", False),), limit=50),
+               "endState FAILED, finishedAt desc, limit 50": Query(
+                   _p("endState", "equals", "FAILED"), (SortCriterion("finishedAt", False),), limit=50),
+               "everything, finishedAt desc, offset 500, limit 50": Query(
+                   sort=(SortCriterion("finishedAt", False),), offset=500, limit=50)}
+    lines = [f"  as a user who is no admin (1/200 theirs, 1/1000 granted)  {'apart':>9} {'OR':>9}"]
+    for name, query in queries.items():
+        def one_condition() -> None:
+            with pe.db.unit_of_work(write=False) as uow:
+                where = _records_matching(query) & rows.readable(READER.name, READER.names)
+                _page(pe, uow.conn, query, where, HISTORY_FIELDS, rows.HISTORY_COLUMNS, rows.find_records,
+                      rows.count_records)
+        apart, joined = [], []
+        for _ in range(repeat):  # the two take turns
+            apart.append(_p50(lambda: ops.find_history(pe, READER, query), 1))
+            joined.append(_p50(one_condition, 1))
+        a, j = statistics.median(apart), statistics.median(joined)
+        lines.append(f"    findHistory {name:<48} {a:8.1f} ms {j:8.1f} ms  {a / j:5.2f}x")
+    return lines
 
 
 def _latencies(pe: Any, runs: int) -> list[float]:
