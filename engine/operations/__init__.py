@@ -14,7 +14,7 @@ from .lifecycle_management import (dispose_process, dispose_processes, instantia
 from .state_queries import (count_executions, find_executions, get_attributes, get_instance_constants,
                             get_process_snapshot, validate, wait_for_process)
 from .watchers import create_watcher, delete_watcher, get_watcher
-from .node_control import (get_maintenance_level, get_node_state, get_node_states, set_engine_online,
+from .node_control import (get_heartbeat_ages, get_maintenance_level, get_node_state, get_node_states, set_engine_online,
                            set_maintenance_level, wait_for_no_running_processes)
 from .services import get_service_snapshot, list_services, new_engine, start_service
 from .cluster import cluster_connect, cluster_disconnect
@@ -41,5 +41,5 @@ __all__ = [
     "get_process_log", "waits_for_signal", "upgrade_database", "new_engine",
     "defer_hand_overs", "drive_deferred",
     "find_history", "count_history", "get_history", "find_operations", "get_history_statistics",
-    "outline_definition", "outline_instance",
+    "outline_definition", "outline_instance", "get_heartbeat_ages",
 ]

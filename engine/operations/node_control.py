@@ -75,6 +75,16 @@ def get_node_states(pe: ProcessEngine, principal: Principal) -> list[NodeState]:
     return states
 
 
+def get_heartbeat_ages(pe: ProcessEngine, principal: Principal) -> dict[str, int]:
+    """How long ago (ms) each registered node last wrote its heartbeat (the console's nodes; beyond the
+    spec, whose nodeState carries none): a frozen node shows as one whose age grows."""
+    require_admin(principal, "getNodeStates")
+    with pe.db.unit_of_work(write=False) as uow:
+        rows = node_store.all_nodes(uow.conn)
+    now = clock.now()
+    return {row["node_id"]: max(0, int((now - row["heartbeat_at"]).total_seconds() * 1000)) for row in rows}
+
+
 def _own_state(pe: ProcessEngine) -> NodeState:
     membership = pe.membership
     master = membership.believes_master()

@@ -2,9 +2,10 @@
 
 It is a client of the REST door: every action it takes is a REST call its user could make themselves,
 with the user's own Basic credentials, which the browser asks for at the first call the door refuses.
-Two things it reads here, beyond the spec's operations: who its user is (`api/me`), so that it offers
-only the actions the user may take (the door refuses the others anyway), and the outline of a
-definition its diagrams draw (`api/outline`, with the privileges `validate` and `read` need). Its pages
+Three things it reads here, beyond the spec's operations: who its user is (`api/me`), so that it offers
+only the actions the user may take (the door refuses the others anyway); the outline of a definition
+its diagrams draw (`api/outline`, with the privileges `validate` and `read` need); and how long ago each
+node last beat (`api/heartbeats`, an admin's). Its pages
 load nothing from anywhere but this service, may not be framed, and cross-site requests to the doors are
 refused (`config.origins`).
 """
@@ -66,6 +67,12 @@ def register(app: Flask, root: str) -> None:
         outline = (ops.outline_instance(engine, principal, execution_id) if execution_id
                    else ops.outline_definition(engine, principal, process_uri or ""))
         return _private(jsonify(_outline_json(outline)))
+
+
+    @app.get(f"{entry}api/heartbeats")
+    def console_heartbeats() -> Response:
+        """How long ago each node last beat, in ms, by node ID (an admin's, as nodeStates is)."""
+        return _private(jsonify(ops.get_heartbeat_ages(current_app.extensions["process_engine"], current_principal())))
 
 
 def _private(response: Response) -> Response:

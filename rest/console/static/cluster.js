@@ -2,13 +2,16 @@
 // the cluster, the sanity checks and the telemetry. All of it is an admin's.
 import { api } from "./api.js";
 import { h, table, button, number } from "./dom.js";
+import { age } from "./views.js";
 
 export async function cluster(ctx) {
   if (!ctx.me.admin) return ctx.show(h("h1", {}, "Cluster"), h("p", {}, "The cluster's operations are an administrator's."));
-  const [nodes, self] = await Promise.all([api("GET", "/nodeStates"), api("GET", "/nodeState")]);
+  const [nodes, self, beats] = await Promise.all([api("GET", "/nodeStates"), api("GET", "/nodeState"),
+    api("GET", "", { base: "/console/api/heartbeats" })]);
   const rows = [].concat(nodes.nodeStates?.nodeState || []).map((node) => h("tr", {},
     h("td", {}, node.engineId), h("td", {}, node.online ? "online" : "offline"), h("td", {}, node.cluster?.master ? "master" : ""),
     h("td", {}, node.cluster?.connectionStatus || ""), h("td", { class: "n" }, number(node.runningProcesses || 0)),
+    h("td", { class: "n" }, age(beats[node.engineId])),
     h("td", {}, button(node.online ? `Set ${node.engineId} offline` : `Set ${node.engineId} online`, () => ctx.act(
       `${node.engineId} set ${node.online ? "offline" : "online"}`, () => api("POST", "/setOnline", {
         params: { online: String(!node.online), param: "specified", node: node.engineId } }))))));
@@ -16,7 +19,7 @@ export async function cluster(ctx) {
   const report = h("div", { id: "sanity", "aria-live": "polite" });
   const telemetry = h("div", { id: "telemetry" });
   ctx.show(h("h1", {}, "Cluster"),
-    table("Nodes", ["Node", "Engine", "Master", "Cluster", "Running", "Action"], rows),
+    table("Nodes", ["Node", "Engine", "Master", "Cluster", "Running", "Last heartbeat", "Action"], rows),
     h("section", { class: "card", "aria-labelledby": "engine" }, h("h2", { id: "engine" }, "Engine"),
       button("Set every node online", () => ctx.act("Every node set online", () => api("POST", "/setOnline", { params: { online: "true" } }))),
       button("Set every node offline", () => window.confirm("Set every node offline? They run no process until set online.")

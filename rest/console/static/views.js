@@ -6,10 +6,11 @@ import { h, table, button, when, number, link, count, stateParam } from "./dom.j
 // -- overview ------------------------------------------------------------------------------------------
 export async function overview(ctx) {
   const dayAgo = new Date(Date.now() - 86400000).toISOString();
-  const [byState, byHealth, nodes, level, services, failures, lastDay] = await Promise.all([
+  const [byState, byHealth, nodes, beats, level, services, failures, lastDay] = await Promise.all([
     Promise.all(STATES.map((state) => bounded(stateParam("state", state)))),
     Promise.all(HEALTH.slice(1).map((health) => bounded(stateParam("health", health)))),
     ctx.me.admin ? api("GET", "/nodeStates") : null,  // the node and engine operations are an admin's
+    ctx.me.admin ? api("GET", "", { base: "/console/api/heartbeats" }) : null,
     ctx.me.admin ? api("GET", "/maintenance") : null,
     ctx.me.admin ? api("GET", "/services") : null,
     findRaw({ query: { ...stateParam("state", "FAILED"), sort: { criterion: [{ field: "finishedAt", ascending: "false" }] },
@@ -38,7 +39,7 @@ export async function overview(ctx) {
   const nodeRows = [].concat(nodes?.nodeStates?.nodeState || []).map((node) => h("tr", {},
     h("td", {}, node.engineId), h("td", {}, node.online ? "online" : "offline"),
     h("td", {}, node.cluster?.master ? "master" : ""), h("td", {}, node.cluster?.connectionStatus || ""),
-    h("td", { class: "n" }, number(node.runningProcesses || 0))));
+    h("td", { class: "n" }, number(node.runningProcesses || 0)), h("td", { class: "n" }, age(beats?.[node.engineId]))));
   const failureRows = failures.items.map((s) => h("tr", {},
     h("td", {}, link(`#/process/${s.executionId}`, s.executionId)), h("td", {}, s.definitionInfo?.uri || ""),
     h("td", {}, when(s.finishedAt))));
@@ -47,11 +48,16 @@ export async function overview(ctx) {
       table("Processes by state", ["State", "Processes"], stateRows),
       table("Processes by health (not OK)", ["Health", "Processes"], healthRows),
       level ? maintenance(ctx, level.maintenanceLevel) : null),
-    nodes ? table("Nodes", ["Node", "Engine", "Master", "Cluster", "Running"], nodeRows) : null,
+    nodes ? table("Nodes", ["Node", "Engine", "Master", "Cluster", "Running", "Last heartbeat"], nodeRows) : null,
     services ? serviceTable(ctx, services) : null,
     table("Latest failures", ["Execution", "Definition", "Failed at"], failureRows, "no failed process"),
     lastDayTable(lastDay));
   ctx.every(5000, () => overview(ctx));
+}
+
+export function age(ms) {
+  if (ms === undefined || ms === null) return "not registered";
+  return ms < 1000 ? `${ms} ms ago` : `${(ms / 1000).toFixed(ms < 10000 ? 1 : 0)} s ago`;
 }
 
 function lastDayTable(answer) {

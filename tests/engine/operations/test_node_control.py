@@ -449,3 +449,20 @@ def test_a_master_whose_session_dies_inside_its_work_takes_no_new_session_for_th
         admin.dispose()
         other.stop()
         one.stop()
+
+
+def test_heartbeat_ages_are_an_admins_and_grow_while_a_node_is_silent(pe):
+    with pytest.raises(AuthorizationError):
+        ops.get_heartbeat_ages(pe, Principal("clerk", frozenset({"clerks"})))
+    ages = ops.get_heartbeat_ages(pe, ADMIN)
+    assert list(ages) == [pe.node_id] and 0 <= ages[pe.node_id] < 60_000
+    from datetime import timedelta
+
+    from engine.storage.tables import nodes
+    from engine.support import clock
+    with pe.db.unit_of_work() as uow:  # a node that stopped beating a minute ago (frozen, or gone)
+        silent = clock.now() - timedelta(minutes=1)
+        uow.conn.execute(nodes.insert().values(node_id="frozen", started_at=silent, heartbeat_at=silent, online=True))
+        uow.commit()
+    ages = ops.get_heartbeat_ages(pe, ADMIN)
+    assert ages["frozen"] >= 60_000 and ages[pe.node_id] < 60_000

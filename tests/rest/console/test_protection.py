@@ -70,6 +70,9 @@ def test_the_console_asks_who_its_user_is_with_their_credentials(secured):
     assert requests.get(me, headers=basic("clerk"), timeout=30).json() == {
         "name": "clerk", "roles": ["clerks"], "admin": False}
     assert requests.get(me, headers=basic("clerk", "wrong"), timeout=30).status_code == 401
+    beats = f"{secured.base}{ROOT_PATH}/console/api/heartbeats"  # an admin's, as nodeStates is
+    assert requests.get(beats, headers=basic("clerk"), timeout=30).status_code == 403
+    assert all(age >= 0 for age in requests.get(beats, headers=basic("root"), timeout=30).json().values())
 
 
 # -- another site --------------------------------------------------------------------------------------

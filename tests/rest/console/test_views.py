@@ -41,8 +41,9 @@ def test_the_overview_counts_processes_by_state_live_and_lists_the_nodes(console
     node = call(server, "GET", "nodeState", 200).json()["nodeState"]
     nodes = page.get_by_role("table", name="Nodes")
     shown = "online master" if node["cluster"]["master"] else "online connected"  # master: as the node says
-    expect(nodes.get_by_role("row", name=re.compile(node["engineId"]))).to_have_accessible_name(
-        re.compile(f"^{node['engineId']} {shown}"))
+    row = nodes.get_by_role("row", name=re.compile(node["engineId"]))
+    expect(row).to_have_accessible_name(re.compile(f"^{node['engineId']} {shown}"))
+    expect(row.locator("td").last).to_have_text(re.compile(r"^\d+(\.\d)? m?s ago$"))  # beats every 200 ms here
     page.get_by_role("link", name="WAITING", exact=True).click()
     expect(page).to_have_url(re.compile(r"#/processes\?state=WAITING$"))
     expect(page.get_by_role("checkbox", name="WAITING")).to_be_checked()
