@@ -27,7 +27,7 @@ from engine.runtime.node import ProcessEngine
 pytest.register_assert_rewrite("tests.support")
 
 from tests.support.common import PG_URL, SAMPLES, SKIP_PG
-from tests.support.server import SERVICES, USERS, Server, start_server
+from tests.support.server import SERVICES, USERS, Server, sqlite_server, start_server
 from tests.support.soap import Soap
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -155,12 +155,10 @@ def soap(server: Server) -> Soap:
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory) -> Iterator[Server]:
     """A server on SQLite whose accounts are USERS: every call needs credentials."""
-    folder = tmp_path_factory.mktemp("secured")
     users = "".join(f'[[auth.users]]\nname = "{name}"\npassword_hash = "{hash_password(password)}"\n'
                     f"roles = {roles!r}\n".replace("'", '"') for name, (password, roles) in USERS.items())
-    running = start_server(folder, f"sqlite:///{folder / 'engine.db'}", SERVICES + users)
-    yield running
-    running.stop()
+    with sqlite_server(tmp_path_factory, "secured", SERVICES + users) as running:
+        yield running
 
 
 @pytest.hookimpl(hookwrapper=True)

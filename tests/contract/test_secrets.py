@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from engine.security.authentication import hash_password
-from tests.support.server import Server, start_server
+from tests.support.server import Server, sqlite_server
 
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 PASSWORD_TEXT = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"
@@ -21,12 +21,10 @@ WRONG = "Wr0ng-Guess-0f4a"
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("secrets")
     users = "".join(f'[[auth.users]]\nname = "{name}"\npassword_hash = "{HASHES[name]}"\nroles = {roles!r}\n'
                     .replace("'", '"') for name, (_, roles) in USERS.items())
-    server = start_server(folder, f"sqlite:///{folder / 'engine.db'}", users)
-    yield server
-    server.stop()
+    with sqlite_server(tmp_path_factory, "secrets", users) as server:
+        yield server
 
 
 def basic(name: str, password: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from tests.support.namespaces import DAT, PE, dat, pe
 from tests.support.rest import (MODES, PROCESS_STREAM, STANDARD, TEXT, XML, call, entries, error, found, instantiate,
                                 kill, pipeline_of, query_json, query_xml, run, snap, spin, waiting, xml, xml_entries,
                                 xml_error)
-from tests.support.server import start_server, unique
+from tests.support.server import sqlite_server, start_server, unique
 
 FIXED = (f'<process xmlns="{PE}" version="4"><constants><constant name="fixed" overridable="false">1</constant>'
          '<constant name="free">2</constant></constants><startElement id="s"/><wait id="w"/></process>')
@@ -877,10 +877,8 @@ def test_a_405_names_the_allowed_methods(server):
 # -- bodies over server.max_request_bytes -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def small_server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("small")
-    running = start_server(folder, f"sqlite:///{folder / 'engine.db'}", "[server]\nmax_request_bytes = 1024\n")
-    yield running
-    running.stop()
+    with sqlite_server(tmp_path_factory, "small", "[server]\nmax_request_bytes = 1024\n") as running:
+        yield running
 
 
 def test_a_body_over_the_limit_is_413(small_server):

@@ -10,7 +10,7 @@ import requests
 from lxml import etree
 
 from tests.support.namespaces import PE
-from tests.support.server import Server, start_server
+from tests.support.server import Server, sqlite_server
 from tests.support.soap import ENV, GOLDEN, WSDL, XML, XS, envelope
 
 VALUES = ["", "x", "1", "-2", "99999999999999999999", "TRUE", "&lt;a/&gt;", "2026-13-45T99:00:00Z", "é\u2028,,",
@@ -26,10 +26,8 @@ def request_members() -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def own_server(tmp_path_factory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("fuzz")
-    running = start_server(folder, f"sqlite:///{folder / 'engine.db'}")
-    yield running
-    running.stop()
+    with sqlite_server(tmp_path_factory, "fuzz") as running:
+        yield running
 
 
 @pytest.mark.parametrize("value", VALUES)

@@ -18,7 +18,7 @@ from zeep.wsse.username import UsernameToken
 from config.settings import load_settings
 from soap import create_soap_app
 from tests.support.namespaces import PE
-from tests.support.server import USERS, Server, basic, start_server
+from tests.support.server import USERS, Server, basic, sqlite_server
 from tests.support.soap import ENV, XML, Soap, envelope, fault_type
 
 
@@ -147,10 +147,8 @@ def test_concurrent_runs_each_get_their_own_answer(server):
 # -- the body limit ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def small_server(tmp_path_factory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("small")
-    running = start_server(folder, f"sqlite:///{folder / 'engine.db'}", "[server]\nmax_request_bytes = 4096\n")
-    yield running
-    running.stop()
+    with sqlite_server(tmp_path_factory, "small", "[server]\nmax_request_bytes = 4096\n") as running:
+        yield running
 
 
 def test_a_body_over_the_limit_is_413(small_server):

@@ -8,6 +8,7 @@ but the tests of a module share their server: they filter by their own externalI
 from __future__ import annotations
 
 import base64
+from contextlib import contextmanager
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any, Iterator
 
 import requests
 
@@ -111,6 +113,18 @@ def start_server(folder: Path, storage_url: str, extra_toml: str = "", env: dict
     except BaseException:
         server.stop()  # never leave a server behind
         raise
+
+
+@contextmanager
+def sqlite_server(factory: Any, name: str, extra_toml: str = "") -> Iterator[Server]:
+    """A served node of its own on a fresh SQLite file, with `extra_toml` settings (a module fixture's,
+    for what the shared servers must not change: limits, accounts); stopped however the module ends."""
+    folder = factory.mktemp(name)
+    running = start_server(folder, f"sqlite:///{folder / 'engine.db'}", extra_toml)
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def unique() -> str:

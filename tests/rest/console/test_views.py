@@ -12,7 +12,7 @@ from tests.rest.console.conftest import Console
 
 from tests.support.common import settles
 from tests.support.rest import call, snap, waiting
-from tests.support.server import Server, start_server, unique
+from tests.support.server import Server, sqlite_server, unique
 
 STATE = '[data-fact="State"]'
 
@@ -242,10 +242,8 @@ def test_attributes_permissions_and_the_owner_are_edited_on_the_process_page(con
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory) -> Iterator[Server]:
     """A server whose bounded totals stop at 2 (`query.count_limit`)."""
-    folder = tmp_path_factory.mktemp("limited")
-    running = start_server(folder, f"sqlite:///{folder / 'engine.db'}", "[query]\ncount_limit = 2\n")
-    yield running
-    running.stop()
+    with sqlite_server(tmp_path_factory, "limited", "[query]\ncount_limit = 2\n") as running:
+        yield running
 
 
 def test_the_overview_counts_exactly_past_the_count_limit(page, limited):
