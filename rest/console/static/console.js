@@ -50,7 +50,7 @@ function context(me) {
       if (next) controller.abort();
       try {
         const result = await call();
-        say(done);
+        say(typeof done === "function" ? done() : done);
         if (next) {
           keepStatus = true;
           location.hash = typeof next === "function" ? next(result) : next;

@@ -156,22 +156,52 @@ function filterForm(filter, uris, go) {
   return form;
 }
 
+const ONE_BY_ONE = 1000;  // what the console changes with a call a process, at most at once
+
 function bulkActions(ctx, filter) {
   if (!ctx.me.admin) return null;  // bulk calls reach processes of every owner: an admin's
   const conditions = tree(filter);
-  const lost = and([conditions, stateParam("health", "LOST")].filter((n) => Object.keys(n).length));
-  const ended = and([conditions, { param: { field: "state", operation: "in", values: { value: ENDED } } }]
-    .filter((n) => Object.keys(n).length));
+  const also = (node) => and([conditions, node].filter((n) => Object.keys(n).length));
+  const lost = also(stateParam("health", "LOST"));
+  const ended = also({ param: { field: "state", operation: "in", values: { value: ENDED } } });
+  const live = also({ not: { param: { field: "state", operation: "in", values: { value: ENDED } } } });
   const confirmed = async (what, node, call) => {
     const n = await count(node);
     if (n === 0) return ctx.notify(`No process to ${what}.`);
     if (!window.confirm(`${what[0].toUpperCase()}${what.slice(1)} ${n} process${n === 1 ? "" : "es"}?`)) return null;
     return ctx.act(`${what}: done`, call);
   };
+  // the API changes these a process at a time: one call each, the refusals counted and the first told
+  const oneByOne = async (what, node, call) => {
+    const n = await count(node);
+    if (n === 0) return ctx.notify(`No process to ${what}.`);
+    if (n > ONE_BY_ONE) return ctx.notify(`${n.toLocaleString()} processes match: narrow the filter to ${ONE_BY_ONE} or fewer.`);
+    if (!window.confirm(`${what[0].toUpperCase()}${what.slice(1)} ${n} process${n === 1 ? "" : "es"}?`)) return null;
+    let done = 0;
+    const refused = [];
+    return ctx.act(() => `${what}: ${done} done${refused.length ? `, ${refused.length} refused (${refused[0]})` : ""}`, async () => {
+      const { items } = await findRaw({ query: { ...node, limit: String(n) } });
+      for (const s of items) {
+        try {
+          await call(`/processes/${encodeURIComponent(s.executionId)}`);
+          done += 1;
+        } catch (error) {
+          refused.push(`${error.type}: ${error.message}`);
+        }
+      }
+    });
+  };
+  const by = `by ${ctx.me.name} from the console`;
   return h("section", { class: "card", "aria-labelledby": "bulk" }, h("h2", { id: "bulk" }, "Bulk actions on the matching processes"),
     button("Recover the LOST ones", () => confirmed("recover", lost,
       () => api("POST", "/recover", { body: { query: lost } }))),
     button("Dispose the ended ones", () => confirmed("dispose", ended,
-      () => api("POST", "/processes/dispose", { body: { query: ended } }))));
+      () => api("POST", "/processes/dispose", { body: { query: ended } }))),
+    button("Set the live ones offline", () => oneByOne("set offline", live,
+      (path) => api("PUT", `${path}/online`, { text: "false" }))),
+    button("Set the live ones online", () => oneByOne("set online", live,
+      (path) => api("PUT", `${path}/online`, { text: "true" }))),
+    button("Terminate the live ones", () => oneByOne("terminate", live,
+      (path) => api("POST", `${path}/terminate`, { params: { message: `terminated ${by}`, timeout: "0", peek: "true" } }))));
 }
 

@@ -282,3 +282,30 @@ def test_the_overviews_refresh_keeps_the_keyboard_where_it_was(console, server):
     assert page.evaluate("document.activeElement.textContent") == "FAILED"
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"#/processes\?state=FAILED$"))
+
+
+def test_bulk_offline_online_and_terminate_go_a_process_at_a_time_after_confirming(console, server):
+    mine = unique()
+    made = [waiting(server, mine)["executionId"] for _ in range(3)]
+    ended = snap(call(server, "GET", "run", 200, params={"processUri": "done.ipd", "externalId": mine,
+                                                          "autoDispose": "never"}))["executionId"]
+    page = console.open(f"#/processes?externalId={mine}")
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+
+    def states() -> list[tuple[str, bool]]:
+        return [(s["state"], s["online"]) for s in
+                (snap(call(server, "GET", f"processes/{i}", 200, params={"peek": "true"})) for i in made)]
+
+    page.get_by_role("button", name="Set the live ones offline").click()
+    expect(page.get_by_role("status")).to_have_text("set offline: 3 done")
+    assert states() == [("WAITING", False)] * 3 and asked == ["Set offline 3 processes?"]
+    page.get_by_role("button", name="Set the live ones online").click()
+    expect(page.get_by_role("status")).to_have_text("set online: 3 done")
+    assert states() == [("WAITING", True)] * 3
+    page.get_by_role("button", name="Terminate the live ones").click()
+    expect(page.get_by_role("status")).to_have_text("terminate: 3 done")
+    assert settles(lambda: {state for state, _ in states()} == {"TERMINATED"})
+    assert snap(call(server, "GET", f"processes/{made[0]}", 200, params={"peek": "true"}))["message"] == \
+        "terminated by admin from the console"
+    assert snap(call(server, "GET", f"processes/{ended}", 200, params={"peek": "true"}))["state"] == "FINISHED"
