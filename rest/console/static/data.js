@@ -47,7 +47,7 @@ function shownValue(entry, value, index) {
   return h("pre", {}, /xml$/.test(entry.type || "") ? indented(value) : value);
 }
 
-/** The pipeline in the simple form, or the standard form's JSON as the door answers it. */
+/** The pipeline in the simple form, or the standard form's XML as the door answers it, indented. */
 export function pipeline(ctx, store, standard) {
   const toggle = button(ctx.view.standard ? "Show the simple form" : "Show the standard form", () => {
     ctx.view.standard = !ctx.view.standard;
@@ -55,7 +55,7 @@ export function pipeline(ctx, store, standard) {
   }, { "aria-pressed": String(Boolean(ctx.view.standard)) });
   if (ctx.view.standard) {
     return h("section", { "aria-labelledby": "pipeline" }, h("h2", { id: "pipeline" }, "Pipeline (standard form)"), toggle,
-      h("pre", { class: "standard" }, JSON.stringify(standard ?? null, null, 2)));
+      h("pre", { class: "standard" }, indented(standard || "")));
   }
   const rows = [].concat(store?.entry || []).map((entry) => h("tr", {}, h("td", {}, entry.name), h("td", {}, entry.type || ""),
     h("td", {}, [].concat(entry.value ?? []).map((v, i) => shownValue(entry, v, i)))));

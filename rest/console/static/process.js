@@ -15,14 +15,15 @@ export async function process(ctx, executionId) {
 
 async function draw(ctx, path, snapshot) {
   const id = encodeURIComponent(snapshot.executionId);
+  // the standard form as the door's XML gives it (its namespaces, IDs and content types as stored)
   const standard = ctx.view.standard ? api("GET", path, { params: { peek: "true", inspectPipeline: "true" },
-    headers: { "X-Infinica-Datastore-Mode": "standard" } }) : null;
+    headers: { Accept: "application/xml", "X-Infinica-Datastore-Mode": "standard" } }) : null;
   const [attributesAnswer, constantsAnswer, outline, standardAnswer] = await Promise.all([api("GET", `${path}/attributes`),
     api("GET", `${path}/constants`), api("GET", "", { base: `/console/api/outline?executionId=${id}` }), standard]);
   ctx.redraw = () => draw(ctx, path, snapshot).catch(ctx.failed);
   if (ctx.live()) {
     render(ctx, path, snapshot, { attributes: attributesAnswer, constants: constantsAnswer, outline,
-      standard: standardAnswer?.processExecutionSnapshot?.pipeline });
+      standard: standardAnswer ? pipelineXml(standardAnswer) : null });
   }
 }
 
@@ -44,6 +45,13 @@ async function follow(ctx, path, index) {
       await draw(ctx, path, next);
     }
   }
+}
+
+/** The pipeline element of a snapshot in XML, as text. */
+function pipelineXml(snapshotXml) {
+  const parsed = new DOMParser().parseFromString(snapshotXml, "application/xml");
+  const pipeline = [...parsed.documentElement.children].find((child) => child.localName === "pipeline");
+  return pipeline ? new XMLSerializer().serializeToString(pipeline) : "";
 }
 
 function may(ctx, snapshot, privilege) {
