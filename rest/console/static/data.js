@@ -63,10 +63,19 @@ export function pipeline(ctx, store, standard) {
     table("Pipeline entries", ["Name", "Type", "Values"], rows, "empty"));
 }
 
-export function constants(answer) {
+export function constants(ctx, path, answer, writable) {
   const entries = [].concat(answer?.dataStore?.entry || answer?.entry || []);
-  return table("Instance constants", ["Name", "Type", "Values"], entries.map((entry) => h("tr", {}, h("td", {}, entry.name),
-    h("td", {}, entry.type || ""), h("td", {}, [].concat(entry.value ?? []).map((v, i) => shownValue(entry, v, i))))), "none");
+  const name = h("input", { id: "constant-name", name: "name", required: true });
+  const value = h("input", { id: "constant-value", name: "value" });
+  return h("section", { "aria-labelledby": "constants" }, h("h2", { id: "constants" }, "Instance constants"),
+    table("Constants of the instance", ["Name", "Type", "Values"], entries.map((entry) => h("tr", {}, h("td", {}, entry.name),
+      h("td", {}, entry.type || ""), h("td", {}, [].concat(entry.value ?? []).map((v, i) => shownValue(entry, v, i))))), "none"),
+    writable ? h("form", { class: "inline-form", onsubmit: (event) => {
+      event.preventDefault();
+      const entry = [{ name: name.value.trim(), type: "text/plain", value: [value.value] }];
+      ctx.act(`Constant ${entry[0].name} set`, () => api("POST", `${path}/constants`, { body: { dataStore: { entry } } }));
+    } }, h("label", { for: name.id }, "Constant"), name, h("label", { for: value.id }, "Text"), value,
+    h("button", { type: "submit" }, "Set constant")) : null);
 }
 
 export function attributes(ctx, path, answer, writable) {

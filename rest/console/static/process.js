@@ -76,7 +76,7 @@ function render(ctx, path, s, { attributes: attributesAnswer, constants: constan
     problem(s),
     diagramSection(ctx, path, s, outline),
     pipeline(ctx, s.pipeline, standard),
-    constants(constantsAnswer),
+    constants(ctx, path, constantsAnswer, may(ctx, s, "write")),
     attributes(ctx, path, attributesAnswer, may(ctx, s, "write")),
     permissions(ctx, path, s, may(ctx, s, "admin")));
 }

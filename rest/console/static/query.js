@@ -4,11 +4,12 @@ export const ENDED = ["FINISHED", "FAILED", "TERMINATED"];
 export const HEALTH = ["OK", "LOST", "BROKEN", "DEFINITION_CONFLICT", "CORRUPT", "KILLED"];
 export const SORTABLE = ["createdAt", "startedAt", "finishedAt", "state", "processUri", "owner", "externalId",
   "health", "executionId"];
-const TEXT = ["processUri", "health", "owner", "externalId", "createdFrom", "createdTo", "sort"];
+export const TIMES = ["createdAt", "startedAt", "finishedAt"];
+const TEXT = ["processUri", "health", "owner", "externalId", "time", "from", "to", "sort"];
 
 export function defaults() {
-  return { processUri: "", state: [], notState: false, health: "", owner: "", externalId: "", createdFrom: "",
-    createdTo: "", sort: "createdAt", asc: false, offset: 0, limit: 50 };
+  return { processUri: "", state: [], notState: false, health: "", owner: "", externalId: "", time: "createdAt",
+    from: "", to: "", sort: "createdAt", asc: false, offset: 0, limit: 50 };
 }
 
 /** The filter a URL's search parameters describe. */
@@ -21,6 +22,7 @@ export function fromParams(params) {
   filter.offset = Math.max(0, parseInt(params.get("offset") || "0", 10) || 0);
   filter.limit = Math.min(1000, Math.max(1, parseInt(params.get("limit") || "50", 10) || 50));
   if (!SORTABLE.includes(filter.sort)) filter.sort = "createdAt";
+  if (!TIMES.includes(filter.time)) filter.time = "createdAt";
   return filter;
 }
 
@@ -60,8 +62,8 @@ export function tree(filter) {
   if (filter.externalId) {
     nodes.push(param("externalId", filter.externalId.includes("%") ? "like" : "equals", [filter.externalId]));
   }
-  if (filter.createdFrom) nodes.push(param("createdAt", "greaterThan", [instant(filter.createdFrom)]));
-  if (filter.createdTo) nodes.push(param("createdAt", "lessThan", [instant(filter.createdTo)]));
+  if (filter.from) nodes.push(param(filter.time, "greaterThan", [instant(filter.from)]));
+  if (filter.to) nodes.push(param(filter.time, "lessThan", [instant(filter.to)]));
   return and(nodes);
 }
 

@@ -1,6 +1,6 @@
 // The overview and the process list.
 import { api, listed } from "./api.js";
-import { STATES, ENDED, HEALTH, SORTABLE, document as queryDocument, fromParams, toParams, tree, and } from "./query.js";
+import { STATES, ENDED, HEALTH, SORTABLE, TIMES, document as queryDocument, fromParams, toParams, tree, and } from "./query.js";
 import { h, table, button, when, number, link, count, stateParam } from "./dom.js";
 
 // -- overview ------------------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ function filterForm(filter, uris, go) {
     event.preventDefault();
     const data = new FormData(form);
     go({ processUri: data.get("processUri").trim(), health: data.get("health"), owner: data.get("owner").trim(),
-      externalId: data.get("externalId").trim(), createdFrom: data.get("createdFrom"), createdTo: data.get("createdTo"),
+      externalId: data.get("externalId").trim(), time: data.get("time"), from: data.get("from"), to: data.get("to"),
       state: data.getAll("state"), notState: data.get("notState") === "on", sort: data.get("sort"),
       asc: data.get("direction") === "asc", limit: Number(data.get("limit")), offset: 0 });
   } },
@@ -146,8 +146,10 @@ function filterForm(filter, uris, go) {
   field("health", "Health", select("health", [["", "any"], ...HEALTH.map((v) => [v, v])], filter.health)),
   field("owner", "Owner", h("input", { id: "owner", name: "owner", value: filter.owner })),
   field("externalId", "External ID (% for any run)", h("input", { id: "externalId", name: "externalId", value: filter.externalId })),
-  field("createdFrom", "Created after", h("input", { id: "createdFrom", name: "createdFrom", type: "datetime-local", value: filter.createdFrom })),
-  field("createdTo", "Created before", h("input", { id: "createdTo", name: "createdTo", type: "datetime-local", value: filter.createdTo })),
+  field("time", "Time of", select("time", TIMES.map((t) => [t, { createdAt: "creation", startedAt: "start",
+    finishedAt: "end" }[t]]), filter.time)),
+  field("from", "After", h("input", { id: "from", name: "from", type: "datetime-local", value: filter.from })),
+  field("to", "Before", h("input", { id: "to", name: "to", type: "datetime-local", value: filter.to })),
   field("sort", "Sort by", select("sort", SORTABLE.map((v) => [v, v]), filter.sort)),
   field("direction", "Direction", select("direction", [["desc", "descending"], ["asc", "ascending"]], filter.asc ? "asc" : "desc")),
   field("limit", "Page size", select("limit", [...new Set([10, 50, 100, 500, filter.limit])].sort((a, b) => a - b)

@@ -3,6 +3,7 @@ what an operator sees on each view and what its buttons do, checked against the 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Iterator
 
 import pytest
@@ -234,6 +235,15 @@ def test_attributes_permissions_and_the_owner_are_edited_on_the_process_page(con
     assert [(ace["name"], sorted(ace["privilege"])) for ace in permitted] == [("clerks", ["execute", "read"])]
     expect(page.get_by_role("table", name="Permissions")).to_contain_text(", ".join(permitted[0]["privilege"]))
 
+    page.get_by_label("Constant", exact=True).fill("limit")
+    page.get_by_label("Text", exact=True).fill("5")
+    page.get_by_role("button", name="Set constant").click()
+    expect(page.get_by_role("status")).to_have_text("Constant limit set")
+    expect(page.get_by_role("table", name="Constants of the instance").get_by_role("row", name=re.compile("^limit "))) \
+        .to_contain_text("5")
+    constants = call(server, "GET", f"{path}/constants", 200).json()
+    assert {e["name"]: e["value"] for e in constants["dataStore"]["entry"]} == {"limit": ["5"]}
+
     page.get_by_label("Owner", exact=True).fill("someone")
     page.get_by_role("button", name="Hand over").click()
     expect(page.locator('[data-fact="Owner"]')).to_have_text("someone")
@@ -310,3 +320,27 @@ def test_bulk_offline_online_and_terminate_go_a_process_at_a_time_after_confirmi
     assert snap(call(server, "GET", f"processes/{made[0]}", 200, params={"peek": "true"}))["message"] == \
         "terminated by admin from the console"
     assert snap(call(server, "GET", f"processes/{ended}", 200, params={"peek": "true"}))["state"] == "FINISHED"
+
+
+def test_the_filter_takes_a_time_range_of_creation_start_or_end(console, server):
+    mine = unique()
+    held = waiting(server, mine)["executionId"]
+    ended = snap(call(server, "GET", "run", 200, params={"processUri": "done.ipd", "externalId": mine,
+                                                          "autoDispose": "never"}))["executionId"]
+    page = console.open(f"#/processes?externalId={mine}")
+    listed = page.get_by_role("table", name="Matching processes")
+    expect(listed.locator("tbody tr")).to_have_count(2)
+    hour_ago = (datetime.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")  # the browser's local time
+    page.get_by_label("Time of").select_option("finishedAt")
+    page.get_by_label("After").fill(hour_ago)
+    page.get_by_role("button", name="Find").click()
+    expect(page).to_have_url(re.compile("time=finishedAt&from="))
+    expect(listed.locator("tbody tr")).to_have_count(1)  # the waiting one has no end: no match
+    expect(listed).to_contain_text(ended)
+    page.get_by_label("Time of").select_option("createdAt")
+    page.get_by_role("button", name="Find").click()
+    expect(listed.locator("tbody tr")).to_have_count(2)
+    expect(listed).to_contain_text(held)
+    page.get_by_label("Before").fill(hour_ago)
+    page.get_by_role("button", name="Find").click()
+    expect(listed).to_contain_text("no process matches")
