@@ -14,8 +14,8 @@ from .lifecycle_management import (dispose_process, dispose_processes, instantia
 from .state_queries import (count_executions, find_executions, get_attributes, get_instance_constants,
                             get_process_snapshot, validate, wait_for_process)
 from .watchers import create_watcher, delete_watcher, get_watcher
-from .node_control import (get_heartbeat_ages, get_maintenance_level, get_node_state, get_node_states, set_engine_online,
-                           set_maintenance_level, wait_for_no_running_processes)
+from .node_control import (get_heartbeat_ages, get_maintenance_level, get_node_state, get_node_states,
+                           set_engine_online, set_maintenance_level, wait_for_no_running_processes)
 from .services import get_service_snapshot, list_services, new_engine, start_service
 from .cluster import cluster_connect, cluster_disconnect
 from .diagnostics import check_sanity, garbage_collect, get_node_figures, get_telemetry_data

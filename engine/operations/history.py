@@ -88,7 +88,8 @@ def get_history_statistics(pe: ProcessEngine, principal: Principal, process_uri:
     start, end = _moment(from_time, "from"), _moment(to_time, "to")
     if start is not None and end is not None and end <= start:
         raise InvalidParameter("to", "the window ends before it starts")
-    readable = None if principal.is_admin else rows.readable(principal.name, principal.names)
+    reader = _reader(principal)
+    readable = reader.anywhere() if reader is not None else None
     per_element = keeps(pe, HistoryLevel.ACTIVITY)
     with pe.db.unit_of_work(write=False) as uow:
         days = _rolled_run(uow.conn, start, end) if readable is None else None

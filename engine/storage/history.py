@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, literal_column, or_, select, true, union_all
+from sqlalchemy import and_, bindparam, delete, func, insert, literal_column, or_, select, true, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -114,13 +114,6 @@ def readers_of(conn: Connection, execution_id: str) -> list[str]:
                 .scalars())
 
 
-def readable(owner: str, names: Iterable[str]) -> ColumnElement:
-    """The records `owner` may read: theirs, or ones an ACE let one of `names` read."""
-    granted = exists(select(history_readers.c.execution_id).where(
-        history_readers.c.execution_id == process_history.c.execution_id, history_readers.c.name.in_(sorted(names))))
-    return or_(process_history.c.owner == owner, granted)
-
-
 @dataclass(frozen=True)
 class Reader:
     """Someone who is no admin: the records they may read are theirs, or granted to one of `names`."""
@@ -133,6 +126,10 @@ class Reader:
         granted = process_history.c.execution_id.in_(
             select(history_readers.c.execution_id).where(history_readers.c.name.in_(sorted(self.names))))
         return process_history.c.owner == self.owner, and_(process_history.c.owner != self.owner, granted)
+
+    def anywhere(self) -> ColumnElement:
+        """Every record they may read, as one condition (for reads that go over a window's records)."""
+        return or_(*self.apart())
 
 
 def find_records(conn: Connection, where: ColumnElement, order: Sequence[ColumnElement], offset: int,

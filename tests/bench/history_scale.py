@@ -154,7 +154,7 @@ def readers(pe: Any, repeat: int) -> list[str]:
     for name, query in queries.items():
         def one_condition() -> None:
             with pe.db.unit_of_work(write=False) as uow:
-                where = _records_matching(query) & rows.readable(READER.name, READER.names)
+                where = _records_matching(query) & rows.Reader(READER.name, READER.names).anywhere()
                 _page(pe, uow.conn, query, where, HISTORY_FIELDS, rows.HISTORY_COLUMNS, rows.find_records,
                       rows.count_records)
         apart, joined = [], []

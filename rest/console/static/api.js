@@ -21,13 +21,8 @@ async function send(url, init) {
 }
 
 /** One REST call. `body` goes as JSON, `text` as text/plain; the answer comes back parsed. */
-export async function api(method, path, { params, body, text, form, headers, raw, signal, base } = {}) {
-  // `base`: a path of the console's own (its reads beyond the REST door), else the door's `path`
-  const url = new URL(base ? ROOT + base + path : REST + path, location.origin);
-  for (const [name, value] of Object.entries(params || {})) {
-    if (value === undefined || value === null || value === "") continue;
-    for (const one of [].concat(value)) url.searchParams.append(name, one);
-  }
+export async function api(method, path, { params, body, text, form, headers, raw, signal } = {}) {
+  const url = address(REST + path, params);
   const init = { method, signal, headers: { Accept: "application/json", ...headers } };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
@@ -45,14 +40,33 @@ export async function api(method, path, { params, body, text, form, headers, raw
   return type.includes("json") ? response.json() : response.text();
 }
 
-/** Who the user is: the console offers only what they may do. */
-export async function whoAmI() {
-  const response = await send(`${ROOT}/console/api/me`, { headers: { Accept: "application/json" } });
-  return response.json();
+function address(path, params) {
+  const url = new URL(path, location.origin);
+  for (const [name, value] of Object.entries(params || {})) {
+    if (value === undefined || value === null || value === "") continue;
+    for (const one of [].concat(value)) url.searchParams.append(name, one);
+  }
+  return url;
+}
+
+/** A read of the console's own, beyond the REST door: `me`, `outline`, `heartbeats`. */
+export async function own(name, params) {
+  return (await send(address(`${ROOT}/console/api/${name}`, params), { headers: { Accept: "application/json" } })).json();
+}
+
+/** The exact number of processes a query tree matches (POST /processes/count). */
+export async function count(tree) {
+  return (await api("POST", "/processes/count", { body: { query: tree } })).count;
+}
+
+/** One page of findExecutions: its snapshots and the bounded total. */
+export async function find(body, params = {}) {
+  const response = await api("POST", "/processes/query", { body, params, raw: true });
+  return listed(await response.json(), response);
 }
 
 /** The snapshots of a list answer, and its total (`gte`: at least that many). */
-export function listed(answer, response) {
+function listed(answer, response) {
   const items = answer?.processExecutionSnapshots?.processExecutionSnapshot || [];
   return {
     items: [].concat(items),

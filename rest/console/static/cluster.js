@@ -1,13 +1,12 @@
 // The cluster and diagnostics: every node's state, the engine online or offline, this node in or out of
 // the cluster, the sanity checks and the telemetry. All of it is an admin's.
-import { api } from "./api.js";
-import { h, table, button, number } from "./dom.js";
-import { age } from "./views.js";
+import { api, own } from "./api.js";
+import { h, table, button, number, age } from "./dom.js";
 
 export async function cluster(ctx) {
   if (!ctx.me.admin) return ctx.show(h("h1", {}, "Cluster"), h("p", {}, "The cluster's operations are an administrator's."));
   const [nodes, self, beats] = await Promise.all([api("GET", "/nodeStates"), api("GET", "/nodeState"),
-    api("GET", "", { base: "/console/api/heartbeats" })]);
+    own("heartbeats")]);
   const rows = [].concat(nodes.nodeStates?.nodeState || []).map((node) => h("tr", {},
     h("td", {}, node.engineId), h("td", {}, node.online ? "online" : "offline"), h("td", {}, node.cluster?.master ? "master" : ""),
     h("td", {}, node.cluster?.connectionStatus || ""), h("td", { class: "n" }, number(node.runningProcesses || 0)),

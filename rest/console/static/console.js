@@ -1,6 +1,6 @@
 // The console's frame: who the user is, the route in the URL's fragment, and what every view shares
 // (showing itself, live refreshes that stop when the view is left, actions that report their outcome).
-import { whoAmI } from "./api.js";
+import { own } from "./api.js";
 import { h } from "./dom.js";
 import { overview, processes } from "./views.js";
 import { process } from "./process.js";
@@ -122,7 +122,7 @@ async function route() {
 
 async function start() {
   try {
-    me = await whoAmI();
+    me = await own("me");
   } catch (error) {
     failed(error);
     return;

@@ -1,6 +1,6 @@
 // Definitions: the repository's list, one definition's diagram and its start form (with the debugger's
 // breakpoints planned on the diagram), and the validation of an uploaded file.
-import { api } from "./api.js";
+import { api, own } from "./api.js";
 import { h, table, button, when, link } from "./dom.js";
 import { diagram } from "./diagram.js";
 
@@ -42,7 +42,7 @@ function validator(ctx) {
 }
 
 export async function definition(ctx, uri) {
-  const outline = await api("GET", "", { base: `/console/api/outline?processUri=${encodeURIComponent(uri)}` });
+  const outline = await own("outline", { processUri: uri });
   const planned = new Set();  // breakpoints to set before the start
   const redraw = () => box.replaceChildren(diagram(outline, { breakpoints: [...planned], onPick: (element) => {
     if (planned.has(element.fullId)) planned.delete(element.fullId);

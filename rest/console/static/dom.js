@@ -1,6 +1,4 @@
 // Building the page: every value from the service goes in as text, never as markup.
-import { api } from "./api.js";
-
 export function h(tag, attrs = {}, ...children) {
   const element = window.document.createElement(tag);
   for (const [name, value] of Object.entries(attrs || {})) {
@@ -17,7 +15,6 @@ export function h(tag, attrs = {}, ...children) {
 
 export const when = (text) => (text ? new Date(text).toLocaleString() : "");
 export const number = (n, atLeast) => `${Number(n).toLocaleString()}${atLeast ? "+" : ""}`;
-export const stateParam = (field, value) => ({ param: { field, operation: "equals", values: { value: [value] } } });
 export const link = (hash, ...text) => h("a", { href: hash }, ...text);
 
 export function table(caption, headers, rows, empty = "none") {
@@ -32,7 +29,9 @@ export function button(label, action, attrs = {}) {
   return h("button", { type: "button", ...attrs, onclick: action }, label);
 }
 
-export async function count(treeNode) {
-  return (await api("POST", "/processes/count", { body: { query: treeNode } })).count;
+/** How long ago, from milliseconds. */
+export function age(ms) {
+  if (ms === undefined || ms === null) return "not registered";
+  return ms < 1000 ? `${ms} ms ago` : `${(ms / 1000).toFixed(ms < 10000 ? 1 : 0)} s ago`;
 }
 

@@ -1,5 +1,5 @@
 // One process: its facts, diagram, pipeline and problem, followed live; its actions and the debugger.
-import { api } from "./api.js";
+import { api, own } from "./api.js";
 import { STATES, ENDED } from "./query.js";
 import { h, table, button, when, link } from "./dom.js";
 import { diagram, flatten } from "./diagram.js";
@@ -14,12 +14,11 @@ export async function process(ctx, executionId) {
 }
 
 async function draw(ctx, path, snapshot) {
-  const id = encodeURIComponent(snapshot.executionId);
   // the standard form as the door's XML gives it (its namespaces, IDs and content types as stored)
   const standard = ctx.view.standard ? api("GET", path, { params: { peek: "true", inspectPipeline: "true" },
     headers: { Accept: "application/xml", "X-Infinica-Datastore-Mode": "standard" } }) : null;
   const [attributesAnswer, constantsAnswer, outline, standardAnswer] = await Promise.all([api("GET", `${path}/attributes`),
-    api("GET", `${path}/constants`), api("GET", "", { base: `/console/api/outline?executionId=${id}` }), standard]);
+    api("GET", `${path}/constants`), own("outline", { executionId: snapshot.executionId }), standard]);
   ctx.redraw = () => draw(ctx, path, snapshot).catch(ctx.failed);
   if (ctx.live()) {
     render(ctx, path, snapshot, { attributes: attributesAnswer, constants: constantsAnswer, outline,

@@ -39,9 +39,12 @@ export function toParams(filter) {
   return params;
 }
 
-function param(field, operation, values) {
+export function param(field, operation, values) {
   return { param: { field, operation, values: { value: values } } };
 }
+
+/** One field equal to one value. */
+export const equals = (field, value) => param(field, "equals", [value]);
 
 /** A local date-time from a form, as an ISO timestamp with its offset. */
 function instant(local) {

@@ -1,19 +1,20 @@
 // The overview and the process list.
-import { api, listed } from "./api.js";
-import { STATES, ENDED, HEALTH, SORTABLE, TIMES, document as queryDocument, fromParams, toParams, tree, and } from "./query.js";
-import { h, table, button, when, number, link, count, stateParam } from "./dom.js";
+import { api, count, find, own } from "./api.js";
+import { STATES, ENDED, HEALTH, SORTABLE, TIMES, document as queryDocument, fromParams, toParams, tree, and, equals,
+  param } from "./query.js";
+import { h, table, button, when, number, link, age } from "./dom.js";
 
 // -- overview ------------------------------------------------------------------------------------------
 export async function overview(ctx) {
   const dayAgo = new Date(Date.now() - 86400000).toISOString();
   const [byState, byHealth, nodes, beats, level, services, failures, lastDay] = await Promise.all([
-    Promise.all(STATES.map((state) => bounded(stateParam("state", state)))),
-    Promise.all(HEALTH.slice(1).map((health) => bounded(stateParam("health", health)))),
+    Promise.all(STATES.map((state) => bounded(equals("state", state)))),
+    Promise.all(HEALTH.slice(1).map((health) => bounded(equals("health", health)))),
     ctx.me.admin ? api("GET", "/nodeStates") : null,  // the node and engine operations are an admin's
-    ctx.me.admin ? api("GET", "", { base: "/console/api/heartbeats" }) : null,
+    ctx.me.admin ? own("heartbeats") : null,
     ctx.me.admin ? api("GET", "/maintenance") : null,
     ctx.me.admin ? api("GET", "/services") : null,
-    findRaw({ query: { ...stateParam("state", "FAILED"), sort: { criterion: [{ field: "finishedAt", ascending: "false" }] },
+    find({ query: { ...equals("state", "FAILED"), sort: { criterion: [{ field: "finishedAt", ascending: "false" }] },
       limit: "10" } }),
     api("GET", "/history/statistics", { params: { from: dayAgo } }),
   ]);
@@ -25,7 +26,7 @@ export async function overview(ctx) {
     const shown = h("td", { class: "n", "data-count": key }, total.atLeast && key in exact ? number(exact[key])
       : number(total.n, total.atLeast));
     if (total.atLeast) {
-      count(stateParam(field, value)).then((n) => {
+      count(equals(field, value)).then((n) => {
         exact[key] = n;
         if (ctx.live()) shown.textContent = number(n);
       }, () => {});
@@ -53,11 +54,6 @@ export async function overview(ctx) {
     table("Latest failures", ["Execution", "Definition", "Failed at"], failureRows, "no failed process"),
     lastDayTable(lastDay));
   ctx.every(5000, () => overview(ctx));
-}
-
-export function age(ms) {
-  if (ms === undefined || ms === null) return "not registered";
-  return ms < 1000 ? `${ms} ms ago` : `${(ms / 1000).toFixed(ms < 10000 ? 1 : 0)} s ago`;
 }
 
 function lastDayTable(answer) {
@@ -91,19 +87,14 @@ function serviceTable(ctx, services) {
 /** How many processes match, exact up to the door's count limit, else at least that many: as cheap as
  * the index allows, where an exact count reads every match (a third of a second per 700,000). */
 async function bounded(treeNode) {
-  const { total, atLeast } = await findRaw({ query: { ...treeNode, limit: "0" } });
+  const { total, atLeast } = await find({ query: { ...treeNode, limit: "0" } });
   return { n: total, atLeast };
-}
-
-async function findRaw(body, params = {}) {
-  const response = await api("POST", "/processes/query", { body, params, raw: true });
-  return listed(await response.json(), response);
 }
 
 // -- the process list ----------------------------------------------------------------------------------
 export async function processes(ctx, params) {
   const filter = fromParams(params);
-  const [found, definitions] = await Promise.all([findRaw(queryDocument(filter)),
+  const [found, definitions] = await Promise.all([find(queryDocument(filter)),
     ctx.me.admin ? api("GET", "/processDefinitions") : null]);
   const go = (changed) => { ctx.navigate(`#/processes?${toParams({ ...filter, ...changed })}`); };
   const uris = definitions ? [].concat(definitions.processDefinitions?.processDefinition || []).map((d) => d.uri) : null;
@@ -164,25 +155,29 @@ function bulkActions(ctx, filter) {
   if (!ctx.me.admin) return null;  // bulk calls reach processes of every owner: an admin's
   const conditions = tree(filter);
   const also = (node) => and([conditions, node].filter((n) => Object.keys(n).length));
-  const lost = also(stateParam("health", "LOST"));
-  const ended = also({ param: { field: "state", operation: "in", values: { value: ENDED } } });
-  const live = also({ not: { param: { field: "state", operation: "in", values: { value: ENDED } } } });
-  const confirmed = async (what, node, call) => {
+  const lost = also(equals("health", "LOST"));
+  const ended = also(param("state", "in", ENDED));
+  const live = also({ not: param("state", "in", ENDED) });
+  // how many the action would reach, once the user has confirmed that many (null: nothing to do)
+  const counted = async (what, node, most = Infinity) => {
     const n = await count(node);
-    if (n === 0) return ctx.notify(`No process to ${what}.`);
-    if (!window.confirm(`${what[0].toUpperCase()}${what.slice(1)} ${n} process${n === 1 ? "" : "es"}?`)) return null;
-    return ctx.act(`${what}: done`, call);
+    const refusal = n === 0 ? `No process to ${what}.`
+      : n > most ? `${n.toLocaleString()} processes match: narrow the filter to ${most} or fewer.` : null;
+    if (refusal) {
+      ctx.notify(refusal);
+      return null;
+    }
+    return window.confirm(`${what[0].toUpperCase()}${what.slice(1)} ${n} process${n === 1 ? "" : "es"}?`) ? n : null;
   };
+  const confirmed = async (what, node, call) => (await counted(what, node)) && ctx.act(`${what}: done`, call);
   // the API changes these a process at a time: one call each, the refusals counted and the first told
   const oneByOne = async (what, node, call) => {
-    const n = await count(node);
-    if (n === 0) return ctx.notify(`No process to ${what}.`);
-    if (n > ONE_BY_ONE) return ctx.notify(`${n.toLocaleString()} processes match: narrow the filter to ${ONE_BY_ONE} or fewer.`);
-    if (!window.confirm(`${what[0].toUpperCase()}${what.slice(1)} ${n} process${n === 1 ? "" : "es"}?`)) return null;
+    const n = await counted(what, node, ONE_BY_ONE);
+    if (!n) return null;
     let done = 0;
     const refused = [];
     return ctx.act(() => `${what}: ${done} done${refused.length ? `, ${refused.length} refused (${refused[0]})` : ""}`, async () => {
-      const { items } = await findRaw({ query: { ...node, limit: String(n) } });
+      const { items } = await find({ query: { ...node, limit: String(n) } });
       for (const s of items) {
         try {
           await call(`/processes/${encodeURIComponent(s.executionId)}`);
