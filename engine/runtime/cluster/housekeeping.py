@@ -24,8 +24,7 @@ from ..records import state_values
 
 log = logging.getLogger(__name__)
 STATISTICS_EVERY_S = 3600.0  # the query planner's statistics (SQLite) follow the data this often
-HISTORY_PURGE_EVERY_S = 60.0  # the master deletes expired history this often, a few batches at a time,
-HISTORY_PURGE_ROUNDS = 10     # and rolls up a closed day for statistics, if one is not yet
+HISTORY_ROLL_UP_EVERY_S = 60.0  # the master rolls up a closed day for statistics this often, if one is not yet
 HISTORY_MOVE_EVERY_S = 1.0    # staged history moved on this often by every node,
 HISTORY_MOVE_ROUNDS = 4       # batches at most
 
@@ -39,23 +38,28 @@ class Housekeeper:
         self._beat_due = threading.Event()
         self._last_sweep = 0.0
         self._last_statistics = time.monotonic()
-        self._last_history_purge = 0.0
+        self._last_roll_up = 0.0
+        self._retention_due = threading.Event()  # set: stop waiting (the engine stops)
         self._last_history_move = 0.0
         self.ticks = 0
         self._thread = threading.Thread(target=self._loop, name="pe-housekeeper", daemon=True)
         self._beater = threading.Thread(target=self._beat_loop, name="pe-heartbeat", daemon=True)
+        self._retention = threading.Thread(target=self._retention_loop, name="pe-retention", daemon=True)
 
     def start(self) -> None:
         self._beater.start()
         self._thread.start()
+        self._retention.start()
 
     def stop(self) -> None:
         with self._wake:
             self._stopped = True
             self._wake.notify_all()
         self._beat_due.set()
+        self._retention_due.set()
         self._thread.join(timeout=10)
         self._beater.join(timeout=10)
+        self._retention.join(timeout=10)
 
     def nudge(self, due_at: datetime | None = None) -> None:
         """Wake up now, or by `due_at` at the latest."""
@@ -78,6 +82,21 @@ class Housekeeper:
                 log.warning("heartbeat failed: %s", exc)
             self._beat_due.wait(every)
             self._beat_due.clear()
+
+    def _retention_loop(self) -> None:
+        """The master deletes expired history on a thread of its own, paced (`history.Retention`): its
+        rests would otherwise hold up the housekeeping's rounds, and the rounds its batches."""
+        retention, wait = history.Retention(self.pe), 0.0
+        while not self._stopped:
+            self._retention_due.wait(wait)
+            if self._stopped:
+                return
+            wait = self.pe.settings.engine.timer_poll_ms / 1000  # not master (yet): ask again as often as rounds go
+            try:
+                if self.pe.membership.believes_master():  # (within the lease the housekeeper confirms)
+                    wait = retention.step()
+            except Exception as exc:  # the database may be away for a moment: the next round tries again
+                log.warning("history retention failed: %s", exc)
 
     def _loop(self) -> None:
         poll = self.pe.settings.engine.timer_poll_ms / 1000
@@ -105,10 +124,9 @@ class Housekeeper:
             self.mark_lost()
             if self.pe.accepting_work():
                 self.fire_timers()
-            if time.monotonic() - self._last_history_purge >= HISTORY_PURGE_EVERY_S:
-                history.purge(self.pe, HISTORY_PURGE_ROUNDS)
+            if time.monotonic() - self._last_roll_up >= HISTORY_ROLL_UP_EVERY_S:
                 history.roll_up(self.pe)
-                self._last_history_purge = time.monotonic()
+                self._last_roll_up = time.monotonic()
         if time.monotonic() - self._last_history_move >= HISTORY_MOVE_EVERY_S:
             history.catch_up(self.pe, HISTORY_MOVE_ROUNDS)  # every node: what it staged, or one that died did
             self._last_history_move = time.monotonic()

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -231,6 +233,56 @@ def test_retention_deletes_exactly_the_expired_rows(history_pe):
     assert ops.find_operations(history_pe, ADMIN, Query(Param("target", "equals", (old.execution_id,)))).total == 0
     assert [c.operation for c in ops.get_history(history_pe, ADMIN, new.execution_id).operations] == ["run"]
     assert history.purge(history_pe) == 0
+
+
+def _expire(pe, execution_ids, ttl_days: int) -> None:
+    """Records of these executions as if they had ended past a retention of `ttl_days`."""
+    from engine.storage.tables import process_history
+
+    long_ago = clock.now() - timedelta(days=ttl_days, minutes=1)
+    history.catch_up(pe)
+    with pe.db.unit_of_work() as uow:
+        uow.conn.execute(process_history.update().where(process_history.c.execution_id.in_(execution_ids))
+                         .values(created_at=long_ago, started_at=long_ago, finished_at=long_ago))
+        uow.commit()
+
+
+def test_retention_rests_nine_times_as_long_as_each_batch_took(engine_factory, repo):
+    from engine.settings import HistorySettings
+
+    write_definition(repo, "ok.ipd", '<assign id="a" name="x">done</assign>')
+    pe = engine_factory(repo, history={"ttl_days": 3650})  # (its own retention finds nothing to delete)
+    expired = [ops.run(pe, ADMIN, "ok.ipd").execution_id for _ in range(3)]
+    kept = ops.run(pe, ADMIN, "ok.ipd").execution_id
+    _expire(pe, expired, 30)
+    retention = history.Retention(SimpleNamespace(db=pe.db, settings=SimpleNamespace(
+        history=HistorySettings(ttl_days=30, purge_batch=1))), share=0.1, every_s=60.0)
+    for _ in range(3):  # a full batch each: there may be more
+        assert retention.step() == pytest.approx(9 * retention.took) and retention.more
+    assert retention.step() == 60.0 and not retention.more  # nothing left: it looks again in a minute
+    assert retention.deleted == 3
+    for execution_id in expired:
+        with pytest.raises(NotFound):
+            ops.get_history(pe, ADMIN, execution_id)
+    assert ops.get_history(pe, ADMIN, kept).execution_id == kept
+
+
+def test_the_master_deletes_expired_history_by_itself(engine_factory, repo, monkeypatch):
+    monkeypatch.setattr(history, "PURGE_EVERY_S", 0.2)  # (a minute, else)
+    write_definition(repo, "ok.ipd", '<assign id="a" name="x">done</assign>')
+    pe = engine_factory(repo)
+    old, new = (ops.run(pe, ADMIN, "ok.ipd").execution_id for _ in range(2))
+    _expire(pe, [old], pe.settings.history.ttl_days)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            ops.get_history(pe, ADMIN, old)
+        except NotFound:
+            break
+        time.sleep(0.1)
+    with pytest.raises(NotFound):
+        ops.get_history(pe, ADMIN, old)
+    assert ops.get_history(pe, ADMIN, new).execution_id == new
 
 
 def test_a_state_change_and_its_log_row_are_one_commit(history_pe):
