@@ -308,21 +308,22 @@ class Driver:
     def _insert_alone(self, values: dict[str, Any]) -> bool:
         """Save an instance that ends before it was ever saved, and touches nothing else (no log
         lines, no parent to wake, no child to dispose), with its one INSERT as a transaction of its
-        own: how a synchronous `run` of a short process ends.
+        own (with its history record and the call's log row, where the history keeps them): how a
+        synchronous `run` of a short process ends.
 
-        If it also ends disposed, it is not written at all (its history record is, by itself). Only its creator, still waiting for the
-        answer, knows its ID, and no operation finds a disposed instance; its row would be deleted
+        If it also ends disposed, it is not written at all (its history record is, by itself). Only
+        its creator, still waiting for the answer, knows its ID, and no operation finds a disposed
+        instance; its row would be deleted
         unread after `dispose_retention_ms`. (A mature engine does the same: Camunda writes no
         runtime rows for an execution that runs straight through.)"""
         if not self._alone():
             return False
-        recorded = history.keeps(self.pe, HistoryLevel.INSTANCE)
-        if values.get("disposed_at") is None:
-            if recorded:  # the row and its record: one transaction, not one statement
-                return False
-            store.insert_alone(self.pe.db, {**self.record.__dict__, **values})
-        elif recorded:
-            history.ended_alone(self.pe, {**self.record.__dict__, **values}, self._trail())
+        row = {**self.record.__dict__, **values}
+        disposed = values.get("disposed_at") is not None
+        if history.keeps(self.pe, HistoryLevel.INSTANCE):  # with its record and the call's log row
+            history.ended_alone(self.pe, row, None if disposed else store.insert_statement(self.pe.db, row))
+        elif not disposed:
+            store.insert_alone(self.pe.db, row)
         self._inserted()
         self._committed(values)
         return True

@@ -23,6 +23,7 @@ from ..support.durations import Histogram, bucket
 
 if TYPE_CHECKING:
     from ..storage.database import Connection
+    from ..storage.prepared import Statement
     from .host import Host as ProcessEngine  # what recording needs of the engine: settings, db, node_id
 
 _ENDED = {state.value for state in END_STATES}
@@ -69,14 +70,20 @@ def ended(pe: "ProcessEngine", conn: "Connection", values: dict[str, Any]) -> No
                         readers(values.get("permissions")))
 
 
-def ended_alone(pe: "ProcessEngine", values: dict[str, Any], visits: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
-    """Record an instance that ends and is never written (disposed at its end, in its caller's call),
-    and the elements it passed: committed before the caller is answered."""
-    if keeps(pe, HistoryLevel.INSTANCE):
-        with pe.db.unit_of_work() as uow:
-            ended(pe, uow.conn, values)
-            passed(pe, uow.conn, values["execution_id"], visits)
-            uow.commit()
+def ended_alone(pe: "ProcessEngine", values: dict[str, Any], row: "Statement | None" = None) -> None:
+    """Record an instance that ends, saving nothing else (no log lines, no parent, no child): `row`, the
+    INSERT of the instance (None if it is disposed at its end in its caller's call, and never written),
+    its record and the call's operation-log row, as one transaction committed before the caller is
+    answered, straight to the driver (`Database.execute_together`)."""
+    statements = [row] if row is not None else []
+    dialect = pe.db.engine.dialect
+    if keeps(pe, HistoryLevel.INSTANCE) and values["state"] in _ENDED:
+        statements += rows.record_statements(dialect, record_row(values, keeps(pe, HistoryLevel.FULL), clock.now()),
+                                             readers(values.get("permissions")))
+    logged, pending = rows.pending_statements(dialect)
+    pe.db.execute_together(statements + logged)
+    if pending is not None:
+        pending.written = True
 
 
 def passed(pe: "ProcessEngine", conn: "Connection", execution_id: str, visits: list[dict[str, Any]]) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from ..model.states import END_STATES
-from .prepared import Prepared
+from .prepared import Prepared, Statement, execute_in
 from .tables import (history_days, history_health_changes, history_readers, history_readers_staged, history_trails,
                      operation_log, operation_log_staged, process_history, process_history_staged)
 
@@ -55,10 +55,17 @@ _STAGED = ((process_history_staged, process_history, ("execution_id",)),
 
 def put_record(conn: Connection, values: dict[str, Any], readers: Iterable[str] = ()) -> None:
     """Stage a process's record whole (its end), and the names that may read it."""
-    _RECORD.execute(conn, values)
+    execute_in(conn, record_statements(conn.dialect, values, readers))
+
+
+def record_statements(dialect: Any, values: dict[str, Any], readers: Iterable[str] = ()) -> list[Statement]:
+    """The statements of `put_record`, for `Database.execute_together`."""
+    statements = [_RECORD.statement(dialect, values)]
     names = sorted(set(readers))
     if names:
-        _READERS.execute_many(conn, [{"execution_id": values["execution_id"], "name": n} for n in names])
+        statements.append(_READERS.statement_many(dialect, [{"execution_id": values["execution_id"], "name": n}
+                                                            for n in names]))
+    return statements
 
 
 def move_staged(conn: Connection, batch: int) -> int:
@@ -197,13 +204,20 @@ class PendingOperation:
 PENDING: ContextVar[PendingOperation | None] = ContextVar("pending_operation", default=None)
 
 
+def pending_statements(dialect: Any) -> tuple[list[Statement], PendingOperation | None]:
+    """`flush_pending`'s statement, for `Database.execute_together`, and the row to mark written once
+    that commits (none if there is nothing to write)."""
+    pending = PENDING.get()
+    if pending is None or pending.written or not pending.ready:
+        return [], None
+    return [_OPERATION.statement_many(dialect, pending.rows())], pending
+
+
 def flush_pending(conn: Connection) -> PendingOperation | None:
     """Write the calling thread's pending operation-log row, if any, into this transaction; the caller
     marks it written once the transaction commits."""
-    pending = PENDING.get()
-    if pending is None or pending.written or not pending.ready:
-        return None
-    add_operations(conn, pending.rows())
+    statements, pending = pending_statements(conn.dialect)
+    execute_in(conn, statements)
     return pending
 
 

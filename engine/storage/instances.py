@@ -13,7 +13,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 
 from ..support import jsontext
 from .portable import leading_join
-from .prepared import Prepared
+from .prepared import Prepared, Statement
 from .tables import CLAIMED, UtcDateTime, instances, permissions, process_log, wait_states
 
 if TYPE_CHECKING:
@@ -117,6 +117,11 @@ _ROW_UPDATE = Prepared(lambda names: _UPDATE_GUARDED.values(
 def insert_values(conn: Connection, values: dict[str, Any]) -> None:
     """Insert a whole row inside the unit of work that `conn` belongs to."""
     _ROW_INSERT.execute(conn, values)
+
+
+def insert_statement(db: Database, values: dict[str, Any]) -> Statement:
+    """The INSERT of a whole row, for `Database.execute_together`."""
+    return _ROW_INSERT.statement(db.engine.dialect, values)
 
 
 def insert_alone(db: Database, values: dict[str, Any]) -> None:

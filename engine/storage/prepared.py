@@ -5,6 +5,9 @@ from typing import Any, Callable, Sequence
 
 from sqlalchemy.engine import Connection
 
+# A statement for the driver: its SQL, its parameters (or, for many rows, a list of them), whether many.
+Statement = tuple[str, Any, bool]
+
 
 class Prepared:
     """A statement sent straight to the driver's cursor.
@@ -30,6 +33,15 @@ class Prepared:
         return sql, tuple(converted) if positional else dict(zip(keys, converted))
 
 
+    def statement(self, dialect: Any, values: dict[str, Any], shape: Any = None) -> Statement:
+        """The statement for `Database.execute_together`, for one row."""
+        return (*self(dialect, values, shape), False)
+
+    def statement_many(self, dialect: Any, rows: Sequence[dict[str, Any]], shape: Any = None) -> Statement:
+        """The statement for `Database.execute_together`, for several rows (at least one)."""
+        prepared = [self(dialect, row, shape) for row in rows]
+        return prepared[0][0], [params for _, params in prepared], True
+
     def execute(self, conn: Connection, values: dict[str, Any], shape: Any = None) -> int:
         """Run it inside the unit of work that `conn` belongs to; how many rows it changed."""
         sql, params = self(conn.dialect, values, shape)
@@ -41,14 +53,26 @@ class Prepared:
             cursor.close()
 
     def execute_many(self, conn: Connection, rows: Sequence[dict[str, Any]], shape: Any = None) -> None:
-        if not rows:
-            return
-        prepared = [self(conn.dialect, row, shape) for row in rows]
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.executemany(prepared[0][0], [params for _, params in prepared])
-        finally:
-            cursor.close()
+        if rows:
+            execute_in(conn, [self.statement_many(conn.dialect, rows, shape)])
+
+
+def execute_each(target: Any, statements: Sequence[Statement]) -> None:
+    """Each statement on a driver's connection or cursor: `executemany` for those with many rows."""
+    for sql, params, many in statements:
+        if many:
+            target.executemany(sql, params)
+        else:
+            target.execute(sql, params)
+
+
+def execute_in(conn: Connection, statements: Sequence[Statement]) -> None:
+    """The statements inside the unit of work that `conn` belongs to."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        execute_each(cursor, statements)
+    finally:
+        cursor.close()
 
 
 def _compiled(statement: Any, dialect: Any) -> tuple[str, list[str], list[Any], bool]:

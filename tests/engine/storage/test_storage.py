@@ -1,11 +1,13 @@
 """Storage: migrations that match the tables, saved-state formats, one node per SQLite file."""
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import uuid
 import warnings
 
+import psycopg2
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -229,6 +231,34 @@ def test_a_statement_run_alone_commits_and_leaves_units_of_work_transactional(st
         with database.unit_of_work(write=False) as uow:
             stored = uow.conn.execute(select(keys.c.key, func.count()).group_by(keys.c.key)).all()
         assert stored == [("alone", 1)]
+    finally:
+        database.dispose()
+
+
+def test_statements_run_together_commit_all_or_nothing(storage_url):
+    """`execute_together` (how a run that ends at once saves its row with its history record and its
+    log row) commits its statements as one transaction: when one fails, none of them is kept, and the
+    connection serves the next unit of work as before."""
+    from sqlalchemy import select
+
+    from engine.storage.tables import idempotency_keys as keys
+
+    database = Database(storage_url, pool_size=1)
+    database.upgrade()
+    mark = "?" if database.is_sqlite else "%s"
+    sql = f"INSERT INTO idempotency_keys (caller, key, execution_id, created_at) VALUES ({', '.join([mark] * 4)})"
+    at = "2026-01-02 03:04:05.000000"
+    try:
+        database.execute_together([(sql, ("alice", "one", "e-1", at), False),
+                                   (sql, [("alice", "two", "e-2", at), ("bob", "two", "e-3", at)], True)])
+        with pytest.raises((sqlite3.IntegrityError, psycopg2.IntegrityError)):  # a key again: the first goes too
+            database.execute_together([(sql, ("carol", "three", "e-4", at), False), (sql, ("alice", "one", "e-5", at), False)])
+        with database.unit_of_work() as uow:
+            uow.conn.execute(keys.insert().values(caller="dave", key="four", execution_id="e-6", created_at=clock.now()))
+            uow.commit()
+        with database.unit_of_work(write=False) as uow:
+            stored = sorted(uow.conn.execute(select(keys.c.caller, keys.c.key)).all())
+        assert stored == [("alice", "one"), ("alice", "two"), ("bob", "two"), ("dave", "four")]
     finally:
         database.dispose()
 
