@@ -321,7 +321,8 @@ class Driver:
         row = {**self.record.__dict__, **values}
         disposed = values.get("disposed_at") is not None
         if history.keeps(self.pe, HistoryLevel.INSTANCE):  # with its record and the call's log row
-            history.ended_alone(self.pe, row, None if disposed else store.insert_statement(self.pe.db, row))
+            history.ended_alone(self.pe, row, None if disposed else store.insert_statement(self.pe.db, row),
+                                self._trail())
         elif not disposed:
             store.insert_alone(self.pe.db, row)
         self._inserted()
@@ -343,8 +344,9 @@ class Driver:
 
     def _single(self) -> bool:
         """Whether saving it writes its own row and nothing else: no log lines, no parent to wake, no
-        child to dispose (a single statement)."""
-        return not self.run.log_entries and not self.run.trail and self.dispose_child is None \
+        child to dispose (a single statement; what the history keeps of it aside, which
+        `_insert_alone` writes with it)."""
+        return not self.run.log_entries and self.dispose_child is None \
             and self.record.parent_execution_id is None
 
     def _save_running(self) -> bool:

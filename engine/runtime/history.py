@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..model.history import RANK, HistoryLevel
 from ..model.states import END_STATES, Privilege
 from ..storage import codec, history as rows
+from ..storage.prepared import execute_in
 from ..support import clock, jsontext
 from ..support.durations import Histogram, bucket
 
@@ -70,12 +71,14 @@ def ended(pe: "ProcessEngine", conn: "Connection", values: dict[str, Any]) -> No
                         readers(values.get("permissions")))
 
 
-def ended_alone(pe: "ProcessEngine", values: dict[str, Any], row: "Statement | None" = None) -> None:
+def ended_alone(pe: "ProcessEngine", values: dict[str, Any], row: "Statement | None",
+                visits: list[dict[str, Any]]) -> None:
     """Record an instance that ends, saving nothing else (no log lines, no parent, no child): `row`, the
     INSERT of the instance (None if it is disposed at its end in its caller's call, and never written),
-    its record and the call's operation-log row, as one transaction committed before the caller is
-    answered, straight to the driver (`Database.execute_together`)."""
+    its record, the elements it passed and the call's operation-log row, as one transaction committed
+    before the caller is answered, straight to the driver (`Database.execute_together`)."""
     statements = [row] if row is not None else []
+    statements += _trail_statements(pe, values["execution_id"], visits)
     dialect = pe.db.engine.dialect
     if keeps(pe, HistoryLevel.INSTANCE) and values["state"] in _ENDED:
         statements += rows.record_statements(dialect, record_row(values, keeps(pe, HistoryLevel.FULL), clock.now()),
@@ -89,13 +92,18 @@ def ended_alone(pe: "ProcessEngine", values: dict[str, Any], row: "Statement | N
 def passed(pe: "ProcessEngine", conn: "Connection", execution_id: str, visits: list[dict[str, Any]]) -> None:
     """Record the elements a process left since its last save (level `activity`), in the save's
     transaction: visits closed on this node, so it names this node."""
-    if visits and keeps(pe, HistoryLevel.ACTIVITY):
-        stamp = clock.format_timestamp
-        rows.add_trail(conn, {"execution_id": execution_id, "node": pe.node_id, "recorded_at": clock.now(),
-                              "visits": jsontext.dumps([
-                                  [v["seq"], v["element_id"], v["entered_at"], stamp(v["left_at"]), v["outcome"],
+    execute_in(conn, _trail_statements(pe, execution_id, visits))
+
+
+def _trail_statements(pe: "ProcessEngine", execution_id: str, visits: list[dict[str, Any]]) -> list["Statement"]:
+    if not visits or not keeps(pe, HistoryLevel.ACTIVITY):
+        return []
+    stamp = clock.format_timestamp
+    return [rows.trail_statement(pe.db.engine.dialect, {
+        "execution_id": execution_id, "node": pe.node_id, "recorded_at": clock.now(),
+        "visits": jsontext.dumps([[v["seq"], v["element_id"], v["entered_at"], stamp(v["left_at"]), v["outcome"],
                                    v["iteration"], codec.encode_store(v["data"]) if v["data"] else None]
-                                  for v in visits])})
+                                  for v in visits])})]
 
 
 def health_changed(pe: "ProcessEngine", conn: "Connection", values: dict[str, Any], health: str,

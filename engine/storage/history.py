@@ -174,8 +174,9 @@ def _count(conn: Connection, selected: Any, up_to: int | None) -> int:
     return int(conn.execute(select(func.count()).select_from(selected.subquery())).scalar_one())
 
 
-def add_trail(conn: Connection, row: dict[str, Any]) -> None:
-    _TRAIL.execute(conn, row)
+def trail_statement(dialect: Any, row: dict[str, Any]) -> Statement:
+    """The INSERT of one save's trail row, for `execute_in` or `Database.execute_together`."""
+    return _TRAIL.statement(dialect, row)
 
 
 def trails_of(conn: Connection, execution_id: str) -> list[Any]:
