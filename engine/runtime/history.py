@@ -98,10 +98,9 @@ def passed(pe: "ProcessEngine", conn: "Connection", execution_id: str, visits: l
 def _trail_statements(pe: "ProcessEngine", execution_id: str, visits: list[dict[str, Any]]) -> list["Statement"]:
     if not visits or not keeps(pe, HistoryLevel.ACTIVITY):
         return []
-    stamp = clock.format_timestamp
     return [rows.trail_statement(pe.db.engine.dialect, {
         "execution_id": execution_id, "node": pe.node_id, "recorded_at": clock.now(),
-        "visits": jsontext.dumps([[v["seq"], v["element_id"], v["entered_at"], stamp(v["left_at"]), v["outcome"],
+        "visits": jsontext.dumps([[v["seq"], v["element_id"], v["entered_at"], v["left_at"], v["outcome"],
                                    v["iteration"], codec.encode_store(v["data"]) if v["data"] else None]
                                   for v in visits])})]
 

@@ -195,12 +195,12 @@ class Run:
     def _enter(self, element_id: str) -> None:
         iteration = next((f.iteration for f in reversed(self.position.frames) if f.iteration), None)
         self.position.entries += 1
-        self.position.entered[element_id] = (clock.format_timestamp(clock.now()), iteration, self.position.entries)
+        self.position.entered[element_id] = (clock.now_text(), iteration, self.position.entries)
 
     def _leave(self, element_id: str, outcome: str, data: DataStore | None = None) -> None:
         opened = self.position.entered.pop(element_id, None)
         if opened is not None and self.trail is not None:
-            self.trail.append({"element_id": element_id, "entered_at": opened[0], "left_at": clock.now(),
+            self.trail.append({"element_id": element_id, "entered_at": opened[0], "left_at": clock.now_text(),
                                "outcome": outcome, "iteration": opened[1], "seq": opened[2], "data": data})
 
     def _leave_inside(self, owner: str, outcome: str, source: str | None = None, source_outcome: str = "") -> None:

@@ -15,6 +15,20 @@ def now() -> datetime:
     return datetime.fromtimestamp(time.time_ns() // 1_000_000 / 1000, timezone.utc)
 
 
+_second: tuple[int, str] = (-1, "")  # the last second now_text wrote, and its text
+
+
+def now_text() -> str:
+    """`format_timestamp(now())`, for timestamps taken by the dozen in every run (the element trail):
+    the date and time of day are written once a second."""
+    global _second
+    second, millis = divmod(time.time_ns() // 1_000_000, 1000)
+    written = _second  # (one read: another thread may replace it meanwhile, never half of it)
+    if written[0] != second:
+        written = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{written[1]}.{millis:03d}Z"
+
+
 def format_timestamp(moment: datetime) -> str:
     if moment.tzinfo is not timezone.utc:
         moment = moment.astimezone(timezone.utc)
