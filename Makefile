@@ -20,7 +20,7 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check engine schemas config rest soap tests
 	bash tests/ensure_postgres.sh
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
