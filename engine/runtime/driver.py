@@ -313,9 +313,8 @@ class Driver:
 
         If it also ends disposed, it is not written at all (its history record is, by itself). Only
         its creator, still waiting for the answer, knows its ID, and no operation finds a disposed
-        instance; its row would be deleted
-        unread after `dispose_retention_ms`. (A mature engine does the same: Camunda writes no
-        runtime rows for an execution that runs straight through.)"""
+        instance; its row would be deleted unread after `dispose_retention_ms`. (A mature engine does
+        the same: Camunda writes no runtime rows for an execution that runs straight through.)"""
         if not self._alone():
             return False
         row = {**self.record.__dict__, **values}

@@ -66,9 +66,14 @@ def readers(permissions: str | None) -> list[str]:
 
 def ended(pe: "ProcessEngine", conn: "Connection", values: dict[str, Any]) -> None:
     """Record an instance that ends, in the transaction that ends it (`values`: its whole row)."""
-    if keeps(pe, HistoryLevel.INSTANCE) and values["state"] in _ENDED:
-        rows.put_record(conn, record_row(values, keeps(pe, HistoryLevel.FULL), clock.now()),
-                        readers(values.get("permissions")))
+    execute_in(conn, _record_statements(pe, values))
+
+
+def _record_statements(pe: "ProcessEngine", values: dict[str, Any]) -> list["Statement"]:
+    if not keeps(pe, HistoryLevel.INSTANCE) or values["state"] not in _ENDED:
+        return []
+    return rows.record_statements(pe.db.engine.dialect, record_row(values, keeps(pe, HistoryLevel.FULL), clock.now()),
+                                  readers(values.get("permissions")))
 
 
 def ended_alone(pe: "ProcessEngine", values: dict[str, Any], row: "Statement | None",
@@ -78,12 +83,8 @@ def ended_alone(pe: "ProcessEngine", values: dict[str, Any], row: "Statement | N
     its record, the elements it passed and the call's operation-log row, as one transaction committed
     before the caller is answered, straight to the driver (`Database.execute_together`)."""
     statements = [row] if row is not None else []
-    statements += _trail_statements(pe, values["execution_id"], visits)
-    dialect = pe.db.engine.dialect
-    if keeps(pe, HistoryLevel.INSTANCE) and values["state"] in _ENDED:
-        statements += rows.record_statements(dialect, record_row(values, keeps(pe, HistoryLevel.FULL), clock.now()),
-                                             readers(values.get("permissions")))
-    logged, pending = rows.pending_statements(dialect)
+    statements += _trail_statements(pe, values["execution_id"], visits) + _record_statements(pe, values)
+    logged, pending = rows.pending_statements(pe.db.engine.dialect)
     pe.db.execute_together(statements + logged)
     if pending is not None:
         pending.written = True

@@ -53,13 +53,9 @@ _STAGED = ((process_history_staged, process_history, ("execution_id",)),
            (operation_log_staged, operation_log, None))
 
 
-def put_record(conn: Connection, values: dict[str, Any], readers: Iterable[str] = ()) -> None:
-    """Stage a process's record whole (its end), and the names that may read it."""
-    execute_in(conn, record_statements(conn.dialect, values, readers))
-
-
 def record_statements(dialect: Any, values: dict[str, Any], readers: Iterable[str] = ()) -> list[Statement]:
-    """The statements of `put_record`, for `Database.execute_together`."""
+    """The statements that stage a process's record whole (its end), and the names that may read it:
+    for `execute_in` or `Database.execute_together`."""
     statements = [_RECORD.statement(dialect, values)]
     names = sorted(set(readers))
     if names:

@@ -32,7 +32,6 @@ class Prepared:
         converted = [p(values[k]) if p else values[k] for k, p in zip(keys, processors)]
         return sql, tuple(converted) if positional else dict(zip(keys, converted))
 
-
     def statement(self, dialect: Any, values: dict[str, Any], shape: Any = None) -> Statement:
         """The statement for `Database.execute_together`, for one row."""
         return (*self(dialect, values, shape), False)
