@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, bindparam, delete, func, insert, literal_column, or_, select, true, union_all
+from sqlalchemy import Column, Select, and_, bindparam, delete, func, insert, literal_column, or_, select, true, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from ..model.states import END_STATES
 from .prepared import Prepared, Statement, execute_in
-from .tables import (history_days, history_health_changes, history_readers, history_readers_staged, history_trails,
+from .tables import (RECORD_QUERY_COLUMNS, history_days, history_health_changes, history_readers, history_readers_staged, history_trails,
                      operation_log, operation_log_staged, process_history, process_history_staged)
 
 _END_STATES = tuple(state.value for state in END_STATES)
@@ -59,8 +60,8 @@ def record_statements(dialect: Any, values: dict[str, Any], readers: Iterable[st
     statements = [_RECORD.statement(dialect, values)]
     names = sorted(set(readers))
     if names:
-        statements.append(_READERS.statement_many(dialect, [{"execution_id": values["execution_id"], "name": n}
-                                                            for n in names]))
+        carried = {key: values[key] for key in ("execution_id", *RECORD_QUERY_COLUMNS)}
+        statements.append(_READERS.statement_many(dialect, [{**carried, "name": n} for n in names]))
     return statements
 
 
@@ -123,16 +124,29 @@ class Reader:
     owner: str
     names: frozenset[str]
 
-    def apart(self) -> tuple[ColumnElement, ColumnElement]:
-        """Their records, and the others granted to them: two conditions that share no record, each served
-        by an index of its own (owner; the readers' name)."""
-        granted = process_history.c.execution_id.in_(
-            select(history_readers.c.execution_id).where(history_readers.c.name.in_(sorted(self.names))))
-        return process_history.c.owner == self.owner, and_(process_history.c.owner != self.owner, granted)
+    def own(self) -> ColumnElement:
+        return process_history.c.owner == self.owner
+
+    def granted(self, where: ColumnElement, name: str | None = None) -> Select:
+        """The IDs of the records granted to `name` (to any of theirs: each once) that are not their own
+        and that `where` selects, read on the readers' copies of the records' query fields."""
+        r = history_readers.c
+        granted = select(r.execution_id).where(r.name == name if name is not None else r.name.in_(sorted(self.names)),
+                                               r.owner != self.owner, _on_readers(where))
+        return granted if name is not None else granted.distinct()
 
     def anywhere(self) -> ColumnElement:
         """Every record they may read, as one condition (for reads that go over a window's records)."""
-        return or_(*self.apart())
+        granted = select(history_readers.c.execution_id).where(history_readers.c.name.in_(sorted(self.names)))
+        return or_(self.own(), process_history.c.execution_id.in_(granted))
+
+
+def _on_readers(clause: ColumnElement) -> ColumnElement:
+    """`clause` (a condition or a sort key over the records' query fields) over the readers' copies."""
+    def swap(element: Any) -> Any:
+        return history_readers.c[element.name] if isinstance(element, Column) and element.table is process_history \
+            else None
+    return replacement_traverse(clause, {}, swap)
 
 
 def find_records(conn: Connection, where: ColumnElement, order: Sequence[ColumnElement], offset: int,
@@ -140,27 +154,35 @@ def find_records(conn: Connection, where: ColumnElement, order: Sequence[ColumnE
     """The page, picked by ID first: an index that holds the filtered and sorted fields (and the ID)
     picks it alone, and only the page's rows are read — not every match, before the sort.
 
-    For a `reader` (not an admin), the records they own and those granted to one of their names are
-    two reads, each as far as the page reaches (offset + limit) down its own index — the owner's, and
-    the readers' by name — and the page is picked from the two: `owner = … OR EXISTS (…)` served by no
-    index, and walked every record of the sort's index in turn (issue 17, at 10M records)."""
+    For a `reader` (not an admin), the records they own, and those granted to each of their names, are
+    read apart, each as far as the page reaches (offset + limit) down an index of its own — the owner's;
+    the readers' by name, sorted by default or by the end —, and the page is picked from them:
+    `owner = … OR EXISTS (…)` is served by no index, and walked every record of the sort's index in
+    turn (issue 17, at 10M records)."""
     if reader is None:
         ids = select(process_history.c.execution_id).where(where).order_by(*order).offset(offset).limit(limit)
         return list(conn.execute(select(process_history).where(
             process_history.c.execution_id.in_(ids.correlate(None).scalar_subquery())).order_by(*order)))
     reach = offset + limit
-    branches = [select(process_history.c.execution_id).where(where, visible).order_by(*order).limit(reach).subquery()
-                for visible in reader.apart()]
-    ids = union_all(*(select(branch.c.execution_id) for branch in branches))
+    branches = [select(process_history.c.execution_id).where(where, reader.own()).order_by(*order).limit(reach)]
+    # (a record granted to two of their names comes twice: the page's IN takes it once)
+    branches += [reader.granted(where, name).order_by(*(_on_readers(key) for key in order)).limit(reach)
+                 for name in sorted(reader.names)]
+    subqueries = [branch.subquery() for branch in branches]
+    ids = union_all(*(select(sub.c.execution_id) for sub in subqueries))
     return list(conn.execute(select(process_history).where(process_history.c.execution_id.in_(ids.scalar_subquery()))
                              .order_by(*order).offset(offset).limit(limit)))
 
 
 def count_records(conn: Connection, where: ColumnElement, up_to: int | None = None, reader: Reader | None = None) -> int:
-    """How many records `where` selects (that `reader` may read): `up_to` + 1 at most of each part."""
-    parts = reader.apart() if reader is not None else (true(),)
-    return sum(_count(conn, select(literal_column("1")).select_from(process_history).where(where, visible), up_to)
-               for visible in parts)
+    """How many records `where` selects (that `reader` may read), `up_to` + 1 at most: the reader's own
+    first, then the granted ones only as many as are still wanted."""
+    if reader is None:
+        return _count(conn, select(literal_column("1")).select_from(process_history).where(where), up_to)
+    counted = _count(conn, select(literal_column("1")).select_from(process_history).where(where, reader.own()), up_to)
+    if up_to is not None and counted > up_to:
+        return counted
+    return counted + _count(conn, reader.granted(where), None if up_to is None else up_to - counted)
 
 
 def _count(conn: Connection, selected: Any, up_to: int | None) -> int:

@@ -311,8 +311,9 @@ class ProcessHistoryRecord(Base):
                       Index("ix_process_history_finished_at", "finished_at", "created_at", "execution_id"),
                       Index("ix_process_history_process_uri_end_state_finished_at", "process_uri", "end_state",
                             "finished_at", "created_at", "execution_id"),
+                      # (and the end state: an owner's failures, and how many, read off the index alone)
                       Index("ix_process_history_owner_finished_at", "owner", "finished_at", "created_at",
-                            "execution_id"),
+                            "execution_id", "end_state"),
                       Index("ix_process_history_process_uri_duration_ms", "process_uri", "duration_ms", "created_at",
                             "execution_id"))
 
@@ -369,19 +370,6 @@ class HistoryHealthChange(Base):
     nodes: Mapped[str] = mapped_column(Text)                      # JSON list: the nodes that had run it by then
 
 
-class HistoryReader(Base):
-    """The names besides its owner that may read a process's history: the ACEs that granted `read` or
-    `admin` on it when it was recorded (CONTRACT §12: others see what they could read)."""
-
-    __tablename__ = "history_readers"
-    __table_args__ = (Index("ix_history_readers_name", "name"),)
-
-    # (no foreign key: a record and its readers are staged apart, and may arrive in either order;
-    # retention deletes both)
-    execution_id: Mapped[str] = mapped_column(_code_point_text(36), primary_key=True)
-    name: Mapped[str] = mapped_column(String(255), primary_key=True)
-
-
 class HistoryTrail(Base):
     """The elements a process left between two saves (level `activity`), in the save's transaction: one
     row a save, not one an element, so a save pays for one insert whatever it passed."""
@@ -429,8 +417,28 @@ service_instances = ServiceInstance.__table__
 engine_state = EngineState.__table__
 idempotency_keys = IdempotencyKey.__table__
 process_history = ProcessHistoryRecord.__table__
-history_readers = HistoryReader.__table__
 history_trails = HistoryTrail.__table__
+# A record's query fields (storage.history.HISTORY_COLUMNS, but its ID): its readers carry them.
+RECORD_QUERY_COLUMNS = ("external_id", "process_uri", "definition_version", "owner", "parent_execution_id",
+                        "created_at", "started_at", "finished_at", "duration_ms", "end_state", "exception_type")
+# The names besides its owner that may read a process's history: the ACEs that granted `read` or
+# `admin` on it when it was recorded (CONTRACT §12: others see what they could read). Each row carries
+# its record's query fields, so that the records granted to a name are queried on this table alone,
+# off an index by name in the order findHistory sorts by — by default (createdAt, executionId) or by
+# their end — as far as the page reaches, and counted off the index too: not every record granted to
+# the name looked up, and sorted, before the page is cut (issue 17: a role that may read 10,000
+# records of 10M). Only records with a grant have rows here: the other ends pay nothing for it.
+# (No foreign key: a record and its readers are staged apart, and may arrive in either order;
+# retention deletes both.)
+history_readers = Table(
+    "history_readers", Base.metadata,
+    Column("execution_id", _code_point_text(36), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    *(Column(c.name, c.type, nullable=c.nullable) for c in process_history.c if c.name in RECORD_QUERY_COLUMNS),
+    # each ends with the two fields every granted read filters by, or most often: read from the index
+    Index("ix_history_readers_name_finished_at", "name", "finished_at", "created_at", "execution_id", "owner",
+          "end_state"),
+    Index("ix_history_readers_name_created_at", "name", "created_at", "execution_id", "owner", "end_state"))
 history_health_changes = HistoryHealthChange.__table__
 history_days = HistoryDay.__table__
 operation_log = OperationLogEntry.__table__

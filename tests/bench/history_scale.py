@@ -66,8 +66,9 @@ def build(rows: int, expired: int, batch: int = 1_000_000) -> str:
             cursor.execute(LOAD, {"first": first, "last": min(first + batch - 1, rows), "rows": rows, "days": 29})
             conn.commit()
         # a role that may read one record in a thousand (10,000 of 10M), besides its members' own
-        cursor.execute("INSERT INTO history_readers (execution_id, name) SELECT md5(i::text)::uuid::text, 'team3' "
-                       "FROM generate_series(3, %(rows)s, 1000) AS i", {"rows": rows})
+        cursor.execute("INSERT INTO history_readers (execution_id, name, finished_at, created_at) "
+                       "SELECT p.execution_id, 'team3', p.finished_at, p.created_at FROM generate_series(3, %(rows)s, 1000) "
+                       "AS i JOIN process_history p ON p.execution_id = md5(i::text)::uuid::text", {"rows": rows})
         conn.commit()
         if expired:  # ended 31-60 days ago: past history.ttl_days (30)
             cursor.execute(LOAD.replace("(now() AT TIME ZONE 'UTC')", "(now() AT TIME ZONE 'UTC' - interval '31 days')"),

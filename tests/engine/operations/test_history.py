@@ -111,7 +111,9 @@ def test_others_see_the_records_of_processes_they_could_read(history_pe):
 
 def test_a_readers_pages_are_their_records_and_those_granted_them_each_once_in_order(history_pe):
     """Bob owns some records; others are granted to his name, to his role, or to both; one of his own is
-    granted to him besides. Every page, either way sorted, is the admin's list cut to what Bob may read."""
+    granted to him besides. Every page, whatever the sort and filter, is the admin's list cut to what
+    Bob may read: sorted by default or by the end (the granted records read off the readers' indexes),
+    either way, and by another field (the granted records read whole)."""
     CAROL = Principal("carol", frozenset({"other"}))
     made = []
     for owner, grants in ((BOB, ()), (ALICE, ("bob",)), (ALICE, ("clerk",)), (ALICE, ("bob", "clerk")), (ALICE, ()),
@@ -123,14 +125,36 @@ def test_a_readers_pages_are_their_records_and_those_granted_them_each_once_in_o
         made.append((snapshot.execution_id, owner.name == "bob" or bool(grants)))
     readable = {execution_id for execution_id, visible in made if visible}
     assert ops.count_history(history_pe, BOB) == len(readable) == 7
-    for ascending in (True, False):
-        sort = (SortCriterion("finishedAt", ascending),)
-        everyone = [r.execution_id for r in ops.find_history(history_pe, ADMIN, Query(sort=sort)).items]
-        expected = [execution_id for execution_id in everyone if execution_id in readable]
-        for offset, limit in ((0, 3), (3, 3), (6, 3), (0, 100)):
-            found = ops.find_history(history_pe, BOB, Query(sort=sort, offset=offset, limit=limit))
-            assert [r.execution_id for r in found.items] == expected[offset:offset + limit], (ascending, offset)
-            assert found.total == 7 and not found.lower_bound
+    sorts = [(), *((SortCriterion(field, ascending),) for field in ("finishedAt", "createdAt", "owner", "externalId")
+                   for ascending in (True, False))]
+    alices = And((Param("owner", "equals", ("alice",)), Param("processUri", "like", ("wait%",)),
+                  Param("endState", "in", ("TERMINATED", "FAILED"))))
+    for sort in sorts:
+        for tree in (None, alices):
+            everyone = [r.execution_id for r in ops.find_history(history_pe, ADMIN, Query(tree, sort)).items]
+            expected = [execution_id for execution_id in everyone if execution_id in readable]
+            assert len(expected) == (7 if tree is None else 3)
+            for offset, limit in ((0, 2), (2, 2), (4, 2), (6, 2), (0, 1), (1, 1), (0, 100)):
+                found = ops.find_history(history_pe, BOB, Query(tree, sort, offset=offset, limit=limit))
+                assert [r.execution_id for r in found.items] == expected[offset:offset + limit], (sort, tree, offset)
+                assert found.total == len(expected) and not found.lower_bound
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5, 6])
+def test_a_readers_total_is_exact_up_to_the_count_limit_across_their_own_and_granted_records(engine_factory, repo,
+                                                                                             limit):
+    """Bob owns two records and his role may read three: the total counts his own first, then the
+    granted ones only as far as the limit still needs; past it, the limit, marked a lower bound."""
+    write_definition(repo, "waits.ipd", '<wait id="hold"/>')
+    pe = engine_factory(repo, query={"count_limit": limit})
+    for owner, grant in ((BOB, None), (BOB, None), (ALICE, "clerk"), (ALICE, "clerk"), (ALICE, "clerk"), (ALICE, None)):
+        snapshot = ops.run(pe, owner, "waits.ipd", states=["WAITING"], peek=True)
+        if grant:
+            ops.set_permissions(pe, owner, snapshot.execution_id, grant, ["read"])
+        ops.terminate_process(pe, owner, snapshot.execution_id, kill=True)
+    found = ops.find_history(pe, BOB, Query(limit=1))
+    assert (found.total, found.lower_bound) == (min(5, limit), 5 > limit)
+    assert ops.count_history(pe, BOB) == 5
 
 
 def test_a_called_child_names_its_parent(history_pe):

@@ -211,6 +211,55 @@ def test_upgrading_brings_older_sqlite_timestamps_to_the_one_text_form(tmp_path)
                                       "2026-01-02 03:04:05.120000", None)]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A database no migration has touched yet."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'old.db'}"
+    return request.getfixturevalue("pg_schemas")()
+
+
+def test_upgrading_gives_each_reader_row_its_records_fields_and_drops_those_of_no_record(empty_url):
+    """Revision 0008: the names that may read a record carry its query fields (queried on the readers'
+    own indexes), taken from the record whether it was moved or is still staged."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from engine.storage.database import alembic_config
+
+    config = alembic_config(empty_url)
+    command.upgrade(config, "0007")
+    record = ("execution_id, external_id, process_uri, definition_version, owner, parent_execution_id, created_at, "
+              "started_at, finished_at, duration_ms, end_state, message, exception_type, exception_source, nodes, "
+              "pipeline, recorded_at")
+    values = ("(:e, :e, :e, 1, :owner, NULL, :created, :created, :finished, 61000, :state, NULL, NULL, NULL, '[]', "
+              "NULL, :finished)")
+    moved = {"e": "moved", "owner": "alice", "state": "FAILED", "created": "2026-01-02 03:04:05",
+             "finished": "2026-01-02 03:05:06"}
+    staged = {"e": "staged", "owner": "carol", "state": "FINISHED", "created": "2026-02-02 03:04:05",
+              "finished": "2026-02-02 03:05:06"}
+    engine = create_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO process_history ({record}) VALUES {values}"), moved)
+        conn.execute(text(f"INSERT INTO process_history_staged ({record}) VALUES {values}"), staged)
+        for table, execution_id, name in (("history_readers", "moved", "clerk"), ("history_readers", "staged", "bob"),
+                                          ("history_readers", "nowhere", "clerk"),
+                                          ("history_readers_staged", "staged", "clerk"),
+                                          ("history_readers_staged", "nowhere", "bob")):
+            conn.execute(text(f"INSERT INTO {table} (execution_id, name) VALUES (:e, :n)"), {"e": execution_id, "n": name})
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        def carried(table: str) -> set[tuple]:
+            return {(e, n, x, p, o, s, d, str(c)[:19], str(f)[:19]) for e, n, x, p, o, s, d, c, f in conn.execute(text(
+                f"SELECT execution_id, name, external_id, process_uri, owner, end_state, duration_ms, created_at, "
+                f"finished_at FROM {table}"))}
+        alices = ("moved", "alice", "FAILED", 61000, "2026-01-02 03:04:05", "2026-01-02 03:05:06")
+        carols = ("staged", "carol", "FINISHED", 61000, "2026-02-02 03:04:05", "2026-02-02 03:05:06")
+        assert carried("history_readers") == {("moved", "clerk", "moved", *alices), ("staged", "bob", "staged", *carols)}
+        assert carried("history_readers_staged") == {("staged", "clerk", "staged", *carols)}
+    engine.dispose()
+
+
 def test_a_statement_run_alone_commits_and_leaves_units_of_work_transactional(storage_url):
     """`execute_alone` (how a run that ends at once saves its row) commits its statement by itself;
     the connection it borrowed serves the next unit of work in a transaction as before, so what that
