@@ -10,7 +10,7 @@ import logging
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -33,6 +33,30 @@ WAL_SIZE_LIMIT = 4 * 1024 * 1024
 CHECKPOINT_EVERY = 100
 
 
+class _Together:
+    """One call of `Database.execute_together` in a group commit: its statements, and how they went."""
+
+    __slots__ = ("statements", "done", "error")
+
+    def __init__(self, statements: Sequence[Statement]) -> None:
+        self.statements, self.done = statements, False
+        self.error: BaseException | None = None
+
+
+def _merged(calls: Iterable[Sequence[Statement]]) -> list[Statement]:
+    """The statements of several calls, those of one SQL as one `executemany`, in the order each SQL
+    first comes."""
+    merged: dict[str, list[Any]] = {}
+    for statements in calls:
+        for sql, params, many in statements:
+            rows = merged.setdefault(sql, [])
+            if many:
+                rows.extend(params)
+            else:
+                rows.append(params)
+    return [(sql, rows, True) for sql, rows in merged.items()]
+
+
 class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10,
                  max_connections: int | None = None, idle_in_transaction_ms: int | None = None) -> None:
@@ -47,6 +71,7 @@ class Database:
         self._writer: Connection | None = None
         self._held: list[Connection] = []
         self._lock = threading.Lock()
+        self._together: list[_Together] = []  # execute_together's calls waiting for the write lock
         # SQLite takes one writer at a time; writers of this process queue here, woken at once,
         # rather than in SQLite's busy handler, which sleeps and retries.
         self.write_lock = threading.Lock() if self.is_sqlite else None
@@ -127,22 +152,68 @@ class Database:
     def execute_together(self, statements: Sequence[Statement]) -> None:
         """Run driver-level write statements as one transaction of their own: what a unit of work does
         for them, without SQLAlchemy's bookkeeping, which for a few small inserts (a process's end with
-        its history record and its log row) costs more than the inserts themselves."""
+        its history record and its log row) costs more than the inserts themselves.
+
+        SQLite: a group commit. Threads that come while another holds the write lock leave their
+        statements for the next holder, who writes them all in one transaction — the same INSERT of
+        every call as one `executemany` — and each returns once that commits. Under load the write lock
+        changes hands, and the driver is called, a few times a group instead of a few times a call: each
+        call is a point where the thread gives up the GIL and may wait a switch interval to get it
+        back, the write lock held all the while. The statements of one call must not depend on their
+        order (a process's end: inserts into tables of their own). If the group's transaction fails,
+        each call's statements are tried in a transaction of their own, so that each learns its own
+        outcome."""
         if not self.is_sqlite:
             self._on_raw_pg(lambda cursor: execute_each(cursor, statements), autocommit=False)
             return
+        mine = _Together(statements)
+        with self._lock:
+            self._together.append(mine)
         with self.write_lock:  # type: ignore[union-attr]  # SQLite has one
-            conn, _ = self.connection(write=True)
-            driver = conn.connection.driver_connection
-            driver.execute("BEGIN IMMEDIATE")
-            try:
-                execute_each(driver, statements)
-                driver.execute("COMMIT")
-            except BaseException:
-                if driver.in_transaction:
-                    driver.execute("ROLLBACK")
-                raise
-            self.wrote()
+            if not mine.done:
+                with self._lock:
+                    group, self._together = self._together, []
+                self._commit_together(group)
+        if mine.error is not None:
+            raise mine.error
+
+    def _commit_together(self, group: list["_Together"]) -> None:
+        """Write `group`'s statements (the caller holds `write_lock`): in one transaction, or each call's
+        in a transaction of its own once that failed."""
+        conn, _ = self.connection(write=True)
+        driver = conn.connection.driver_connection
+        try:
+            if len(group) > 1:
+                try:
+                    self._transaction(driver, _merged(each.statements for each in group))
+                    return
+                except Exception:
+                    pass  # some call's statements failed: each on its own, to tell whose
+            for each in group:
+                try:
+                    self._transaction(driver, each.statements)
+                except Exception as exc:
+                    each.error = exc
+                each.done = True
+        except BaseException as exc:  # (interrupted: those not written yet must not think they were)
+            for each in group:
+                if not each.done:
+                    each.error = exc
+            raise
+        finally:
+            for each in group:
+                each.done = True
+
+    def _transaction(self, driver: Any, statements: Sequence[Statement]) -> None:
+        driver.execute("BEGIN IMMEDIATE")
+        try:
+            execute_each(driver, statements)
+            driver.execute("COMMIT")
+        except BaseException:
+            if driver.in_transaction:
+                driver.execute("ROLLBACK")
+            raise
+        self.wrote()
 
     def _execute_alone_pg(self, sql: str, params: Any) -> int:
         def execute(cursor: Any) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import unittest.mock
 import time
 import uuid
 import warnings
@@ -308,6 +309,61 @@ def test_statements_run_together_commit_all_or_nothing(storage_url):
         with database.unit_of_work(write=False) as uow:
             stored = sorted(uow.conn.execute(select(keys.c.caller, keys.c.key)).all())
         assert stored == [("alice", "one"), ("alice", "two"), ("bob", "two"), ("dave", "four")]
+    finally:
+        database.dispose()
+
+
+def test_calls_that_queue_for_sqlites_write_lock_commit_together_each_all_or_nothing(tmp_path):
+    """A group commit: calls of `execute_together` that wait while another writer holds the lock are
+    written by the next holder in one transaction. Each returns once it committed; one whose
+    statements fail raises its own error and keeps none of them, and the others keep all of theirs."""
+    from sqlalchemy import select
+
+    from engine.storage import database as storage
+    from engine.storage.tables import idempotency_keys as keys
+
+    database = Database(f"sqlite:///{tmp_path / 'group.db'}")
+    database.upgrade()
+    sql = "INSERT INTO idempotency_keys (caller, key, execution_id, created_at) VALUES (?, ?, ?, ?)"
+    at = "2026-01-02 03:04:05.000000"
+    groups: list[int] = []
+    commit_together = storage.Database._commit_together
+
+    def counted(self, group):
+        groups.append(len(group))
+        return commit_together(self, group)
+
+    outcomes: dict[str, BaseException | None] = {}
+
+    def call(caller: str, statements) -> None:
+        try:
+            database.execute_together(statements)
+            outcomes[caller] = None
+        except BaseException as exc:  # noqa: BLE001 (the test looks at each)
+            outcomes[caller] = exc
+
+    threads = [threading.Thread(target=call, args=(f"caller{i}", [(sql, (f"caller{i}", "a", f"e-{i}", at), False),
+                                                                  (sql, [(f"caller{i}", "b", f"f-{i}", at)], True)]))
+               for i in range(6)]
+    # caller9's second row repeats its first: that call fails, alone
+    threads.append(threading.Thread(target=call, args=("caller9", [(sql, ("caller9", "a", "e-9", at), False),
+                                                                   (sql, ("caller9", "a", "e-10", at), False)])))
+    try:
+        with unittest.mock.patch.object(storage.Database, "_commit_together", counted):
+            with database.write_lock:  # another writer holds it: every call queues
+                for thread in threads:
+                    thread.start()
+                deadline = time.monotonic() + 10
+                while len(database._together) < len(threads) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            for thread in threads:
+                thread.join(10)
+        assert groups[0] == len(threads) and sum(groups) == len(threads)
+        assert isinstance(outcomes.pop("caller9"), sqlite3.IntegrityError)
+        assert outcomes == {f"caller{i}": None for i in range(6)}
+        with database.unit_of_work(write=False) as uow:
+            stored = sorted(uow.conn.execute(select(keys.c.caller, keys.c.key)).all())
+        assert stored == sorted((f"caller{i}", k) for i in range(6) for k in "ab")
     finally:
         database.dispose()
 
