@@ -89,12 +89,11 @@ def get_history_statistics(pe: ProcessEngine, principal: Principal, process_uri:
     if start is not None and end is not None and end <= start:
         raise InvalidParameter("to", "the window ends before it starts")
     reader = _reader(principal)
-    readable = reader.anywhere() if reader is not None else None
     per_element = keeps(pe, HistoryLevel.ACTIVITY)
     with pe.db.unit_of_work(write=False) as uow:
-        days = _rolled_run(uow.conn, start, end) if readable is None else None
+        days = _rolled_run(uow.conn, start, end) if reader is None else None
         summaries = _summed(_tallies(uow.conn, process_uri, start, end, days, per_element)) if days \
-            else _counted(uow.conn, process_uri, start, end, readable, per_element)
+            else _counted(uow.conn, process_uri, start, end, reader, per_element)
     found = []
     for uri, counts, p50, p95, longest, elements in summaries:
         total = sum(counts.values())
@@ -108,16 +107,16 @@ _Summary = tuple[str, dict[str, int], "int | None", "int | None", "int | None", 
 
 
 def _counted(conn: Connection, process_uri: str | None, start: datetime | None, end: datetime | None,
-             readable: Any, per_element: bool) -> list[_Summary]:
+             reader: rows.Reader | None, per_element: bool) -> list[_Summary]:
     """Every record in the window read in SQL: exact percentiles."""
     by_uri: dict[str, list[Any]] = {}
-    for row in rows.end_counts(conn, process_uri, start, end, readable):
+    for row in rows.end_counts(conn, process_uri, start, end, reader):
         by_uri.setdefault(row.process_uri, []).append(row)
     found = []
     for uri in sorted(by_uri):
         counts = {row.end_state: row[2] for row in by_uri[uri]}
-        p50, p95 = rows.duration_percentiles(conn, uri, start, end, readable, sum(counts.values()), (50, 95))
-        trails = rows.trails_ended_between(conn, uri, start, end, readable) if per_element else ()
+        p50, p95 = rows.duration_percentiles(conn, uri, start, end, reader, sum(counts.values()), (50, 95))
+        trails = rows.trails_ended_between(conn, uri, start, end, reader) if per_element else ()
         found.append((uri, counts, p50, p95, max(row[3] for row in by_uri[uri]),
                       _element_statistics(visits for _, visits in trails)))
     return found

@@ -380,6 +380,34 @@ def test_statistics_at_level_activity_count_each_element(engine_factory, repo):
     assert by_id["root.a"].duration_max_ms is not None
 
 
+def test_a_readers_statistics_are_those_of_the_records_they_may_read_each_once(engine_factory, repo):
+    """Bob's statistics count his own records and those granted to his name or role — one granted to
+    both, once — and no other: by end state, durations (nearest rank) and, at level activity, per
+    element."""
+    write_definition(repo, "waits.ipd", '<wait id="hold"/><assign id="a" name="x">done</assign>')
+    pe = engine_factory(repo, history={"level": "activity"})
+    CAROL = Principal("carol", frozenset({"other"}))
+    readable = []
+    for owner, grants in ((BOB, ()), (ALICE, ("bob",)), (ALICE, ("clerk",)), (ALICE, ("bob", "clerk")), (ALICE, ()),
+                          (BOB, ("bob",)), (CAROL, ("clerk",)), (CAROL, ()), (BOB, ())):
+        snapshot = ops.run(pe, owner, "waits.ipd", states=["WAITING"], peek=True)
+        for name in grants:
+            ops.set_permissions(pe, owner, snapshot.execution_id, name, ["read"])
+        ops.terminate_process(pe, owner, snapshot.execution_id, kill=True)
+        if owner is BOB or grants:
+            readable.append(snapshot.execution_id)
+    (stats,) = ops.get_history_statistics(pe, BOB, "waits.ipd")
+    assert (stats.count, stats.by_end_state, stats.failure_rate) == (7, (("TERMINATED", 7),), 0.0)
+    durations = sorted(ops.get_history(pe, ADMIN, e).duration_ms for e in readable)
+    assert (stats.duration_p50_ms, stats.duration_p95_ms, stats.duration_max_ms) == \
+        (durations[-(-50 * 7 // 100) - 1], durations[-(-95 * 7 // 100) - 1], durations[-1])
+    assert {e.id: e.count for e in stats.elements} == {"root.start": 7}  # (killed waiting: the wait never left)
+    (everyone,) = ops.get_history_statistics(pe, ADMIN, "waits.ipd")
+    assert everyone.count == 9
+    (carols,) = ops.get_history_statistics(pe, CAROL, "waits.ipd")
+    assert carols.count == 2
+
+
 KILLED_AFTER_ANSWER = """
 import os, signal, sys
 from config.settings import load_settings
