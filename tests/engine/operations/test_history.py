@@ -109,21 +109,31 @@ def test_others_see_the_records_of_processes_they_could_read(history_pe):
     assert ops.count_history(history_pe, ADMIN) == 2 and ops.count_history(history_pe, BOB) == 1
 
 
+CAROL = Principal("carol", frozenset({"other"}))
+
+
+def granted_and_not(pe) -> list[str]:
+    """Nine processes of `waits.ipd`, terminated: Bob's own; Alice's granted to his name, to his role
+    (clerk), to both, or to neither; one of his own granted to him besides; Carol's granted to his role,
+    or not. The IDs of the seven Bob may read."""
+    readable = []
+    for owner, grants in ((BOB, ()), (ALICE, ("bob",)), (ALICE, ("clerk",)), (ALICE, ("bob", "clerk")), (ALICE, ()),
+                          (BOB, ("bob",)), (CAROL, ("clerk",)), (CAROL, ()), (BOB, ())):
+        snapshot = ops.run(pe, owner, "waits.ipd", states=["WAITING"], peek=True)
+        for name in grants:
+            ops.set_permissions(pe, owner, snapshot.execution_id, name, ["read"])
+        ops.terminate_process(pe, owner, snapshot.execution_id, kill=True)
+        if owner is BOB or grants:
+            readable.append(snapshot.execution_id)
+    return readable
+
+
 def test_a_readers_pages_are_their_records_and_those_granted_them_each_once_in_order(history_pe):
     """Bob owns some records; others are granted to his name, to his role, or to both; one of his own is
     granted to him besides. Every page, whatever the sort and filter, is the admin's list cut to what
     Bob may read: sorted by default or by the end (the granted records read off the readers' indexes),
     either way, and by another field (the granted records read whole)."""
-    CAROL = Principal("carol", frozenset({"other"}))
-    made = []
-    for owner, grants in ((BOB, ()), (ALICE, ("bob",)), (ALICE, ("clerk",)), (ALICE, ("bob", "clerk")), (ALICE, ()),
-                          (BOB, ("bob",)), (CAROL, ("clerk",)), (CAROL, ()), (BOB, ())):
-        snapshot = ops.run(history_pe, owner, "waits.ipd", states=["WAITING"], peek=True)
-        for name in grants:
-            ops.set_permissions(history_pe, owner, snapshot.execution_id, name, ["read"])
-        ops.terminate_process(history_pe, owner, snapshot.execution_id, kill=True)
-        made.append((snapshot.execution_id, owner.name == "bob" or bool(grants)))
-    readable = {execution_id for execution_id, visible in made if visible}
+    readable = set(granted_and_not(history_pe))
     assert ops.count_history(history_pe, BOB) == len(readable) == 7
     sorts = [(), *((SortCriterion(field, ascending),) for field in ("finishedAt", "createdAt", "owner", "externalId")
                    for ascending in (True, False))]
@@ -386,16 +396,7 @@ def test_a_readers_statistics_are_those_of_the_records_they_may_read_each_once(e
     element."""
     write_definition(repo, "waits.ipd", '<wait id="hold"/><assign id="a" name="x">done</assign>')
     pe = engine_factory(repo, history={"level": "activity"})
-    CAROL = Principal("carol", frozenset({"other"}))
-    readable = []
-    for owner, grants in ((BOB, ()), (ALICE, ("bob",)), (ALICE, ("clerk",)), (ALICE, ("bob", "clerk")), (ALICE, ()),
-                          (BOB, ("bob",)), (CAROL, ("clerk",)), (CAROL, ()), (BOB, ())):
-        snapshot = ops.run(pe, owner, "waits.ipd", states=["WAITING"], peek=True)
-        for name in grants:
-            ops.set_permissions(pe, owner, snapshot.execution_id, name, ["read"])
-        ops.terminate_process(pe, owner, snapshot.execution_id, kill=True)
-        if owner is BOB or grants:
-            readable.append(snapshot.execution_id)
+    readable = granted_and_not(pe)
     (stats,) = ops.get_history_statistics(pe, BOB, "waits.ipd")
     assert (stats.count, stats.by_end_state, stats.failure_rate) == (7, (("TERMINATED", 7),), 0.0)
     durations = sorted(ops.get_history(pe, ADMIN, e).duration_ms for e in readable)
