@@ -17,8 +17,9 @@ from sqlalchemy.sql.visitors import replacement_traverse
 
 from ..model.states import END_STATES
 from .prepared import Prepared, Statement, execute_in
-from .tables import (RECORD_QUERY_COLUMNS, history_days, history_health_changes, history_readers, history_readers_staged, history_trails,
-                     operation_log, operation_log_staged, process_history, process_history_staged)
+from .tables import (RECORD_QUERY_COLUMNS, history_days, history_health_changes, history_readers,
+                     history_readers_staged, history_trails, operation_log, operation_log_staged, process_history,
+                     process_history_staged)
 
 _END_STATES = tuple(state.value for state in END_STATES)
 

@@ -11,7 +11,7 @@
   are found on the index alone, not by reading each of their records (50,000 of 10M: 334 ms, then
   10 ms; building it took 15 s at 10M, while ends go on being staged).
 - Rows already there take their record's fields (moved or still staged). A reader row whose record is
-  nowhere could never be read (a read joins the record) and goes.
+  nowhere could never be read (a page is read from the records) and goes.
 
 Revision ID: 0008
 Revises: 0007
@@ -55,7 +55,7 @@ def upgrade() -> None:
     names = [c.name for c in columns]
     for readers in ("history_readers", "history_readers_staged"):
         with op.batch_alter_table(readers, schema=None) as batch_op:
-            for column in _record_columns():
+            for column in columns:  # (nullable until every row has its record's fields)
                 batch_op.add_column(sa.Column(column.name, column.type, nullable=True))
         for records in ("process_history", "process_history_staged"):  # (both databases: UPDATE … FROM)
             op.execute(f"UPDATE {readers} SET " + ", ".join(f"{n} = r.{n}" for n in names)
@@ -72,8 +72,6 @@ def upgrade() -> None:
                                                                       'execution_id', 'owner', 'end_state'])
         batch_op.create_index('ix_history_readers_name_created_at', ['name', 'created_at', 'execution_id', 'owner',
                                                                      'end_state'])
-
-
     with op.batch_alter_table('process_history', schema=None) as batch_op:
         batch_op.drop_index('ix_process_history_owner_finished_at')
         batch_op.create_index('ix_process_history_owner_finished_at', OWNER_INDEX + ['end_state'])
