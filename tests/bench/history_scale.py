@@ -29,6 +29,7 @@ from engine.model.query import And, Param, Query, SortCriterion
 from engine.runtime import history
 from engine.security.authorization import ANONYMOUS_ADMIN, Principal
 from engine.settings import HistorySettings
+from engine.storage.tables import RECORD_QUERY_COLUMNS
 from engine.support import clock
 from tests.bench.scale import DAY_S, _dsn, _fresh_schema, _schema_url, drop, vacuum
 
@@ -66,8 +67,9 @@ def build(rows: int, expired: int, batch: int = 1_000_000) -> str:
             cursor.execute(LOAD, {"first": first, "last": min(first + batch - 1, rows), "rows": rows, "days": 29})
             conn.commit()
         # a role that may read one record in a thousand (10,000 of 10M), besides its members' own
-        cursor.execute("INSERT INTO history_readers (execution_id, name, finished_at, created_at) "
-                       "SELECT p.execution_id, 'team3', p.finished_at, p.created_at FROM generate_series(3, %(rows)s, 1000) "
+        carried = ", ".join(RECORD_QUERY_COLUMNS)  # (each reader row carries its record's query fields)
+        cursor.execute(f"INSERT INTO history_readers (execution_id, name, {carried}) SELECT p.execution_id, 'team3', "
+                       f"{', '.join('p.' + c for c in RECORD_QUERY_COLUMNS)} FROM generate_series(3, %(rows)s, 1000) "
                        "AS i JOIN process_history p ON p.execution_id = md5(i::text)::uuid::text", {"rows": rows})
         conn.commit()
         if expired:  # ended 31-60 days ago: past history.ttl_days (30)
