@@ -7,7 +7,7 @@ from typing import Iterable
 from ..features.history import audited
 from ..support import clock
 from ..errors import AuthorizationError, InvalidParameter, NotFound
-from ..support.ids import random_uuid
+from ..support.ids import time_ordered_uuid
 from ..support.clock import check_timeout
 from .shared import definition_of, load, timeout_seconds
 from ..model.results import WatchConditions, Watcher
@@ -32,7 +32,7 @@ def create_watcher(pe: ProcessEngine, principal: Principal, execution_id: str, *
         expected_online, expected_state_change_index,
         tuple(parse_enum(HealthState, h.strip().upper(), "expectedHealthState").value for h in _items(expected_health)),
         expected_element or None)
-    watcher_id = random_uuid()
+    watcher_id = time_ordered_uuid()
     with pe.db.unit_of_work() as uow:
         record = load(uow.conn, principal, execution_id, Privilege.READ)
         if conditions.element and conditions.element not in definition_of(pe, uow.conn, record).definition.elements:

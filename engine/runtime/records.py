@@ -8,7 +8,7 @@ from ..model.datastore import DataStore
 from ..definitions.elements import Definition
 from ..definitions.repository import LoadedDefinition
 from ..errors import InvalidParameter
-from ..support.ids import random_uuid
+from ..support.ids import time_ordered_uuid
 from ..model.states import ExecutionState
 from ..storage import codec
 from ..storage.instances import InstanceRecord
@@ -43,7 +43,7 @@ def new_record(loaded: LoadedDefinition, registered: tuple[int, int], *, owner: 
                parent: str | None = None) -> InstanceRecord:
     """A CREATED instance of `loaded`, with every column set."""
     return InstanceRecord(
-        execution_id=random_uuid(), external_id=external_id, process_uri=loaded.uri,
+        execution_id=time_ordered_uuid(), external_id=external_id, process_uri=loaded.uri,
         definition_id=registered[0], definition_name=loaded.definition.name,
         definition_location=loaded.location, definition_changed_at=loaded.changed_at,
         definition_version=registered[1], definition_origin=loaded.origin,
