@@ -69,11 +69,12 @@ def ended(pe: "ProcessEngine", conn: "Connection", values: dict[str, Any]) -> No
     execute_in(conn, _record_statements(pe, values))
 
 
-def _record_statements(pe: "ProcessEngine", values: dict[str, Any]) -> list["Statement"]:
+def _record_statements(pe: "ProcessEngine", values: dict[str, Any],
+                       call: dict[str, Any] | None = None) -> list["Statement"]:
     if not keeps(pe, HistoryLevel.INSTANCE) or values["state"] not in _ENDED:
         return []
     return rows.record_statements(pe.db.engine.dialect, record_row(values, keeps(pe, HistoryLevel.FULL), clock.now()),
-                                  readers(values.get("permissions")))
+                                  readers(values.get("permissions")), call)
 
 
 def ended_alone(pe: "ProcessEngine", values: dict[str, Any], row: "Statement | None",
@@ -81,11 +82,17 @@ def ended_alone(pe: "ProcessEngine", values: dict[str, Any], row: "Statement | N
     """Record an instance that ends, saving nothing else (no log lines, no parent, no child): `row`, the
     INSERT of the instance (None if it is disposed at its end in its caller's call, and never written),
     its record, the elements it passed and the call's operation-log row, as one transaction committed
-    before the caller is answered, straight to the driver (`Database.execute_together`)."""
+    before the caller is answered, straight to the driver (`Database.execute_together`). The record
+    carries the call's row (one call, on one execution): a `run` answered at its end and disposed is
+    then one INSERT, committed by itself."""
     statements = [row] if row is not None else []
-    statements += _trail_statements(pe, values["execution_id"], visits) + _record_statements(pe, values)
-    logged, pending = rows.pending_statements(pe.db.engine.dialect)
-    pe.db.execute_together(statements + logged)
+    statements += _trail_statements(pe, values["execution_id"], visits)
+    pending = rows.pending_operation()
+    carried = pending is not None and not pending.each
+    recorded = _record_statements(pe, values, pending.row if carried else None)
+    if pending is not None and not (carried and recorded):
+        recorded.append(rows.operation_statement(pe.db.engine.dialect, pending))
+    pe.db.execute_together(statements + recorded)
     if pending is not None:
         pending.written = True
 

@@ -43,6 +43,12 @@ class _Together:
         self.error: BaseException | None = None
 
 
+def _alone(statements: Sequence[Statement]) -> bool:
+    """Whether `statements` are one statement for one row: then as atomic and durable without BEGIN …
+    COMMIT around it, and two calls into the driver (on PostgreSQL, round trips) cheaper."""
+    return len(statements) == 1 and not statements[0][2]
+
+
 def _merged(calls: Iterable[Sequence[Statement]]) -> list[Statement]:
     """The statements of several calls, those of one SQL as one `executemany`, in the order each SQL
     first comes."""
@@ -164,7 +170,7 @@ class Database:
         each call's statements are tried in a transaction of their own, so that each learns its own
         outcome."""
         if not self.is_sqlite:
-            self._on_raw_pg(lambda cursor: execute_each(cursor, statements), autocommit=False)
+            self._on_raw_pg(lambda cursor: execute_each(cursor, statements), autocommit=_alone(statements))
             return
         mine = _Together(statements)
         with self._lock:
@@ -205,6 +211,10 @@ class Database:
                 each.done = True
 
     def _transaction(self, driver: Any, statements: Sequence[Statement]) -> None:
+        if _alone(statements):
+            driver.execute(statements[0][0], statements[0][1])  # (no autobegin: a transaction by itself)
+            self.wrote()
+            return
         driver.execute("BEGIN IMMEDIATE")
         try:
             execute_each(driver, statements)

@@ -17,7 +17,7 @@ from sqlalchemy.sql.visitors import replacement_traverse
 
 from ..model.states import END_STATES
 from .prepared import Prepared, Statement, execute_in
-from .tables import (RECORD_QUERY_COLUMNS, history_days, history_health_changes, history_readers,
+from .tables import (CARRIED_CALL, RECORD_QUERY_COLUMNS, history_days, history_health_changes, history_readers,
                      history_readers_staged, history_trails, operation_log, operation_log_staged, process_history,
                      process_history_staged)
 
@@ -38,27 +38,34 @@ OPERATION_COLUMNS = {  # the query fields of the operation log
 }
 
 
-def _whole_row(table: Any, generated: str = "stage_id") -> Prepared:
-    """An INSERT of a whole row into `table` but its `generated` key: written at every end, save or
-    call, compiled once."""
-    return Prepared(lambda _: insert(table).values({c.name: bindparam(c.name, type_=c.type)
-                                                    for c in table.c if c.name != generated}))
+def _whole_row(table: Any, generated: str = "stage_id", but: str | None = None) -> Prepared:
+    """An INSERT of a whole row into `table` but its `generated` key (and the columns whose names start
+    with `but`): written at every end, save or call, compiled once."""
+    return Prepared(lambda _: insert(table).values({c.name: bindparam(c.name, type_=c.type) for c in table.c
+                                                    if c.name != generated and not (but and c.name.startswith(but))}))
 
 
 # Written at the end of every process (and every call): staged, compiled once, sent to the driver.
-_RECORD, _READERS, _OPERATION = (_whole_row(process_history_staged), _whole_row(history_readers_staged),
-                                 _whole_row(operation_log_staged))
+_RECORD, _RECORD_AND_CALL = _whole_row(process_history_staged, but=CARRIED_CALL), _whole_row(process_history_staged)
+_READERS, _OPERATION = _whole_row(history_readers_staged), _whole_row(operation_log_staged)
 _TRAIL = _whole_row(history_trails, "id")
 # Each staged table, the table it moves to, and the key a row moved twice meets there (None: none)
 _STAGED = ((process_history_staged, process_history, ("execution_id",)),
            (history_readers_staged, history_readers, ("execution_id", "name")),
            (operation_log_staged, operation_log, None))
+_CALL_COLUMNS = [c.name for c in operation_log.c if c.name != "id"]  # what a staged record may carry
 
 
-def record_statements(dialect: Any, values: dict[str, Any], readers: Iterable[str] = ()) -> list[Statement]:
+def record_statements(dialect: Any, values: dict[str, Any], readers: Iterable[str] = (),
+                      call: dict[str, Any] | None = None) -> list[Statement]:
     """The statements that stage a process's record whole (its end), and the names that may read it:
-    for `execute_in` or `Database.execute_together`."""
-    statements = [_RECORD.statement(dialect, values)]
+    for `execute_in` or `Database.execute_together`. `call`: an operation-log row (its columns by
+    name) that the record carries, staged with it."""
+    if call is None:
+        statements = [_RECORD.statement(dialect, values)]
+    else:
+        carried = {f"{CARRIED_CALL}{name}": call[name] for name in _CALL_COLUMNS}
+        statements = [_RECORD_AND_CALL.statement(dialect, {**values, **carried})]
     names = sorted(set(readers))
     if names:
         carried = {key: values[key] for key in ("execution_id", *RECORD_QUERY_COLUMNS)}
@@ -67,19 +74,26 @@ def record_statements(dialect: Any, values: dict[str, Any], readers: Iterable[st
 
 
 def move_staged(conn: Connection, batch: int) -> int:
-    """Move up to `batch` staged rows of each kind to their tables, oldest first: how many moved. An end
-    recorded twice keeps its first record. Concurrent movers never move a row twice: on PostgreSQL each
-    takes its rows in one DELETE … RETURNING (a second waits for the first's rows, then finds them
-    gone); SQLite writes one transaction at a time."""
+    """Move up to `batch` staged rows of each kind to their tables, oldest first (and the calls staged
+    records carry, to the operation log): how many moved. An end recorded twice keeps its first record.
+    Concurrent movers never move a row twice: on PostgreSQL each takes its rows in one DELETE …
+    RETURNING (a second waits for the first's rows, then finds them gone); SQLite writes one
+    transaction at a time."""
     moved = 0
     for staged, target, key in _STAGED:
-        names = [c.name for c in staged.c if c.name != "stage_id"]
+        names = [c.name for c in target.c if c.name != "id"]
+        calls = staged is process_history_staged
         oldest = select(staged.c.stage_id).order_by(staged.c.stage_id).limit(batch)
         if conn.dialect.name == "postgresql":
             taken = delete(staged).where(staged.c.stage_id.in_(oldest.scalar_subquery())).returning(
-                *(staged.c[n] for n in names)).cte("taken")
-            statement = pg_insert(target).from_select(names, select(*(taken.c[n] for n in names)))
-            moved += conn.execute(statement.on_conflict_do_nothing(index_elements=list(key)) if key else statement).rowcount
+                *(c for c in staged.c if c.name != "stage_id")).cte("taken")
+            moving = pg_insert(target).from_select(names, select(*(taken.c[n] for n in names)))
+            if key:
+                moving = moving.on_conflict_do_nothing(index_elements=list(key))
+            counted = select(func.count()).select_from(taken).add_cte(moving.cte("moving"))
+            if calls:
+                counted = counted.add_cte(_calls_into_log(taken).cte("logging"))
+            moved += conn.execute(counted).scalar_one()
             continue
         last = conn.execute(select(func.max(oldest.subquery().c.stage_id))).scalar()
         if last is None:
@@ -87,8 +101,18 @@ def move_staged(conn: Connection, batch: int) -> int:
         chosen = select(*(staged.c[n] for n in names)).where(staged.c.stage_id <= last)
         statement = sqlite_insert(target).from_select(names, chosen)
         conn.execute(statement.on_conflict_do_nothing(index_elements=list(key)) if key else statement)
+        if calls:
+            conn.execute(_calls_into_log(select(staged).where(staged.c.stage_id <= last).subquery()))
         moved += conn.execute(delete(staged).where(staged.c.stage_id <= last)).rowcount
     return moved
+
+
+def _calls_into_log(records: Any) -> Any:
+    """The INSERT into the operation log of the calls that staged `records` (a selectable of staged
+    records) carry."""
+    carried = [records.c[f"{CARRIED_CALL}{name}"] for name in _CALL_COLUMNS]
+    return insert(operation_log).from_select(_CALL_COLUMNS, select(*carried).where(
+        records.c[f"{CARRIED_CALL}operation"].is_not(None)))
 
 
 def anything_staged(conn: Connection) -> bool:
@@ -219,20 +243,24 @@ class PendingOperation:
 PENDING: ContextVar[PendingOperation | None] = ContextVar("pending_operation", default=None)
 
 
-def pending_statements(dialect: Any) -> tuple[list[Statement], PendingOperation | None]:
-    """`flush_pending`'s statement, for `Database.execute_together`, and the row to mark written once
-    that commits (none if there is nothing to write)."""
+def pending_operation() -> PendingOperation | None:
+    """The calling thread's operation-log row that a transaction has yet to write (None: there is none,
+    or it cannot be written yet)."""
     pending = PENDING.get()
-    if pending is None or pending.written or not pending.ready:
-        return [], None
-    return [_OPERATION.statement_many(dialect, pending.rows())], pending
+    return None if pending is None or pending.written or not pending.ready else pending
+
+
+def operation_statement(dialect: Any, pending: PendingOperation) -> Statement:
+    """The statement that stages `pending`'s rows, for `execute_in` or `Database.execute_together`."""
+    return _OPERATION.statement_many(dialect, pending.rows())
 
 
 def flush_pending(conn: Connection) -> PendingOperation | None:
     """Write the calling thread's pending operation-log row, if any, into this transaction; the caller
     marks it written once the transaction commits."""
-    statements, pending = pending_statements(conn.dialect)
-    execute_in(conn, statements)
+    pending = pending_operation()
+    if pending is not None:
+        execute_in(conn, [operation_statement(conn.dialect, pending)])
     return pending
 
 

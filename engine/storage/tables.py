@@ -41,8 +41,11 @@ class UtcDateTime(TypeDecorator):
             return super().bind_processor(dialect)
 
         def process(value):
-            value = self.process_bind_param(value, dialect)
-            return value.isoformat(" ", "microseconds") if value is not None else None
+            if value is None:
+                return None
+            if value.tzinfo is timezone.utc:  # (the clock's: its text, but the offset, in one call)
+                return value.isoformat(" ", "microseconds")[:26]
+            return self.process_bind_param(value, dialect).isoformat(" ", "microseconds")
         return process
 
     def process_result_value(self, value, dialect):
@@ -444,16 +447,23 @@ history_days = HistoryDay.__table__
 operation_log = OperationLogEntry.__table__
 
 
-def _staged(table: Table) -> Table:
+def _staged(table: Table, carrying: Table | None = None) -> Table:
     """`table`'s columns in a table of their own with no index but the order they came in: a row an end
     or a call writes here, in its own transaction, costs one index, not the record's seven; the engine
     moves them over in batches (`storage.history.move_staged`) in the background and before every
-    history query, so what a caller was told is as durable as before and every query sees it."""
+    history query, so what a caller was told is as durable as before and every query sees it. With
+    `carrying`: that table's columns too, prefixed `call_` and empty but for a row that carries one of
+    those as well."""
+    carried = () if carrying is None else carrying.c
     return Table(f"{table.name}_staged", Base.metadata,
                  Column("stage_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-                 *(Column(c.name, c.type, nullable=c.nullable) for c in table.c if c.name != "id"))
+                 *(Column(c.name, c.type, nullable=c.nullable) for c in table.c if c.name != "id"),
+                 *(Column(f"{CARRIED_CALL}{c.name}", c.type, nullable=True) for c in carried if c.name != "id"))
 
 
-process_history_staged = _staged(process_history)
+# A process that ends in the call that started it (a `run` answered at its end) stages its record and
+# that call's operation-log row as one row: one INSERT, committed by itself, not a transaction of two.
+CARRIED_CALL = "call_"
+process_history_staged = _staged(process_history, carrying=operation_log)
 history_readers_staged = _staged(history_readers)
 operation_log_staged = _staged(operation_log)

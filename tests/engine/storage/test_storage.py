@@ -261,6 +261,35 @@ def test_upgrading_gives_each_reader_row_its_records_fields_and_drops_those_of_n
     engine.dispose()
 
 
+def test_downgrading_stages_the_calls_staged_records_carry_as_rows_of_their_own(empty_url):
+    """Revision 0009 lets a staged record carry the call it ended in; going back to 0008 loses none."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from engine.storage.database import alembic_config
+
+    config = alembic_config(empty_url)
+    command.upgrade(config, "head")
+    record = "execution_id, process_uri, owner, created_at, finished_at, duration_ms, end_state, nodes, recorded_at"
+    at = "2026-01-02 03:04:05"
+    engine = create_engine(empty_url)
+    with engine.begin() as conn:
+        for execution_id, call in (("carries", True), ("alone", False)):
+            conn.execute(text(
+                f"INSERT INTO process_history_staged ({record}, call_at, call_user_name, call_operation, "
+                f"call_target_kind, call_target, call_outcome, call_parameters) VALUES (:e, 'p.ipd', 'alice', :at, "
+                f":at, 0, 'FINISHED', '[]', :at, :call_at, :user, :operation, :kind, :e, :outcome, :parameters)"),
+                {"e": execution_id, "at": at, "call_at": at if call else None, "user": "alice" if call else None,
+                 "operation": "run" if call else None, "kind": "execution" if call else None,
+                 "outcome": "ok" if call else None, "parameters": "[]" if call else None})
+    command.downgrade(config, "0008")
+    with engine.connect() as conn:
+        staged = conn.execute(text("SELECT user_name, operation, target_kind, target, outcome FROM operation_log_staged"))
+        assert staged.all() == [("alice", "run", "execution", "carries", "ok")]
+        assert "call_operation" not in {c["name"] for c in inspect(conn).get_columns("process_history_staged")}
+    engine.dispose()
+
+
 def test_a_statement_run_alone_commits_and_leaves_units_of_work_transactional(storage_url):
     """`execute_alone` (how a run that ends at once saves its row) commits its statement by itself;
     the connection it borrowed serves the next unit of work in a transaction as before, so what that
@@ -303,12 +332,15 @@ def test_statements_run_together_commit_all_or_nothing(storage_url):
                                    (sql, [("alice", "two", "e-2", at), ("bob", "two", "e-3", at)], True)])
         with pytest.raises((sqlite3.IntegrityError, psycopg2.IntegrityError)):  # a key again: the first goes too
             database.execute_together([(sql, ("carol", "three", "e-4", at), False), (sql, ("alice", "one", "e-5", at), False)])
+        database.execute_together([(sql, ("erin", "five", "e-7", at), False)])  # one statement: by itself
+        with pytest.raises((sqlite3.IntegrityError, psycopg2.IntegrityError)):
+            database.execute_together([(sql, ("erin", "five", "e-8", at), False)])
         with database.unit_of_work() as uow:
             uow.conn.execute(keys.insert().values(caller="dave", key="four", execution_id="e-6", created_at=clock.now()))
             uow.commit()
         with database.unit_of_work(write=False) as uow:
             stored = sorted(uow.conn.execute(select(keys.c.caller, keys.c.key)).all())
-        assert stored == [("alice", "one"), ("alice", "two"), ("bob", "two"), ("dave", "four")]
+        assert stored == [("alice", "one"), ("alice", "two"), ("bob", "two"), ("dave", "four"), ("erin", "five")]
     finally:
         database.dispose()
 
