@@ -77,6 +77,7 @@ def build(rows: int, expired: int, batch: int = 1_000_000) -> str:
                            {"first": rows + 1, "last": rows + expired, "rows": expired, "days": 29})
             conn.commit()
     vacuum(SCHEMA, "process_history")
+    vacuum(SCHEMA, "history_readers")
     return url
 
 
@@ -139,7 +140,8 @@ def report(rows: int = 10_000_000, expired: int = 1_000_000, repeat: int = 9) ->
     return "\n".join(lines)
 
 
-READER = Principal("user7", frozenset({"team3"}))  # owns 1 record in 200; team3 may read 1 in 1,000
+# owns 1 record in 200 (i % 200 = 7: all of bench/p7.ipd); team3 may read 1 in 1,000 (i % 1000 = 3: of bench/p3.ipd)
+READER = Principal("user7", frozenset({"team3"}))
 
 
 def readers(pe: Any, repeat: int) -> list[str]:
@@ -167,6 +169,11 @@ def readers(pe: Any, repeat: int) -> list[str]:
             joined.append(_p50(one_condition, 1))
         a, j = statistics.median(apart), statistics.median(joined)
         lines.append(f"    findHistory {name:<48} {a:8.1f} ms {j:8.1f} ms  {a / j:5.2f}x")
+    month_ago = clock.now() - timedelta(days=30)
+    for name, process_uri in (("the processUri of theirs (50,000 in 10M)", "bench/p7.ipd"),
+                              ("the processUri granted them (10,000 in 10M)", "bench/p3.ipd")):
+        statistics_of = (lambda: ops.get_history_statistics(pe, READER, process_uri, from_time=month_ago))
+        lines.append(f"    getHistoryStatistics, 30 days, {name:<42} {_p50(statistics_of, repeat):8.1f} ms")
     return lines
 
 
