@@ -95,15 +95,21 @@ def _parameters(bound: dict[str, Any], target: str | None) -> list[list[str]]:
     scalars and lists of scalars; content (a data store, a definition, a query) is never kept."""
     kept = []
     for name, value in bound.items():
-        if name == target or value is None or any(word in name for word in _UNLOGGED):
+        if name == target or value is None:
             continue
-        text = _text(value)
+        wire = _wire_name(name)
+        text = _text(value) if wire is not None else None
         if text is not None:
-            kept.append([_camel_case(name), text])
+            kept.append([wire, text])
     return kept
 
 
-def _camel_case(name: str) -> str:
+@functools.lru_cache(maxsize=512)
+def _wire_name(name: str) -> str | None:
+    """A parameter's name as the wire spells it (camelCase); None for one never logged (a password, a
+    token, …). Every logged call asks for each of its parameters: the few names there are, once each."""
+    if any(word in name for word in _UNLOGGED):
+        return None
     first, *rest = name.split("_")
     return first + "".join(part[:1].upper() + part[1:] for part in rest)
 

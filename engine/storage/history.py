@@ -54,6 +54,7 @@ _STAGED = ((process_history_staged, process_history, ("execution_id",)),
            (history_readers_staged, history_readers, ("execution_id", "name")),
            (operation_log_staged, operation_log, None))
 _CALL_COLUMNS = [c.name for c in operation_log.c if c.name != "id"]  # what a staged record may carry
+_CARRIED_AS = [(f"{CARRIED_CALL}{name}", name) for name in _CALL_COLUMNS]  # (its columns there, and the log's)
 
 
 def record_statements(dialect: Any, values: dict[str, Any], readers: Iterable[str] = (),
@@ -64,8 +65,9 @@ def record_statements(dialect: Any, values: dict[str, Any], readers: Iterable[st
     if call is None:
         statements = [_RECORD.statement(dialect, values)]
     else:
-        carried = {f"{CARRIED_CALL}{name}": call[name] for name in _CALL_COLUMNS}
-        statements = [_RECORD_AND_CALL.statement(dialect, {**values, **carried})]
+        row = dict(values)
+        row.update((column, call[name]) for column, name in _CARRIED_AS)
+        statements = [_RECORD_AND_CALL.statement(dialect, row)]
     names = sorted(set(readers))
     if names:
         carried = {key: values[key] for key in ("execution_id", *RECORD_QUERY_COLUMNS)}
