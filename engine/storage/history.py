@@ -49,10 +49,11 @@ def _whole_row(table: Any, generated: str = "stage_id", but: str | None = None) 
 _RECORD, _RECORD_AND_CALL = _whole_row(process_history_staged, but=CARRIED_CALL), _whole_row(process_history_staged)
 _READERS, _OPERATION = _whole_row(history_readers_staged), _whole_row(operation_log_staged)
 _TRAIL = _whole_row(history_trails, "id")
-# Each staged table, the table it moves to, and the key a row moved twice meets there (None: none)
-_STAGED = ((process_history_staged, process_history, ("execution_id",)),
-           (history_readers_staged, history_readers, ("execution_id", "name")),
-           (operation_log_staged, operation_log, None))
+# Each staged table, the table it moves to, the key a row moved twice meets there (None: none), and
+# whether its rows may carry a call for the operation log
+_STAGED = ((process_history_staged, process_history, ("execution_id",), True),
+           (history_readers_staged, history_readers, ("execution_id", "name"), False),
+           (operation_log_staged, operation_log, None, False))
 _CALL_COLUMNS = [c.name for c in operation_log.c if c.name != "id"]  # what a staged record may carry
 _CARRIED_AS = [(f"{CARRIED_CALL}{name}", name) for name in _CALL_COLUMNS]  # (its columns there, and the log's)
 
@@ -82,9 +83,8 @@ def move_staged(conn: Connection, batch: int) -> int:
     RETURNING (a second waits for the first's rows, then finds them gone); SQLite writes one
     transaction at a time."""
     moved = 0
-    for staged, target, key in _STAGED:
+    for staged, target, key, calls in _STAGED:
         names = [c.name for c in target.c if c.name != "id"]
-        calls = staged is process_history_staged
         oldest = select(staged.c.stage_id).order_by(staged.c.stage_id).limit(batch)
         if conn.dialect.name == "postgresql":
             taken = delete(staged).where(staged.c.stage_id.in_(oldest.scalar_subquery())).returning(
@@ -112,13 +112,13 @@ def move_staged(conn: Connection, batch: int) -> int:
 def _calls_into_log(records: Any) -> Any:
     """The INSERT into the operation log of the calls that staged `records` (a selectable of staged
     records) carry."""
-    carried = [records.c[f"{CARRIED_CALL}{name}"] for name in _CALL_COLUMNS]
-    return insert(operation_log).from_select(_CALL_COLUMNS, select(*carried).where(
-        records.c[f"{CARRIED_CALL}operation"].is_not(None)))
+    carried = {name: records.c[column] for column, name in _CARRIED_AS}
+    return insert(operation_log).from_select(_CALL_COLUMNS, select(*carried.values()).where(
+        carried["operation"].is_not(None)))
 
 
 def anything_staged(conn: Connection) -> bool:
-    return any(conn.execute(select(staged.c.stage_id).limit(1)).first() for staged, _, _ in _STAGED)
+    return any(conn.execute(select(staged.c.stage_id).limit(1)).first() for staged, *_ in _STAGED)
 
 
 def add_health_change(conn: Connection, row: dict[str, Any]) -> None:
