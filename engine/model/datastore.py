@@ -110,15 +110,19 @@ def make_value(value_id: str, content_type: str, content: "str | bytes | etree._
 
 
 class DataStore:
-    """An ordered mapping of entry names to value lists, with one value per ID across entries."""
+    """An ordered mapping of entry names to value lists, with one value per ID across entries.
 
-    __slots__ = ("_entries", "_by_id", "_refs", "_next")
+    Made to hold a 10 MB store without copies (issue 15: a call's peak memory): the index by ID is
+    built when a change first needs it, and a copy shares its dicts until either side changes."""
+
+    __slots__ = ("_entries", "_by_id", "_refs", "_next", "_shared")
 
     def __init__(self, entries: Iterable[tuple[str, Iterable[Value]]] = ()) -> None:
         self._entries: dict[str, tuple[Value, ...]] = {}
-        self._by_id: dict[str, Value] = {}
-        self._refs: dict[str, int] = {}
+        self._by_id: dict[str, Value] | None = {}
+        self._refs: dict[str, int] | None = {}
         self._next = 1
+        self._shared = False
         for name, values in entries:
             if name in self._entries:
                 raise InvalidDataStore(f"entry {name!r} appears twice")
@@ -126,12 +130,10 @@ class DataStore:
 
     @classmethod
     def of(cls, entries: dict[str, tuple[Value, ...]]) -> "DataStore":
-        """A store of these entries as they are, built in one step (a reader's: 28,000 values at once).
+        """A store of these entries as they are, taken in one step (a reader's: 28,000 values at once).
         The caller vouches for them: non-empty names, and one value per ID across entries."""
         store = cls()
-        store._entries = entries
-        store._by_id = {value.id: value for values in entries.values() for value in values}
-        store._refs = collections.Counter(value.id for values in entries.values() for value in values)
+        store._entries, store._by_id, store._refs = entries, None, None
         return store
 
     # -- reading -------------------------------------------------------------------------------
@@ -168,6 +170,7 @@ class DataStore:
     # -- writing -------------------------------------------------------------------------------
     def set(self, name: str, values: Iterable[Value], _renamed: dict[str, Value] | None = None) -> None:
         """Replace (or add, at the end) entry `name`; a value whose ID clashes gets a fresh ID."""
+        self._own()
         held = self._entries.pop(name, None)
         if held is None:  # a name already held was checked when it came in
             if not isinstance(name, str) or not name:
@@ -182,6 +185,7 @@ class DataStore:
         self.set(name, self.get(name) + tuple(values))
 
     def remove(self, name: str) -> None:
+        self._own()
         self._release(self._entries.pop(name, ()))
 
     def update(self, other: "DataStore") -> None:
@@ -194,7 +198,8 @@ class DataStore:
             self.set(name, values, renamed)
 
     def new_id(self) -> str:
-        while str(self._next) in self._by_id:
+        by_id = self._index()[0]
+        while str(self._next) in by_id:
             self._next += 1
         return str(self._next)
 
@@ -204,27 +209,47 @@ class DataStore:
         return clone
 
     def _take(self, other: "DataStore") -> None:
-        """Hold what `other` holds (values are immutable: the entries' tuples are shared)."""
-        self._entries, self._by_id, self._refs = dict(other._entries), dict(other._by_id), dict(other._refs)
+        """Hold what `other` holds, sharing its dicts until one of the two changes (values are
+        immutable, so the entries' tuples are shared for good)."""
+        self._entries, self._by_id, self._refs = other._entries, other._by_id, other._refs
         self._next = max(self._next, other._next)
+        self._shared = other._shared = True
+
+    def _own(self) -> None:
+        """Dicts of this store's own, before it changes them (and its index, built if it was not)."""
+        if self._shared:
+            self._entries = dict(self._entries)
+            self._by_id = None if self._by_id is None else dict(self._by_id)
+            self._refs = None if self._refs is None else dict(self._refs)
+            self._shared = False
+        self._index()
+
+    def _index(self) -> tuple[dict[str, Value], dict[str, int]]:
+        """Each value by its ID, and how many entries hold it: built from the entries when first asked."""
+        if self._by_id is None or self._refs is None:
+            self._by_id = {value.id: value for values in self._entries.values() for value in values}
+            self._refs = collections.Counter(value.id for values in self._entries.values() for value in values)
+        return self._by_id, self._refs
 
     def _adopt(self, value: Value, renamed: dict[str, Value]) -> Value:
+        by_id, refs = self._index()
         moved = renamed.get(value.id)
         if moved is not None and (moved.type, moved.content) == (value.type, value.content):
             value = moved
-        held = self._by_id.get(value.id)
+        held = by_id.get(value.id)
         if held is not None and held is not value and held != value:
             fresh = value.with_id(self.new_id())
             renamed[value.id] = fresh
             value = fresh
-        self._by_id[value.id] = value
-        self._refs[value.id] = self._refs.get(value.id, 0) + 1
+        by_id[value.id] = value
+        refs[value.id] = refs.get(value.id, 0) + 1
         return value
 
     def _release(self, values: Iterable[Value]) -> None:
+        by_id, refs = self._index()
         for value in values:
-            left = self._refs[value.id] - 1
+            left = refs[value.id] - 1
             if left:
-                self._refs[value.id] = left
+                refs[value.id] = left
             else:
-                del self._refs[value.id], self._by_id[value.id]
+                del refs[value.id], by_id[value.id]
