@@ -67,12 +67,17 @@ def post_worker_init(worker):
     import signal
 
     from config import refusals
+    from config.allocator import small_objects_on_malloc
     from config.wsgi import application
+    from schemas import datastore
 
     if not _ours(worker):
         return
     refusals.install()
     application.load()
+    on_malloc = small_objects_on_malloc()
+    if on_malloc is not None:  # a large store's objects go back to the system after its call
+        datastore.read_large_documents_within(on_malloc.held)
     # What start-up built (the engine, both doors, the libraries) lives as long as the worker: the
     # collector need not walk it again in every full collection.
     gc.freeze()

@@ -10,12 +10,13 @@ or as InvalidDataStore: any other exception would reach a door as a 500.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import functools
 import itertools
 import json
 import re
-from typing import Any, Callable, Iterable, Iterator, NoReturn
+from typing import Any, Callable, ContextManager, Iterable, Iterator, NoReturn
 
 import orjson
 from lxml import etree
@@ -39,6 +40,15 @@ _JSON_TYPES = {list: "an array", str: "a string", bool: "a boolean", int: "a num
                type(None): "null", dict: "an object"}
 
 Fail = Callable[[Any, str], NoReturn]  # raises InvalidDataStore naming a place in the input and a reason
+LARGE = 1 << 20  # a document this long is read within `_reading_large`
+_reading_large: Callable[[], ContextManager[None]] = contextlib.nullcontext
+
+
+def read_large_documents_within(context: Callable[[], ContextManager[None]]) -> None:
+    """Have every large document read inside `context()`: a served worker reads them with its small
+    objects on malloc, so the memory a 10 MB store took goes back after the call (config.allocator)."""
+    global _reading_large
+    _reading_large = context
 
 
 # -- reading: any form ------------------------------------------------------------------------------
@@ -49,6 +59,13 @@ def load(data: bytes | str | dict | etree._Element) -> DataStore:
     Text whose first character after whitespace and a byte order mark is `<` is XML, other text JSON;
     a dict is parsed JSON; an element is a parsed dataStore element (e.g. inside a SOAP body).
     """
+    if isinstance(data, (bytes, str)) and len(data) >= LARGE:
+        with _reading_large():
+            return _load(data)
+    return _load(data)
+
+
+def _load(data: bytes | str | dict | etree._Element) -> DataStore:
     if isinstance(data, etree._Element):
         return load_xml(data)
     if isinstance(data, dict):

@@ -10,6 +10,7 @@ import time
 import pytest
 import requests
 from lxml import etree
+from xml.sax.saxutils import escape
 
 from tests.support.namespaces import DAT, PE, dat, pe
 from tests.support.rest import (MODES, PROCESS_STREAM, STANDARD, TEXT, XML, call, entries, error, found, instantiate,
@@ -703,6 +704,35 @@ def test_update_credentials(server):
     assert snap(call(server, "POST", path, 200))["currentUser"] == "admin"
     assert xml(call(server, "POST", path, 200, headers=XML)).get("currentUser") == "admin"
     error(call(server, "POST", "processes/no-such-execution/updateCredentials", 404), "NotFound")
+
+
+# -- large data stores ------------------------------------------------------------------------------------
+def large_store(entries: int = 2_500) -> dict[str, list[str]]:
+    """About 2 MB of text, over the size a served worker reads with its small objects on malloc
+    (config.allocator): {name: values}, the last entry sharing nothing with the others."""
+    return {f"e{n}": [f"value {n} " + "x" * (600 + n % 200), f"second {n} <&> é"] for n in range(entries)}
+
+
+@pytest.mark.parametrize("body_form, answer_form", [("xml", "json"), ("json", "xml"), ("xml", "xml")])
+def test_a_large_data_store_goes_through_run_as_it_came(server, body_form, answer_form):
+    store = large_store()
+    ids = {name: [f"{name}.{i}" for i in range(len(values))] for name, values in store.items()}
+    if body_form == "xml":
+        values = "".join(f'<value id="{i}" type="text/plain"><content>{escape(v)}</content></value>'
+                         for name in store for i, v in zip(ids[name], store[name]))
+        refs = "".join(f'<entry name="{name}">' + "".join(f"<value>{i}</value>" for i in ids[name]) + "</entry>"
+                       for name in store)
+        body = f'<dataStore xmlns="{DAT}"><values>{values}</values><entries>{refs}</entries></dataStore>'.encode()
+    else:
+        body = json.dumps({"dataStore": {
+            "values": {"value": [{"type": "text/plain", "id": i, "content": {"value": [v]}}
+                                 for name in store for i, v in zip(ids[name], store[name])]},
+            "entries": {"entry": [{"name": name, "value": ids[name]} for name in store]}}}).encode()
+    assert len(body) > 2 << 20
+    for _ in range(2):  # the second on a worker that already took one
+        answer = call(server, "POST", "run", 200, params={"processUri": "done.ipd"}, data=body, headers={
+            **STANDARD, "Content-Type": f"application/{body_form}", "Accept": f"application/{answer_form}"})
+        assert pipeline_of(answer, answer_form == "xml", True) == store
 
 
 # -- startProcess -----------------------------------------------------------------------------------------
