@@ -556,10 +556,13 @@ def json_document(obj: Any) -> DataStore:
 
 
 def _plain_values(items: list, by_id: dict[str, Value]) -> None:
+    types: dict[str, str] = {}  # one string for each type: the parser makes one for each value (28,000)
     for item in items:
         if type(item) is not dict or len(item) != 3:
             raise Declined
         value_id, content_type, content = _plain_id(item.get("id")), item.get("type"), item.get("content")
+        if content_type.__class__ is str:
+            content_type = types.setdefault(content_type, content_type)
         if value_id in by_id or type(content) is not dict or len(content) != 1 or content_type.__class__ is not str \
                 or not _plain_type(content_type):
             raise Declined
