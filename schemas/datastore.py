@@ -449,9 +449,14 @@ def _markup(store: DataStore, simple: bool) -> Iterator[str]:
             yield _simple_entry_text(name, values)
         return
     yield "<dat:values>"
+    types: dict[str, tuple[str, str]] = {}  # each type's attribute text and kind, worked out once a call
     for value in store.values():
-        content, kind = value.content, value.kind
-        head = f'<dat:value id="{_attr(value.id)}" type="{_attr(value.type)}">'
+        content, value_id = value.content, value.id
+        known = types.get(value.type)
+        if known is None:
+            known = types[value.type] = (_attr(value.type), kind_of(value.type))
+        type_text, kind = known
+        head = f'<dat:value id="{value_id if value_id.isalnum() else _attr(value_id)}" type="{type_text}">'
         if kind == TEXT and content:  # most values
             yield f"{head}<dat:content>{_text(content)}</dat:content></dat:value>"
         else:
@@ -459,11 +464,17 @@ def _markup(store: DataStore, simple: bool) -> Iterator[str]:
     yield "</dat:values><dat:entries>"
     for name, values in store.entries():
         if values:
-            yield (f'<dat:entry name="{_attr(name)}">' + "".join(f"<dat:value>{_attr(v.id)}</dat:value>" for v in values)
-                   + "</dat:entry>")
+            refs = _BETWEEN_REFS.join([v.id for v in values])
+            if _ESCAPED_IN_ATTR.search(refs):
+                refs = _BETWEEN_REFS.join([_attr(v.id) for v in values])
+            yield f'<dat:entry name="{_attr(name)}"><dat:value>{refs}</dat:value></dat:entry>'
         else:
             yield f'<dat:entry name="{_attr(name)}"/>'
     yield "</dat:entries>"
+
+
+_BETWEEN_REFS = "</dat:value><dat:value>"
+_ESCAPED_IN_ATTR = re.compile('[&<>"\t\n\r]')  # what _attr writes otherwise than as it is
 
 
 def _simple_entry_text(name: str, values: tuple[Value, ...]) -> str:
@@ -562,7 +573,7 @@ def dump_json_document(store: DataStore, simple: bool) -> list[bytes]:
 
 
 def json_markup(store: DataStore, simple: bool) -> list[bytes]:
-    """dump_json_body's object as UTF-8 JSON text in pieces of about 64 KB, each item written as it
+    """dump_json_body's object as UTF-8 JSON text in pieces of a few hundred items, each written as it
     comes: a 10 MB store's answer is never held as Python objects as well (issue 15)."""
     if simple:
         return [b'{"entry":[', *_json_items(_json_entry(name, values) for name, values in store.entries()), b"]}"]
@@ -571,21 +582,13 @@ def json_markup(store: DataStore, simple: bool) -> list[bytes]:
             *_json_items(_json_standard_entry(name, values) for name, values in store.entries()), b"]}}"]
 
 
-def _json_items(items: Iterable[dict]) -> list[bytes]:
-    """Items of a JSON array, comma-separated, grouped into pieces of about 64 KB."""
+def _json_items(items: Iterable[dict], at_once: int = 256) -> list[bytes]:
+    """Items of a JSON array, comma-separated, in pieces of `at_once` items: each piece written by one
+    call as an array, its brackets dropped (a call per item cost a tenth of a 10 MB store's answer)."""
     chunks: list[bytes] = []
-    held: list[bytes] = []
-    size = 0
-    for item in items:
-        text = jsontext.dumps_utf8(item)
-        held.append(text)
-        size += len(text)
-        if size >= 65536:
-            chunks.append(b",".join(held))
-            held.clear()
-            size = 0
-    if held:
-        chunks.append(b",".join(held))
+    items = iter(items)
+    while batch := list(itertools.islice(items, at_once)):
+        chunks.append(jsontext.dumps_utf8(batch)[1:-1])
     return [piece for chunk in chunks for piece in (b",", chunk)][1:]
 
 
