@@ -556,20 +556,27 @@ def json_document(obj: Any) -> DataStore:
 
 
 def _plain_values(items: list, by_id: dict[str, Value]) -> None:
-    types: dict[str, str] = {}  # one string for each type: the parser makes one for each value (28,000)
-    for item in items:
+    kinds: dict[str, tuple[str, str]] = {}  # one string for each type (the parser makes one for each
+    for item in items:                      # value: 28,000), and its kind
         if type(item) is not dict or len(item) != 3:
             raise Declined
         value_id, content_type, content = _plain_id(item.get("id")), item.get("type"), item.get("content")
-        if content_type.__class__ is str:
-            content_type = types.setdefault(content_type, content_type)
-        if value_id in by_id or type(content) is not dict or len(content) != 1 or content_type.__class__ is not str \
-                or not _plain_type(content_type):
+        if content_type.__class__ is not str or value_id in by_id or type(content) is not dict or len(content) != 1:
             raise Declined
+        known = kinds.get(content_type)
+        if known is None:
+            if not _plain_type(content_type):
+                raise Declined
+            known = kinds[content_type] = (content_type, kind_of(content_type))
+        content_type, kind = known
         texts = content.get("value")
         if type(texts) is not list or len(texts) != 1:
             raise Declined
-        by_id[value_id] = _plain_json_value(value_id, content_type, texts[0])
+        text = texts[0]
+        if kind == TEXT and text.__class__ is str and not NOT_XML_TEXT.search(text):
+            by_id[value_id] = Value(value_id, content_type, text)  # (most values)
+        else:
+            by_id[value_id] = _plain_json_value(value_id, content_type, text)
 
 
 def _plain_entries(body: dict, by_id: dict[str, Value]) -> DataStore:
