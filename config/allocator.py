@@ -126,7 +126,7 @@ def small_objects_on_malloc() -> SmallObjectsOnMalloc | None:
     gives back); None elsewhere."""
     if (_libc() is None or sys.implementation.name != "cpython" or hasattr(sys, "gettotalrefcount")
             or os.environ.get("PYTHONMALLOC", "pymalloc") != "pymalloc" or sys.flags.dev_mode
-            or tracemalloc.is_tracing() or ctypes.pythonapi.PyMem_Malloc is None):
+            or tracemalloc.is_tracing()):
         return None
     switch = SmallObjectsOnMalloc()
     mem, obj = switch._pymalloc[_MEM], switch._pymalloc[_OBJ]
