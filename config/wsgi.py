@@ -79,8 +79,8 @@ class _ReturnsMemory:
     store would stay several times that larger until it exits (issue 15). `malloc_trim` hands it back.
     It waited a second at first, so that back-to-back large calls would not pay for the returned pages
     again; since a large store's objects come from malloc (config.allocator), handing them back at once
-    costs no time the bench can see, and back-to-back 10 MB calls peak at +3.7-3.9x the document
-    instead of +4.8x. Where there is no glibc, nothing is done.
+    costs no time the bench can see, and back-to-back 10 MB calls peaked at +3.4-4.4x the document
+    over the bench's runs, against +4.8x waiting. Where there is no glibc, nothing is done.
     """
 
     LARGE, IDLE_S = 1 << 20, 0.0

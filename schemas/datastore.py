@@ -584,7 +584,8 @@ def json_markup(store: DataStore, simple: bool) -> list[bytes]:
 
 def _json_items(items: Iterable[dict], at_once: int = 256) -> list[bytes]:
     """Items of a JSON array, comma-separated, in pieces of `at_once` items: each piece written by one
-    call as an array, its brackets dropped (a call per item cost a tenth of a 10 MB store's answer)."""
+    call as an array, its brackets dropped (a call for each item: 15.2 ms against 11.7 for the values
+    and entries of a 10 MB store)."""
     chunks: list[bytes] = []
     items = iter(items)
     while batch := list(itertools.islice(items, at_once)):
