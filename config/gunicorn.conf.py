@@ -12,7 +12,7 @@ _sqlite = os.environ.get("PE_STORAGE_URL", "sqlite").startswith("sqlite")
 workers = 1 if _sqlite else int(os.environ.get("PE_WORKERS", "2"))
 graceful_timeout = 30
 timeout = 0 if worker_class == "gthread" else 30  # long synchronous waits are legitimate
-keepalive = 5
+keepalive = int(os.environ.get("PE_KEEPALIVE", "5"))  # server.keepalive_s
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190

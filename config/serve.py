@@ -20,7 +20,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
               "every operation as admin); configure [[auth.users]] or pass --insecure", file=sys.stderr)
         return 2
     os.environ.update(PE_HOST=host, PE_PORT=str(port), PE_STORAGE_URL=settings.storage.url,
-                      PE_THREADS=str(settings.server.threads))
+                      PE_THREADS=str(settings.server.threads), PE_KEEPALIVE=str(settings.server.keepalive_s))
     if config_file:
         os.environ["PROCESS_ENGINE_CONFIG"] = str(Path(config_file).resolve())
     from gunicorn.app.wsgiapp import run

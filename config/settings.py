@@ -35,6 +35,7 @@ class ServerSettings:
     public_url: str
     max_request_bytes: int
     threads: int
+    keepalive_s: int
 
     @property
     def base_url(self) -> str:
@@ -90,6 +91,7 @@ _ENV = {
     "PE_HOST": ("server", "host", str),
     "PE_PORT": ("server", "port", int),
     "PE_THREADS": ("server", "threads", int),
+    "PE_KEEPALIVE": ("server", "keepalive_s", int),
     "PE_STORAGE_URL": ("storage", "url", str),
     "PE_REPOSITORY_PATH": ("repository", "path", str),
     "PE_NODE_ID": ("engine", "node_id", str),
@@ -124,6 +126,8 @@ def _complete(settings: Settings) -> Settings:
     pools = settings.engine.thread_pools
     if settings.server.threads < 1:
         raise SettingsError("server.threads: a worker needs at least one request thread")
+    if settings.server.keepalive_s < 0:
+        raise SettingsError("server.keepalive_s: seconds an idle connection is kept, 0 (none) or more")
     if "default" not in pools:
         raise SettingsError("engine.thread_pools needs a 'default' pool")
     if any(size < 1 for size in pools.values()):

@@ -3,7 +3,9 @@ administrator, so the service refuses to listen beyond loopback unless the opera
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,17 +27,22 @@ def serve(tmp_path: Path, *args: str, toml: str = "", env: dict[str, str] | None
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def answers(port: int, process: subprocess.Popen) -> bool:
+def came_up(port: int, process: subprocess.Popen) -> bool:
     """Whether the service came up on 127.0.0.1:port (it listens on every address)."""
     deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/infinica-process-engine/health/live",
+                                timeout=5).status_code == 200
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    return False
+
+
+def answers(port: int, process: subprocess.Popen) -> bool:
+    """Whether the service came up, which is stopped then."""
     try:
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                return requests.get(f"http://127.0.0.1:{port}/infinica-process-engine/health/live",
-                                    timeout=5).status_code == 200
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        return False
+        return came_up(port, process)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
@@ -62,3 +69,34 @@ def test_with_users_any_address_is_allowed(tmp_path):
     port = free_port()
     users = f'[[auth.users]]\nname = "root"\npassword_hash = "{hash_password("s3cret-root")}"\nroles = ["admin"]\n'
     assert answers(port, serve(tmp_path, "--host", "0.0.0.0", "--port", str(port), toml=users))
+
+
+def idle_connection_closed(port: int, idle_s: float) -> bool:
+    """Whether the service closed a kept-alive connection left idle for `idle_s` after one answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(b"GET /infinica-process-engine/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += conn.recv(4096)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+        while len(body) < length:
+            body += conn.recv(4096)
+        time.sleep(idle_s)
+        conn.settimeout(0.5)
+        try:
+            return conn.recv(1) == b""
+        except socket.timeout:
+            return False  # still open: nothing to read yet
+
+
+@pytest.mark.parametrize("keepalive_s, closed", [(1, True), (30, False)])
+def test_an_idle_connection_is_kept_for_server_keepalive_s(tmp_path, keepalive_s, closed):
+    port = free_port()
+    process = serve(tmp_path, "--port", str(port), toml=f"[server]\nkeepalive_s = {keepalive_s}\n")
+    try:
+        assert came_up(port, process)
+        assert idle_connection_closed(port, 3.0) is closed
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)

@@ -16,11 +16,13 @@ def test_defaults_run_on_embedded_sqlite_and_the_samples():
 
 def test_a_file_overrides_and_the_environment_overrides_the_file(tmp_path):
     file = tmp_path / "pe.toml"
-    file.write_text('[server]\nport = 9000\nthreads = 4\n[engine.thread_pools]\ndefault = 2\nbatch = 1\n'
-                    '[constants]\nregion = "eu"\n')
-    settings = load_settings({"PE_PORT": "9100", "PE_STORAGE_URL": "sqlite:///x.db", "PE_THREADS": "12"}, [file])
+    file.write_text('[server]\nport = 9000\nthreads = 4\nkeepalive_s = 30\n[engine.thread_pools]\ndefault = 2\n'
+                    'batch = 1\n[constants]\nregion = "eu"\n')
+    settings = load_settings({"PE_PORT": "9100", "PE_STORAGE_URL": "sqlite:///x.db", "PE_THREADS": "12",
+                              "PE_KEEPALIVE": "75"}, [file])
     assert settings.server.port == 9100 and settings.storage.url == "sqlite:///x.db"
-    assert settings.server.threads == 12
+    assert settings.server.threads == 12 and settings.server.keepalive_s == 75
+    assert load_settings({}, [file]).server.keepalive_s == 30 and load_settings({}).server.keepalive_s == 5
     assert settings.engine.thread_pools == {"default": 2, "batch": 1}
     assert settings.constants == {"region": "eu"}
 
@@ -36,6 +38,7 @@ def test_config_file_from_the_environment(tmp_path):
     ("[server]\ncolour = 1\n", "colour"),
     ("[engine.thread_pools]\nbatch = 0\n", "at least one thread"),
     ("[server]\nthreads = 0\n", "at least one request thread"),
+    ("[server]\nkeepalive_s = -1\n", "keepalive_s"),
     ("not toml = = 1", "pe.toml"),
 ])
 def test_bad_settings_name_the_problem(tmp_path, text, message):

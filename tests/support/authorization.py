@@ -24,7 +24,7 @@ from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
 from tests.support.namespaces import DAT, PE, Q
-from tests.support.server import Server, Session
+from tests.support.server import Server
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 CHALLENGE = 'Basic realm="process-engine"'
@@ -106,7 +106,7 @@ class Rest:
 
     def __init__(self, server: Server, caller: Caller) -> None:
         self.server, self.caller = server, caller
-        self.session = Session()
+        self.session = requests.Session()
         if caller.user:
             self.session.auth = (caller.user, caller.password)
 
@@ -149,7 +149,7 @@ class Soap:
     def __init__(self, server: Server, caller: Caller, token: bool = False) -> None:
         self.caller, self.door = caller, "soap-wsse" if token else "soap"
         self.last: requests.Response | None = None
-        session = Session()
+        session = requests.Session()
         session.hooks["response"].append(self._keep)
         wsse = None
         if caller.user and token:

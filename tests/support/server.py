@@ -43,27 +43,6 @@ DEFINITIONS = {
 }
 
 
-class Session(requests.Session):
-    """A session that never reuses a connection the server may be closing. gunicorn drops a connection
-    idle for its `keepalive` (5 s), and a request sent on it at that moment is reset unread: a CI run
-    lost a test so, after a test of 5 s that used a session of its own. Browsers and the JDK keep their
-    idle timeout under the server's for the same reason; this one stays well under it."""
-
-    IDLE_S = 2.0
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._last = time.monotonic()
-
-    def request(self, *args, **kwargs) -> requests.Response:
-        if time.monotonic() - self._last > self.IDLE_S:
-            self.close()  # its pools go; the next request opens a fresh connection
-        try:
-            return super().request(*args, **kwargs)
-        finally:
-            self._last = time.monotonic()
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -75,7 +54,7 @@ class Server:
 
     def __init__(self, base: str, process: subprocess.Popen, log: Path) -> None:
         self.base, self.process, self.log = base, process, log
-        self.session = Session()
+        self.session = requests.Session()
 
     def url(self, path: str) -> str:
         return f"{self.base}{ROOT_PATH}/rest/{path.lstrip('/')}"
@@ -114,7 +93,11 @@ def start_server(folder: Path, storage_url: str, extra_toml: str = "", env: dict
                       f'''[engine]\ntimer_poll_ms = 100\nmax_timeout_ms = 20000\nsave_interval_ms = 200\n'''
                       f'''node_id = "rest-{uuid.uuid4().hex[:6]}"\n[cluster]\nheartbeat_ms = 200\n{extra_toml}''')
     log = folder / "server.log"
-    env = dict(os.environ, PROCESS_ENGINE_CONFIG=str(config), PYTHONPATH=str(ROOT), PE_THREADS="16", **(env or {}))
+    # Kept-alive connections outlive any pause between a module's tests: at gunicorn's 5 s, a request
+    # sent on one just as the server closed it was reset unread (a CI run lost a test so). The tests'
+    # shared session keeps one connection, and so one worker, for calls that expect the same node.
+    env = dict(os.environ, PROCESS_ENGINE_CONFIG=str(config), PYTHONPATH=str(ROOT), PE_THREADS="16",
+               PE_KEEPALIVE="75", **(env or {}))
     process = subprocess.Popen([sys.executable, "-m", "config.cli", "--config", str(config), "serve",
                                 "--port", str(port)], cwd=folder, env=env, stdout=log.open("w"),
                                stderr=subprocess.STDOUT)
