@@ -1,8 +1,10 @@
 """The composition root's memory return (issue 15): after large calls, and only once they are over."""
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import weakref
 
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
@@ -64,3 +66,39 @@ def test_no_trim_while_a_large_call_is_still_under_way(monkeypatch):
     held.join(5)
     settle()
     assert len(trims) == 1
+
+
+class Held:
+    """Something large a call made, in a reference cycle (as spyne's call contexts are)."""
+
+
+@Request.application
+def cyclic(request: Request) -> Response:
+    request.get_data()
+    held = Held()
+    held.self, held.payload = held, b"z" * (2 << 20)
+    LEFT.append(weakref.ref(held))
+    return Response(b"ok")
+
+
+LEFT: list[weakref.ref] = []
+
+
+def test_what_a_large_call_left_in_cycles_is_collected_before_the_memory_goes_back(monkeypatch):
+    monkeypatch.setattr(wsgi._ReturnsMemory, "IDLE_S", 0.2)
+    app = wsgi._ReturnsMemory(cyclic)
+    app.trim = lambda pad: 1
+    client = Client(app, use_cookies=False)
+    enabled = gc.isenabled()
+    gc.disable()  # only the collection after the call may free the cycle
+    try:
+        LEFT.clear()
+        client.post("/", data=b"y" * 100, buffered=True)  # small: nothing is done after it
+        settle()
+        assert LEFT[0]() is not None
+        client.post("/", data=b"y" * (2 << 20), buffered=True)
+        settle()
+        assert [ref() for ref in LEFT] == [None, None]
+    finally:
+        if enabled:
+            gc.enable()
