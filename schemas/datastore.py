@@ -40,7 +40,9 @@ _JSON_TYPES = {list: "an array", str: "a string", bool: "a boolean", int: "a num
                type(None): "null", dict: "an object"}
 
 Fail = Callable[[Any, str], NoReturn]  # raises InvalidDataStore naming a place in the input and a reason
-LARGE = 1 << 20  # a document this long is read within `_reading_large`
+# A document this long, or a parsed one (a SOAP body's) with this many values or entries, is read
+# within `_reading_large`
+LARGE, LARGE_ITEMS = 1 << 20, 2048
 _reading_large: Callable[[], ContextManager[None]] = contextlib.nullcontext
 
 
@@ -59,10 +61,18 @@ def load(data: bytes | str | dict | etree._Element) -> DataStore:
     Text whose first character after whitespace and a byte order mark is `<` is XML, other text JSON;
     a dict is parsed JSON; an element is a parsed dataStore element (e.g. inside a SOAP body).
     """
-    if isinstance(data, (bytes, str)) and len(data) >= LARGE:
+    if _large(data):
         with _reading_large():
             return _load(data)
     return _load(data)
+
+
+def _large(data: bytes | str | dict | etree._Element) -> bool:
+    if isinstance(data, (bytes, str)):
+        return len(data) >= LARGE
+    if isinstance(data, etree._Element):  # its children, and those of its first two (values, entries)
+        return len(data) + sum(len(child) for child in data[:2]) >= LARGE_ITEMS
+    return False
 
 
 def _load(data: bytes | str | dict | etree._Element) -> DataStore:

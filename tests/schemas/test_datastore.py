@@ -814,3 +814,27 @@ def test_written_as_text_a_store_is_the_document_the_tree_serializes_to(store, s
     document = b"".join(dump_xml_document(store, simple))
     assert document.startswith(b"<?xml version='1.0' encoding='UTF-8'?>\n")
     assert load(document) == load(wire(dump_xml(store, simple)))
+
+
+def test_large_documents_and_large_parsed_stores_are_read_within_the_context_given(monkeypatch):
+    import contextlib
+
+    import schemas.datastore as module
+
+    entered: list[int] = []
+
+    @contextlib.contextmanager
+    def recording():
+        entered.append(1)
+        yield
+
+    monkeypatch.setattr(module, "_reading_large", module._reading_large)  # (restored after the test)
+    module.read_large_documents_within(recording)
+    many = DataStore([("a", [Value(str(i), "text/plain", "v") for i in range(1, 2100)])])
+    few = DataStore([("a", [Value(str(i), "text/plain", "v") for i in range(1, 100)])])
+    assert load(dump_xml(few, False)) == few and load(b"".join(dump_xml_document(few, False))) == few
+    assert entered == []
+    assert load(dump_xml(many, False)) == many  # a SOAP body's: its values counted
+    big = b"".join(dump_xml_document(DataStore([("b", [Value("1", "text/plain", "x" * (1 << 20))])]), False))
+    assert load(big).get("b")[0].content == "x" * (1 << 20)  # a body of 1 MB or more
+    assert entered == [1, 1]
