@@ -461,12 +461,12 @@ def _markup(store: DataStore, simple: bool) -> Iterator[str]:
     yield "<dat:values>"
     types: dict[str, tuple[str, str]] = {}  # each type's attribute text and kind, worked out once a call
     for value in store.values():
-        content, value_id = value.content, value.id
+        content = value.content
         known = types.get(value.type)
         if known is None:
             known = types[value.type] = (_attr(value.type), kind_of(value.type))
         type_text, kind = known
-        head = f'<dat:value id="{value_id if value_id.isalnum() else _attr(value_id)}" type="{type_text}">'
+        head = f'<dat:value id="{_attr(value.id)}" type="{type_text}">'
         if kind == TEXT and content:  # most values
             yield f"{head}<dat:content>{_text(content)}</dat:content></dat:value>"
         else:

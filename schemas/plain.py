@@ -572,11 +572,7 @@ def _plain_values(items: list, by_id: dict[str, Value]) -> None:
         texts = content.get("value")
         if type(texts) is not list or len(texts) != 1:
             raise Declined
-        text = texts[0]
-        if kind == TEXT and text.__class__ is str and not NOT_XML_TEXT.search(text):
-            by_id[value_id] = Value(value_id, content_type, text)  # (most values)
-        else:
-            by_id[value_id] = _plain_json_value(value_id, content_type, text)
+        by_id[value_id] = _plain_json_value(value_id, content_type, texts[0], kind)
 
 
 def _plain_entries(body: dict, by_id: dict[str, Value]) -> DataStore:
@@ -623,10 +619,11 @@ def _plain_str(text: Any) -> str:
     return text
 
 
-def _plain_json_value(value_id: str, content_type: str, text: Any) -> Value:
+def _plain_json_value(value_id: str, content_type: str, text: Any, kind: str | None = None) -> Value:
+    """`kind`: the type's, where the caller knows it."""
     if text.__class__ is not str or NOT_XML_TEXT.search(text):
         raise Declined
-    kind = kind_of(content_type)
+    kind = kind or kind_of(content_type)
     if kind == TEXT:
         return Value(value_id, content_type, text)
     try:

@@ -216,7 +216,8 @@ class DataStore:
         self._shared = other._shared = True
 
     def _own(self) -> None:
-        """Dicts of this store's own, before it changes them (and its index, built if it was not)."""
+        """Dicts of this store's own, and its index, before it changes them (the index is built from
+        the entries as they are: after a change began, it would miss what the change took out)."""
         if self._shared:
             self._entries = dict(self._entries)
             self._by_id = None if self._by_id is None else dict(self._by_id)
