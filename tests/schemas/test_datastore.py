@@ -686,10 +686,13 @@ SCAN_TOKENS = st.sampled_from([
 ])
 
 
+ASIDE = st.sampled_from([0, 1 << 30])  # the check by lxml on a thread of its own, or in the caller's
+
+
 @FUZZ
-@given(st.lists(SCAN_TOKENS, max_size=30).map("".join), st.sampled_from([1, 7, 64, 1 << 20]))
-def test_the_reading_by_pattern_declines_or_agrees_on_token_soup(document, at_once):
-    same_as_the_full_reading(lambda d: xml_scan(d, at_once), full_xml_bytes, document.encode("utf-8"))
+@given(st.lists(SCAN_TOKENS, max_size=30).map("".join), st.sampled_from([1, 7, 64, 1 << 20]), ASIDE)
+def test_the_reading_by_pattern_declines_or_agrees_on_token_soup(document, at_once, aside):
+    same_as_the_full_reading(lambda d: xml_scan(d, at_once, aside), full_xml_bytes, document.encode("utf-8"))
 
 
 @st.composite
@@ -735,14 +738,14 @@ def scan_documents(draw) -> bytes:
 
 
 @FUZZ
-@given(scan_documents(), st.sampled_from([1, 7, 64, 1 << 20]))
-def test_the_reading_by_pattern_declines_or_agrees_on_documents_shaped_as_it_reads_them(document, at_once):
-    same_as_the_full_reading(lambda d: xml_scan(d, at_once), full_xml_bytes, document)
+@given(scan_documents(), st.sampled_from([1, 7, 64, 1 << 20]), ASIDE)
+def test_the_reading_by_pattern_declines_or_agrees_on_documents_shaped_as_it_reads_them(document, at_once, aside):
+    same_as_the_full_reading(lambda d: xml_scan(d, at_once, aside), full_xml_bytes, document)
 
 
-def scanned_or_declined(document: str, at_once: int = 1 << 20):
+def scanned_or_declined(document: str, at_once: int = 1 << 20, aside: int = 1 << 20):
     try:
-        return xml_scan(document.encode(), at_once)
+        return xml_scan(document.encode(), at_once, aside)
     except Declined:
         return None
 
@@ -784,6 +787,7 @@ def test_the_reading_by_pattern_reads_what_a_parser_reads(document, expected):
 ])
 def test_the_reading_by_pattern_leaves_the_unusual_to_the_others(document):
     assert scanned_or_declined(document) is None
+    assert scanned_or_declined(document, aside=0) is None  # lxml's check on a thread of its own
     try:
         expected = full_xml_bytes(document.encode())
     except InvalidDataStore:
@@ -802,6 +806,22 @@ def test_the_reading_by_pattern_reads_a_large_store_a_piece_at_a_time(monkeypatc
     document = b"".join(dump_xml_document(store, False))
     assert xml_scan(document, 1000) == store
     assert len(pieces) > 5 and sum(pieces) == 100 and max(pieces) < 15
+
+
+def test_a_large_document_is_checked_by_lxml_on_a_thread_of_its_own_while_the_patterns_read_it():
+    import threading
+
+    store = DataStore([("a", [Value(str(i), "text/plain", "v" * 200) for i in range(1, 6001)])])
+    document = b"".join(dump_xml_document(store, False))
+    assert len(document) > 1 << 20  # past the default `aside`
+    assert xml_scan(document) == store
+    for broken in (b"v\x01v", b"&bogus;", b"\xff"):  # what only a parser refuses, near the end
+        at = document.rindex(b"v" * 200)
+        with pytest.raises(Declined):
+            xml_scan(document[:at] + broken + document[at + len(broken):])
+        with pytest.raises(InvalidDataStore):
+            load(document[:at] + broken + document[at + len(broken):])
+    assert not [t for t in threading.enumerate() if t.name == "pe-xml-check"]  # each joined in its call
 
 
 @FUZZ
