@@ -284,8 +284,8 @@ _PREDEFINED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _CHANGED_BY_PARSER = _bytes_pattern("[\t\n\r]")
 _WRAPPER, _WRAPPER_NS = b"pe-scanned", b"urn:x-process-engine:scanned"
 _WRAPPER_TEXT = _WRAPPER.decode()
-_PARSED_AT_ONCE = 1 << 18  # bytes of content parsed in one wrapper document
-_SCANNED_AT_ONCE = 1 << 20  # bytes of a section split at a time
+_PARSED_AT_ONCE = 1 << 16  # bytes of content parsed in one wrapper document
+_SCANNED_AT_ONCE = 1 << 18  # bytes of a section split at a time
 _CHECKED_ASIDE = 1 << 20  # a document this long is checked by lxml on a thread of its own (see xml_scan)
 
 
@@ -387,12 +387,13 @@ class _Check(threading.Thread):
 
 
 def _section(data: bytes, at: int, patterns: dict[str, Any], at_once: int, name: str,
-             read: Callable[[list[bytes], bytes], None]) -> int:
+             read: Callable[[list[bytes], bool], None]) -> int:
     """Read the section `name` if it starts at `at`, and return the position past it.
 
     Its items are split by their pattern about a MB at a time, at the start of an item, and `read` gets
-    each item's groups in a row: the items of a 10 MB store never stand as bytes all at once beside the
-    values they become. Each piece must be items and nothing else, from its first byte to its last.
+    each item's groups in a row, and whether the piece holds no `&` and no `\r`: the items of a 10 MB
+    store never stand as bytes all at once beside the values they become, and no piece is copied to be
+    split. Each piece must be items and nothing else, from its first byte to its last.
     """
     start = patterns[name].match(data, at)
     if start is None:
@@ -400,16 +401,16 @@ def _section(data: bytes, at: int, patterns: dict[str, Any], at_once: int, name:
     if start.group(1):  # an empty element: <values/>
         return start.end()
     end = data.rfind(patterns[f"{name} end tag"])  # items hold no such text, and nothing after them does
-    item, cut, at = patterns[f"{name} item"], patterns[f"{name} cut"], start.end()
+    item, cut, at, view = patterns[f"{name} item"], patterns[f"{name} cut"], start.end(), memoryview(data)
     while at < end:
         boundary = data.find(cut, at + at_once, end)
-        parts = _items(item, data[at:boundary] if boundary > 0 else b"")
+        parts = _items(item, view[at:boundary] if boundary > 0 else b"")
         if parts is None:  # (a cut inside some content, or no cut left): the rest at once
             boundary = end
-            parts = _items(item, data[at:end])
+            parts = _items(item, view[at:end])
             if parts is None:
                 raise Declined
-        read(parts, data[at:boundary])
+        read(parts, data.find(b"&", at, boundary) < 0 and data.find(b"\r", at, boundary) < 0)
         at = boundary
     closing = patterns[f"{name} end"].match(data, at)
     if closing is None:
@@ -417,7 +418,7 @@ def _section(data: bytes, at: int, patterns: dict[str, Any], at_once: int, name:
     return closing.end()
 
 
-def _items(item: re.Pattern[bytes], text: bytes) -> list[bytes] | None:
+def _items(item: re.Pattern[bytes], text: bytes | memoryview) -> list[bytes] | None:
     """The groups of the items that make up `text`, in a row; None if it is not items and nothing else."""
     parts = item.split(text)
     if len(parts) == 1 or parts[0] or parts[-1] or any(parts[item.groups + 1:-1:item.groups + 1]):
@@ -425,7 +426,8 @@ def _items(item: re.Pattern[bytes], text: bytes) -> list[bytes] | None:
     return parts[1:-1]
 
 
-def _scanned_values(parts: list[bytes], piece: bytes, by_id: dict[str, Value], namespaces: bytes) -> None:
+def _scanned_values(parts: list[bytes], as_is: bool, by_id: dict[str, Value], namespaces: bytes) -> None:
+    """`as_is`: the piece holds no reference and no `\r`, so its plain text is read as it stands."""
     ids, types, attributes, plain, empty, unbound, markup = (parts[i::8] for i in range(7))
     del parts
     if any(attributes):
@@ -447,7 +449,6 @@ def _scanned_values(parts: list[bytes], piece: bytes, by_id: dict[str, Value], n
             if content is None or not text_type[content_type]]
     contents = [b"" if empty[i] is not None else plain[i] if plain[i] is not None else markup[i] for i in rest]
     types = list(map(decoded.__getitem__, types))
-    as_is = b"&" not in piece and b"\r" not in piece  # (else plain text has references or line ends to read)
     values = list(map(Value, ids, types, [None if content is None else content.decode() if as_is else _plain_text(content)
                                           for content in plain]))
     if rest:
@@ -484,7 +485,7 @@ def _parsed_contents(contents: list[bytes], unbound: list[bytes | None], namespa
         first = last
 
 
-def _scanned_entries(parts: list[bytes], piece: bytes, by_id: dict[str, Value], named: dict[str, tuple[Value, ...]],
+def _scanned_entries(parts: list[bytes], as_is: bool, by_id: dict[str, Value], named: dict[str, tuple[Value, ...]],
                      references: Callable[[bytes], list[bytes]]) -> None:
     for name, attributes, refs in zip(parts[0::4], parts[1::4], parts[2::4]):
         name = _unescaped(_scanned_attributes(attributes, (b"name",))[0] if attributes else name)

@@ -861,7 +861,7 @@ def test_the_reading_by_pattern_reads_a_large_store_a_piece_at_a_time(monkeypatc
     pieces = []
     read = plain._scanned_values
     monkeypatch.setattr(plain, "_scanned_values",
-                        lambda parts, piece, **kw: pieces.append(len(parts) // 8 + 1) or read(parts, piece, **kw))
+                        lambda parts, as_is, **kw: pieces.append(len(parts) // 8 + 1) or read(parts, as_is, **kw))
     store = DataStore([("a", [Value(str(i), "text/plain", "v" * 90) for i in range(1, 101)])])
     document = b"".join(dump_xml_document(store, False))
     assert xml_scan(document, 1000) == store
