@@ -390,7 +390,7 @@ def _section(data: bytes, at: int, patterns: dict[str, Any], at_once: int, name:
              read: Callable[[list[bytes], bool], None]) -> int:
     """Read the section `name` if it starts at `at`, and return the position past it.
 
-    Its items are split by their pattern about a MB at a time, at the start of an item, and `read` gets
+    Its items are split by their pattern a few hundred KB at a time, at the start of an item, and `read` gets
     each item's groups in a row, and whether the piece holds no `&` and no `\r`: the items of a 10 MB
     store never stand as bytes all at once beside the values they become, and no piece is copied to be
     split. Each piece must be items and nothing else, from its first byte to its last.
