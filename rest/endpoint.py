@@ -22,8 +22,8 @@ from schemas.signatures import signature, snake_case
 from schemas.snapshot import SNAPSHOT, SNAPSHOTS
 
 from .auth import current_principal
-from .params import (JSON, XML_TYPES, Negotiated, Param, body_kind, json_text_body, negotiate, parse_boolean,
-                     parse_string, raw_body, release_body, text_body)
+from .params import (JSON, XML_TYPES, Negotiated, Param, blank_file, body_kind, json_text_body, negotiate,
+                     parse_boolean, parse_string, raw_body, release_body, spooled_body, spools, text_body)
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,13 @@ def read_body(body: Body) -> dict[str, Any]:
     accepted = {"datastore": ("json", "xml"), "query": ("json", "xml"), "text": ("text", "json"), "form": ("form",)}
     kind = body_kind(request, accepted[body.kind])
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    raw = raw_body(request, limit) if kind not in (None, "form") else b""
+    if body.kind == "datastore" and kind is not None and spools(request):
+        with spooled_body(request, limit) as spool:
+            if not blank_file(spool):
+                return {body.arg: datastore.load_spooled(spool, spool.name)}
+        raw = b""
+    else:
+        raw = raw_body(request, limit) if kind not in (None, "form") else b""
     if kind is None or (kind != "form" and _BLANK.fullmatch(raw) and not (body.empty and kind == "text")):
         if body.required:
             raise InvalidParameter(body.name or body.arg, "a request body is required here")

@@ -7,9 +7,12 @@ OpenAPI document. Every malformed value is an InvalidParameter naming the parame
 from __future__ import annotations
 
 import json
+import re
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import IO, Any, Callable, Iterator
 
 from flask import Request
 from werkzeug.exceptions import ClientDisconnected
@@ -208,6 +211,52 @@ def raw_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge("the request body is larger than this service accepts")
     request.environ["pe.body"] = data
     return data
+
+
+SPOOLED = 1 << 20  # a data store body this long, or of no stated length, is spooled to a file (spooled_body)
+
+
+def spools(request: Request) -> bool:
+    """Whether a data store body goes to `spooled_body` rather than `raw_body`."""
+    length = request.content_length
+    return request.environ.get("wsgi.input") is not None and "pe.body" not in request.environ and (
+        length >= SPOOLED if length is not None else bool(request.headers.get("Transfer-Encoding")))
+
+
+@contextmanager
+def spooled_body(request: Request, limit: int, piece: int = 1 << 18) -> Iterator[IO[bytes]]:
+    """The body written to a temporary file as it arrives, a piece at a time (the file goes when the
+    block ends): a large data store is read from there (schemas.datastore.load_spooled) and is never
+    whole in the worker's memory (issue 15). Limits as raw_body's."""
+    stream, length = request.environ["wsgi.input"], request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge("the request body is larger than this service accepts")
+    with tempfile.NamedTemporaryFile(prefix="pe-body-") as spool:
+        left = length if length is not None else limit + 1
+        while left:
+            data = stream.read(min(left, piece))
+            if not data:
+                break
+            spool.write(data)
+            left -= len(data)
+        if length is not None and left:
+            raise ClientDisconnected()
+        if length is None and not left:
+            raise PayloadTooLarge("the request body is larger than this service accepts")
+        spool.flush()
+        yield spool
+
+
+def blank_file(file: IO[bytes], piece: int = 1 << 16) -> bool:
+    """Whether a file holds whitespace only (read until it does not)."""
+    file.seek(0)
+    for data in iter(lambda: file.read(piece), b""):
+        if not _BLANK.fullmatch(data):
+            return False
+    return True
+
+
+_BLANK = re.compile(rb"\s*")
 
 
 def release_body(request: Request) -> None:

@@ -15,8 +15,10 @@ import copy
 import functools
 import itertools
 import json
+import mmap
+import os
 import re
-from typing import Any, Callable, ContextManager, Iterable, Iterator, NoReturn
+from typing import IO, Any, Callable, ContextManager, Iterable, Iterator, NoReturn
 
 import orjson
 from lxml import etree
@@ -67,6 +69,28 @@ def load(data: bytes | str | dict | etree._Element) -> DataStore:
     return _load(data)
 
 
+def load_spooled(file: IO[bytes], path: str) -> DataStore:
+    """`load` for a store document held in the file at `path` (a large body, spooled as it arrived).
+
+    The plain readings read it through a memory map and hand back each page they have passed, so a
+    10 MB document is never in memory whole beside the store it becomes (issue 15: peak memory). A
+    document they decline is read whole, as `load` reads it.
+    """
+    if not os.fstat(file.fileno()).st_size:
+        return load(b"")
+    with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        xml = is_xml(mapped[:1024])
+        try:
+            with _reading_large():
+                return xml_scan(mapped, path=path) if xml else json_in_pieces(mapped)
+        except Declined:
+            data = mapped[:]
+    if _large(data):
+        with _reading_large():
+            return _load(data, scanned=xml)
+    return _load(data, scanned=xml)
+
+
 def _large(data: bytes | str | dict | etree._Element) -> bool:
     if isinstance(data, (bytes, str)):
         return len(data) >= LARGE
@@ -75,7 +99,8 @@ def _large(data: bytes | str | dict | etree._Element) -> bool:
     return False
 
 
-def _load(data: bytes | str | dict | etree._Element) -> DataStore:
+def _load(data: bytes | str | dict | etree._Element, scanned: bool = False) -> DataStore:
+    """`scanned`: xml_scan has declined the document already."""
     if isinstance(data, etree._Element):
         return load_xml(data)
     if isinstance(data, dict):
@@ -86,7 +111,7 @@ def _load(data: bytes | str | dict | etree._Element) -> DataStore:
         raise InvalidDataStore("the data store document is empty")
     if is_xml(data):
         if isinstance(data, bytes):  # (a str would first have to be encoded, minding its declaration)
-            for plain in (xml_scan, xml_stream):
+            for plain in (xml_stream,) if scanned else (xml_scan, xml_stream):
                 try:
                     return plain(data)
                 except Declined:

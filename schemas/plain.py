@@ -7,7 +7,9 @@ the full reading decides, refusal and message included.
 """
 from __future__ import annotations
 
+import bisect
 import functools
+import mmap
 import re
 import threading
 from typing import Any, Callable, Iterator
@@ -327,15 +329,18 @@ def _scan_patterns(prefix: str) -> dict[str, Any]:
     }
 
 
-def xml_scan(data: bytes, at_once: int = _SCANNED_AT_ONCE, aside: int = _CHECKED_ASIDE) -> DataStore:
+def xml_scan(data: bytes | mmap.mmap, at_once: int = _SCANNED_AT_ONCE, aside: int = _CHECKED_ASIDE,
+             path: str | None = None) -> DataStore:
     """The standard form, read by pattern (see above); anything else, or anything unusual, is Declined.
     `at_once`: bytes of a section split at a time (see `_section`). A document of `aside` bytes or more
     is checked by lxml on a thread of its own while the patterns read it: lxml lets go of the GIL while
-    it parses without a tree, so a 10 MB store's check (about 20 ms) costs no time of the call's."""
+    it parses without a tree, so a 10 MB store's check (about 20 ms) costs no time of the call's.
+    `data` may be a memory map of the file at `path` (a large body, spooled as it arrived): lxml then
+    reads the file, and the map's pages are let go of as the patterns pass them (see `_let_go`)."""
     head = _PROLOG.match(data)
     if head is None or head.group(4) != head.group(5):
         raise Declined
-    check = _Check(data)
+    check = _Check(path if path is not None else data if isinstance(data, bytes) else data[:])
     if len(data) >= aside:
         check.start()
     try:
@@ -348,6 +353,14 @@ def xml_scan(data: bytes, at_once: int = _SCANNED_AT_ONCE, aside: int = _CHECKED
     if not check.well_formed:
         raise Declined
     return store
+
+
+def _let_go(data: bytes | mmap.mmap, upto: int) -> None:
+    """Hand back the pages of a mapped document before `upto`, which the reading has passed: they stay
+    in the file's cache, out of the worker's memory, while the values they became are made. (Bytes are
+    let go of by their holder, after the reading.)"""
+    if isinstance(data, mmap.mmap) and upto >= mmap.PAGESIZE:
+        data.madvise(mmap.MADV_DONTNEED, 0, upto - upto % mmap.PAGESIZE)
 
 
 def _scanned(data: bytes, head: re.Match[bytes], at_once: int) -> DataStore:
@@ -371,18 +384,23 @@ class _Check(threading.Thread):
     """lxml's parse of the whole document without a tree: run on its own thread (`start`) or in the
     caller's (`run`)."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, source: bytes | str) -> None:
+        """`source`: the document, or the path of the file that holds it."""
         super().__init__(name="pe-xml-check", daemon=True)
-        self.data, self.well_formed = data, False
+        self.source, self.well_formed = source, False
 
     def run(self) -> None:
+        parser = etree.XMLParser(target=_NoTree(), resolve_entities=False, no_network=True, load_dtd=False,
+                                 huge_tree=False, collect_ids=False)
         try:
-            etree.fromstring(self.data, etree.XMLParser(target=_NoTree(), resolve_entities=False, no_network=True,
-                                                        load_dtd=False, huge_tree=False, collect_ids=False))
+            if isinstance(self.source, bytes):
+                etree.fromstring(self.source, parser)
+            else:
+                etree.parse(self.source, parser)
         except Exception:  # noqa: BLE001 (a syntax error, or anything else: the full reading decides)
             return
         finally:
-            self.data = b""
+            self.source = b""
         self.well_formed = True
 
 
@@ -401,17 +419,19 @@ def _section(data: bytes, at: int, patterns: dict[str, Any], at_once: int, name:
     if start.group(1):  # an empty element: <values/>
         return start.end()
     end = data.rfind(patterns[f"{name} end tag"])  # items hold no such text, and nothing after them does
-    item, cut, at, view = patterns[f"{name} item"], patterns[f"{name} cut"], start.end(), memoryview(data)
-    while at < end:
-        boundary = data.find(cut, at + at_once, end)
-        parts = _items(item, view[at:boundary] if boundary > 0 else b"")
-        if parts is None:  # (a cut inside some content, or no cut left): the rest at once
-            boundary = end
-            parts = _items(item, view[at:end])
-            if parts is None:
-                raise Declined
-        read(parts, data.find(b"&", at, boundary) < 0 and data.find(b"\r", at, boundary) < 0)
-        at = boundary
+    item, cut, at = patterns[f"{name} item"], patterns[f"{name} cut"], start.end()
+    with memoryview(data) as view:
+        while at < end:
+            boundary = data.find(cut, at + at_once, end)
+            parts = _items(item, view[at:boundary] if boundary > 0 else b"")
+            if parts is None:  # (a cut inside some content, or no cut left): the rest at once
+                boundary = end
+                parts = _items(item, view[at:end])
+                if parts is None:
+                    raise Declined
+            read(parts, data.find(b"&", at, boundary) < 0 and data.find(b"\r", at, boundary) < 0)
+            _let_go(data, boundary)
+            at = boundary
     closing = patterns[f"{name} end"].match(data, at)
     if closing is None:
         raise Declined
@@ -540,10 +560,10 @@ def _json_pattern(*tokens: bytes) -> re.Pattern[bytes]:
 _HEAD = _json_pattern(b"", rb"\{", b'"dataStore"', b":", rb"\{", b'"values"', b":", rb"\{", b'"value"', b":", rb"\[")
 _NEXT_VALUE = _json_pattern(rb"\}", b"(,)", rb"\{", b'"type"', b":")  # never inside a string: its `"` would end it
 _VALUES_END = _json_pattern(rb"\}", rb"\]", rb"\}", b",", b'"entries"', b":")
-_PIECE = 512  # values parsed at a time
+_PIECE, _PIECE_BYTES = 512, 1 << 18  # values parsed at a time, and their text's length at most
 
 
-def json_in_pieces(data: bytes, piece: int = _PIECE) -> DataStore:
+def json_in_pieces(data: bytes | mmap.mmap, piece: int = _PIECE) -> DataStore:
     """As json_document, for the standard form as this service writes it (values, then entries; `"type"`
     first in each value): its values parsed a few hundred at a time, each piece turned into values
     before the next is read.
@@ -552,19 +572,27 @@ def json_in_pieces(data: bytes, piece: int = _PIECE) -> DataStore:
     and the store (issue 15: peak memory). Every piece is cut at a comma between two values; that each
     piece parses as array items shows the cuts lie between items of the values array, so the pieces
     and the rest of the document (parsed apart, with the values array left empty) are exactly the
-    document. Text written otherwise is parsed whole.
+    document. Text written otherwise is parsed whole; a memory map of it (a large body, spooled as it
+    arrived) is Declined then, and its pages are let go of as the pieces are read (see `_let_go`).
     """
     head = _HEAD.match(data)
     last = _VALUES_END.search(data, head.end()) if head else None
     if last is None:
+        if not isinstance(data, bytes):
+            raise Declined
         return json_document(_parsed(data))
     start, end = head.end(), last.start() + 1  # the values array's items: data[start:end]
     by_id: dict[str, Value] = {}
     commas = [match.start(1) for match in _NEXT_VALUE.finditer(data, start, end)] + [end]
-    for first in range(0, len(commas), piece):
-        stop = commas[min(first + piece, len(commas)) - 1]
-        _plain_values(_parsed(b"[" + data[start:stop] + b"]"), by_id)
-        start = stop + 1
+    _let_go(data, end)  # (the searches went through it all)
+    first = 0
+    with memoryview(data) as view:
+        while first < len(commas):  # `piece` values at most, and at most _PIECE_BYTES but for one value
+            last = max(first, min(first + piece, bisect.bisect_right(commas, start + _PIECE_BYTES, first)) - 1)
+            stop = commas[last]
+            _plain_values(_parsed(b"".join((b"[", view[start:stop], b"]"))), by_id)
+            _let_go(data, stop)
+            start, first = stop + 1, last + 1
     body = _plain_body(_parsed(data[:head.end()] + data[end:]))
     if "entry" in body or _plain_list(_plain_dict(body, "values", _BOTH), "value", ("value",)):
         raise Declined

@@ -735,6 +735,49 @@ def test_a_large_data_store_goes_through_run_as_it_came(server, body_form, answe
         assert pipeline_of(answer, answer_form == "xml", True) == store
 
 
+def test_a_large_data_store_sent_in_chunks_or_in_the_simple_form_goes_through_run(server):
+    store = large_store()
+    standard = ("".join(f'<value id="{n}" type="text/plain"><content>{escape(v)}</content></value>'
+                        for n, v in enumerate(store["e0"] * 2_000)))
+    body = (f'<dataStore xmlns="{DAT}"><values>{standard}</values><entries><entry name="a">'
+            + "".join(f"<value>{n}</value>" for n in range(len(store["e0"]) * 2_000)) + "</entry></entries></dataStore>")
+    simple = f'<dataStore xmlns="{DAT}">' + "".join(
+        f'<entry name="{name}" type="text/plain">' + "".join(f"<value>{escape(v)}</value>" for v in values) + "</entry>"
+        for name, values in store.items()) + "</dataStore>"
+    spooled = []
+
+    def in_chunks(data: bytes):
+        yield data[:1 << 20]
+        for _ in range(100):  # the first MB is in a file on the server's side before the rest is sent
+            spooled.extend(f.stat().st_size for f in (server.log.parent / "tmp").glob("pe-body-*"))
+            if spooled and spooled[-1] >= 1 << 20:
+                break
+            time.sleep(0.05)
+        yield data[1 << 20:]
+
+    for data, expected in ((in_chunks(body.encode()), {"a": store["e0"] * 2_000}), (simple.encode(), store)):
+        answer = call(server, "POST", "run", 200, params={"processUri": "done.ipd"}, data=data, headers={
+            **STANDARD, "Content-Type": "application/xml", "Accept": "application/json"})
+        assert pipeline_of(answer, False, True) == expected
+    assert spooled and spooled[-1] >= 1 << 20
+    assert not list((server.log.parent / "tmp").glob("pe-body-*"))  # each spooled body's file went with its call
+
+
+def test_a_large_data_store_with_a_mistake_is_refused_as_a_small_one_is(server):
+    messages = []
+    for count in (3, 3_000):
+        values = "".join(f'<value id="{n}" type="text/plain"><content>{"x" * 500}</content></value>' for n in range(count))
+        body = f'<dataStore xmlns="{DAT}"><values>{values}</values><entries><entry name="a"><value>2</value>' \
+               f'<value>nope</value></entry></entries></dataStore>'
+        messages.append(error(call(server, "POST", "run", 400, params={"processUri": "done.ipd"}, data=body.encode(),
+                                   headers={"Content-Type": "application/xml"}), "InvalidDataStore"))
+    assert len(body) > 1 << 20 and messages[0] == messages[1] and "'nope'" in messages[1]
+    blank = call(server, "POST", "run", 200, params={"processUri": "done.ipd"}, data=b" " * (2 << 20),
+                 headers={"Content-Type": "application/xml"})  # as no body: run without parameters
+    assert snap(blank)["state"] == "FINISHED"
+    assert not list((server.log.parent / "tmp").glob("pe-body-*"))
+
+
 # -- startProcess -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("form", FORMS)
 def test_start_with_a_data_store_body(server, form):

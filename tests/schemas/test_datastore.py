@@ -868,6 +868,85 @@ def test_the_reading_by_pattern_reads_a_large_store_a_piece_at_a_time(monkeypatc
     assert len(pieces) > 5 and sum(pieces) == 100 and max(pieces) < 15
 
 
+def spooled(document: bytes):
+    """load_spooled of `document`, written to a file as a large body is."""
+    import tempfile
+
+    from schemas.datastore import load_spooled
+
+    with tempfile.NamedTemporaryFile() as file:
+        file.write(document)
+        file.flush()
+        return load_spooled(file, file.name)
+
+
+def big(store: DataStore, form: str) -> bytes:
+    return b"".join(dump_xml_document(store, False) if form == "xml" else dump_json_document(store, False))
+
+
+BIG = DataStore([(f"e{n}", [Value(f"{n}.1", "text/plain", f"value {n} " + "x" * 300 + " <&> é"),
+                            Value(f"{n}.2", "text/xml", f'<order xmlns="urn:shop" n="{n}"><line>{"y" * 200}</line></order>')])
+                 for n in range(2_500)])
+
+
+@pytest.mark.parametrize("form", ["xml", "json"])
+def test_a_spooled_document_is_read_as_the_same_bytes_are(form):
+    document = big(BIG, form)
+    assert len(document) > 1 << 20
+    assert spooled(document) == load(document) == BIG
+    # what the plain readings decline, read whole: the simple form, indented JSON, another encoding
+    simple = b"".join(dump_xml_document(BIG, True) if form == "xml" else dump_json_document(BIG, True))
+    assert spooled(simple) == load(simple)
+    indented = (etree.tostring(etree.fromstring(document), encoding="UTF-16") if form == "xml"
+                else json.dumps(json.loads(document), indent=2).encode())
+    assert spooled(indented) == load(indented) == BIG
+
+
+@pytest.mark.parametrize("document", [
+    b"", b"   \n ", b"<dataStore", b"{", b'{"dataStore": 7}',
+    STANDARD_XML.replace("bar", "&bogus;").encode(),
+    big(BIG, "xml").replace(b"</dat:values>", b"<dat:oops/></dat:values>"),
+    big(BIG, "json")[:-40],
+])
+def test_a_spooled_document_is_refused_as_the_same_bytes_are(document):
+    with pytest.raises(InvalidDataStore) as from_bytes:
+        load(document)
+    with pytest.raises(InvalidDataStore) as from_file:
+        spooled(document)
+    assert from_file.value.message == from_bytes.value.message
+
+
+SPOOLED_PEAK = """
+import sys
+from schemas.datastore import load, load_spooled
+def peak():
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM"))
+with open(sys.argv[1], "rb") as file:
+    before = peak()
+    read = load_spooled(file, file.name) if sys.argv[2] == "spooled" else load(file.read())
+    print(peak() - before)
+"""
+
+
+@pytest.mark.parametrize("form", ["xml", "json"])
+def test_a_spooled_document_is_never_in_memory_whole_beside_the_store(form, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.support.common import ROOT
+
+    store = DataStore([(f"e{n}", [Value(str(n), "text/plain", f"value {n} " + "x" * 2000)]) for n in range(6_000)])
+    (tmp_path / "store").write_bytes(big(store, form))
+    size = 6_000 * 2_000  # about 12 MB of text; the store holds as much
+    grown = {}
+    for how in ("bytes", "spooled"):
+        done = subprocess.run([sys.executable, "-c", SPOOLED_PEAK, str(tmp_path / "store"), how], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120, check=True)
+        grown[how] = int(done.stdout)
+    assert grown["bytes"] > 1.8 * size  # the document and the store
+    assert grown["spooled"] < grown["bytes"] - 0.5 * size, grown  # (the document: 1.0 * size)
+
+
 def test_a_large_document_is_checked_by_lxml_on_a_thread_of_its_own_while_the_patterns_read_it():
     import threading
 

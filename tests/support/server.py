@@ -96,8 +96,10 @@ def start_server(folder: Path, storage_url: str, extra_toml: str = "", env: dict
     # Kept-alive connections outlive any pause between a module's tests: at gunicorn's 5 s, a request
     # sent on one just as the server closed it was reset unread (a CI run lost a test so). The tests'
     # shared session keeps one connection, and so one worker, for calls that expect the same node.
+    # Its temporary files (large bodies, spooled) go to a folder of its own, where tests can see them.
+    (folder / "tmp").mkdir(exist_ok=True)
     env = dict(os.environ, PROCESS_ENGINE_CONFIG=str(config), PYTHONPATH=str(ROOT), PE_THREADS="16",
-               PE_KEEPALIVE="75", **(env or {}))
+               PE_KEEPALIVE="75", TMPDIR=str(folder / "tmp"), **(env or {}))
     process = subprocess.Popen([sys.executable, "-m", "config.cli", "--config", str(config), "serve",
                                 "--port", str(port)], cwd=folder, env=env, stdout=log.open("w"),
                                stderr=subprocess.STDOUT)
