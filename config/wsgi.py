@@ -20,6 +20,7 @@ from config.settings import Settings, for_worker, load_settings
 from engine import operations as ops
 from engine.runtime.node import ProcessEngine
 from rest import create_rest_app, metrics
+from rest.endpoint import STREAMED_KEY
 from soap import create_soap_app
 
 WsgiApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
@@ -114,6 +115,7 @@ class _ReturnsMemory:
         except BaseException:
             self._ended(receiving, True)
             raise
+        large.append(environ.get(STREAMED_KEY, False))  # a large answer sent as it is written
         return ClosingIterator(answer, [lambda: self._ended(receiving, any(large))]) if any(large) else answer
 
     def _ended(self, receiving: bool, large: bool) -> None:

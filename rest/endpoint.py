@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from flask import Blueprint, Response, current_app, request
 from lxml import etree
@@ -191,8 +191,8 @@ def render(answer: Answer, result: Any, negotiated: Negotiated) -> Response:
         return Response(text, mimetype="text/plain")
     if kind == "datastore":
         if negotiated.xml:
-            return Response(datastore.dump_xml_document(result, negotiated.simple), mimetype="application/xml")
-        return Response(datastore.dump_json_document(result, negotiated.simple), mimetype=JSON)
+            return Response(sent(datastore.dump_xml_document(result, negotiated.simple)), mimetype="application/xml")
+        return Response(sent(datastore.dump_json_document(result, negotiated.simple)), mimetype=JSON)
     if kind == "snapshots":
         return counted(shape_response(SNAPSHOTS, result.snapshots, negotiated), result.total,
                        result.total_is_lower_bound)
@@ -215,8 +215,36 @@ def counted(response: Response, total: int, lower_bound: bool) -> Response:
 
 def shape_response(shape: Shape, result: Any, negotiated: Negotiated, status: int = 200) -> Response:
     if negotiated.xml:
-        return Response(shape.document(result, negotiated.options), status=status, mimetype="application/xml")
-    return Response(shape.json_document(result, negotiated.options), status=status, mimetype=JSON)
+        return Response(sent(shape.document(result, negotiated.options)), status=status, mimetype="application/xml")
+    return Response(sent(shape.json_document(result, negotiated.options)), status=status, mimetype=JSON)
+
+
+STREAMED = 1 << 20  # an answer this long is sent as it is written (see `sent`)
+STREAMED_KEY = "pe.answer_streamed"  # in the WSGI environ of a call whose answer is: it is large, with no length
+
+
+def sent(pieces: Iterable[bytes]) -> list[bytes] | Iterator[bytes]:
+    """An answer's pieces as they are to be sent. Under a MB, all of them, written now: the answer
+    goes with its Content-Length. Longer, the first MB's and then the rest as each piece is written
+    while the answer goes out (in chunks): a 10 MB pipeline's answer is never whole in the worker's
+    memory beside the store it is written from (issue 15)."""
+    pieces = iter(pieces)
+    held: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        held.append(piece)
+        size += len(piece)
+        if size >= STREAMED:
+            request.environ[STREAMED_KEY] = True
+            return _held_then(held, pieces)
+    return held
+
+
+def _held_then(held: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    held.reverse()
+    while held:  # (each let go of as it is sent)
+        yield held.pop()
+    yield from rest
 
 
 def xml_response(element: etree._Element, status: int = 200) -> Response:

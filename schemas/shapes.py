@@ -7,10 +7,11 @@ booleans typed. An element's own text, where it has one, is the key `value`.
 """
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from lxml import etree
 from marshmallow import Schema, fields, validate
@@ -90,13 +91,14 @@ class Shape:
         self.fill(element, obj, options or {})
         return element
 
-    def document(self, obj: Any, options: dict | None = None) -> list[bytes]:
+    def document(self, obj: Any, options: dict | None = None) -> Iterable[bytes]:
         """This shape at the root of a whole UTF-8 document, in pieces. A child with markup of its own
         (a pipeline) goes in as that markup, between the pieces of the serialized tree, rather than
         built element by element and serialized again: a 10 MB pipeline costs a tenth as much, and
-        is never copied into one string (issue 15). Its place in the tree is held by an instruction
-        that only this code writes (text and attributes from anywhere else are escaped)."""
-        deferred: list[list[bytes]] = []
+        is never copied into one string, nor held whole: it is written as the pieces are asked for
+        (issue 15). Its place in the tree is held by an instruction that only this code writes (text
+        and attributes from anywhere else are escaped)."""
+        deferred: list[Iterable[bytes]] = []
         element = self.xml(obj, None, dict(options or {}, deferred=deferred))
         return _splice(etree.tostring(element, xml_declaration=True, encoding="UTF-8"), _DEFERRED_MARK, deferred)
 
@@ -116,10 +118,11 @@ class Shape:
                     if deferred is None or child.markup is None:
                         child.xml(holder, value, options)
                     else:
-                        markup = child.markup(value, options)
-                        if markup:  # none: an empty element, as lxml writes one
+                        markup = iter(child.markup(value, options))
+                        first = next(markup, None)
+                        if first is not None:  # none: an empty element, as lxml writes one
                             holder.append(etree.PI(_DEFERRED, str(len(deferred))))
-                            deferred.append(markup)
+                            deferred.append(itertools.chain((first,), markup))
                 continue
             for item in (value or ()) if child.many else ([] if value is None else [value]):
                 if child.shape is None:
@@ -132,11 +135,11 @@ class Shape:
         """`{name: body}`, the document for this shape at the root."""
         return {self.name: self.body(obj, options or {})}
 
-    def json_document(self, obj: Any, options: dict | None = None) -> list[bytes]:
+    def json_document(self, obj: Any, options: dict | None = None) -> Iterable[bytes]:
         """`json`'s document as UTF-8 text, in pieces; as `document` does for XML, a child with JSON
         text of its own (a pipeline) goes in as that text, in place of a string only this code writes
         (a random token: no text from anywhere else can be it)."""
-        deferred: list[list[bytes]] = []
+        deferred: list[Iterable[bytes]] = []
         body = jsontext.dumps_utf8(self.json(obj, dict(options or {}, deferred_json=deferred)))
         return _splice(body, _DEFERRED_JSON, deferred) if deferred else [body]
 
@@ -229,13 +232,12 @@ def texts(name: str, item: str, title: str = "") -> Shape:
     return Shape(name, children=(Child(item, None, lambda items: items, many=True, required=True),), title=title)
 
 
-def _splice(body: bytes, mark: "re.Pattern[bytes]", deferred: list[list[bytes]]) -> list[bytes]:
+def _splice(body: bytes, mark: "re.Pattern[bytes]", deferred: list[Iterable[bytes]]) -> Iterator[bytes]:
     """`body` in pieces, each place `mark` holds (its group: an index into `deferred`) replaced by
-    the pieces deferred there."""
-    pieces, start = [], 0
+    the pieces deferred there, each written as it is asked for (a pipeline's: see xml_markup)."""
+    start = 0
     for found in mark.finditer(body):
-        pieces.append(body[start:found.start()])
-        pieces += deferred[int(found.group(1))]
+        yield body[start:found.start()]
+        yield from deferred[int(found.group(1))]
         start = found.end()
-    pieces.append(body[start:])
-    return pieces
+    yield body[start:]

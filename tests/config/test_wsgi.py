@@ -10,6 +10,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
 from config import wsgi
+from rest.endpoint import STREAMED_KEY
 
 
 @Request.application
@@ -18,6 +19,9 @@ def echo(request: Request) -> Response:
     request.get_data()
     if request.args.get("hold"):
         RELEASE.wait(5)
+    if request.args.get("stream"):  # as rest.endpoint.sent sends a large answer: as it is written
+        request.environ[STREAMED_KEY] = True
+        return Response(b"x" * (1 << 16) for _ in range(int(request.args["stream"])))
     return Response(b"x" * int(request.args.get("size", "1")))
 
 
@@ -41,6 +45,14 @@ def test_a_large_body_or_answer_is_followed_by_one_trim_once_idle(monkeypatch):
     client, trims = returning(monkeypatch)
     client.post("/", data=b"y" * (2 << 20), buffered=True)
     client.get(f"/?size={2 << 20}", buffered=True)
+    settle()
+    assert len(trims) == 1
+
+
+def test_a_large_answer_sent_as_it_is_written_is_followed_by_a_trim(monkeypatch):
+    client, trims = returning(monkeypatch)
+    answer = client.get("/?stream=32", buffered=True)
+    assert "Content-Length" not in answer.headers and len(answer.data) == 32 << 16
     settle()
     assert len(trims) == 1
 

@@ -733,6 +733,10 @@ def test_a_large_data_store_goes_through_run_as_it_came(server, body_form, answe
         answer = call(server, "POST", "run", 200, params={"processUri": "done.ipd"}, data=body, headers={
             **STANDARD, "Content-Type": f"application/{body_form}", "Accept": f"application/{answer_form}"})
         assert pipeline_of(answer, answer_form == "xml", True) == store
+        # sent as it was written: in chunks, with no length (a small answer has its length)
+        assert answer.headers.get("Transfer-Encoding") == "chunked" and "Content-Length" not in answer.headers
+    small = call(server, "POST", "run", 200, params={"processUri": "done.ipd"}, headers={"Accept": f"application/{answer_form}"})
+    assert int(small.headers["Content-Length"]) == len(small.content) and "Transfer-Encoding" not in small.headers
 
 
 def test_a_large_data_store_sent_in_chunks_or_in_the_simple_form_goes_through_run(server):
