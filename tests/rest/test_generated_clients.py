@@ -150,6 +150,20 @@ def test_a_run_with_inputs_reads_its_pipeline_through_the_models(api):
     assert entries == {"in": ["Zed"], "out": ["echo Zed"]}
 
 
+def test_a_large_data_store_goes_through_run_and_back_through_the_models(api):
+    """2 MB each way: the body is spooled by the service, and the answer comes in chunks, with no length."""
+    from process_engine_client.api.lifecycle import run
+    from process_engine_client.models import DataStore, DataStoreDocument, SimpleEntry
+
+    sent = {f"e{n}": [f"{n} " + "x" * 800, "é <&>"] for n in range(2_500)}
+    store = DataStoreDocument(data_store=DataStore(entry=[SimpleEntry(name=name, type_="text/plain", value=values)
+                                                         for name, values in sent.items()]))
+    answer = run.sync_detailed(client=api.client, body=store, process_uri="done.ipd")
+    assert len(answer.content) > 2 << 20 and "content-length" not in answer.headers
+    snapshot = answer.parsed.process_execution_snapshot
+    assert {entry.name: entry.value for entry in snapshot.pipeline.entry} == sent
+
+
 def test_a_run_by_get_takes_its_inputs_as_in_parameters(api):
     from process_engine_client.api.lifecycle import run_by_get
     from process_engine_client.models import RunByGetInputs
