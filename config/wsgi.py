@@ -20,7 +20,6 @@ from config.settings import Settings, for_worker, load_settings
 from engine import operations as ops
 from engine.runtime.node import ProcessEngine
 from rest import create_rest_app, metrics
-from rest.endpoint import STREAMED_KEY
 from soap import create_soap_app
 
 WsgiApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
@@ -104,7 +103,8 @@ class _ReturnsMemory:
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             length = next((value for name, value in headers if name.lower() == "content-length"), None)
-            large.append(_length(length) >= self.LARGE)
+            # an answer with a body but no length is one sent as it is written: a large one (rest.endpoint.sent)
+            large.append(_length(length) >= self.LARGE if length is not None else status[:3] not in _NO_BODY)
             return start_response(status, headers, exc_info)
 
         if receiving:
@@ -115,7 +115,6 @@ class _ReturnsMemory:
         except BaseException:
             self._ended(receiving, True)
             raise
-        large.append(environ.get(STREAMED_KEY, False))  # a large answer sent as it is written
         return ClosingIterator(answer, [lambda: self._ended(receiving, any(large))]) if any(large) else answer
 
     def _ended(self, receiving: bool, large: bool) -> None:
@@ -135,6 +134,9 @@ class _ReturnsMemory:
             self.pending = False
         gc.collect()
         self.trim(0)
+
+
+_NO_BODY = {"204", "304", "100", "101", "102", "103"}
 
 
 def _length(text: str | None) -> int:

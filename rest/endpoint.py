@@ -220,7 +220,6 @@ def shape_response(shape: Shape, result: Any, negotiated: Negotiated, status: in
 
 
 STREAMED = 1 << 20  # an answer this long is sent as it is written (see `sent`)
-STREAMED_KEY = "pe.answer_streamed"  # in the WSGI environ of a call whose answer is: it is large, with no length
 
 
 def sent(pieces: Iterable[bytes]) -> list[bytes] | Iterator[bytes]:
@@ -235,7 +234,6 @@ def sent(pieces: Iterable[bytes]) -> list[bytes] | Iterator[bytes]:
         held.append(piece)
         size += len(piece)
         if size >= STREAMED:
-            request.environ[STREAMED_KEY] = True
             return _held_then(held, pieces)
     return held
 

@@ -186,6 +186,9 @@ def data_store(name: str, element: etree._Element | None, required: bool = False
         return datastore.load(document)
     except InvalidDataStore as exc:
         raise InvalidDataStore(f"{name}: {exc.message}") from None
+    finally:
+        if isinstance(element, etree._Element):  # (read: its tree, ten times a 10 MB store, goes now,
+            element.clear()                        # not after the answer is built and sent; issue 15)
 
 
 def read_query(name: str, element: etree._Element | None, required: bool = True,

@@ -10,7 +10,6 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
 from config import wsgi
-from rest.endpoint import STREAMED_KEY
 
 
 @Request.application
@@ -19,8 +18,9 @@ def echo(request: Request) -> Response:
     request.get_data()
     if request.args.get("hold"):
         RELEASE.wait(5)
+    if request.args.get("empty"):
+        return Response(status=204)
     if request.args.get("stream"):  # as rest.endpoint.sent sends a large answer: as it is written
-        request.environ[STREAMED_KEY] = True
         return Response(b"x" * (1 << 16) for _ in range(int(request.args["stream"])))
     return Response(b"x" * int(request.args.get("size", "1")))
 
@@ -61,6 +61,7 @@ def test_small_calls_return_nothing(monkeypatch):
     client, trims = returning(monkeypatch)
     for _ in range(3):
         client.post("/?size=100", data=b"y" * 100, buffered=True)
+        client.get("/?empty=1", buffered=True)  # 204: no length, and no body either
     settle()
     assert trims == []
 
