@@ -16,7 +16,7 @@ from lxml import etree
 from engine.support import jsontext
 from engine.errors import InvalidParameter
 from schemas import datastore, query as query_form
-from schemas.shapes import Shape
+from schemas.shapes import Shape, sized
 from schemas.results import count_json, count_xml
 from schemas.signatures import signature, snake_case
 from schemas.snapshot import SNAPSHOT, SNAPSHOTS
@@ -219,30 +219,10 @@ def shape_response(shape: Shape, result: Any, negotiated: Negotiated, status: in
     return Response(sent(shape.json_document(result, negotiated.options)), status=status, mimetype=JSON)
 
 
-STREAMED = 1 << 20  # an answer this long is sent as it is written (see `sent`)
-
-
 def sent(pieces: Iterable[bytes]) -> list[bytes] | Iterator[bytes]:
-    """An answer's pieces as they are to be sent. Under a MB, all of them, written now: the answer
-    goes with its Content-Length. Longer, the first MB's and then the rest as each piece is written
-    while the answer goes out (in chunks): a 10 MB pipeline's answer is never whole in the worker's
-    memory beside the store it is written from (issue 15)."""
-    pieces = iter(pieces)
-    held: list[bytes] = []
-    size = 0
-    for piece in pieces:
-        held.append(piece)
-        size += len(piece)
-        if size >= STREAMED:
-            return _held_then(held, pieces)
-    return held
-
-
-def _held_then(held: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
-    held.reverse()
-    while held:  # (each let go of as it is sent)
-        yield held.pop()
-    yield from rest
+    """An answer's pieces as Flask is to send them: with its length, or as they are written (schemas.shapes.sized)."""
+    held, streamed = sized(pieces)
+    return held if streamed is None else streamed
 
 
 def xml_response(element: etree._Element, status: int = 200) -> Response:

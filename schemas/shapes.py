@@ -232,6 +232,50 @@ def texts(name: str, item: str, title: str = "") -> Shape:
     return Shape(name, children=(Child(item, None, lambda items: items, many=True, required=True),), title=title)
 
 
+SENT_AS_WRITTEN = 1 << 20  # an answer this long is sent as it is written, in chunks (both doors)
+
+
+def sized(pieces: Iterable[bytes]) -> tuple[list[bytes], Iterator[bytes] | None]:
+    """An answer's pieces as a door sends them. Under SENT_AS_WRITTEN bytes, all of them, written now,
+    and None: the answer goes with its length. Longer, the first ones, and an iterator of them all that
+    writes the rest while the answer is sent (in chunks): a 10 MB pipeline's answer is never whole in
+    the worker beside the store it is written from (issue 15)."""
+    pieces = iter(pieces)
+    held: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        held.append(piece)
+        size += len(piece)
+        if size >= SENT_AS_WRITTEN:
+            return held, _held_then(held, pieces)
+    return held, None
+
+
+def _held_then(held: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    held.reverse()
+    while held:  # (each let go of as it is sent)
+        yield held.pop()
+    yield from rest
+
+
+def splice(body: bytes, deferred: list[Iterable[bytes]]) -> Iterator[bytes]:
+    """A serialized tree of `xml`'s with `deferred` markup (the `deferred` option), that markup in place,
+    in pieces written as they are asked for: how the SOAP door puts a pipeline into its answer. The
+    tree may have been serialized within another (an envelope) whose writer dropped declarations no
+    element used, the prefix `dat` among them: each holder of deferred markup declares it again."""
+    declared = f' xmlns:dat="{DATASTORE}">'.encode()
+    start = 0
+    for found in _DEFERRED_MARK.finditer(body):
+        before = body[start:found.start()]  # up to the holder's start tag, which the mark follows
+        opening = before[before.rfind(b"<"):]
+        if before.endswith(b">") and b" xmlns:dat=" not in opening:
+            before = before[:-1] + declared
+        yield before
+        yield from deferred[int(found.group(1))]
+        start = found.end()
+    yield body[start:]
+
+
 def _splice(body: bytes, mark: "re.Pattern[bytes]", deferred: list[Iterable[bytes]]) -> Iterator[bytes]:
     """`body` in pieces, each place `mark` holds (its group: an index into `deferred`) replaced by
     the pieces deferred there, each written as it is asked for (a pipeline's: see xml_markup)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from lxml import etree
 
@@ -16,7 +16,9 @@ from engine.errors import EngineError, InternalError, InvalidParameter, PayloadT
 from engine.support.safexml import XmlError, parse
 from schemas.documents import position
 from schemas.results import carryable, error_xml
+from schemas.shapes import sized, splice
 
+from .answers import DEFERRED
 from .auth import basic_principal, token_principal
 from .faults import type_detail
 
@@ -55,7 +57,15 @@ class SoapFront:
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
             if not environ.get("CONTENT_TYPE"):  # the envelope says what it is; Spyne would answer 405
                 environ["CONTENT_TYPE"] = XML_TYPE
-            return self.spyne(environ, start_response)
+            del envelope, body
+            deferred: list = []
+            started: list = []  # Spyne's status and headers, held while markup deferred into its answer waits
+            token = DEFERRED.set(deferred)
+            try:
+                answer = self.spyne(environ, _held(start_response, deferred, started))
+            finally:
+                DEFERRED.reset(token)
+            return _spliced(answer, deferred, start_response, started) if deferred else answer
         except EngineError as error:
             return fault_response(start_response, error)
         except Exception as exc:  # a bug of ours: a Server fault with an incident ID, never a traceback
@@ -85,6 +95,37 @@ class SoapFront:
         if len(data) > self.limit:
             raise PayloadTooLarge("the request body is larger than this service accepts")
         return data
+
+
+def _held(start_response: Callable[..., Any], deferred: list, started: list) -> Callable[..., Any]:
+    """Spyne's start_response; once markup was deferred into the answer (answers.DEFERRED), the status
+    and headers are held for `_spliced`, which knows the answer's length only as it writes it."""
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        if deferred:
+            started[:] = [status, [(n, v) for n, v in headers if n.lower() != "content-length"], exc_info]
+            return lambda data: None  # (Spyne writes nothing through it)
+        return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+    return start
+
+
+def _spliced(answer: Iterable[bytes], deferred: list, start_response: Callable[..., Any],
+             started: list) -> Iterator[bytes]:
+    """Spyne's answer with the markup deferred into it in place: with its length, or, a MB or longer,
+    as it is written (schemas.shapes.sized)."""
+    try:
+        body = b"".join(answer)  # (the envelope around the pipelines: small)
+    finally:
+        close = getattr(answer, "close", None)
+        if close is not None:
+            close()
+    status, headers, exc_info = started
+    held, streamed = sized(splice(body, deferred))
+    if streamed is None:
+        start_response(status, [*headers, ("Content-Length", str(sum(map(len, held))))], exc_info)
+        yield from held
+        return
+    start_response(status, headers, exc_info)
+    yield from streamed
 
 
 def _envelope(body: bytes) -> etree._Element:

@@ -37,6 +37,19 @@ def test_run_answers_the_pipeline_in_the_mode_asked(soap):
     assert entries(standard)["out"] == ["echo nobody"]
 
 
+def test_a_large_data_store_goes_through_run_and_back(soap):
+    """2 MB each way through zeep: the answer's pipeline is written as the answer is sent (in chunks, with
+    no length); a small answer still goes with its length."""
+    values = {f"e{n}": f"{n} " + "x" * 800 + " é <&>" for n in range(2_500)}
+    ended = soap.result("run", processUri="done.ipd", processParams=store(**values))
+    assert ended.get("state") == "FINISHED" and entries(ended) == {name: [value] for name, value in values.items()}
+    headers = {name.lower(): value for name, value in soap.history.last_received["http_headers"].items()}
+    assert headers.get("transfer-encoding") == "chunked" and "content-length" not in headers
+    assert entries(soap.result("run", processUri="echo.ipd"))["out"] == ["echo nobody"]
+    headers = {name.lower(): value for name, value in soap.history.last_received["http_headers"].items()}
+    assert "content-length" in headers and "transfer-encoding" not in headers
+
+
 def test_run_options(soap):
     external = unique()
     held = waiting(soap, externalId=external, debug=True, autoDispose="never", locked=True, timeout=-1)
