@@ -263,25 +263,20 @@ def splice(body: bytes, deferred: list[Iterable[bytes]]) -> Iterator[bytes]:
     in pieces written as they are asked for: how the SOAP door puts a pipeline into its answer. The
     tree may have been serialized within another (an envelope) whose writer dropped declarations no
     element used, the prefix `dat` among them: each holder of deferred markup declares it again."""
-    declared = f' xmlns:dat="{DATASTORE}">'.encode()
-    start = 0
-    for found in _DEFERRED_MARK.finditer(body):
-        before = body[start:found.start()]  # up to the holder's start tag, which the mark follows
-        opening = before[before.rfind(b"<"):]
-        if before.endswith(b">") and b" xmlns:dat=" not in opening:
-            before = before[:-1] + declared
-        yield before
-        yield from deferred[int(found.group(1))]
-        start = found.end()
-    yield body[start:]
+    return _splice(body, _DEFERRED_MARK, deferred, f' xmlns:dat="{DATASTORE}"'.encode())
 
 
-def _splice(body: bytes, mark: "re.Pattern[bytes]", deferred: list[Iterable[bytes]]) -> Iterator[bytes]:
+def _splice(body: bytes, mark: "re.Pattern[bytes]", deferred: list[Iterable[bytes]],
+            declaring: bytes = b"") -> Iterator[bytes]:
     """`body` in pieces, each place `mark` holds (its group: an index into `deferred`) replaced by
-    the pieces deferred there, each written as it is asked for (a pipeline's: see xml_markup)."""
+    the pieces deferred there, each written as it is asked for (a pipeline's: see xml_markup).
+    `declaring`: a declaration the start tag before each place is to make, where it does not yet."""
     start = 0
     for found in mark.finditer(body):
-        yield body[start:found.start()]
+        before = body[start:found.start()]  # up to the holder's start tag, which the place follows
+        if declaring and before.endswith(b">") and declaring.partition(b"=")[0] not in before[before.rfind(b"<"):]:
+            before = before[:-1] + declaring + b">"
+        yield before
         yield from deferred[int(found.group(1))]
         start = found.end()
     yield body[start:]
