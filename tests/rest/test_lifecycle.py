@@ -782,6 +782,23 @@ def test_a_large_data_store_with_a_mistake_is_refused_as_a_small_one_is(server):
     assert not list((server.log.parent / "tmp").glob("pe-body-*"))
 
 
+def test_a_large_body_cut_short_is_refused_and_leaves_no_file(server):
+    import socket
+    from urllib.parse import urlsplit
+
+    before = call(server, "POST", "processes/count", 200).json()
+    address = urlsplit(server.base)
+    head = (f"POST {urlsplit(server.url('run')).path}?processUri=done.ipd HTTP/1.1\r\nHost: {address.netloc}\r\n"
+            f"Content-Type: application/xml\r\nContent-Length: {2 << 20}\r\n\r\n")
+    with socket.create_connection((address.hostname, address.port), timeout=30) as connection:
+        connection.sendall(head.encode("latin-1") + b" " * (1 << 20))  # half of it, then the client is gone
+        connection.shutdown(socket.SHUT_WR)
+        raw = b"".join(iter(lambda: connection.recv(65536), b""))
+    assert raw.split(b" ", 2)[1] == b"400" and b"Traceback" not in raw, raw[:300]
+    assert call(server, "POST", "processes/count", 200).json() == before
+    assert not list((server.log.parent / "tmp").glob("pe-body-*"))
+
+
 # -- startProcess -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("form", FORMS)
 def test_start_with_a_data_store_body(server, form):
