@@ -103,7 +103,7 @@ class _ReturnsMemory:
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             length = next((value for name, value in headers if name.lower() == "content-length"), None)
-            # an answer with a body but no length is one sent as it is written: a large one (rest.endpoint.sent)
+            # an answer with a body but no length is sent as it is written: a large one (schemas.shapes.sized)
             large.append(_length(length) >= self.LARGE if length is not None else status[:3] not in _NO_BODY)
             return start_response(status, headers, exc_info)
 

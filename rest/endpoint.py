@@ -6,7 +6,6 @@ call of `engine.operations`, and returns the engine's answer.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Iterator
 
@@ -22,7 +21,7 @@ from schemas.signatures import signature, snake_case
 from schemas.snapshot import SNAPSHOT, SNAPSHOTS
 
 from .auth import current_principal
-from .params import (JSON, XML_TYPES, Negotiated, Param, blank_file, body_kind, json_text_body, negotiate,
+from .params import (BLANK, JSON, XML_TYPES, Negotiated, Param, blank_file, body_kind, json_text_body, negotiate,
                      parse_boolean, parse_string, raw_body, release_body, spooled_body, spools, text_body)
 
 
@@ -135,7 +134,6 @@ PRODUCES = {kind: (JSON, *XML_TYPES) for kind in ("shape", "list", "snapshot", "
 PRODUCES.update(text=(), none=())  # a text-only answer is given as it is, whatever Accept says
 
 
-_BLANK = re.compile(rb"\s*")  # (not strip(): that copies a 10 MB body to find it is not blank)
 
 
 def read_body(body: Body) -> dict[str, Any]:
@@ -149,7 +147,7 @@ def read_body(body: Body) -> dict[str, Any]:
         raw = b""
     else:
         raw = raw_body(request, limit) if kind not in (None, "form") else b""
-    if kind is None or (kind != "form" and _BLANK.fullmatch(raw) and not (body.empty and kind == "text")):
+    if kind is None or (kind != "form" and BLANK.fullmatch(raw) and not (body.empty and kind == "text")):
         if body.required:
             raise InvalidParameter(body.name or body.arg, "a request body is required here")
         return {body.arg: None} if body.kind != "form" else {f.keyword: None for f in body.fields}

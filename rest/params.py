@@ -191,26 +191,36 @@ def body_kind(request: Request, accepted: tuple[str, ...]) -> str | None:
 
 
 def raw_body(request: Request, limit: int) -> bytes:
-    """The whole body, or PayloadTooLarge. A body without Content-Length (chunked) is read up to one
-    byte past the limit: Werkzeug's own limit would silently cut it short instead."""
+    """The whole body, or PayloadTooLarge (see `_pieces`)."""
     held = request.environ.get("pe.body")
     if held is not None:
         return held
-    stream, length = request.environ.get("wsgi.input"), request.content_length
+    stream = request.environ.get("wsgi.input")
     if stream is None:
         data = request.get_data(cache=True)
-    elif length is not None:
-        if length > limit:
-            raise PayloadTooLarge("the request body is larger than this service accepts")
-        data = stream.read(length) if length else b""
-        if len(data) < length:
-            raise ClientDisconnected()
-    else:
-        data = stream.read(limit + 1)
-        if len(data) > limit:
-            raise PayloadTooLarge("the request body is larger than this service accepts")
+    else:  # (in one read: one piece, which the join hands back as it is)
+        data = b"".join(_pieces(stream, request.content_length, limit, limit + 1))
     request.environ["pe.body"] = data
     return data
+
+
+def _pieces(stream: IO[bytes], length: int | None, limit: int, piece: int) -> Iterator[bytes]:
+    """The body `piece` bytes at a time: as long as its Content-Length says, or, without one (chunked),
+    up to one byte past the limit: Werkzeug's own limit would silently cut it short instead. Past the
+    limit, PayloadTooLarge; short of the length, ClientDisconnected."""
+    if length is not None and length > limit:
+        raise PayloadTooLarge("the request body is larger than this service accepts")
+    left = limit + 1 if length is None else length
+    while left:
+        data = stream.read(min(left, piece))
+        if not data:
+            break
+        left -= len(data)
+        yield data
+    if length is not None and left:
+        raise ClientDisconnected()
+    if length is None and not left:
+        raise PayloadTooLarge("the request body is larger than this service accepts")
 
 
 SPOOLED = 1 << 20  # a data store body this long, or of no stated length, is spooled to a file (spooled_body)
@@ -228,21 +238,9 @@ def spooled_body(request: Request, limit: int, piece: int = 1 << 18) -> Iterator
     """The body written to a temporary file as it arrives, a piece at a time (the file goes when the
     block ends): a large data store is read from there (schemas.datastore.load_spooled) and is never
     whole in the worker's memory (issue 15). Limits as raw_body's."""
-    stream, length = request.environ["wsgi.input"], request.content_length
-    if length is not None and length > limit:
-        raise PayloadTooLarge("the request body is larger than this service accepts")
     with tempfile.NamedTemporaryFile(prefix="pe-body-") as spool:
-        left = length if length is not None else limit + 1
-        while left:
-            data = stream.read(min(left, piece))
-            if not data:
-                break
+        for data in _pieces(request.environ["wsgi.input"], request.content_length, limit, piece):
             spool.write(data)
-            left -= len(data)
-        if length is not None and left:
-            raise ClientDisconnected()
-        if length is None and not left:
-            raise PayloadTooLarge("the request body is larger than this service accepts")
         spool.flush()
         yield spool
 
@@ -251,12 +249,12 @@ def blank_file(file: IO[bytes], piece: int = 1 << 16) -> bool:
     """Whether a file holds whitespace only (read until it does not)."""
     file.seek(0)
     for data in iter(lambda: file.read(piece), b""):
-        if not _BLANK.fullmatch(data):
+        if not BLANK.fullmatch(data):
             return False
     return True
 
 
-_BLANK = re.compile(rb"\s*")
+BLANK = re.compile(rb"\s*")  # a blank body (not strip(): that copies a 10 MB body to find it is not blank)
 
 
 def release_body(request: Request) -> None:

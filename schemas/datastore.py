@@ -63,10 +63,15 @@ def load(data: bytes | str | dict | etree._Element) -> DataStore:
     Text whose first character after whitespace and a byte order mark is `<` is XML, other text JSON;
     a dict is parsed JSON; an element is a parsed dataStore element (e.g. inside a SOAP body).
     """
+    return _read(data)
+
+
+def _read(data: bytes | str | dict | etree._Element, scanned: bool = False) -> DataStore:
+    """`_load`, within `_reading_large` for a large document."""
     if _large(data):
         with _reading_large():
-            return _load(data)
-    return _load(data)
+            return _load(data, scanned)
+    return _load(data, scanned)
 
 
 def load_spooled(file: IO[bytes], path: str) -> DataStore:
@@ -85,10 +90,7 @@ def load_spooled(file: IO[bytes], path: str) -> DataStore:
                 return xml_scan(mapped, path=path) if xml else json_in_pieces(mapped)
         except Declined:
             data = mapped[:]
-    if _large(data):
-        with _reading_large():
-            return _load(data, scanned=xml)
-    return _load(data, scanned=xml)
+    return _read(data, scanned=xml)
 
 
 def _large(data: bytes | str | dict | etree._Element) -> bool:

@@ -291,6 +291,13 @@ _SCANNED_AT_ONCE = 1 << 18  # bytes of a section split at a time
 _CHECKED_ASIDE = 1 << 20  # a document this long is checked by lxml on a thread of its own (see xml_scan)
 
 
+def _parser(**target: Any) -> etree.XMLParser:
+    """The parser of the plain readings: what the hardened parser takes (engine.support.safexml), with
+    its depth limit."""
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                           collect_ids=False, **target)
+
+
 class _NoTree:
     """lxml's target for a parse that only checks: no callback, so no tree and no Python per node."""
 
@@ -390,8 +397,7 @@ class _Check(threading.Thread):
         self.source, self.well_formed = source, False
 
     def run(self) -> None:
-        parser = etree.XMLParser(target=_NoTree(), resolve_entities=False, no_network=True, load_dtd=False,
-                                 huge_tree=False, collect_ids=False)
+        parser = _parser(target=_NoTree())
         try:
             if isinstance(self.source, bytes):
                 etree.fromstring(self.source, parser)
@@ -483,8 +489,7 @@ def _parsed_contents(contents: list[bytes], unbound: list[bytes | None], namespa
     document's)."""
     if any(_WRAPPER in content for content in contents):
         raise Declined
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                             collect_ids=False)
+    parser = _parser()
     opening, unbinding, closing = b"<%s:content>" % _WRAPPER, b'<%s:content xmlns="">' % _WRAPPER, \
         b"</%s:content>" % _WRAPPER
     first = 0
@@ -656,10 +661,12 @@ def _xml_values(markup: list[tuple[str, str, Any]]) -> Iterator[tuple[str, Value
     KB of others, in one wrapper document, rather than as a document of its own: 2,570 values of a
     10 MB store took 26 ms as documents. Whatever parses otherwise in the wrapper than alone (anything
     around the element, CDATA, the wrapper's name, a mistake, the depth limit) is made alone."""
-    alone = [item for item in markup if not _wrappable(item[2])]
-    together = [item for item in markup if _wrappable(item[2])]
-    for value_id, content_type, text in alone:
-        yield value_id, _plain_json_value(value_id, content_type, text, XML)
+    together = []
+    for value_id, content_type, text in markup:
+        if _wrappable(text):
+            together.append((value_id, content_type, text))
+        else:
+            yield value_id, _plain_json_value(value_id, content_type, text, XML)
     first = 0
     while first < len(together):
         size, last = 0, first
@@ -688,8 +695,7 @@ def _wrapped(batch: list[tuple[str, str, str]]) -> list[etree._Element | None]:
                         *(f"<{_WRAPPER_TEXT}:v>{text}</{_WRAPPER_TEXT}:v>" for _, _, text in batch),
                         f"</{_WRAPPER_TEXT}:all>"])
     try:
-        wrapper = etree.fromstring(document.encode("utf-8"), etree.XMLParser(
-            resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, collect_ids=False))
+        wrapper = etree.fromstring(document.encode("utf-8"), _parser())
     except etree.XMLSyntaxError:
         return [None] * len(batch)
     return list(wrapper) if len(wrapper) == len(batch) else [None] * len(batch)
