@@ -79,7 +79,9 @@ def test_terminated_backends_fail_no_process(engine_factory, storage_url, repo):
 def test_a_pool_whose_connections_died_idle_costs_one_clean_refusal_at_most(engine_factory, storage_url, repo):
     """No ping precedes a checkout (a round trip on every unit of work): a connection that died in the
     pool fails its first statement instead. That caller gets a clean EngineOffline — never an internal
-    error — and SQLAlchemy replaces every connection opened before, so the next calls all answer."""
+    error — and SQLAlchemy replaces every connection opened before, so the next calls all answer. The
+    refusal need not be the first call's: a connection busy while the sessions were cut (the housekeeper's)
+    outlives them and may be checked out first."""
     write_definition(repo, "loop.ipd", LOOP)
     application = f"pe-idle-{uuid.uuid4().hex[:8]}"
     pe = engine_factory(repo, storage={"url": f"{storage_url}&application_name={application}"})
@@ -95,7 +97,7 @@ def test_a_pool_whose_connections_died_idle_costs_one_clean_refusal_at_most(engi
             outcomes.append("answer")
         except Unavailable:
             outcomes.append("unavailable")
-    assert outcomes.count("unavailable") <= 1 and outcomes[-9:] == ["answer"] * 9, outcomes
+    assert outcomes.count("unavailable") <= 1, outcomes
 
 
 @ON_POSTGRES
@@ -118,7 +120,7 @@ def test_writes_that_commit_by_themselves_refuse_cleanly_once_when_the_pool_died
             outcomes.append("answer")
         except Unavailable:
             outcomes.append("unavailable")
-    assert outcomes.count("unavailable") <= 1 and outcomes[-8:] == ["answer"] * 8, outcomes
+    assert outcomes.count("unavailable") <= 1, outcomes
     for execution_id in started:
         assert ops.wait_for_process(pe, ADMIN, execution_id, timeout=10000).state.value == "FINISHED"
 
