@@ -54,7 +54,7 @@ class SoapFront:
             # Spyne reads this very tree (EngineSoap.create_in_document) instead of parsing the body again.
             environ["pe.envelope"] = envelope
             environ["pe.principal"] = principal or token_principal(self.authenticator, envelope)
-            environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+            environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(), "0"  # (read: the tree above is all)
             if not environ.get("CONTENT_TYPE"):  # the envelope says what it is; Spyne would answer 405
                 environ["CONTENT_TYPE"] = XML_TYPE
             del envelope, body
