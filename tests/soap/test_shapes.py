@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
@@ -181,9 +182,12 @@ def query_shapes(external: str) -> dict[str, tuple[str, str]]:
 @pytest.mark.parametrize("shape", list(query_shapes("")), ids=list(query_shapes("")))
 def test_a_query_parameter_reads_the_same_in_every_shape(app, shape):
     external = f"shape-{abs(hash(shape))}"
-    started = [answer(app, "run", f"<pe:processUri>hold.ipd</pe:processUri><pe:externalId>{external}</pe:externalId>"
-                                  "<pe:autoDispose>never</pe:autoDispose><pe:timeout>0</pe:timeout>")[0]
-               for _ in range(2)]
+    started = []
+    for _ in range(2):
+        time.sleep(0.002)  # two createdAt a millisecond apart at least: which is older is then not a tie
+        started.append(answer(app, "run", f"<pe:processUri>hold.ipd</pe:processUri><pe:externalId>{external}"
+                                          "</pe:externalId><pe:autoDispose>never</pe:autoDispose><pe:timeout>0"
+                                          "</pe:timeout>")[0])
     attributes, content = query_shapes(external)[shape]
     found = answer(app, "findExecutions", f"<pe:query{attributes}>{content}</pe:query>")
     snapshots = found.find(f"{{{PE}}}processExecutionSnapshots")
