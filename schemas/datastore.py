@@ -55,6 +55,12 @@ def read_large_documents_within(context: Callable[[], ContextManager[None]]) -> 
     _reading_large = context
 
 
+def reading_large() -> ContextManager[None]:
+    """The context a large document is read within (`read_large_documents_within`), for a reader of
+    another module's (soap.envelope)."""
+    return _reading_large()
+
+
 # -- reading: any form ------------------------------------------------------------------------------
 
 def load(data: bytes | str | dict | etree._Element) -> DataStore:

@@ -112,6 +112,26 @@ def xml_stream(data: bytes, chunk: int = STREAM_CHUNK) -> DataStore:
     return plain.store(root)
 
 
+class HeldStore:
+    """xml_stream's reading of a data store whose tree another parse is building, inside a larger
+    document (a SOAP envelope's parameter): `read()` after each piece the parser was fed reads and frees
+    what is complete, `store()` once the store's last element has ended. `tidy` has each item before it
+    is read (what the larger document's reader would have done to it first). `root` is the dataStore
+    element, or, `held`, the element that holds its children in its place (checked by its holder)."""
+
+    def __init__(self, root: etree._Element, tidy: Callable[[etree._Element], Any], held: bool = False) -> None:
+        self.root, self.tidy, self.held, self.reading = root, tidy, held, _PlainReading()
+
+    def read(self) -> None:
+        self.reading.read_complete(self.root, final=False, tidy=self.tidy)
+
+    def store(self) -> DataStore:
+        self.reading.read_complete(self.root, final=True, tidy=self.tidy)
+        for frame in self.root if self.held else (self.root,):  # (a holder's own attributes are its holder's)
+            self.tidy(frame)
+        return self.reading.store(self.root, held=self.held)
+
+
 class _PlainReading:
     """What xml_tree and xml_stream share: each value and entry read where it stands, then the
     frame around them (which the stream has emptied by then) checked."""
@@ -122,16 +142,20 @@ class _PlainReading:
         self.simple_values = 0
         self.done = 0  # how many of the root's children the stream has read whole
 
-    def read_complete(self, root: etree._Element, final: bool) -> None:
+    def read_complete(self, root: etree._Element, final: bool,
+                      tidy: Callable[[etree._Element], Any] | None = None) -> None:
         """Read the root's complete simple entries and its frames' complete items (all of them once the
         document is `final`), and free them: items leave their frame, an entry keeps only its element
-        and tail. The frames' own elements, and the entries' places, stay for `store` to check."""
+        and tail. The frames' own elements, and the entries' places, stay for `store` to check.
+        `tidy`, if given, has each complete item first (HeldStore)."""
         children = root[self.done:]
         for offset, child in enumerate(children):
             complete = final or offset < len(children) - 1
             if child.tag == ENTRY:
                 if not complete:
                     return
+                if tidy is not None:
+                    tidy(child)
                 self.simple_entry(child)
                 child.clear(keep_tail=True)
             elif child.tag in (VALUES, ENTRIES):
@@ -140,6 +164,8 @@ class _PlainReading:
                 for item in items:
                     if item.tag != expected or (item.tail and item.tail.strip(WS)):
                         raise Declined
+                    if tidy is not None:
+                        tidy(item)
                     reading(item)
                 del child[:len(items)]
                 if not complete:
@@ -194,10 +220,11 @@ class _PlainReading:
         if element.tag != tag or (element.tail and element.tail.strip(WS)):
             raise Declined
 
-    def store(self, root: etree._Element) -> DataStore:
+    def store(self, root: etree._Element, held: bool = False) -> DataStore:
         """The store, once the frame holds nothing the reads did not: no attribute, no text, values
-        before entries or simple entries alone."""
-        if root.tag != STORE or root.attrib or (root.text and root.text.strip(WS)):
+        before entries or simple entries alone. `held`: the root is another element in the dataStore's
+        place, whose name and attributes its holder has judged."""
+        if (not held and (root.tag != STORE or root.attrib)) or (root.text and root.text.strip(WS)):
             raise Declined
         children = list(root)
         tags = [child.tag for child in children]

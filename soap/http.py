@@ -13,16 +13,14 @@ from lxml import etree
 
 from engine.security.authentication import Authenticator
 from engine.errors import EngineError, InternalError, InvalidParameter, PayloadTooLarge, Unauthenticated
-from engine.support.safexml import XmlError, parse
-from schemas.documents import position
 from schemas.results import carryable, error_xml
 from schemas.shapes import sized, splice
 
 from .answers import DEFERRED
 from .auth import basic_principal, token_principal
+from .envelope import SOAP_ENV, read_envelope
 from .faults import type_detail
 
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 CHALLENGE = 'Basic realm="process-engine"'
 XML_TYPE = "text/xml; charset=utf-8"
 log = logging.getLogger("process_engine.soap")
@@ -50,9 +48,9 @@ class SoapFront:
             if environ.get("REQUEST_METHOD") != "POST":
                 raise InvalidParameter("method", "a SOAP request is a POST (the WSDL is at ?wsdl)")
             body = self._body(environ)
-            envelope = _envelope(body) if principal is not None else self._stranger_envelope(body)
+            envelope, stores = read_envelope(body) if principal is not None else self._stranger_envelope(body)
             # Spyne reads this very tree (EngineSoap.create_in_document) instead of parsing the body again.
-            environ["pe.envelope"] = envelope
+            environ["pe.envelope"], environ["pe.stores"] = envelope, stores
             environ["pe.principal"] = principal or token_principal(self.authenticator, envelope)
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(), "0"  # (read: the tree above is all)
             if not environ.get("CONTENT_TYPE"):  # the envelope says what it is; Spyne would answer 405
@@ -74,10 +72,10 @@ class SoapFront:
             return fault_response(start_response, internal)
 
     @staticmethod
-    def _stranger_envelope(body: bytes) -> etree._Element:
+    def _stranger_envelope(body: bytes) -> tuple[etree._Element, dict]:
         """The envelope of a caller without Basic credentials: one that is no SOAP envelope is told only 401."""
         try:
-            return _envelope(body)
+            return read_envelope(body)
         except InvalidParameter:
             raise Unauthenticated("this service needs HTTP Basic credentials or a WS-Security UsernameToken") from None
 
@@ -126,18 +124,6 @@ def _spliced(answer: Iterable[bytes], deferred: list, start_response: Callable[.
         return
     start_response(status, headers, exc_info)
     yield from streamed
-
-
-def _envelope(body: bytes) -> etree._Element:
-    try:
-        envelope = parse(body)
-    except XmlError as exc:
-        raise InvalidParameter("request", f"{position(exc.line, exc.column)}invalid XML: {exc.message}") from None
-    except (UnicodeError, ValueError) as exc:
-        raise InvalidParameter("request", f"invalid XML: {exc}") from None
-    if envelope.tag != f"{{{SOAP_ENV}}}Envelope":
-        raise InvalidParameter("request", f"the root element must be Envelope in namespace {SOAP_ENV} (SOAP 1.1)")
-    return envelope
 
 
 def fault_envelope(error: EngineError) -> bytes:

@@ -34,7 +34,9 @@ def operation(**keywords: Any) -> Callable[[Callable[..., Any]], Any]:
 
         @functools.wraps(function)
         def call(ctx: Any, *values: Any) -> Any:
-            return function(ctx, **{keyword: parsed(p, value) for (p, keyword), value in zip(reading, values)})
+            read = ctx.transport.req_env.get("pe.stores")  # (soap.envelope: those read as it was parsed)
+            return function(ctx, **{keyword: read[value] if read and value in read else parsed(p, value)
+                                    for (p, keyword), value in zip(reading, values)})
         return rpc(*(wire_type(p) for p in declared), _args=tuple(p.name for p in declared), **keywords)(call)
     return declare
 
@@ -132,11 +134,13 @@ def _document(name: str, element: etree._Element | None, kind: type[Document]) -
         if child.tag == kind.root or etree.QName(child).namespace != namespace:
             raise InvalidParameter(name, f"holds {_named(child)}: expected one {_named(kind.root)} element, its "
                                          f"children in namespace {namespace}, or the document as text (XML or JSON)")
-    # Inside the parameter, so that prefixes declared further up still name namespaces in xsi:type values.
-    document = etree.SubElement(element, kind.root, {k: v for k, v in element.attrib.items()
-                                                     if not k.startswith(f"{{{XSI}}}")})
-    document.extend(children)
-    return document
+    # The parameter becomes the document's element where it stands, so that prefixes declared further up
+    # still name namespaces in xsi:type values; moved under a new element, XML values would have their
+    # prefixes rewritten by lxml to ones declared further up for the same namespace.
+    for name in [name for name in element.attrib if name.startswith(f"{{{XSI}}}")]:
+        del element.attrib[name]
+    element.tag = kind.root
+    return element
 
 
 def _structure(document: etree._Element, kind: type[Document]) -> Iterator[etree._Element]:
@@ -162,11 +166,24 @@ def _untyped(document: etree._Element, kind: type[Document]) -> etree._Element:
     the XSD the service reads the document with knows neither."""
     namespace = etree.QName(kind.root).namespace
     for element in _structure(document, kind):
-        if isinstance(element.tag, str) and XSI_TYPE in element.attrib:
-            named = xsi_type(element)
-            if named is not None and (named[0] == namespace or named[0] in SIMPLE_TYPE_NAMESPACES):
-                del element.attrib[XSI_TYPE]
+        _untype(element, namespace)
     return document
+
+
+def _untype(element: etree._Element, namespace: str) -> None:
+    if isinstance(element.tag, str) and XSI_TYPE in element.attrib:
+        named = xsi_type(element)
+        if named is not None and (named[0] == namespace or named[0] in SIMPLE_TYPE_NAMESPACES):
+            del element.attrib[XSI_TYPE]
+
+
+def tidy_store_item(item: etree._Element) -> None:
+    """A data store's value, entry or frame as the usual reading has it, where it is read as the envelope
+    is parsed (soap.envelope): without comments or instructions (Spyne's envelope has none,
+    EngineSoap.create_in_document) and with its structure `_untyped` (the element and its children)."""
+    etree.strip_tags(item, etree.Comment, etree.ProcessingInstruction)
+    for element in (item, *item):
+        _untype(element, DATASTORE)
 
 
 def _named(element: etree._Element | str) -> str:

@@ -18,7 +18,7 @@ from schemas.datastore import (_checked_json, _XmlReader, dump_json, dump_json_b
                                load_json_body, load_xml, load_xml_children)
 from schemas.documents import read_xml
 from schemas.namespaces import DATASTORE
-from tests.support.strategies import ANY_CONTENT, NAMES, contents, stores
+from tests.support.strategies import ANY_CONTENT, NAMES, WORDS, contents, shaped_xml, stores
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NS = f'xmlns="{DATASTORE}"'
@@ -448,7 +448,6 @@ JSON_LIKE = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=20)
-WORDS = ["dataStore", "values", "value", "entries", "entry", "content", "name", "type", "id"]
 SHAPED_JSON = st.recursive(
     st.sampled_from(["1", "2", "text/plain", "text/xml", "image/png", "<a/>", "AAAA", "!", "", "a b", "x/y"])
     | st.none() | st.booleans() | st.integers() | st.text(max_size=4),
@@ -493,17 +492,6 @@ XML_TOKENS = st.sampled_from([
 def test_fuzz_xml_token_soup(document):
     load_or_refuse(document)
     load_or_refuse(document.encode("utf-16"))
-
-
-@st.composite
-def shaped_xml(draw, depth: int = 0) -> etree._Element:
-    element = etree.Element(f"{{{DATASTORE}}}{draw(st.sampled_from(WORDS))}")
-    for attr in draw(st.lists(st.sampled_from(["name", "type", "id", "other"]), max_size=2, unique=True)):
-        element.set(attr, draw(st.sampled_from(["1", "a", "text/plain", "text/xml", "image/png", "", " 1 "])))
-    element.text = draw(st.sampled_from([None, "1", "AAAA", " ", "x"]))
-    if depth < 3:
-        element.extend(draw(st.lists(shaped_xml(depth + 1), max_size=3)))
-    return element
 
 
 @FUZZ

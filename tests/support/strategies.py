@@ -101,3 +101,18 @@ def stores(draw) -> DataStore:
     values = [make_value(value_id, *content) for value_id, content in pool]
     picks = st.lists(st.sampled_from(values), max_size=4) if values else st.just([])
     return DataStore((name, draw(picks)) for name in draw(st.lists(NAMES, max_size=5, unique=True)))
+
+
+WORDS = ["dataStore", "values", "value", "entries", "entry", "content", "name", "type", "id"]
+
+
+@st.composite
+def shaped_xml(draw, depth: int = 0) -> etree._Element:
+    """Elements of the data store namespace named as its parts are, nested at random: stores and near misses."""
+    element = etree.Element(f"{{{DATASTORE}}}{draw(st.sampled_from(WORDS))}")
+    for attr in draw(st.lists(st.sampled_from(["name", "type", "id", "other"]), max_size=2, unique=True)):
+        element.set(attr, draw(st.sampled_from(["1", "a", "text/plain", "text/xml", "image/png", "", " 1 "])))
+    element.text = draw(st.sampled_from([None, "1", "AAAA", " ", "x"]))
+    if depth < 3:
+        element.extend(draw(st.lists(shaped_xml(depth + 1), max_size=3)))
+    return element

@@ -1,0 +1,144 @@
+"""The request's envelope, parsed once with the hardened parser's settings (CONTRACT §8) for Spyne to
+read. A large one (a data store of megabytes as `processParams`) is parsed in pieces, and each data store
+parameter is read as the parse goes, its values and entries freed as soon as they are read: the whole
+tree of a 10 MB store takes five times the document (issue 15: peak memory). Spyne then finds those
+parameters empty and the operation takes the store read for each (`soap.params`). Anything the reading
+as it goes does not take — a mistake, a shape it does not know — has the envelope parsed whole again and
+read as a small one is, so that every refusal says what it says for a small envelope."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from lxml import etree
+
+from engine.errors import InvalidParameter
+from engine.model.datastore import DataStore
+from engine.support.safexml import XmlError, parse
+from schemas.datastore import reading_large
+from schemas.documents import position
+from schemas.plain import ENTRIES, ENTRY, STORE, VALUES, WS, Declined, HeldStore
+from schemas.signatures import SIGNATURES
+
+from .params import tidy_store_item
+from .types import XSI
+
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+_ENVELOPE, _BODY = f"{{{SOAP_ENV}}}Envelope", f"{{{SOAP_ENV}}}Body"
+READ_AS_PARSED = 1 << 20  # an envelope this long or longer is parsed in pieces (and no shorter one)
+_PIECE = 1 << 16
+# For each operation with a data store parameter, their names (the parameters' elements' local names).
+_STORES = {operation: frozenset(p.name for p in parameters if p.kind == "datastore")
+           for operation, parameters in SIGNATURES.items() if any(p.kind == "datastore" for p in parameters)}
+_HELD_TAGS = [f"{{*}}{name}" for name in sorted(set().union(*_STORES.values()))]
+Stores = dict[etree._Element, DataStore]  # a parameter's element → the store read from it as it was parsed
+
+
+def read_envelope(body: bytes) -> tuple[etree._Element, Stores]:
+    """The envelope, and the data stores its parameters held where they were read as it was parsed."""
+    if len(body) >= READ_AS_PARSED:
+        try:
+            with reading_large():
+                return _read_as_parsed(body)
+        except (Declined, etree.LxmlError, ValueError):
+            pass  # parsed whole below: as a small envelope is, with the same refusals
+    return _envelope(body), {}
+
+
+def _envelope(body: bytes) -> etree._Element:
+    try:
+        envelope = parse(body)
+    except XmlError as exc:
+        raise InvalidParameter("request", f"{position(exc.line, exc.column)}invalid XML: {exc.message}") from None
+    except (UnicodeError, ValueError) as exc:
+        raise InvalidParameter("request", f"invalid XML: {exc}") from None
+    if envelope.tag != _ENVELOPE:
+        raise InvalidParameter("request", f"the root element must be Envelope in namespace {SOAP_ENV} (SOAP 1.1)")
+    return envelope
+
+
+def _read_as_parsed(body: bytes) -> tuple[etree._Element, Stores]:
+    """Declined (or the parser's error) for anything `_envelope` should say or read itself."""
+    parser = etree.XMLPullParser(events=("start", "end"), tag=_HELD_TAGS, resolve_entities=False,
+                                 no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
+                                 remove_blank_text=False, collect_ids=False)
+    holders: dict[etree._Element, _Holder] = {}
+    for piece in _pieces(body):
+        parser.feed(piece)
+        for event, element in parser.read_events():
+            if event == "start" and _is_store_parameter(element):
+                holders[element] = _Holder(element)
+            elif event == "end" and element in holders:
+                holders[element].end()
+        for holder in holders.values():
+            holder.read()
+    envelope = parser.close()
+    info = envelope.getroottree().docinfo
+    if envelope.tag != _ENVELOPE or info.doctype or info.internalDTD is not None:
+        raise Declined
+    return envelope, {element: holder.stored for element, holder in holders.items() if holder.stored is not None}
+
+
+def _pieces(body: bytes) -> Iterator[bytes]:
+    for at in range(0, len(body), _PIECE):
+        yield body[at:at + _PIECE]
+
+
+def _is_store_parameter(element: etree._Element) -> bool:
+    """A data store parameter of an operation: Envelope / Body / operation / the parameter."""
+    operation = element.getparent()
+    body = operation.getparent() if operation is not None else None
+    if body is None or body.tag != _BODY or body.getparent() is None or body.getparent().getparent() is not None:
+        return False
+    return etree.QName(element).localname in _STORES.get(etree.QName(operation).localname, ())
+
+
+class _Holder:
+    """One data store parameter, read as it is parsed in whichever element shape of CONTRACT §11 it came:
+    the dataStore element alone, or its children directly under the parameter. Text (a document as
+    text, XML or JSON) is left whole for the parameter's usual reading, as is anything else."""
+
+    def __init__(self, element: etree._Element) -> None:
+        self.element, self.reading, self.stored = element, None, None
+        self.left = False  # whole for the usual reading
+
+    def read(self) -> None:
+        if self.left or self.stored is not None:
+            return
+        if self.reading is None:
+            self.reading = self._reading()
+            if self.reading is None:
+                return
+        self.reading.read()
+
+    def _reading(self) -> HeldStore | None:
+        element = self.element
+        if element.text and element.text.strip(WS):
+            self.left = True
+            return None
+        first = next((child for child in element if isinstance(child.tag, str)), None)
+        if first is None:
+            return None  # (not yet)
+        if first.tag == STORE:
+            return HeldStore(first, tidy_store_item)
+        if first.tag in (VALUES, ENTRIES, ENTRY):
+            return HeldStore(element, tidy_store_item, held=True)
+        self.left = True
+        return None
+
+    def end(self) -> None:
+        """The parameter's end was parsed: the store, or Declined for the usual reading to say why not."""
+        if self.left:
+            return
+        if self.reading is None:
+            self.reading = self._reading()
+            if self.reading is None:
+                self.left = True  # (empty, or other content: read as it is)
+                return
+        element, reading = self.element, self.reading
+        if reading.held:
+            if any(not name.startswith(f"{{{XSI}}}") for name in element.attrib):
+                raise Declined
+        elif (element.text and element.text.strip(WS)) or len(element) != 1 or \
+                (reading.root.tail and reading.root.tail.strip(WS)):
+            raise Declined
+        self.stored: DataStore = reading.store()

@@ -1,0 +1,219 @@
+"""A large envelope's data store parameters, read as the envelope is parsed (soap.envelope, issue 15):
+the same store as the usual reading of the whole tree gives, in every element shape stubs send, cut
+into pieces anywhere; anything that reading would refuse or read otherwise is left to it (the envelope is
+then parsed whole, and the refusal is word for word a small envelope's); and the tree of the store is
+never in memory whole."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from lxml import etree
+
+from engine.errors import EngineError, InvalidParameter
+from engine.model.datastore import XML, DataStore, Value, kind_of
+from schemas.datastore import dump_xml
+from soap import envelope as module
+from soap.envelope import read_envelope
+from soap.params import data_store
+from tests.support.common import ROOT
+from tests.support.namespaces import DAT, PE
+from tests.support.soap import ENV, XS
+from tests.support.strategies import shaped_xml, stores
+
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PIECES = st.sampled_from([1, 7, 64, 4096, 1 << 20])
+
+
+def as_parsed(piece: int):
+    """Every envelope read as parsed, fed to the parser `piece` bytes at a time."""
+    return mock.patch.multiple(module, READ_AS_PARSED=0, _PIECE=piece)
+
+
+def envelope(inside: str, operation: str = "run") -> bytes:
+    return (f'<e:Envelope xmlns:e="{ENV}" xmlns:xsi="{XSI}" xmlns:xsd="{XS}" xmlns:pe="{PE}" xmlns:dat="{DAT}">'
+            f'<e:Body><pe:{operation}><pe:processUri>echo.ipd</pe:processUri>{inside}</pe:{operation}></e:Body>'
+            f'</e:Envelope>').encode()
+
+
+def parameter(tree: etree._Element) -> etree._Element:
+    return tree.find(f"{{{ENV}}}Body/{{{PE}}}run/{{{PE}}}processParams")
+
+
+def usual(body: bytes) -> DataStore | None:
+    """What the whole tree gives: comments and instructions stripped, as Spyne's envelope has none."""
+    tree, stores_read = read_envelope(body)  # (a small envelope: parsed whole)
+    assert stores_read == {}
+    etree.strip_tags(tree, etree.Comment, etree.ProcessingInstruction)
+    return data_store("processParams", parameter(tree))
+
+
+def written(store: DataStore, simple: bool, held: bool, typed: bool, commented: bool) -> str:
+    """The store as a stub writes it: the dataStore element, or (`held`) its children under the parameter;
+    `typed`, with the xsi:types of JAX-WS, .NET and gSOAP on its structure; `commented`, with a comment
+    and an instruction inside its values."""
+    document = dump_xml(store, simple)
+    for element in document.iter(f"{{{DAT}}}*"):
+        name = etree.QName(element).localname
+        if typed and name in ("value", "content") and not len(element):
+            element.set(f"{{{XSI}}}type", "xsd:string")
+        elif typed and name == "entry":
+            element.set(f"{{{XSI}}}type", "dat:SimpleEntry" if simple else "dat:Entry")
+    if commented:
+        for holder in document.iter(f"{{{DAT}}}value", f"{{{DAT}}}content"):
+            if len(holder) and isinstance(holder[0].tag, str):  # an XML value's element
+                holder[0].insert(0, etree.Comment(" noted "))
+                holder[0].append(etree.ProcessingInstruction("pi", "x"))
+            elif holder.text:
+                holder.insert(0, etree.Comment("c"))
+                holder[0].tail, holder.text = holder.text, None
+    markup = (etree.tostring(document, encoding="unicode") if not held else
+              "".join(etree.tostring(child, encoding="unicode") for child in document))
+    return f"<pe:processParams>{markup}</pe:processParams>"
+
+
+@FUZZ
+@given(stores(), st.booleans(), st.booleans(), st.booleans(), st.booleans(), PIECES)
+def test_a_store_read_as_parsed_is_the_store_the_whole_tree_gives(store, simple, held, typed, commented, piece):
+    body = envelope(written(store, simple, held, typed, commented))
+    expected = usual(body)
+    with as_parsed(piece):
+        tree, read = read_envelope(body)
+    holder = parameter(tree)
+    if not len(holder):  # (an empty parameter: nothing to read as it goes; the usual reading has it)
+        assert read == {} and data_store("processParams", holder) == expected
+        return
+    assert list(read) == [holder]
+    assert list(read[holder].entries()) == list(expected.entries())
+    assert [v.id for v in read[holder].values()] == [v.id for v in expected.values()]
+    assert not any(len(frame) for frame in holder.iter(f"{{{DAT}}}values", f"{{{DAT}}}entries"))  # freed
+
+
+def outcome(read: callable) -> tuple[str, object]:
+    try:
+        return "store", read()
+    except EngineError as error:
+        return type(error).__name__, error.message
+
+
+@FUZZ
+@given(shaped_xml(), st.booleans(), PIECES)
+def test_what_the_usual_reading_refuses_or_reads_otherwise_is_left_to_it(element, held, piece):
+    if held:
+        inside = "".join(etree.tostring(child, encoding="unicode") for child in element)
+        inside = f'<pe:processParams xmlns:dat="{DAT}">{inside}</pe:processParams>'
+    else:
+        inside = f"<pe:processParams>{etree.tostring(element, encoding='unicode')}</pe:processParams>"
+    body = envelope(inside)
+    expected = outcome(lambda: usual(body))
+    with as_parsed(piece):
+        tree, read = read_envelope(body)
+    if read:
+        assert expected == ("store", read[parameter(tree)])
+    else:  # the whole envelope, for the usual reading
+        assert outcome(lambda: data_store("processParams", parameter(tree))) == expected
+
+
+@pytest.mark.parametrize("inside", [
+    "<pe:processParams>{&quot;dataStore&quot;: {}}</pe:processParams>",
+    "<pe:processParams>&lt;dataStore xmlns=&quot;http://www.infinica.com/datastore&quot;/&gt;</pe:processParams>",
+    "<pe:processParams/>",
+    '<pe:processParams xsi:nil="true"/>',
+    "<pe:processParams><other/></pe:processParams>",
+], ids=["json text", "xml text", "empty", "nil", "another element"])
+def test_a_parameter_of_text_or_of_another_element_is_left_whole_for_the_usual_reading(inside):
+    body = envelope(inside)
+    with as_parsed(3):
+        tree, read = read_envelope(body)
+    assert read == {}
+    assert etree.tostring(parameter(tree)) == etree.tostring(parameter(read_envelope(body)[0]))
+
+
+def test_the_store_of_another_operation_or_elsewhere_in_the_envelope_is_not_read_as_parsed():
+    store = DataStore([("a", [Value("1", "text/plain", "x")])])
+    inside = written(store, True, False, False, False)
+    with as_parsed(64):
+        assert read_envelope(envelope(inside, operation="getProcessSnapshot"))[1] == {}
+        assert read_envelope(envelope(f"<pe:other>{inside}</pe:other>"))[1] == {}
+        constants = inside.replace("processParams", "constants")
+        tree, read = read_envelope(envelope(constants, operation="setInstanceConstants"))
+    assert list(read.values()) == [store]
+
+
+@pytest.mark.parametrize("broken, words", [
+    (lambda body: body.replace(b"value 7", b"value &bogus; 7", 1), "Entity 'bogus' not defined"),
+    (lambda body: body.replace(b"value 7", b"value \x01 7", 1), "invalid XML"),
+    (lambda body: body[:-40], "invalid XML"),
+    (lambda body: b'<!DOCTYPE e:Envelope [<!ENTITY x "y">]>' + body, "DOCTYPE"),
+    (lambda body: body.replace(b"e:Envelope", b"e:Letter"), "the root element must be Envelope"),
+], ids=["undefined entity", "control character", "cut short", "doctype", "not an envelope"])
+def test_a_large_envelope_that_is_no_good_is_refused_word_for_word_as_a_small_one(broken, words):
+    store = DataStore([(f"e{n}", [Value(str(n), "text/plain", f"value {n}")]) for n in range(40)])
+    body = broken(envelope(written(store, False, True, False, False)))
+    with pytest.raises(InvalidParameter) as whole:
+        read_envelope(body)
+    with as_parsed(16), pytest.raises(InvalidParameter) as piecewise:
+        read_envelope(body)
+    assert piecewise.value.message == whole.value.message and words in whole.value.message
+
+
+PEAK = """
+import sys
+from soap.envelope import _envelope, read_envelope
+from soap.params import data_store
+def peak():
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM"))
+body = open(sys.argv[1], "rb").read()
+before = peak()
+if sys.argv[2] == "whole":  # what a call did before: the whole tree, then its parameter read
+    data_store("processParams", _envelope(body).find(".//{http://www.infinica.com/process-engine}processParams"))
+else:
+    read_envelope(body)
+print(peak() - before)
+"""
+
+
+def test_a_large_store_is_never_a_whole_tree_in_memory(tmp_path):
+    """A 10 MB envelope of 30,000 short values, as stubs write it: its whole tree takes several times
+    the document; read as parsed, the store and a piece of the tree at a time."""
+    store = DataStore([(f"e{n}", [Value(str(n), "text/plain", f"value {n} " + "x" * 300)]) for n in range(30_000)])
+    body = envelope(written(store, False, True, True, False))
+    (tmp_path / "envelope").write_bytes(body)
+    grown = {}
+    for how in ("whole", "as parsed"):
+        done = subprocess.run([sys.executable, "-c", PEAK, str(tmp_path / "envelope"), how], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120, check=True)
+        grown[how] = int(done.stdout)
+    assert grown["as parsed"] < grown["whole"] / 2, grown
+
+
+def test_an_xml_value_read_as_parsed_keeps_its_namespaces_from_the_envelope():
+    """A prefix an XML value uses may be declared on the Envelope: the value is read with it."""
+    inside = ('<pe:processParams><dat:entry name="x" type="text/xml"><dat:value><o:order id="1"/></dat:value>'
+              '</dat:entry></pe:processParams>')
+    body = envelope(inside).replace(b"<e:Envelope ", b'<e:Envelope xmlns:o="urn:shop" ')
+    with as_parsed(5):
+        tree, read = read_envelope(body)
+    (stored,) = read.values()
+    (value,) = stored.get("x")
+    assert kind_of(value.type) == XML and value.content == '<o:order xmlns:o="urn:shop" id="1"></o:order>'
+    assert stored == usual(body)
+
+
+@pytest.mark.parametrize("piece", [None, 6])
+def test_an_xml_value_keeps_the_prefixes_it_came_with_in_the_stubs_shape(piece):
+    """Its namespace also declared on the Envelope as dat: the value still says q, as sent (the usual
+    reading once moved the parameter's children under a new element, and lxml renamed q to dat)."""
+    inside = (f'<pe:processParams><dat:entry name="x" type="text/xml"><dat:value><q:X xmlns:q="{DAT}" '
+              f'xsi:type="q:T"/></dat:value></dat:entry></pe:processParams>')
+    body = envelope(inside)
+    if piece is None:
+        stored = usual(body)
+    else:
+        with as_parsed(piece):
+            (stored,) = read_envelope(body)[1].values()
+    assert stored.get("x")[0].content == (f'<q:X xmlns:q="{DAT}" xmlns:xsi="{XSI}" xsi:type="q:T"></q:X>')
