@@ -7,7 +7,7 @@ serializing the same XML document; `json.loads` + `json.dumps` of the same JSON.
 Memory: the worker's resident size before the first call, its peak over the calls and two seconds after
 them, each against the document's size; and what stays above its size after its first call of each form
 (what those set up once: imports, caches). Goals: ≥ 0.5× lxml, ≥ 0.5× json; peak ≤ 3× the document, returned after.
-Then SOAP `run` with the same store as processParams, for its time and memory (no goal of its own).
+Then SOAP `run` with the same store as processParams, for its time and memory (the memory goal is the same).
 """
 from __future__ import annotations
 
