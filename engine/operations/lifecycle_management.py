@@ -16,7 +16,7 @@ from ..errors import EngineOffline, InvalidParameter, InvalidState, MultiError, 
 from ..faults import TerminateRequest
 from ..support.clock import check_timeout
 from .shared import (WaitFor, await_and_deliver, change, definition_of, deliver,
-                        drive_and_deliver, load, may_drive_here, start_and_deliver, terminate)
+                        drive_and_deliver, driving_slot, load, may_drive_here, start_and_deliver, terminate)
 from ..model.results import ExecutionIds, Snapshot
 from ..model.query import Query
 from ..runtime.node import ProcessEngine
@@ -176,7 +176,7 @@ def run(pe: ProcessEngine, principal: Principal, process_uri: str, *, external_i
     loaded = load_for_caller(pe, principal, process_uri, cache, None)
     online = _online_after_start(set_online, timeout, True)
     here = claim is None and may_drive_here(pe, condition, timeout, online)
-    with pe.executor.slot(thread_pool_id) if here else nullcontext(False) as unsaved:
+    with driving_slot(pe, thread_pool_id, timeout) if here else nullcontext((False, timeout)) as (unsaved, left):
         record = _new_instance(pe, principal, loaded, external_id, thread_pool_id, debug, auto_dispose, locked)
         pipeline = merge_parameters(loaded.definition, DataStore(), process_params, True)
         record.online = online
@@ -185,7 +185,7 @@ def run(pe: ProcessEngine, principal: Principal, process_uri: str, *, external_i
             # This thread runs it, RUNNING for this node from the start; the driver writes it first
             # when it suspends, ends or saves — nobody else can know of it before.
             apply(record, _claimed_values(pe, record, {}, record.state_changed_at))
-            return drive_and_deliver(pe, record, True, condition, timeout, peek, inspect_pipeline,
+            return drive_and_deliver(pe, record, True, condition, left, peek, inspect_pipeline,
                                      (loaded, pipeline), unsaved=True)
     record.pipeline = codec.encode_store(pipeline)
     with pe.executor.taken(record.thread_pool_id, record.execution_id) if claim is None and online \

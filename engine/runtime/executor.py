@@ -114,12 +114,15 @@ class Executor:
             return len(self.controls)
 
     @contextmanager
-    def slot(self, pool_id: str | None, *, wait: bool = False) -> Iterator[bool]:
-        """One of the pool's permits for the calling thread: True if one is free right now, or (`wait`)
-        once one is."""
+    def slot(self, pool_id: str | None, *, wait: bool = False, within: float = 0.0) -> Iterator[bool]:
+        """One of the pool's permits for the calling thread: True if one is free right now, or once one
+        is (`wait`), or is within `within` seconds."""
         permits = self._permits(pool_id)
         try:
-            permits.get(block=wait)
+            if wait or within > 0:
+                permits.get(timeout=None if wait else within)
+            else:
+                permits.get_nowait()
         except queue.Empty:
             yield False
             return

@@ -1,6 +1,8 @@
 """`run`, `instantiate` and `startProcess` over the sample definitions, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import time
+
 from engine import operations as ops
 from engine.model.datastore import DataStore, make_value
 from engine.security.authorization import ANONYMOUS_ADMIN as ADMIN
@@ -152,3 +154,72 @@ def test_an_asynchronous_continue_on_an_offline_engine_is_queued_not_claimed(eng
     ops.set_engine_online(pe, ADMIN, True)
     ended = ops.wait_for_process(pe, ADMIN, waiting.execution_id, timeout=10000)
     assert ended.state is ExecutionState.FINISHED
+
+
+def instance_rows(pe, execution_id: str) -> int:
+    from sqlalchemy import func, select
+
+    from engine.storage.tables import ProcessInstance
+    with pe.db.unit_of_work(write=False) as uow:
+        return uow.conn.execute(select(func.count()).select_from(ProcessInstance).where(
+            ProcessInstance.execution_id == execution_id)).scalar_one()
+
+
+def holding_the_only_permit(pe, seconds: float):
+    """A thread that takes the default pool's one permit, holds it `seconds`, then gives it back."""
+    import threading
+
+    taken = threading.Event()
+
+    def hold():
+        with pe.executor.slot(None, wait=True):
+            taken.set()
+            time.sleep(seconds)
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert taken.wait(10)
+    return holder
+
+
+def test_a_caller_whose_pool_is_busy_waits_for_a_permit_and_drives_its_run_itself(engine_factory, repo,
+                                                                                 monkeypatch):
+    """More callers than the pool has permits: each waits for one (it frees within a moment under a burst
+    of short runs) instead of having its instance written, queued and read back (issue 17)."""
+    from engine.operations import shared
+
+    monkeypatch.setattr(shared, "PERMIT_WAIT_S", 10.0)
+    uri = write_definition(repo, "short.ipd", '<assign id="a" name="x">done</assign>')
+    pe = engine_factory(repo, engine={"thread_pools": {"default": 1}})
+    holder = holding_the_only_permit(pe, 0.3)
+    began = time.monotonic()
+    snapshot = ops.run(pe, ADMIN, uri, inspect_pipeline=True)
+    holder.join()
+    assert snapshot.state is ExecutionState.FINISHED and snapshot.pipeline.first_text("x") == "done"
+    assert time.monotonic() - began >= 0.25
+    assert instance_rows(pe, snapshot.execution_id) == 0  # driven by its caller, ended disposed: never written
+
+
+def test_a_caller_whose_pool_stays_busy_has_its_run_queued_for_the_pool(engine_factory, monkeypatch):
+    from engine.operations import shared
+
+    monkeypatch.setattr(shared, "PERMIT_WAIT_S", 0.05)
+    pe = engine_factory(engine={"thread_pools": {"default": 1}})
+    holder = holding_the_only_permit(pe, 0.5)
+    snapshot = ops.run(pe, ADMIN, "greeting.ipd", process_params=params(name="Ada"), peek=True, timeout=20000)
+    holder.join()
+    assert snapshot.state is ExecutionState.FINISHED and snapshot.pipeline.first_text("greeting") == "Hello, Ada!"
+    assert instance_rows(pe, snapshot.execution_id) == 1  # written when it was queued
+
+
+def test_a_caller_waits_for_a_permit_no_longer_than_its_timeout(engine_factory, monkeypatch):
+    from engine.operations import shared
+
+    monkeypatch.setattr(shared, "PERMIT_WAIT_S", 10.0)
+    pe = engine_factory(engine={"thread_pools": {"default": 1}})
+    holder = holding_the_only_permit(pe, 1.5)
+    began = time.monotonic()
+    snapshot = ops.run(pe, ADMIN, "greeting.ipd", peek=True, timeout=100)
+    took = time.monotonic() - began
+    holder.join()
+    assert snapshot.state is ExecutionState.READY and took < 1.2  # queued at its timeout, answered as it stands
+    assert ops.wait_for_process(pe, ADMIN, snapshot.execution_id, timeout=10000).state is ExecutionState.FINISHED
