@@ -116,10 +116,11 @@ class HeldStore:
     """xml_stream's reading of a data store whose tree another parse is building, inside a larger
     document (a SOAP envelope's parameter): `read()` after each piece the parser was fed reads and frees
     what is complete, `store()` once the store's last element has ended. `tidy` has each item before it
-    is read (what the larger document's reader would have done to it first). `root` is the dataStore
+    is read, if given (what the larger document's reader would have done to it first). `root` is the dataStore
     element, or, `held`, the element that holds its children in its place (checked by its holder)."""
 
-    def __init__(self, root: etree._Element, tidy: Callable[[etree._Element], Any], held: bool = False) -> None:
+    def __init__(self, root: etree._Element, tidy: Callable[[etree._Element], Any] | None,
+                 held: bool = False) -> None:
         self.root, self.tidy, self.held, self.reading = root, tidy, held, _PlainReading()
 
     def read(self) -> None:
@@ -127,8 +128,8 @@ class HeldStore:
 
     def store(self) -> DataStore:
         self.reading.read_complete(self.root, final=True, tidy=self.tidy)
-        for frame in self.root if self.held else (self.root,):  # (a holder's own attributes are its holder's)
-            self.tidy(frame)
+        for frame in (self.root if self.held else (self.root,)) if self.tidy is not None else ():
+            self.tidy(frame)  # (a holder's own attributes are its holder's)
         return self.reading.store(self.root, held=self.held)
 
 
