@@ -109,7 +109,9 @@ class _Holder:
     text, XML or JSON) is left whole for the parameter's usual reading, as is anything else."""
 
     def __init__(self, element: etree._Element, tidy: Callable[[etree._Element], None] | None) -> None:
-        self.element, self.tidy, self.reading, self.stored = element, tidy, None, None
+        self.element, self.tidy = element, tidy
+        self.reading: HeldStore | None = None
+        self.stored: DataStore | None = None
         self.left = False  # whole for the usual reading
 
     def read(self) -> None:
@@ -152,4 +154,4 @@ class _Holder:
         elif (element.text and element.text.strip(WS)) or len(element) != 1 or \
                 (reading.root.tail and reading.root.tail.strip(WS)):
             raise Declined
-        self.stored: DataStore = reading.store()
+        self.stored = reading.store()
