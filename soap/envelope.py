@@ -7,6 +7,7 @@ as it goes does not take — a mistake, a shape it does not know — has the env
 read as a small one is, so that every refusal says what it says for a small envelope."""
 from __future__ import annotations
 
+import re
 from typing import Callable, Iterator
 
 from lxml import etree
@@ -82,11 +83,23 @@ def _read_as_parsed(body: bytes) -> tuple[etree._Element, Stores]:
 def _tidying(body: bytes) -> Callable[[etree._Element], None] | None:
     """What each item of a store needs before it is read (`tidy_store_item`), unless the envelope holds
     no comment or instruction past its declaration and declares no XML Schema instance namespace: then
-    none has any (most envelopes, and a check of the bytes is quicker than a look at every item)."""
-    declared = body.startswith(b"<?xml") and body.find(b"?>") + 2
-    if XSI.encode() in body or b"<!--" in body or body.find(b"<?", declared or 0) >= 0:
+    none has any (most envelopes, and a check of the bytes is quicker than a look at every item). The
+    bytes tell only in an encoding that writes markup as ASCII does (UTF-8, Latin-1; not UTF-16)."""
+    at = len(_UTF8_BOM) if body.startswith(_UTF8_BOM) else 0
+    declaration = _DECLARATION.match(body, at)
+    named = _ENCODING.search(declaration[0]) if declaration else None
+    encoding = named[1].lower() if named else b"utf-8"
+    if encoding not in _AS_ASCII or _MARKUP_FIRST.match(body, at) is None:
+        return tidy_store_item
+    if _XSI_BYTES in body or b"<!--" in body or body.find(b"<?", declaration.end() if declaration else at) >= 0:
         return tidy_store_item
     return None
+
+
+_UTF8_BOM, _XSI_BYTES, _MARKUP_FIRST = b"\xef\xbb\xbf", XSI.encode(), re.compile(rb"[ \t\r\n]*<[^\x00]")
+_DECLARATION = re.compile(rb"<\?xml[^>]*\?>")
+_ENCODING = re.compile(rb"encoding[ \t\r\n]*=[ \t\r\n]*[\"']([A-Za-z0-9._-]+)[\"']")
+_AS_ASCII = {b"utf-8", b"utf8", b"us-ascii", b"ascii", b"iso-8859-1", b"latin1", b"latin-1"}
 
 
 def _pieces(body: bytes) -> Iterator[bytes]:

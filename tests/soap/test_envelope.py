@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from lxml import etree
 
 from engine.errors import EngineError, InvalidParameter
-from engine.model.datastore import XML, DataStore, Value, kind_of
+from engine.model.datastore import XML, DataStore, Value, kind_of, make_value
 from schemas.datastore import dump_xml
 from soap import envelope as module
 from soap.envelope import read_envelope
@@ -220,3 +220,19 @@ def test_an_xml_value_keeps_the_prefixes_it_came_with_in_the_stubs_shape(piece):
         with as_parsed(piece):
             (stored,) = read_envelope(body)[1].values()
     assert stored.get("x")[0].content == (f'<q:X xmlns:q="{DAT}" xmlns:xsi="{XSI}" xsi:type="q:T"></q:X>')
+
+
+@pytest.mark.parametrize("encoded", [
+    lambda text: text.encode("utf-16"),
+    lambda text: b"\xef\xbb\xbf" + text.encode(),
+    lambda text: '<?xml version="1.0" encoding="ISO-8859-1"?>'.encode() + text.encode("latin-1"),
+], ids=["utf-16", "utf-8 with a byte order mark", "latin-1 declared"])
+def test_an_envelope_in_any_encoding_is_tidied_as_the_usual_reading_tidies_it(encoded):
+    """Whether a store's items need tidying is told from the bytes only where markup is written as
+    ASCII writes it; UTF-16's comments and xsi:types are found by looking, as the usual reading does."""
+    store = DataStore([("a", [Value("1", "text/plain", "caf\xe9 au lait")]),
+                       ("b", [make_value("2", "text/xml", "<o><i>1</i></o>")])])  # (written with an instruction)
+    body = encoded(envelope(written(store, False, True, True, True)).decode())
+    with as_parsed(16):
+        tree, read = read_envelope(body)
+    assert list(read.values()) == [store] == [usual(body)]
