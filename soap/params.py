@@ -30,13 +30,13 @@ def operation(**keywords: Any) -> Callable[[Callable[..., Any]], Any]:
     the function gets them parsed, by their snake_case names. `keywords` name the answer (`types.out`)."""
     def declare(function: Callable[..., Any]) -> Any:
         declared = signature(function.__name__)
-        reading = tuple((p, p.keyword) for p in declared)  # worked out once, not per call
+        reading = tuple((p, p.keyword, p.kind == "datastore") for p in declared)  # worked out once, not per call
 
         @functools.wraps(function)
         def call(ctx: Any, *values: Any) -> Any:
-            read = ctx.transport.req_env.get("pe.stores")  # (soap.envelope: those read as it was parsed)
-            return function(ctx, **{keyword: read[value] if read and value in read else parsed(p, value)
-                                    for (p, keyword), value in zip(reading, values)})
+            read = ctx.transport.req_env.get("pe.stores")  # (soap.envelope: stores read as it was parsed)
+            return function(ctx, **{keyword: read[value] if store and read and value in read else parsed(p, value)
+                                    for (p, keyword, store), value in zip(reading, values)})
         return rpc(*(wire_type(p) for p in declared), _args=tuple(p.name for p in declared), **keywords)(call)
     return declare
 

@@ -193,10 +193,10 @@ def run(pe: ProcessEngine, principal: Principal, process_uri: str, *, external_i
         if queued:  # a thread of its pool is free: claimed for it in the insert, not in a commit of its own
             apply(record, _claimed_values(pe, record, {}, record.state_changed_at))
         if not _write_new(pe, record, claim):
-            return _answer_again(pe, claim, condition, timeout, peek, inspect_pipeline)
+            return _answer_again(pe, claim, condition, left, peek, inspect_pipeline)
     if queued:
-        return _handed_over(pe, record, (loaded, pipeline), condition, timeout, peek, inspect_pipeline)
-    return start_and_deliver(pe, record, condition, timeout, peek, inspect_pipeline, remember=claim)
+        return _handed_over(pe, record, (loaded, pipeline), condition, left, peek, inspect_pipeline)
+    return start_and_deliver(pe, record, condition, left, peek, inspect_pipeline, remember=claim, waited=here)
 
 
 def _write_new(pe: ProcessEngine, record, claim: "idempotency.Claim | None") -> bool:  # type: ignore[no-untyped-def]

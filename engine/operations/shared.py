@@ -158,10 +158,13 @@ PERMIT_WAIT_S = 0.05
 
 
 @contextmanager
-def driving_slot(pe: "ProcessEngine", pool_id: str | None, timeout_ms: int | None) -> Iterator[tuple[bool, int | None]]:
+def driving_slot(pe: "ProcessEngine", pool_id: str | None, timeout_ms: int | None,
+                 wait: bool = True) -> Iterator[tuple[bool, int | None]]:
     """A permit of the pool for a caller about to drive its instance itself, waited for as long as
-    PERMIT_WAIT_S says: whether it has one, and what is left of its timeout after the wait."""
-    waits = PERMIT_WAIT_S if timeout_ms is None or timeout_ms < 0 else min(PERMIT_WAIT_S, timeout_ms / 1000)
+    PERMIT_WAIT_S says (not at all unless it may `wait`: a caller waits once): whether it has one, and
+    what is left of its timeout after the wait."""
+    waits = 0.0 if not wait else PERMIT_WAIT_S if timeout_ms is None or timeout_ms < 0 else \
+        min(PERMIT_WAIT_S, timeout_ms / 1000)
     began = time.monotonic()
     with pe.executor.slot(pool_id, within=waits) as free:
         if timeout_ms is not None and timeout_ms > 0:
@@ -176,14 +179,17 @@ def may_drive_here(pe: "ProcessEngine", condition: WaitFor, timeout_ms: int | No
 
 
 def start_and_deliver(pe: "ProcessEngine", record: InstanceRecord, condition: WaitFor, timeout_ms: int | None,
-                      peek: bool, inspect_pipeline: bool, remember: "Claim | None" = None) -> Snapshot:
+                      peek: bool, inspect_pipeline: bool, remember: "Claim | None" = None,
+                      waited: bool = False) -> Snapshot:
     """After a commit that made `record` READY: drive it on this thread when the caller would only
-    block until it settles anyway and its pool has room; otherwise queue it and wait as asked."""
+    block until it settles anyway and its pool has room (waiting for it briefly, unless the caller
+    `waited` already); otherwise queue it and wait as asked, for what is left of the timeout."""
     if may_drive_here(pe, condition, timeout_ms, record.online):
-        with driving_slot(pe, record.thread_pool_id, timeout_ms) as (free, left_ms):
+        with driving_slot(pe, record.thread_pool_id, timeout_ms, wait=not waited) as (free, left_ms):
             if free:
                 return drive_and_deliver(pe, record, False, condition, left_ms, peek, inspect_pipeline,
                                          remember=remember)
+        timeout_ms = left_ms
     if timeout_ms == 0:  # answered as committed (no read: this is what was committed), then queued
         snapshot = deliver(pe, record, peek, inspect_pipeline, remember=remember)
         pe.ready(record.execution_id, record.thread_pool_id)

@@ -131,6 +131,19 @@ def test_a_data_store_parameter_reads_the_same_in_every_shape(app, shape):
     assert snapshot.get("state") == "FINISHED" and pipeline(snapshot) == {"in": ["Zed"], "out": ["echo Zed"]}
 
 
+@pytest.mark.parametrize("shape", [STORE_SHAPES["children, simple form (JAX-WS, .NET, gSOAP, PHP stubs)"],
+                                   STORE_SHAPES["element, standard form"]], ids=["children", "element"])
+def test_a_store_read_as_the_envelope_is_parsed_goes_with_list_parameters(app, shape, monkeypatch):
+    """Every envelope read as a large one is (soap.envelope): the store read as it was parsed, and a
+    list parameter beside it as Spyne hands it over (a list, which was once looked up as a store)."""
+    from soap import envelope as module
+
+    monkeypatch.setattr(module, "READ_AS_PARSED", 0)
+    snapshot = answer(app, "run", f"<pe:processUri>echo.ipd</pe:processUri>{shape}<pe:states>FINISHED</pe:states>"
+                                  "<pe:states>FAILED</pe:states>")[0]
+    assert snapshot.get("state") == "FINISHED" and pipeline(snapshot) == {"in": ["Zed"], "out": ["echo Zed"]}
+
+
 def test_instance_constants_take_the_children_shape(app):
     held = answer(app, "run", "<pe:processUri>hold.ipd</pe:processUri><pe:autoDispose>never</pe:autoDispose>"
                               "<pe:timeout>0</pe:timeout>")[0]
