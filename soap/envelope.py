@@ -34,15 +34,25 @@ _HELD_TAGS = [f"{{*}}{name}" for name in sorted(set().union(*_STORES.values()))]
 Stores = dict[etree._Element, DataStore]  # a parameter's element → the store read from it as it was parsed
 
 
-def read_envelope(body: bytes) -> tuple[etree._Element, Stores]:
-    """The envelope, and the data stores its parameters held where they were read as it was parsed."""
+def read_envelope(body: bytes, before: Callable[[etree._Element], None] | None = None) -> tuple[etree._Element, Stores]:
+    """The envelope, and the data stores its parameters held where they were read as it was parsed.
+    `before`, if given, has the envelope once, as soon as its Header has been parsed and before any
+    store is read (a stranger's UsernameToken is checked there: nothing of theirs is read first)."""
+    pending = [before] if before is not None else []
     if len(body) >= READ_AS_PARSED:
         try:
             with reading_large():
-                return _read_as_parsed(body)
+                return _read_as_parsed(body, pending)
         except (Declined, etree.LxmlError, ValueError):
             pass  # parsed whole below: as a small envelope is, with the same refusals
-    return _envelope(body), {}
+    envelope = _envelope(body)
+    _once(pending, envelope)
+    return envelope, {}
+
+
+def _once(pending: list[Callable[[etree._Element], None]], envelope: etree._Element) -> None:
+    while pending:
+        pending.pop()(envelope)
 
 
 def _envelope(body: bytes) -> etree._Element:
@@ -57,7 +67,7 @@ def _envelope(body: bytes) -> etree._Element:
     return envelope
 
 
-def _read_as_parsed(body: bytes) -> tuple[etree._Element, Stores]:
+def _read_as_parsed(body: bytes, before: list[Callable[[etree._Element], None]]) -> tuple[etree._Element, Stores]:
     """Declined (or the parser's error) for anything `_envelope` should say or read itself."""
     parser = etree.XMLPullParser(events=("start", "end"), tag=_HELD_TAGS, resolve_entities=False,
                                  no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
@@ -68,6 +78,7 @@ def _read_as_parsed(body: bytes) -> tuple[etree._Element, Stores]:
         parser.feed(piece)
         for event, element in parser.read_events():
             if event == "start" and _is_store_parameter(element):
+                _once(before, element.getroottree().getroot())  # (the Header, if any, came before the Body)
                 holders[element] = _Holder(element, tidy)
             elif event == "end" and element in holders:
                 holders[element].end()
@@ -77,6 +88,7 @@ def _read_as_parsed(body: bytes) -> tuple[etree._Element, Stores]:
     info = envelope.getroottree().docinfo
     if envelope.tag != _ENVELOPE or info.doctype or info.internalDTD is not None:
         raise Declined
+    _once(before, envelope)
     return envelope, {element: holder.stored for element, holder in holders.items() if holder.stored is not None}
 
 

@@ -13,6 +13,7 @@ from lxml import etree
 
 from engine.security.authentication import Authenticator
 from engine.errors import EngineError, InternalError, InvalidParameter, PayloadTooLarge, Unauthenticated
+from engine.security.authorization import Principal
 from schemas.results import carryable, error_xml
 from schemas.shapes import sized, splice
 
@@ -48,10 +49,12 @@ class SoapFront:
             if environ.get("REQUEST_METHOD") != "POST":
                 raise InvalidParameter("method", "a SOAP request is a POST (the WSDL is at ?wsdl)")
             body = self._body(environ)
-            envelope, stores = read_envelope(body) if principal is not None else self._stranger_envelope(body)
+            if principal is not None:
+                envelope, stores = read_envelope(body)
+            else:
+                envelope, stores, principal = self._stranger_envelope(body)
             # Spyne reads this very tree (EngineSoap.create_in_document) instead of parsing the body again.
-            environ["pe.envelope"], environ["pe.stores"] = envelope, stores
-            environ["pe.principal"] = principal or token_principal(self.authenticator, envelope)
+            environ["pe.envelope"], environ["pe.stores"], environ["pe.principal"] = envelope, stores, principal
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(), "0"  # (read: the tree above is all)
             if not environ.get("CONTENT_TYPE"):  # the envelope says what it is; Spyne would answer 405
                 environ["CONTENT_TYPE"] = XML_TYPE
@@ -71,13 +74,15 @@ class SoapFront:
             log.error("incident %s: SOAP request failed", internal.incident, exc_info=exc)
             return fault_response(start_response, internal)
 
-    @staticmethod
-    def _stranger_envelope(body: bytes) -> tuple[etree._Element, dict]:
-        """The envelope of a caller without Basic credentials: one that is no SOAP envelope is told only 401."""
+    def _stranger_envelope(self, body: bytes) -> tuple[etree._Element, dict, Principal]:
+        """The envelope of a caller without Basic credentials and the principal of its UsernameToken,
+        checked before any data store of theirs is read; one that is no SOAP envelope is told only 401."""
+        known: list[Principal] = []
         try:
-            return read_envelope(body)
+            envelope, stores = read_envelope(body, lambda root: known.append(token_principal(self.authenticator, root)))
         except InvalidParameter:
             raise Unauthenticated("this service needs HTTP Basic credentials or a WS-Security UsernameToken") from None
+        return envelope, stores, known[0]
 
     def _body(self, environ: dict) -> bytes:
         length = environ.get("CONTENT_LENGTH") or ""

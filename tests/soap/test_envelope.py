@@ -236,3 +236,29 @@ def test_an_envelope_in_any_encoding_is_tidied_as_the_usual_reading_tidies_it(en
     with as_parsed(16):
         tree, read = read_envelope(body)
     assert list(read.values()) == [store] == [usual(body)]
+
+
+@pytest.mark.parametrize("piece", [None, 64])
+def test_what_is_to_come_before_the_stores_has_the_envelope_with_its_header_before_any_is_read(piece, monkeypatch):
+    """A stranger's UsernameToken is checked with the Header as soon as it is parsed: refused, nothing of
+    their store is read (read whole, the envelope is parsed first, and then checked)."""
+    from engine.errors import Unauthenticated
+
+    store = DataStore([(f"e{n}", [Value(str(n), "text/plain", "x")]) for n in range(50)])
+    body = envelope(written(store, True, True, False, False)).replace(
+        b"<e:Body>", b"<e:Header><t:token xmlns:t='urn:t'>no</t:token></e:Header><e:Body>")
+    seen = []
+
+    def refuse(root):
+        seen.append(root.find(f"{{{ENV}}}Header/{{urn:t}}token").text)
+        raise Unauthenticated("no")
+    monkeypatch.setattr(module, "HeldStore", lambda *args, **kwargs: pytest.fail("a store was read"))
+    with (as_parsed(piece) if piece else mock.patch.object(module, "READ_AS_PARSED", 1 << 30)):
+        with pytest.raises(Unauthenticated):
+            read_envelope(body, refuse)
+    assert seen == ["no"]
+    with as_parsed(64):  # let in: the stores are read, and it was asked once
+        monkeypatch.undo()
+        asked = []
+        tree, read = read_envelope(body, asked.append)
+    assert asked == [tree] and list(read.values()) == [usual(body)]
