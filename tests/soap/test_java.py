@@ -165,6 +165,16 @@ def test_run_with_a_standard_data_store_built_from_the_stub_classes(report):
     assert ran["pipeline"]["entries"] == {"in": ["Zed"], "out": ["echo Zed"]}, why
 
 
+def test_run_with_a_data_store_of_megabytes_built_from_the_stub_classes(report):
+    """About 2 MB, each value typed xs:string: the service reads it as the envelope is parsed
+    (soap.envelope), and the pipeline comes back whole."""
+    ran = answer(report, "runLarge")
+    entries = ran["pipeline"]["entries"]
+    assert ran["state"] == "FINISHED" and ran["externalId"].endswith("-large") and len(entries) == 6002
+    assert entries["in"] == ["Zed"] and entries["out"] == ["echo Zed"]
+    assert entries["bulk0"] == ["0 " + "x" * 200] and entries["bulk5999"] == ["5999 " + "x" * 200]
+
+
 def test_instantiate_start_wait_and_continue(report):
     steps = answer(report, "hold")
     why = wire(report, "hold")
@@ -201,8 +211,8 @@ def test_find_executions_with_a_query_of_paging_only(report):
     every process matches (the WSDL's q:Query; CONTRACT §5: an empty query finds every process)."""
     page = answer(report, "findPagingOnly")
     why = wire(report, "findPagingOnly")
-    # this module's server holds the processes of this run: runSimple, runStandard, hold and runFail
-    assert page["totalCount"] == 4 and len(page["snapshots"]) == 1, why
+    # this module's server holds the processes of this run: runSimple, runStandard, runLarge, hold and runFail
+    assert page["totalCount"] == 5 and len(page["snapshots"]) == 1, why
 
 
 def test_unknown_execution_is_the_typed_not_found_fault(report):

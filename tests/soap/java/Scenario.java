@@ -65,6 +65,7 @@ public final class Scenario {
         String holdId = prefix + "-hold", failId = prefix + "-fail";
         report.put("runSimple", step(() -> runSimple(simpleId)));
         report.put("runStandard", step(() -> runStandard(standardId)));
+        report.put("runLarge", step(() -> runLarge(prefix + "-large")));
         report.put("hold", step(() -> hold(holdId)));
         report.put("runFail", step(() -> snapshot(port.run("fail.ipd", failId, null, null, null, null, null,
             null, null, null, null, null, AutoDispose.NEVER, null, null))));
@@ -88,6 +89,27 @@ public final class Scenario {
         entry.getValue().add("Zed");  // xs:anyType: a String goes in
         DataStore params = new DataStore();
         params.getEntry().add(entry);
+        return snapshot(port.run("echo.ipd", externalId, null, null, params, null, null, null, null, null, null,
+            null, AutoDispose.NEVER, null, null));
+    }
+
+    /** run echo.ipd with `in` = Zed and 6,000 entries more, about 2 MB: a store the service reads as the
+     *  envelope is parsed, each value typed xs:string as JAX-WS writes a String for xs:anyType. */
+    private static Object runLarge(String externalId) throws Exception {
+        DataStore params = new DataStore();
+        SimpleEntry in = new SimpleEntry();
+        in.setName("in");
+        in.setType("text/plain");
+        in.getValue().add("Zed");
+        params.getEntry().add(in);
+        String filler = "x".repeat(200);
+        for (int n = 0; n < 6000; n++) {
+            SimpleEntry entry = new SimpleEntry();
+            entry.setName("bulk" + n);
+            entry.setType("text/plain");
+            entry.getValue().add(n + " " + filler);
+            params.getEntry().add(entry);
+        }
         return snapshot(port.run("echo.ipd", externalId, null, null, params, null, null, null, null, null, null,
             null, AutoDispose.NEVER, null, null));
     }
