@@ -19,7 +19,7 @@ from lxml import etree
 
 from engine.errors import InvalidDataStore
 from engine.model.datastore import BINARY, TEXT, XML, DataStore, Value, is_mime_type, kind_of, make_value
-from engine.support.safexml import canonical
+from engine.support.safexml import HARDENED, canonical
 from schemas.namespaces import DATASTORE, qname
 
 STORE, VALUES, VALUE, ENTRIES, ENTRY, CONTENT = (
@@ -88,8 +88,7 @@ def xml_stream(data: bytes, chunk: int = STREAM_CHUNK) -> DataStore:
     than a chunk's worth of them (a 10 MB store's whole tree would take five times the document).
     Complete: every element but the last on the path the parser is at."""
     plain = _PlainReading()
-    parser = etree.XMLPullParser(events=("start",), tag=STORE, resolve_entities=False, no_network=True,
-                                 load_dtd=False, huge_tree=False, collect_ids=False)
+    parser = etree.XMLPullParser(events=("start",), tag=STORE, **HARDENED)
     root = None
     try:
         for at in range(0, len(data), chunk):
@@ -322,8 +321,7 @@ _CHECKED_ASIDE = 1 << 20  # a document this long is checked by lxml on a thread 
 def _parser(**target: Any) -> etree.XMLParser:
     """The parser of the plain readings: what the hardened parser takes (engine.support.safexml), with
     its depth limit."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                           collect_ids=False, **target)
+    return etree.XMLParser(**HARDENED, **target)
 
 
 class _NoTree:

@@ -14,7 +14,7 @@ from lxml import etree
 
 from engine.errors import InvalidParameter
 from engine.model.datastore import DataStore
-from engine.support.safexml import XmlError, parse
+from engine.support.safexml import HARDENED, XmlError, parse
 from schemas.datastore import reading_large
 from schemas.documents import position
 from schemas.plain import ENTRIES, ENTRY, STORE, VALUES, WS, Declined, HeldStore
@@ -69,9 +69,7 @@ def _envelope(body: bytes) -> etree._Element:
 
 def _read_as_parsed(body: bytes, before: list[Callable[[etree._Element], None]]) -> tuple[etree._Element, Stores]:
     """Declined (or the parser's error) for anything `_envelope` should say or read itself."""
-    parser = etree.XMLPullParser(events=("start", "end"), tag=_HELD_TAGS, resolve_entities=False,
-                                 no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
-                                 remove_blank_text=False, collect_ids=False)
+    parser = etree.XMLPullParser(events=("start", "end"), tag=_HELD_TAGS, **HARDENED)
     holders: dict[etree._Element, _Holder] = {}
     tidy = _tidying(body)
     for piece in _pieces(body):
@@ -140,13 +138,15 @@ class _Holder:
         self.left = False  # whole for the usual reading
 
     def read(self) -> None:
-        if self.left or self.stored is not None:
-            return
-        if self.reading is None:
+        reading = self._begun()
+        if reading is not None and self.stored is None:
+            reading.read()
+
+    def _begun(self) -> HeldStore | None:
+        """Its reading, begun once its first element has been parsed; None before, or if it is left."""
+        if self.reading is None and not self.left:
             self.reading = self._reading()
-            if self.reading is None:
-                return
-        self.reading.read()
+        return None if self.left else self.reading
 
     def _reading(self) -> HeldStore | None:
         element = self.element
@@ -165,14 +165,11 @@ class _Holder:
 
     def end(self) -> None:
         """The parameter's end was parsed: the store, or Declined for the usual reading to say why not."""
-        if self.left:
+        reading = self._begun()
+        if reading is None:
+            self.left = True  # (empty, or other content: read as it is)
             return
-        if self.reading is None:
-            self.reading = self._reading()
-            if self.reading is None:
-                self.left = True  # (empty, or other content: read as it is)
-                return
-        element, reading = self.element, self.reading
+        element = self.element
         if reading.held:
             if any(not name.startswith(f"{{{XSI}}}") for name in element.attrib):
                 raise Declined

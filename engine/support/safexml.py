@@ -25,13 +25,18 @@ class XmlError(Exception):
         self.message, self.line, self.column = message, line, column
 
 
+# What every parser of bytes from outside is told, this one and those that read as they go
+# (schemas.plain, soap.envelope): no entity expanded, no DTD loaded, nothing fetched, libxml2's depth
+# limit, no index of ID attributes.
+HARDENED = {"resolve_entities": False, "no_network": True, "load_dtd": False, "dtd_validation": False,
+            "huge_tree": False, "collect_ids": False}
+
+
 def _parser() -> etree.XMLParser:
     # Parsers are not thread-safe; one per thread, reused.
     parser = getattr(_local, "parser", None)
     if parser is None:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                                 dtd_validation=False, huge_tree=False, remove_blank_text=False,
-                                 collect_ids=False)
+        parser = etree.XMLParser(remove_blank_text=False, **HARDENED)
         _local.parser = parser
     return parser
 
