@@ -638,7 +638,9 @@ def test_what_the_service_writes_the_plain_readings_take(store, simple, chunk):
 
 # Text that looks like the cut between two values, or like the end of the values, inside strings and
 # nested where no value belongs: the reading in pieces must not be misled by either.
-TRICKY = st.sampled_from(['},{"type":"', '}]},"entries":{', '\\', '"', "t", "text/plain", "1", "2", "<a/>"])
+# And characters XML cannot carry, which JSON writes as escapes or raw, in text and XML values.
+TRICKY = st.sampled_from(['},{"type":"', '}]},"entries":{', '\\', '"', "t", "text/plain", "1", "2", "<a/>",
+                          "application/xml", "\x01", "\x08", "\x0c", "\ufffe", "\uffff", "C:\\bin", "<a>\x0c</a>"])
 PIECE_ITEMS = st.one_of(
     st.fixed_dictionaries({"type": TRICKY, "id": TRICKY, "content": st.fixed_dictionaries({"value": st.lists(TRICKY, max_size=2)})}),
     st.dictionaries(st.sampled_from(["type", "id", "content", "x"]), TRICKY | st.lists(st.dictionaries(
@@ -664,10 +666,35 @@ def test_a_store_as_clients_write_one_is_read_a_few_values_at_a_time(monkeypatch
 
     pieces = []
     read = marshaller._plain_values
-    monkeypatch.setattr(marshaller, "_plain_values", lambda items, by_id: pieces.append(len(items)) or read(items, by_id))
+    monkeypatch.setattr(marshaller, "_plain_values",
+                        lambda items, *rest: pieces.append(len(items)) or read(items, *rest))
     store = DataStore([("a", [Value(str(i), "text/plain", f"v{i}") for i in range(1, 6)]), ("b", [])])
     document = json.dumps(dump_json(store, False), indent=indent).encode()
     assert json_in_pieces(document, 2) == store and pieces == [2, 2, 1]
+
+
+@pytest.mark.parametrize("content_type, text", [("text/plain", "a{}b"), ("application/xml", "<a>a{}b</a>")])
+@pytest.mark.parametrize("bad", ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1f", "\ufffe", "\uffff"])
+def test_a_character_xml_cannot_carry_is_refused_however_json_writes_it(content_type, text, bad):
+    # The reading in pieces tells from the document's bytes whether any string may hold one; each way
+    # JSON can write one (an escape, \\b or \\f, \\u, or raw) must be seen, in a text or an XML value.
+    store = {"dataStore": {"values": {"value": [text_value("1"), text_value("2", content_type, text.format(bad)),
+                                                 text_value("3")]},
+                           "entries": {"entry": [{"name": "a", "value": ["1", "2", "3"]}]}}}
+    for document in (orjson.dumps(store), json.dumps(store).encode(), json.dumps(store, ensure_ascii=False).encode()):
+        for piece in (1, 512):
+            with pytest.raises(Declined):
+                json_in_pieces(document, piece)
+        assert f"U+{ord(bad):04X}" in refused(document)
+
+
+@pytest.mark.parametrize("text", ["C:\\bin\\fu", "\\u0041", "caf\u00e9 \ufffd \U0001f600", "\t\n\r\x7f\x85"])
+def test_text_xml_carries_is_read_in_pieces_however_json_writes_it(text):
+    # Escaped backslashes before b, f or u, escapes of characters XML carries, and those raw
+    store = DataStore([("a", [Value("1", "text/plain", text), Value("2", "application/xml", f"<a>{text}</a>")])])
+    body = dump_json(store, False)
+    for document in (orjson.dumps(body), json.dumps(body).encode()):
+        assert json_in_pieces(document, 1) == load_json(json.loads(document)) == load_json(body)
 
 
 @pytest.mark.parametrize("piece", [1, 2, 512])
