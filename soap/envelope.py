@@ -101,9 +101,26 @@ def _tidying(body: bytes) -> Callable[[etree._Element], None] | None:
     encoding = named[1].lower() if named else b"utf-8"
     if encoding not in _AS_ASCII or _MARKUP_FIRST.match(body, at) is None:
         return tidy_store_item
-    if _XSI_BYTES in body or b"<!--" in body or body.find(b"<?", declaration.end() if declaration else at) >= 0:
+    if _XSI_BYTES in body or _holds(body, b"<!--", at) or _holds(body, b"<?", declaration.end() if declaration else at):
         return tidy_store_item
     return None
+
+
+_LOOKS = 64  # places of a mark's second byte looked at one by one, before the rest is searched whole
+
+
+def _holds(body: bytes, mark: bytes, at: int) -> bool:
+    """Whether `mark` (`<` and more) is in `body` from `at` on. Found by its second byte, which most
+    envelopes never hold, in a byte search: a search for the whole short mark goes byte by byte (6 to
+    9 ms in 10 MB, against 0.3)."""
+    found = body.find(mark[1:2], at + 1)
+    for _ in range(_LOOKS):
+        if found < 0:
+            return False
+        if body.startswith(mark, found - 1):
+            return True
+        found = body.find(mark[1:2], found + 1)
+    return found >= 0 and body.find(mark, found - 1) >= 0
 
 
 _UTF8_BOM, _XSI_BYTES, _MARKUP_FIRST = b"\xef\xbb\xbf", XSI.encode(), re.compile(rb"[ \t\r\n]*<[^\x00]")

@@ -262,3 +262,14 @@ def test_what_is_to_come_before_the_stores_has_the_envelope_with_its_header_befo
         asked = []
         tree, read = read_envelope(body, asked.append)
     assert asked == [tree] and list(read.values()) == [usual(body)]
+
+
+@FUZZ
+@given(st.lists(st.sampled_from([b"!", b"?", b"<", b"-", b"<!", b"<?", b"<!--", b"<![CDATA[", b"x", b"?>"]),
+                max_size=40), st.integers(0, 3), st.sampled_from([b"<!--", b"<?"]), st.integers(0, 5))
+def test_a_comment_or_an_instruction_is_found_in_the_bytes_however_many_look_like_one(parts, at, mark, looks):
+    """Whether the envelope holds a comment or an instruction (then its items are tidied) is told from
+    the second byte of each: every place of it looked at, then the rest searched whole."""
+    body = b"".join(parts)
+    with mock.patch.object(module, "_LOOKS", looks):
+        assert module._holds(body, mark, at) == (body.find(mark, at) >= 0)
