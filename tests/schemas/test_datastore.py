@@ -922,6 +922,8 @@ def test_a_spooled_document_is_read_as_the_same_bytes_are(form):
     STANDARD_XML.replace("bar", "&bogus;").encode(),
     big(BIG, "xml").replace(b"</dat:values>", b"<dat:oops/></dat:values>"),
     big(BIG, "json")[:-40],
+    big(BIG, "json").replace(b"value 7 ", b"value 7 \\u0001", 1),  # characters XML cannot carry, escaped
+    big(BIG, "json").replace(b"value 7 ", "value 7 \ufffe".encode(), 1),  # and raw
 ])
 def test_a_spooled_document_is_refused_as_the_same_bytes_are(document):
     with pytest.raises(InvalidDataStore) as from_bytes:
