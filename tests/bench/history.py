@@ -114,7 +114,7 @@ def _engine_rates(folder: Path, seconds: float, rounds: int, held: int = 0) -> d
     return rates
 
 
-def report(seconds: float, rounds: int = 5, connections: int = 8) -> str:
+def report(seconds: float, rounds: int = 9, connections: int = 8) -> str:
     with tempfile.TemporaryDirectory(prefix="pe-bench-history-") as temp:
         folder = Path(temp)
         rates = _engine_rates(folder / "fresh", seconds, rounds)
@@ -138,12 +138,17 @@ def report(seconds: float, rounds: int = 5, connections: int = 8) -> str:
     goals = {"none": "", "instance": "  (goal >= 0.9)", "activity": "  (goal >= 0.65)"}
 
     def lines(figures: dict[str, list[float]], unit: str) -> list[str]:
-        return [f"  history.level {level:<9} {median(figures[level]):9.1f} {unit}   "
-                f"{median(a / b for a, b in zip(figures[level], figures['none'])):.2f}x{goals[level]}"
-                for level in LEVELS]
+        out = []
+        for level in LEVELS:
+            ratios = sorted(a / b for a, b in zip(figures[level], figures["none"]))
+            spread = f"  (rounds {ratios[0]:.2f}-{ratios[-1]:.2f})" if level != "none" else ""
+            out.append(f"  history.level {level:<9} {median(figures[level]):9.1f} {unit}   "
+                       f"{median(ratios):.2f}x{goals[level]}{spread}")
+        return out
 
     return "\n".join([
-        f"History levels ({rounds} alternating rounds, medians of the rounds' ratios against none)",
+        f"History levels ({rounds} alternating rounds, medians of the rounds' ratios against none, and their range:"
+        " on a busy or virtual machine a single round's ratio strays)",
         "  engine, in-process, SQLite: start -> 10 steps -> end, each instance kept",
         *lines(rates, "instances/s"),
         f"  the same, the history's tables already holding {HELD:,} records and as many calls",
