@@ -415,18 +415,20 @@ from config.settings import load_settings
 from engine import operations as ops
 from engine.security.authorization import Principal
 pe = ops.new_engine(load_settings({}).with_overrides(
-    storage={"url": sys.argv[1]}, repository={"path": sys.argv[2]}, engine={"node_id": "doomed"}, services=())).start()
+    storage={"url": sys.argv[1]}, repository={"path": sys.argv[2]}, engine={"node_id": "doomed"},
+    history={"level": sys.argv[3]}, services=())).start()
 answer = ops.run(pe, Principal("alice"), "ok.ipd", external_id="answered")
 print(answer.execution_id, answer.state.value, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def test_a_run_killed_right_after_its_answer_keeps_its_record(engine_factory, repo, storage_url):
+@pytest.mark.parametrize("level", ["instance", "activity"])
+def test_a_run_killed_right_after_its_answer_keeps_its_record(engine_factory, repo, storage_url, level):
     """kill -9 the moment `run` has answered: the record of the process it ran is there (it was
-    committed before the answer), and so is the call in the log."""
+    committed before the answer), and so are the call in the log and, at `activity`, its elements."""
     write_definition(repo, "ok.ipd", '<assign id="a" name="x">done</assign>')
-    done = subprocess.run([sys.executable, "-c", KILLED_AFTER_ANSWER, storage_url, str(repo)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-c", KILLED_AFTER_ANSWER, storage_url, str(repo), level], cwd=ROOT,
                           capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == -9, done.stderr
     execution_id, state = done.stdout.split()
@@ -435,6 +437,8 @@ def test_a_run_killed_right_after_its_answer_keeps_its_record(engine_factory, re
     record = ops.get_history(pe, ADMIN, execution_id)
     assert (record.end_state, record.external_id, record.nodes) == ("FINISHED", "answered", ("doomed",))
     assert [(c.operation, c.user) for c in record.operations] == [("run", "alice")]
+    assert [(v.id, v.node) for v in record.elements] == ([] if level == "instance" else
+                                                         [("root.start", "doomed"), ("root.a", "doomed")])
 
 
 def test_statistics_durations_are_nearest_rank_percentiles(history_pe):
