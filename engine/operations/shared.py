@@ -163,8 +163,10 @@ def driving_slot(pe: "ProcessEngine", pool_id: str | None, timeout_ms: int | Non
     """A permit of the pool for a caller about to drive its instance itself, waited for as long as
     PERMIT_WAIT_S says (not at all unless it may `wait`: a caller waits once): whether it has one, and
     what is left of its timeout after the wait."""
-    waits = 0.0 if not wait else PERMIT_WAIT_S if timeout_ms is None or timeout_ms < 0 else \
-        min(PERMIT_WAIT_S, timeout_ms / 1000)
+    waits = 0.0
+    if wait:
+        blocks = timeout_ms is None or timeout_ms < 0
+        waits = PERMIT_WAIT_S if blocks else min(PERMIT_WAIT_S, timeout_ms / 1000)
     began = time.monotonic()
     with pe.executor.slot(pool_id, within=waits) as free:
         if timeout_ms is not None and timeout_ms > 0:
