@@ -8,6 +8,7 @@ the full reading decides, refusal and message included.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import mmap
 import re
@@ -373,11 +374,33 @@ def xml_scan(data: bytes | mmap.mmap, at_once: int = _SCANNED_AT_ONCE, aside: in
     head = _PROLOG.match(data)
     if head is None or head.group(4) != head.group(5):
         raise Declined
-    check = _Check(path if path is not None else data if isinstance(data, bytes) else data[:])
-    if len(data) >= aside:
+    with checked_by_lxml(path if path is not None else data if isinstance(data, bytes) else data[:],
+                         aside=len(data) >= aside):
+        return _scanned(data, head, at_once, len(data))
+
+
+def xml_scan_within(data: bytes, start: int, stop: int, at_once: int = _SCANNED_AT_ONCE) -> DataStore:
+    """xml_scan of a dataStore element that stands at `data[start:stop]` inside a larger document (a
+    SOAP envelope's parameter), read where it stands, with no copy. It is read as a document of its
+    own would be: its caller has lxml check the whole larger document (`checked_by_lxml`), and makes
+    sure that the element is where it says and that no default namespace it does not declare itself is
+    in scope there (in a document of its own, an unprefixed name inside would be in none)."""
+    head = _PROLOG.match(data, start, stop)
+    if head is None or head.start() != start or data[start:start + 1] != b"<" or head.group(4) != head.group(5):
+        raise Declined
+    return _scanned(data, head, at_once, stop)
+
+
+@contextlib.contextmanager
+def checked_by_lxml(source: bytes | str, aside: bool) -> Iterator[None]:
+    """lxml's parse of the whole document (or the file at the path `source`) without a tree, vouching
+    for what the block reads of it by pattern: on a thread of its own while the block runs (`aside`),
+    or after it. Declined once the block is done if the document is not well-formed."""
+    check = _Check(source)
+    if aside:
         check.start()
     try:
-        store = _scanned(data, head, at_once)
+        yield
     finally:
         if check.ident is not None:
             check.join()  # (also when the patterns declined: no parse goes on past the call)
@@ -385,7 +408,6 @@ def xml_scan(data: bytes | mmap.mmap, at_once: int = _SCANNED_AT_ONCE, aside: in
         check.run()
     if not check.well_formed:
         raise Declined
-    return store
 
 
 def _let_go(data: bytes | mmap.mmap, upto: int) -> None:
@@ -396,19 +418,20 @@ def _let_go(data: bytes | mmap.mmap, upto: int) -> None:
         data.madvise(mmap.MADV_DONTNEED, 0, upto - upto % mmap.PAGESIZE)
 
 
-def _scanned(data: bytes, head: re.Match[bytes], at_once: int) -> DataStore:
+def _scanned(data: bytes, head: re.Match[bytes], at_once: int, stop: int) -> DataStore:
+    """The store whose open tag `head` matched, which ends at `stop`."""
     patterns = _scan_patterns((head.group(4) or b"").decode("ascii"))
     by_id: dict[str, Value] = {}
     named: dict[str, tuple[Value, ...]] = {}
     try:
-        at = _section(data, head.end(), patterns, at_once, "values", functools.partial(_scanned_values, by_id=by_id,
-                                                                                namespaces=patterns["namespaces"]))
-        at = _section(data, at, patterns, at_once, "entries", functools.partial(
+        at = _section(data, head.end(), stop, patterns, at_once, "values", functools.partial(
+            _scanned_values, by_id=by_id, namespaces=patterns["namespaces"]))
+        at = _section(data, at, stop, patterns, at_once, "entries", functools.partial(
             _scanned_entries, by_id=by_id, named=named, references=patterns["reference"].findall))
     except UnicodeDecodeError:
         raise Declined from None
-    end = patterns["end"].match(data, at)
-    if end is None or end.end() != len(data):
+    end = patterns["end"].match(data, at, stop)
+    if end is None or end.end() != stop:
         raise Declined
     return DataStore.of(named)
 
@@ -436,21 +459,21 @@ class _Check(threading.Thread):
         self.well_formed = True
 
 
-def _section(data: bytes, at: int, patterns: dict[str, Any], at_once: int, name: str,
+def _section(data: bytes, at: int, stop: int, patterns: dict[str, Any], at_once: int, name: str,
              read: Callable[[list[bytes], bool], None]) -> int:
-    """Read the section `name` if it starts at `at`, and return the position past it.
+    """Read the section `name` if it starts at `at` (and ends before `stop`), and return the position past it.
 
     Its items are split by their pattern a few hundred KB at a time, at the start of an item, and `read` gets
     each item's groups in a row, and whether the piece holds no `&` and no `\r`: the items of a 10 MB
     store never stand as bytes all at once beside the values they become, and no piece is copied to be
     split. Each piece must be items and nothing else, from its first byte to its last.
     """
-    start = patterns[name].match(data, at)
+    start = patterns[name].match(data, at, stop)
     if start is None:
         return at
     if start.group(1):  # an empty element: <values/>
         return start.end()
-    end = data.rfind(patterns[f"{name} end tag"])  # items hold no such text, and nothing after them does
+    end = data.rfind(patterns[f"{name} end tag"], at, stop)  # items hold no such text, nor does what follows them
     item, cut, at = patterns[f"{name} item"], patterns[f"{name} cut"], start.end()
     with memoryview(data) as view:
         while at < end:
@@ -464,7 +487,7 @@ def _section(data: bytes, at: int, patterns: dict[str, Any], at_once: int, name:
             read(parts, data.find(b"&", at, boundary) < 0 and data.find(b"\r", at, boundary) < 0)
             _let_go(data, boundary)
             at = boundary
-    closing = patterns[f"{name} end"].match(data, at)
+    closing = patterns[f"{name} end"].match(data, at, stop)
     if closing is None:
         raise Declined
     return closing.end()

@@ -2,12 +2,15 @@
 read. A large one (a data store of megabytes as `processParams`) is parsed in pieces, and each data store
 parameter is read as the parse goes, its values and entries freed as soon as they are read: the whole
 tree of a 10 MB store takes five times the document (issue 15: peak memory). Spyne then finds those
-parameters empty and the operation takes the store read for each (`soap.params`). Anything the reading
-as it goes does not take — a mistake, a shape it does not know — has the envelope parsed whole again and
-read as a small one is, so that every refusal says what it says for a small envelope."""
+parameters empty and the operation takes the store read for each (`soap.params`). A dataStore element
+in the standard form, as most stubs send it, is read quicker still: from the envelope's bytes, by the
+patterns REST reads a document with (`_read_scanned`). Anything a reading does not take — a mistake, a
+shape it does not know — goes to the next, and last the envelope is parsed whole and read as a small
+one is, so that every refusal says what it says for a small envelope."""
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Callable, Iterator
 
 from lxml import etree
@@ -17,7 +20,8 @@ from engine.model.datastore import DataStore
 from engine.support.safexml import HARDENED, XmlError, parse
 from schemas.datastore import reading_large
 from schemas.documents import position
-from schemas.plain import ENTRIES, ENTRY, STORE, VALUES, WS, Declined, HeldStore
+from schemas.namespaces import DATASTORE
+from schemas.plain import ENTRIES, ENTRY, STORE, VALUES, WS, Declined, HeldStore, checked_by_lxml, xml_scan_within
 from schemas.signatures import SIGNATURES
 
 from .params import tidy_store_item
@@ -37,14 +41,16 @@ Stores = dict[etree._Element, DataStore]  # a parameter's element → the store 
 def read_envelope(body: bytes, before: Callable[[etree._Element], None] | None = None) -> tuple[etree._Element, Stores]:
     """The envelope, and the data stores its parameters held where they were read as it was parsed.
     `before`, if given, has the envelope once, as soon as its Header has been parsed and before any
-    store is read (a stranger's UsernameToken is checked there: nothing of theirs is read first)."""
+    store is read (a stranger's UsernameToken is checked there: nothing of theirs is read first). Its
+    Header is whole; the rest may be cut short, or be the envelope's with a store left out."""
     pending = [before] if before is not None else []
     if len(body) >= READ_AS_PARSED:
-        try:
-            with reading_large():
-                return _read_as_parsed(body, pending)
-        except (Declined, etree.LxmlError, ValueError):
-            pass  # parsed whole below: as a small envelope is, with the same refusals
+        for reading in (_read_scanned, _read_as_parsed):
+            try:
+                with reading_large():
+                    return reading(body, pending)
+            except (Declined, etree.LxmlError, ValueError):
+                pass  # the next reading; last, parsed whole below: as a small envelope is, with its refusals
     envelope = _envelope(body)
     _once(pending, envelope)
     return envelope, {}
@@ -65,6 +71,54 @@ def _envelope(body: bytes) -> etree._Element:
     if envelope.tag != _ENVELOPE:
         raise InvalidParameter("request", f"the root element must be Envelope in namespace {SOAP_ENV} (SOAP 1.1)")
     return envelope
+
+
+def _read_scanned(body: bytes, before: list[Callable[[etree._Element], None]]) -> tuple[etree._Element, Stores]:
+    """An envelope whose one large data store parameter holds a dataStore element in the standard form,
+    as most clients send it: the store read from the envelope's bytes by pattern, as REST reads a
+    document (`schemas.plain.xml_scan_within`; through lxml's element proxies it took 3 µs a value),
+    and the envelope around it parsed with the store cut out, a dataStore element left in its place.
+
+    That the patterns read what a parse would: the envelope around must hold the element left in the
+    store's place (marked with a name no client can know beforehand) alone in a store parameter of its
+    operation, with no default namespace in scope there that the store does not declare itself; then
+    the patterns take the store from its start tag to its end tag, item by item; and lxml's parse of
+    the whole envelope without a tree, beside them, vouches for the rest (schemas.plain, "XML by
+    pattern"). UTF-8 only, and nothing to tidy (`_tidying`). Declined otherwise."""
+    if _tidying(body) is not None or _encoding(body) not in (b"utf-8", b"utf8"):
+        raise Declined
+    opening = _STORE_TAG.search(body)
+    if opening is None or opening[1] != opening[2]:
+        raise Declined
+    start, prefix = opening.start(), opening[1] or b""
+    close = body.rfind(b"</%s%sdataStore" % (prefix, b":" if prefix else b""))
+    stop = body.find(b">", close) + 1
+    if close < opening.end() or stop <= 0:
+        raise Declined
+    mark = secrets.token_hex(8)
+    try:  # (whatever is wrong with it, the readings after this one say)
+        envelope = parse(b"".join((body[:start], b'%s %s="%s"/>' % (opening[0][:-1], _MARK, mark.encode()),
+                                   body[stop:])))
+    except XmlError:
+        raise Declined from None
+    marked = [element for element in envelope.iter(STORE) if element.get(_MARK) == mark]
+    if envelope.tag != _ENVELOPE or len(marked) != 1:
+        raise Declined
+    store, parameter = marked[0], marked[0].getparent()
+    if parameter is None or not _is_store_parameter(parameter) or len(parameter) != 1 or \
+            (parameter.text and parameter.text.strip(WS)) or (store.tail and store.tail.strip(WS)) or \
+            (prefix and None in store.nsmap):
+        raise Declined
+    del store.attrib[_MARK]
+    _once(before, envelope)  # (its Header is the envelope's: it came before the cut, byte for byte)
+    with checked_by_lxml(body, aside=True):
+        return envelope, {parameter: xml_scan_within(body, start, stop)}
+
+
+# A dataStore element's start tag as the standard form has it: declaring the namespace of its name, and nothing else.
+_STORE_TAG = re.compile(rb"<(?:([A-Za-z_][A-Za-z0-9._-]*):)?dataStore[ \t\r\n]+xmlns(?::([A-Za-z_][A-Za-z0-9._-]*))?"
+                        rb"[ \t\r\n]*=[ \t\r\n]*([\"'])" + re.escape(DATASTORE.encode()) + rb"\3[ \t\r\n]*>")
+_MARK = b"pe-cut-out"
 
 
 def _read_as_parsed(body: bytes, before: list[Callable[[etree._Element], None]]) -> tuple[etree._Element, Stores]:
@@ -97,13 +151,18 @@ def _tidying(body: bytes) -> Callable[[etree._Element], None] | None:
     bytes tell only in an encoding that writes markup as ASCII does (UTF-8, Latin-1; not UTF-16)."""
     at = len(_UTF8_BOM) if body.startswith(_UTF8_BOM) else 0
     declaration = _DECLARATION.match(body, at)
-    named = _ENCODING.search(declaration[0]) if declaration else None
-    encoding = named[1].lower() if named else b"utf-8"
-    if encoding not in _AS_ASCII or _MARKUP_FIRST.match(body, at) is None:
+    if _encoding(body) not in _AS_ASCII or _MARKUP_FIRST.match(body, at) is None:
         return tidy_store_item
     if _XSI_BYTES in body or _holds(body, b"<!--", at) or _holds(body, b"<?", declaration.end() if declaration else at):
         return tidy_store_item
     return None
+
+
+def _encoding(body: bytes) -> bytes:
+    """The encoding the envelope's declaration names (lower case), UTF-8 without one."""
+    declaration = _DECLARATION.match(body, len(_UTF8_BOM) if body.startswith(_UTF8_BOM) else 0)
+    named = _ENCODING.search(declaration[0]) if declaration else None
+    return named[1].lower() if named else b"utf-8"
 
 
 _LOOKS = 64  # places of a mark's second byte looked at one by one, before the rest is searched whole

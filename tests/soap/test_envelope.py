@@ -5,6 +5,7 @@ then parsed whole, and the refusal is word for word a small envelope's); and the
 never in memory whole."""
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from unittest import mock
@@ -18,6 +19,7 @@ from engine.model.datastore import XML, DataStore, Value, kind_of, make_value
 from schemas.datastore import dump_xml
 from soap import envelope as module
 from soap.envelope import read_envelope
+from schemas.plain import Declined
 from soap.params import data_store
 from tests.support.common import ROOT
 from tests.support.namespaces import DAT, PE
@@ -29,9 +31,28 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 PIECES = st.sampled_from([1, 7, 64, 4096, 1 << 20])
 
 
-def as_parsed(piece: int):
-    """Every envelope read as parsed, fed to the parser `piece` bytes at a time."""
-    return mock.patch.multiple(module, READ_AS_PARSED=0, _PIECE=piece)
+def as_parsed(piece: int, scanned: bool = False):
+    """Every envelope read as a large one is: as parsed, fed to the parser `piece` bytes at a time; or,
+    `scanned`, its store by pattern first where it can be (soap.envelope._read_scanned)."""
+    return mock.patch.multiple(module, READ_AS_PARSED=0, _PIECE=piece,
+                               **({} if scanned else {"_read_scanned": _declined}))
+
+
+def _declined(*_args: object) -> None:
+    raise Declined
+
+
+@contextlib.contextmanager
+def counting_scans():
+    """The stores the patterns read (soap.envelope._read_scanned), as they are read."""
+    scanned: list[DataStore] = []
+    real = module.xml_scan_within
+
+    def scan(*args: object) -> DataStore:
+        scanned.append(real(*args))
+        return scanned[-1]
+    with mock.patch.object(module, "xml_scan_within", scan):
+        yield scanned
 
 
 def envelope(inside: str, operation: str = "run", xsi: bool = True) -> bytes:
@@ -80,16 +101,21 @@ def written(store: DataStore, simple: bool, held: bool, typed: bool, commented: 
 
 
 @FUZZ
-@given(stores(), st.booleans(), st.booleans(), st.booleans(), st.booleans(), PIECES)
-def test_a_store_read_as_parsed_is_the_store_the_whole_tree_gives(store, simple, held, typed, commented, piece):
+@given(stores(), st.booleans(), st.booleans(), st.booleans(), st.booleans(), PIECES, st.booleans())
+def test_a_store_read_as_parsed_is_the_store_the_whole_tree_gives(store, simple, held, typed, commented, piece,
+                                                                  scanned):
+    """As parsed, or by pattern where it can be (`scanned`): the dataStore element in the standard form
+    as most stubs send it, with no xsi:type or comment anywhere, is read by pattern."""
     body = envelope(written(store, simple, held, typed, commented), xsi=typed)
     expected = usual(body)
-    with as_parsed(piece):
+    with as_parsed(piece, scanned), counting_scans() as scans:
         tree, read = read_envelope(body)
     holder = parameter(tree)
     if not len(holder):  # (an empty parameter: nothing to read as it goes; the usual reading has it)
         assert read == {} and data_store("processParams", holder) == expected
         return
+    commented = b"<!--" in body or b"<?" in body  # (a store with no value has no comment written)
+    assert scans == ([expected] if scanned and not (simple or held or typed or commented) else [])
     assert list(read) == [holder]
     assert list(read[holder].entries()) == list(expected.entries())
     assert [v.id for v in read[holder].values()] == [v.id for v in expected.values()]
@@ -104,16 +130,16 @@ def outcome(read: callable) -> tuple[str, object]:
 
 
 @FUZZ
-@given(shaped_xml(), st.booleans(), PIECES)
-def test_what_the_usual_reading_refuses_or_reads_otherwise_is_left_to_it(element, held, piece):
+@given(shaped_xml(), st.booleans(), PIECES, st.booleans())
+def test_what_the_usual_reading_refuses_or_reads_otherwise_is_left_to_it(element, held, piece, scanned):
     if held:
         inside = "".join(etree.tostring(child, encoding="unicode") for child in element)
         inside = f'<pe:processParams xmlns:dat="{DAT}">{inside}</pe:processParams>'
     else:
         inside = f"<pe:processParams>{etree.tostring(element, encoding='unicode')}</pe:processParams>"
-    body = envelope(inside)
+    body = envelope(inside, xsi=not scanned)  # (an envelope that declares xsi is never read by pattern)
     expected = outcome(lambda: usual(body))
-    with as_parsed(piece):
+    with as_parsed(piece, scanned):
         tree, read = read_envelope(body)
     if read:
         assert expected == ("store", read[parameter(tree)])
@@ -153,20 +179,27 @@ def test_the_store_of_another_operation_or_elsewhere_in_the_envelope_is_not_read
     (lambda body: body[:-40], "invalid XML"),
     (lambda body: b'<!DOCTYPE e:Envelope [<!ENTITY x "y">]>' + body, "DOCTYPE"),
     (lambda body: body.replace(b"e:Envelope", b"e:Letter"), "the root element must be Envelope"),
-], ids=["undefined entity", "control character", "cut short", "doctype", "not an envelope"])
-def test_a_large_envelope_that_is_no_good_is_refused_word_for_word_as_a_small_one(broken, words):
-    store = DataStore([(f"e{n}", [Value(str(n), "text/plain", f"value {n}")]) for n in range(40)])
-    body = broken(envelope(written(store, False, True, False, False)))
+    (lambda body: body.replace(b"<x/>", b"<y>" * 250 + b"<x/>" + b"</y>" * 250), "Excessive depth"),
+], ids=["undefined entity", "control character", "cut short", "doctype", "not an envelope", "too deep there"])
+@pytest.mark.parametrize("held", [True, False], ids=["held", "dataStore element"])
+def test_a_large_envelope_that_is_no_good_is_refused_word_for_word_as_a_small_one(broken, words, held):
+    """Read by pattern too (a dataStore element): an XML value nested as deep as the parser takes it in
+    a document of its own, but not inside the envelope, is refused as it is in the envelope."""
+    store = DataStore([(f"e{n}", [Value(str(n), "text/plain", f"value {n}")]) for n in range(40)] +
+                      [("deep", [make_value("x", "text/xml", "<x/>")])])
+    body = broken(envelope(written(store, False, held, False, False), xsi=False))
     with pytest.raises(InvalidParameter) as whole:
         read_envelope(body)
-    with as_parsed(16), pytest.raises(InvalidParameter) as piecewise:
-        read_envelope(body)
-    assert piecewise.value.message == whole.value.message and words in whole.value.message
+    for scanned in (False, True):
+        with as_parsed(16, scanned), pytest.raises(InvalidParameter) as piecewise:
+            read_envelope(body)
+        assert piecewise.value.message == whole.value.message and words in whole.value.message
 
 
 PEAK = """
 import sys
 from soap.envelope import _envelope, read_envelope
+from schemas.plain import Declined
 from soap.params import data_store
 def peak():
     return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM"))
@@ -239,29 +272,33 @@ def test_an_envelope_in_any_encoding_is_tidied_as_the_usual_reading_tidies_it(en
 
 
 @pytest.mark.parametrize("piece", [None, 64])
-def test_what_is_to_come_before_the_stores_has_the_envelope_with_its_header_before_any_is_read(piece, monkeypatch):
+@pytest.mark.parametrize("held", [True, False], ids=["held", "dataStore element"])
+def test_what_is_to_come_before_the_stores_has_the_envelope_with_its_header_before_any_is_read(piece, held,
+                                                                                               monkeypatch):
     """A stranger's UsernameToken is checked with the Header as soon as it is parsed: refused, nothing of
-    their store is read (read whole, the envelope is parsed first, and then checked)."""
+    their store is read (read whole, the envelope is parsed first, and then checked). A dataStore
+    element is read by pattern: not before either."""
     from engine.errors import Unauthenticated
 
     store = DataStore([(f"e{n}", [Value(str(n), "text/plain", "x")]) for n in range(50)])
-    body = envelope(written(store, True, True, False, False)).replace(
+    body = envelope(written(store, False, held, False, False), xsi=False).replace(
         b"<e:Body>", b"<e:Header><t:token xmlns:t='urn:t'>no</t:token></e:Header><e:Body>")
     seen = []
 
     def refuse(root):
         seen.append(root.find(f"{{{ENV}}}Header/{{urn:t}}token").text)
         raise Unauthenticated("no")
-    monkeypatch.setattr(module, "HeldStore", lambda *args, **kwargs: pytest.fail("a store was read"))
-    with (as_parsed(piece) if piece else mock.patch.object(module, "READ_AS_PARSED", 1 << 30)):
+    for reader in ("HeldStore", "xml_scan_within"):
+        monkeypatch.setattr(module, reader, lambda *args, **kwargs: pytest.fail("a store was read"))
+    with (as_parsed(piece, scanned=True) if piece else mock.patch.object(module, "READ_AS_PARSED", 1 << 30)):
         with pytest.raises(Unauthenticated):
             read_envelope(body, refuse)
     assert seen == ["no"]
-    with as_parsed(64):  # let in: the stores are read, and it was asked once
-        monkeypatch.undo()
+    monkeypatch.undo()
+    with as_parsed(64, scanned=True):  # let in: the stores are read, and it was asked once, with the Header
         asked = []
-        tree, read = read_envelope(body, asked.append)
-    assert asked == [tree] and list(read.values()) == [usual(body)]
+        tree, read = read_envelope(body, lambda root: asked.append(root.find(f"{{{ENV}}}Header/{{urn:t}}token").text))
+    assert asked == ["no"] and list(read.values()) == [usual(body)]
 
 
 @FUZZ
@@ -273,3 +310,39 @@ def test_a_comment_or_an_instruction_is_found_in_the_bytes_however_many_look_lik
     body = b"".join(parts)
     with mock.patch.object(module, "_LOOKS", looks):
         assert module._holds(body, mark, at) == (body.find(mark, at) >= 0)
+
+
+STORE = (f'<dataStore xmlns="{DAT}"><values><value id="1" type="text/xml"><content><order/></content></value>'
+         '<value id="2" type="text/plain"><content>caf\xe9</content></value></values>'
+         '<entries><entry name="x"><value>1</value><value>2</value></entry></entries></dataStore>')
+PREFIXED = STORE.replace("<", "<d:").replace("<d:/", "</d:").replace(f'xmlns="{DAT}"', f'xmlns:d="{DAT}"')
+OPERATION = f"<e:Envelope xmlns:e=\"{ENV}\"><e:Body><run xmlns=\"{PE}\"><processUri>echo.ipd</processUri>"
+
+
+@pytest.mark.parametrize("body, by_pattern", [
+    (f"{OPERATION}<processParams>{STORE}</processParams></run></e:Body></e:Envelope>".encode(), True),
+    # under the operation's default namespace, `order` is in it: in a document of its own, in none
+    (f"{OPERATION}<processParams>{PREFIXED}</processParams></run></e:Body></e:Envelope>".encode(), False),
+    (envelope(f"<pe:processParams>{PREFIXED}</pe:processParams>", xsi=False), True),
+    # a store's tags in other text, before and after it
+    (f'{OPERATION.replace("echo.ipd", f"<![CDATA[{STORE[:60]}]]>")}<processParams>{STORE}</processParams>'
+     f'<externalId><![CDATA[</dataStore>]]></externalId></run></e:Body></e:Envelope>'.encode(), False),
+    # two stores (the second another parameter's, and of another operation's): neither is read by pattern
+    (f"{OPERATION}<processParams>{STORE}</processParams><constants>{STORE}</constants></run></e:Body>"
+     f"</e:Envelope>".encode(), False),
+    # a store's text in Latin-1: read as UTF-8, it would be another
+    (b'<?xml version="1.0" encoding="ISO-8859-1"?>' +
+     f"{OPERATION}<processParams>{STORE}</processParams></run></e:Body></e:Envelope>".encode("latin-1"), False),
+    # the element left in the store's place, sent by the client: no other element is taken for it
+    (f"{OPERATION}<processParams>{STORE}</processParams></run></e:Body></e:Envelope>".encode().replace(
+        b"<processUri>", b'<processUri><dataStore xmlns="%s" pe-cut-out="1"/>' % DAT.encode()), True),
+], ids=["default namespace", "prefixed under a default namespace", "prefixed", "its tags in other text",
+        "two stores", "latin-1", "a look-alike of what is left"])
+def test_a_store_is_read_by_pattern_only_where_that_reads_what_the_parse_does(body, by_pattern):
+    expected = outcome(lambda: usual(body))
+    with as_parsed(16, scanned=True), counting_scans() as scans:
+        read = outcome(lambda: list(read_envelope(body)[1].values()))
+    assert read == (expected[0], [expected[1]]) if expected[0] == "store" else read == ("store", [])
+    assert len(scans) == by_pattern
+    if by_pattern:
+        assert scans == [expected[1]]

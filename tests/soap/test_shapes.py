@@ -23,6 +23,7 @@ from lxml import etree
 from werkzeug.test import Client as WsgiClient
 
 from config.settings import load_settings
+from engine.model.datastore import Value
 from engine.runtime.node import ProcessEngine
 from soap import create_soap_app
 from tests.support.common import SAMPLES, write_definition
@@ -142,6 +143,26 @@ def test_a_store_read_as_the_envelope_is_parsed_goes_with_list_parameters(app, s
     snapshot = answer(app, "run", f"<pe:processUri>echo.ipd</pe:processUri>{shape}<pe:states>FINISHED</pe:states>"
                                   "<pe:states>FAILED</pe:states>")[0]
     assert snapshot.get("state") == "FINISHED" and pipeline(snapshot) == {"in": ["Zed"], "out": ["echo Zed"]}
+
+
+def test_a_data_store_element_read_by_pattern_goes_with_list_parameters(app, monkeypatch):
+    """A large store as most stubs send it (the dataStore element declaring its namespace, no xsi:type
+    anywhere) is read from the envelope's bytes by pattern (soap.envelope), and the list parameter
+    beside it reaches the operation as Spyne hands it over."""
+    from soap import envelope as module
+
+    monkeypatch.setattr(module, "READ_AS_PARSED", 0)
+    scanned, scan = [], module.xml_scan_within
+    monkeypatch.setattr(module, "xml_scan_within", lambda *args: scanned.append(scan(*args)) or scanned[-1])
+    store = f'<d:dataStore xmlns:d="{DAT}">{STANDARD.replace("dat:", "d:")}</d:dataStore>'
+    body = (f'<e:Envelope xmlns:e="{ENV}"><e:Body><pe:run xmlns:pe="{PE}"><pe:processUri>echo.ipd</pe:processUri>'
+            f'<pe:processParams>{store}</pe:processParams><pe:states>FINISHED</pe:states><pe:states>FAILED'
+            f'</pe:states></pe:run></e:Body></e:Envelope>').encode()
+    response = app.post("/", data=body, headers={"Content-Type": "text/xml"})
+    assert response.status_code == 200, response.get_data()
+    snapshot = etree.fromstring(response.get_data()).find(f"{{{ENV}}}Body")[0][0]
+    assert snapshot.get("state") == "FINISHED" and pipeline(snapshot) == {"in": ["Zed"], "out": ["echo Zed"]}
+    assert [list(read.entries()) for read in scanned] == [[("in", (Value("v1", "text/plain", "Zed"),))]]
 
 
 def test_instance_constants_take_the_children_shape(app):
