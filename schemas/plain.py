@@ -376,19 +376,34 @@ def xml_scan(data: bytes | mmap.mmap, at_once: int = _SCANNED_AT_ONCE, aside: in
         raise Declined
     with checked_by_lxml(path if path is not None else data if isinstance(data, bytes) else data[:],
                          aside=len(data) >= aside):
-        return _scanned(data, head, at_once, len(data))
+        return _scanned(data, head, at_once, len(data), _scan_patterns(_prefix(head))["namespaces"])
 
 
-def xml_scan_within(data: bytes, start: int, stop: int, at_once: int = _SCANNED_AT_ONCE) -> DataStore:
+def xml_scan_within(data: bytes, start: int, stop: int, scope: dict[str | None, str],
+                    at_once: int = _SCANNED_AT_ONCE) -> DataStore:
     """xml_scan of a dataStore element that stands at `data[start:stop]` inside a larger document (a
-    SOAP envelope's parameter), read where it stands, with no copy. It is read as a document of its
-    own would be: its caller has lxml check the whole larger document (`checked_by_lxml`), and makes
-    sure that the element is where it says and that no default namespace it does not declare itself is
-    in scope there (in a document of its own, an unprefixed name inside would be in none)."""
+    SOAP envelope's parameter), read where it stands, with no copy; `scope`: the namespaces in scope at
+    the element (by prefix, the default's None; its own declaration of the store's namespace too), in
+    which its XML values are read. Its caller has lxml check the whole larger document
+    (`checked_by_lxml`) and makes sure that the element is where it says."""
     head = _PROLOG.match(data, start, stop)
     if head is None or head.start() != start or data[start:start + 1] != b"<" or head.group(4) != head.group(5):
         raise Declined
-    return _scanned(data, head, at_once, stop)
+    return _scanned(data, head, at_once, stop, _declarations(scope))
+
+
+def _prefix(head: re.Match[bytes]) -> str:
+    return (head.group(4) or b"").decode("ascii")
+
+
+def _declarations(scope: dict[str | None, str]) -> bytes:
+    """Namespace declarations of everything in `scope` (xml's aside, which is always in scope)."""
+    return b" ".join(b'xmlns%s="%s"' % (b":" + prefix.encode() if prefix else b"", _escaped(uri).encode())
+                     for prefix, uri in sorted(scope.items(), key=lambda pair: pair[0] or "") if prefix != "xml")
+
+
+def _escaped(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
 
 
 @contextlib.contextmanager
@@ -418,14 +433,15 @@ def _let_go(data: bytes | mmap.mmap, upto: int) -> None:
         data.madvise(mmap.MADV_DONTNEED, 0, upto - upto % mmap.PAGESIZE)
 
 
-def _scanned(data: bytes, head: re.Match[bytes], at_once: int, stop: int) -> DataStore:
-    """The store whose open tag `head` matched, which ends at `stop`."""
-    patterns = _scan_patterns((head.group(4) or b"").decode("ascii"))
+def _scanned(data: bytes, head: re.Match[bytes], at_once: int, stop: int, namespaces: bytes) -> DataStore:
+    """The store whose open tag `head` matched, which ends at `stop`; its XML values read under the
+    `namespaces` declared."""
+    patterns = _scan_patterns(_prefix(head))
     by_id: dict[str, Value] = {}
     named: dict[str, tuple[Value, ...]] = {}
     try:
         at = _section(data, head.end(), stop, patterns, at_once, "values", functools.partial(
-            _scanned_values, by_id=by_id, namespaces=patterns["namespaces"]))
+            _scanned_values, by_id=by_id, namespaces=namespaces))
         at = _section(data, at, stop, patterns, at_once, "entries", functools.partial(
             _scanned_entries, by_id=by_id, named=named, references=patterns["reference"].findall))
     except UnicodeDecodeError:

@@ -46,12 +46,13 @@ def _declined(*_args: object) -> None:
 def counting_scans():
     """The stores the patterns read (soap.envelope._read_scanned), as they are read."""
     scanned: list[DataStore] = []
-    real = module.xml_scan_within
 
-    def scan(*args: object) -> DataStore:
-        scanned.append(real(*args))
-        return scanned[-1]
-    with mock.patch.object(module, "xml_scan_within", scan):
+    def counted(real):
+        def scan(*args: object) -> DataStore:
+            scanned.append(real(*args))
+            return scanned[-1]
+        return scan
+    with mock.patch.object(module, "xml_scan_within", counted(module.xml_scan_within)):
         yield scanned
 
 
@@ -104,18 +105,20 @@ def written(store: DataStore, simple: bool, held: bool, typed: bool, commented: 
 @given(stores(), st.booleans(), st.booleans(), st.booleans(), st.booleans(), PIECES, st.booleans())
 def test_a_store_read_as_parsed_is_the_store_the_whole_tree_gives(store, simple, held, typed, commented, piece,
                                                                   scanned):
-    """As parsed, or by pattern where it can be (`scanned`): the dataStore element in the standard form
-    as most stubs send it, with no xsi:type or comment anywhere, is read by pattern."""
+    """As parsed, or by pattern where it can be (`scanned`): the dataStore element in the standard form,
+    with no xsi:type in it and no comment anywhere, is read by pattern."""
     body = envelope(written(store, simple, held, typed, commented), xsi=typed)
     expected = usual(body)
     with as_parsed(piece, scanned), counting_scans() as scans:
         tree, read = read_envelope(body)
     holder = parameter(tree)
-    if not len(holder):  # (an empty parameter: nothing to read as it goes; the usual reading has it)
-        assert read == {} and data_store("processParams", holder) == expected
+    if not read:  # (an empty parameter: nothing to read as it goes; the usual reading has it)
+        assert not len(holder) and data_store("processParams", holder) == expected
         return
     commented = b"<!--" in body or b"<?" in body  # (a store with no value has no comment written)
-    assert scans == ([expected] if scanned and not (simple or held or typed or commented) else [])
+    typed = b"xsi:type" in body  # (as for comments)
+    by_pattern = not held and not typed and not simple
+    assert scans == ([expected] if scanned and by_pattern and not commented else [])
     assert list(read) == [holder]
     assert list(read[holder].entries()) == list(expected.entries())
     assert [v.id for v in read[holder].values()] == [v.id for v in expected.values()]
@@ -315,14 +318,23 @@ def test_a_comment_or_an_instruction_is_found_in_the_bytes_however_many_look_lik
 STORE = (f'<dataStore xmlns="{DAT}"><values><value id="1" type="text/xml"><content><order/></content></value>'
          '<value id="2" type="text/plain"><content>caf\xe9</content></value></values>'
          '<entries><entry name="x"><value>1</value><value>2</value></entry></entries></dataStore>')
-PREFIXED = STORE.replace("<", "<d:").replace("<d:/", "</d:").replace(f'xmlns="{DAT}"', f'xmlns:d="{DAT}"')
+PREFIXED = (f'<d:dataStore xmlns:d="{DAT}"><d:values><d:value id="1" type="text/xml"><d:content><order/></d:content>'
+            '</d:value><d:value id="2" type="text/plain"><d:content>caf\xe9</d:content></d:value></d:values>'
+            '<d:entries><d:entry name="x"><d:value>1</d:value><d:value>2</d:value></d:entry></d:entries></d:dataStore>')
+# (zeep declares a prefix on each entry; each XML value's unprefixed names are the operation's)
+ZEEP = (f'<ns1:entry xmlns:ns1="{DAT}" name="x" type="text/xml"><ns1:value><order n="1"/></ns1:value>'
+        f'<ns1:value> <order/> </ns1:value></ns1:entry><ns2:entry xmlns:ns2="{DAT}" name="y" type="text/plain">'
+        f'<ns2:value>a &amp; b</ns2:value><ns2:value/></ns2:entry><ns4:entry xmlns:ns1="urn:x" xmlns:ns4="{DAT}" '
+        'name="z"/>')
+TYPED_INSIDE = STORE.replace("<order/>", '<order xsi:type="xsd:int"/>')
+TYPED = STORE.replace("<content>caf", '<content xsi:type="xsd:string">caf')
 OPERATION = f"<e:Envelope xmlns:e=\"{ENV}\"><e:Body><run xmlns=\"{PE}\"><processUri>echo.ipd</processUri>"
 
 
 @pytest.mark.parametrize("body, by_pattern", [
     (f"{OPERATION}<processParams>{STORE}</processParams></run></e:Body></e:Envelope>".encode(), True),
-    # under the operation's default namespace, `order` is in it: in a document of its own, in none
-    (f"{OPERATION}<processParams>{PREFIXED}</processParams></run></e:Body></e:Envelope>".encode(), False),
+    # under the operation's default namespace, `order` is in it (in a document of its own, in none)
+    (f"{OPERATION}<processParams>{PREFIXED}</processParams></run></e:Body></e:Envelope>".encode(), True),
     (envelope(f"<pe:processParams>{PREFIXED}</pe:processParams>", xsi=False), True),
     # a store's tags in other text, before and after it
     (f'{OPERATION.replace("echo.ipd", f"<![CDATA[{STORE[:60]}]]>")}<processParams>{STORE}</processParams>'
@@ -336,9 +348,19 @@ OPERATION = f"<e:Envelope xmlns:e=\"{ENV}\"><e:Body><run xmlns=\"{PE}\"><process
     # the element left in the store's place, sent by the client: no other element is taken for it
     (f"{OPERATION}<processParams>{STORE}</processParams></run></e:Body></e:Envelope>".encode().replace(
         b"<processUri>", b'<processUri><dataStore xmlns="%s" pe-cut-out="1"/>' % DAT.encode()), True),
+    # xsi declared, and used in an XML value (not on the store's structure): its prefix is the envelope's
+    (f"{OPERATION}<processParams>{TYPED_INSIDE}</processParams></run></e:Body></e:Envelope>".encode().replace(
+        b"<e:Envelope ", b'<e:Envelope xmlns:xsi="%s" xmlns:xsd="%s" ' % (XSI.encode(), XS.encode())), True),
+    # an xsi:type on its structure, which the usual reading leaves out
+    (f"{OPERATION}<processParams>{TYPED}</processParams></run></e:Body></e:Envelope>".encode().replace(
+        b"<e:Envelope ", b'<e:Envelope xmlns:xsi="%s" xmlns:xsd="%s" ' % (XSI.encode(), XS.encode())), False),
+    # the simple form's entries in its place, as stubs write them (zeep: a prefix declared on each)
+    (f"{OPERATION}<processParams>{ZEEP}</processParams></run></e:Body></e:Envelope>".encode(), False),
 ], ids=["default namespace", "prefixed under a default namespace", "prefixed", "its tags in other text",
-        "two stores", "latin-1", "a look-alike of what is left"])
+        "two stores", "latin-1", "a look-alike of what is left", "xsi in an XML value", "an xsi:type on it",
+        "entries in its place"])
 def test_a_store_is_read_by_pattern_only_where_that_reads_what_the_parse_does(body, by_pattern):
+    """Its XML values in the namespaces in scope where it stands in the envelope."""
     expected = outcome(lambda: usual(body))
     with as_parsed(16, scanned=True), counting_scans() as scans:
         read = outcome(lambda: list(read_envelope(body)[1].values()))
