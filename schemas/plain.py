@@ -376,20 +376,20 @@ def xml_scan(data: bytes | mmap.mmap, at_once: int = _SCANNED_AT_ONCE, aside: in
         raise Declined
     with checked_by_lxml(path if path is not None else data if isinstance(data, bytes) else data[:],
                          aside=len(data) >= aside):
-        return _scanned(data, head, at_once, len(data), _scan_patterns(_prefix(head))["namespaces"])
+        return _scanned(data, head, at_once, len(data), _scan_patterns(_prefix(head))["namespaces"], 1)
 
 
-def xml_scan_within(data: bytes, start: int, stop: int, scope: dict[str | None, str],
+def xml_scan_within(data: bytes, start: int, stop: int, scope: dict[str | None, str], depth: int,
                     at_once: int = _SCANNED_AT_ONCE) -> DataStore:
     """xml_scan of a dataStore element that stands at `data[start:stop]` inside a larger document (a
     SOAP envelope's parameter), read where it stands, with no copy; `scope`: the namespaces in scope at
     the element (by prefix, the default's None; its own declaration of the store's namespace too), in
-    which its XML values are read. Its caller has lxml check the whole larger document
+    which its XML values are read; `depth`: the element's (the root's is 1). Its caller has lxml check the whole larger document
     (`checked_by_lxml`) and makes sure that the element is where it says."""
     head = _PROLOG.match(data, start, stop)
     if head is None or head.start() != start or data[start:start + 1] != b"<" or head.group(4) != head.group(5):
         raise Declined
-    return _scanned(data, head, at_once, stop, _declarations(scope))
+    return _scanned(data, head, at_once, stop, _declarations(scope), depth)
 
 
 def _prefix(head: re.Match[bytes]) -> str:
@@ -403,7 +403,12 @@ def _declarations(scope: dict[str | None, str]) -> bytes:
 
 
 def _escaped(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+    """`text` as a double-quoted attribute value a parser reads back as it is: written raw, a tab or a
+    line end would be read as a space."""
+    return text.translate(_ATTRIBUTE_ESCAPES)
+
+
+_ATTRIBUTE_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"})
 
 
 @contextlib.contextmanager
@@ -433,15 +438,15 @@ def _let_go(data: bytes | mmap.mmap, upto: int) -> None:
         data.madvise(mmap.MADV_DONTNEED, 0, upto - upto % mmap.PAGESIZE)
 
 
-def _scanned(data: bytes, head: re.Match[bytes], at_once: int, stop: int, namespaces: bytes) -> DataStore:
-    """The store whose open tag `head` matched, which ends at `stop`; its XML values read under the
-    `namespaces` declared."""
+def _scanned(data: bytes, head: re.Match[bytes], at_once: int, stop: int, namespaces: bytes, depth: int) -> DataStore:
+    """The store whose open tag `head` matched, at `depth`, which ends at `stop`; its XML values read
+    under the `namespaces` declared."""
     patterns = _scan_patterns(_prefix(head))
     by_id: dict[str, Value] = {}
     named: dict[str, tuple[Value, ...]] = {}
     try:
         at = _section(data, head.end(), stop, patterns, at_once, "values", functools.partial(
-            _scanned_values, by_id=by_id, namespaces=namespaces))
+            _scanned_values, by_id=by_id, namespaces=namespaces, depth=depth + 3))  # (values, value, content)
         at = _section(data, at, stop, patterns, at_once, "entries", functools.partial(
             _scanned_entries, by_id=by_id, named=named, references=patterns["reference"].findall))
     except UnicodeDecodeError:
@@ -500,6 +505,8 @@ def _section(data: bytes, at: int, stop: int, patterns: dict[str, Any], at_once:
                 parts = _items(item, view[at:end])
                 if parts is None:
                     raise Declined
+            if boundary - at >= _LONGEST_TEXT and any(part is not None and len(part) >= _LONGEST_TEXT for part in parts):
+                raise Declined  # (a text or an attribute value a parse that builds a tree refuses)
             read(parts, data.find(b"&", at, boundary) < 0 and data.find(b"\r", at, boundary) < 0)
             _let_go(data, boundary)
             at = boundary
@@ -509,15 +516,29 @@ def _section(data: bytes, at: int, stop: int, patterns: dict[str, Any], at_once:
     return closing.end()
 
 
+# The longest text or attribute value libxml2 takes in a tree without its "huge" option (its check
+# without a tree takes longer ones): as bytes, a text is at least as long as it is parsed.
+_LONGEST_TEXT = 10_000_000
+
+
 def _items(item: re.Pattern[bytes], text: bytes | memoryview) -> list[bytes] | None:
-    """The groups of the items that make up `text`, in a row; None if it is not items and nothing else."""
-    parts = item.split(text)
-    if len(parts) == 1 or parts[0] or parts[-1] or any(parts[item.groups + 1:-1:item.groups + 1]):
+    """The groups of the items that make up `text`, in a row; None if it is not items and nothing else.
+    Checked first by a match of items in a row, none given back once taken (`++`): a split alone
+    searches a piece that is not items for one at every `<`, each try running on to a distant end tag
+    (a piece of 256 KB of CDATA written to look like items took 76 s); over items alone it searches
+    nothing."""
+    if _in_a_row(item).fullmatch(text) is None:
         return None
+    parts = item.split(text)
     return parts[1:-1]
 
 
-def _scanned_values(parts: list[bytes], as_is: bool, by_id: dict[str, Value], namespaces: bytes) -> None:
+@functools.lru_cache(maxsize=64)
+def _in_a_row(item: re.Pattern[bytes]) -> re.Pattern[bytes]:
+    return re.compile(b"(?:%s)++" % item.pattern)
+
+
+def _scanned_values(parts: list[bytes], as_is: bool, by_id: dict[str, Value], namespaces: bytes, depth: int) -> None:
     """`as_is`: the piece holds no reference and no `\r`, so its plain text is read as it stands."""
     ids, types, attributes, plain, empty, unbound, markup = (parts[i::8] for i in range(7))
     del parts
@@ -543,32 +564,37 @@ def _scanned_values(parts: list[bytes], as_is: bool, by_id: dict[str, Value], na
     values = list(map(Value, ids, types, [None if content is None else content.decode() if as_is else _plain_text(content)
                                           for content in plain]))
     if rest:
-        for i, content in zip(rest, _parsed_contents(contents, [unbound[i] for i in rest], namespaces)):
+        for i, content in zip(rest, _parsed_contents(contents, [unbound[i] for i in rest], namespaces, depth)):
             values[i] = _plain_value(ids[i], types[i], content)
     by_id.update(zip(ids, values))
 
 
-def _parsed_contents(contents: list[bytes], unbound: list[bytes | None], namespaces: bytes
+def _parsed_contents(contents: list[bytes], unbound: list[bytes | None], namespaces: bytes, depth: int
                      ) -> Iterator[etree._Element]:
     """Content elements for the contents, parsed a few at a time (see above for why they are the
-    document's)."""
+    document's), each at the `depth` it stood at: a parse that builds a tree refuses an element
+    deeper than 256 (its check without a tree took one more)."""
     if any(_WRAPPER in content for content in contents):
         raise Declined
     parser = _parser()
     opening, unbinding, closing = b"<%s:content>" % _WRAPPER, b'<%s:content xmlns="">' % _WRAPPER, \
         b"</%s:content>" % _WRAPPER
+    padding = max(0, depth - 2)  # (the wrapper is 1, its contents 2)
     first = 0
     while first < len(contents):
-        document, size, last = [b'<%s:all xmlns:%s="%s" %s>' % (_WRAPPER, _WRAPPER, _WRAPPER_NS, namespaces)], 0, first
+        document, size, last = [b'<%s:all xmlns:%s="%s" %s>' % (_WRAPPER, _WRAPPER, _WRAPPER_NS, namespaces),
+                                b"<%s:p>" % _WRAPPER * padding], 0, first
         while last < len(contents) and size < _PARSED_AT_ONCE:
             document += (unbinding if unbound[last] else opening, contents[last], closing)
             size += len(contents[last])
             last += 1
-        document.append(b"</%s:all>" % _WRAPPER)
+        document += (b"</%s:p>" % _WRAPPER * padding, b"</%s:all>" % _WRAPPER)
         try:
             wrapper = etree.fromstring(b"".join(document), parser)
         except etree.XMLSyntaxError:
             raise Declined from None
+        for _ in range(padding):
+            wrapper = wrapper[0]
         if len(wrapper) != last - first:
             raise Declined
         yield from wrapper

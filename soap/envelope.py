@@ -28,7 +28,7 @@ from .params import tidy_store_item
 from .types import XSI
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-_ENVELOPE, _BODY = f"{{{SOAP_ENV}}}Envelope", f"{{{SOAP_ENV}}}Body"
+_ENVELOPE, _HEADER, _BODY = f"{{{SOAP_ENV}}}Envelope", f"{{{SOAP_ENV}}}Header", f"{{{SOAP_ENV}}}Body"
 READ_AS_PARSED = 1 << 20  # an envelope this long or longer is parsed in pieces (and no shorter one)
 _PIECE = 1 << 16
 # For each operation with a data store parameter, their names (the parameters' elements' local names).
@@ -111,10 +111,13 @@ def _read_scanned(body: bytes, before: list[Callable[[etree._Element], None]]) -
     if parameter is None or not _is_store_parameter(parameter) or len(parameter) != 1 or \
             (parameter.text and parameter.text.strip(WS)) or (store.tail and store.tail.strip(WS)):
         raise Declined
+    if any(sibling.tag == _HEADER for sibling in parameter.getparent().getparent().itersiblings()):
+        raise Declined  # (a Header after the Body may stand where the cut was: the envelope's own is before it)
     del store.attrib[_MARK]
     _once(before, envelope)  # (its Header is the envelope's: it came before the cut, byte for byte)
     with checked_by_lxml(body, aside=True):
-        return envelope, {parameter: xml_scan_within(body, start, stop, store.nsmap)}
+        return envelope, {parameter: xml_scan_within(body, start, stop, store.nsmap,
+                                                      1 + sum(1 for _ in store.iterancestors()))}
 
 
 def _end_of_last(body: bytes, name: bytes, after: int) -> int:

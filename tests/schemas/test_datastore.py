@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 import re
 
 import orjson
@@ -849,6 +850,40 @@ VALUES = ('<value id="1" type="text/plain"><content>a</content></value>'
 def test_the_reading_by_pattern_reads_what_a_parser_reads(document, expected):
     for at_once in (1, 30, 1 << 20):  # cut between values, and inside the XML content
         assert xml_scan(document.encode(), at_once) == expected == load(document.encode())
+
+
+def _one_value(content_type: str, content: str) -> bytes:
+    return (f'<dataStore {NS}><values><value id="1" type="{content_type}"><content>{content}</content></value>'
+            '</values><entries><entry name="a"><value>1</value></entry></entries></dataStore>').encode()
+
+
+@pytest.mark.parametrize("document, taken", [
+    (_one_value("text/xml", "<y>" * 252 + "</y>" * 252), True),  # (the deepest y at 256)
+    (_one_value("text/xml", "<y>" * 253 + "</y>" * 253), False),  # (at 257: lxml's check without a tree takes it)
+    (_one_value("text/plain", "x" * 9_999_999), True),
+    (_one_value("text/plain", "x" * 10_000_001), False),  # (that check takes it too)
+], ids=["deep", "too deep", "long", "too long"])
+def test_the_reading_by_pattern_takes_no_more_than_a_parse_that_builds_a_tree(document, taken):
+    if taken:
+        assert xml_scan(document) == full_xml_bytes(document)
+    else:
+        with pytest.raises(InvalidDataStore):
+            full_xml_bytes(document)
+        with pytest.raises(Declined):
+            xml_scan(document)
+
+
+def test_a_piece_that_only_looks_like_items_is_declined_in_time_linear_in_it():
+    """A value the patterns do not take whose text holds thousands of look-alike items: they once
+    searched it for an item at every `<`, each search running on to its end (82 s for 256 KB)."""
+    inner = '<value id="1" type="t"><content>' * 8000 + "</content>x"
+    document = (f'<dataStore {NS}><values><value id="0" type="text/plain"><content xmlns:x="urn:x">'
+                f'<![CDATA[{inner}]]></content></value></values><entries><entry name="a"><value>0</value>'
+                '</entry></entries></dataStore>').encode()
+    started = time.perf_counter()
+    with pytest.raises(Declined):
+        xml_scan(document)
+    assert time.perf_counter() - started < 10  # (0.01 s; 82 s before: no busy machine comes near it)
 
 
 @pytest.mark.parametrize("document", [

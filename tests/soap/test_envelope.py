@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+import time
 from unittest import mock
 
 import pytest
@@ -182,12 +183,19 @@ def test_the_store_of_another_operation_or_elsewhere_in_the_envelope_is_not_read
     (lambda body: body[:-40], "invalid XML"),
     (lambda body: b'<!DOCTYPE e:Envelope [<!ENTITY x "y">]>' + body, "DOCTYPE"),
     (lambda body: body.replace(b"e:Envelope", b"e:Letter"), "the root element must be Envelope"),
+    # x at depth 257 (held, the store's items are a level higher): refused by a parse that builds a
+    # tree, not by lxml's check without one
+    (lambda body: body.replace(b"<x/>", b"<y>" * (248 + (b"dataStore" not in body)) + b"<x/>" +
+                               b"</y>" * (248 + (b"dataStore" not in body))), "Excessive depth"),
     (lambda body: body.replace(b"<x/>", b"<y>" * 250 + b"<x/>" + b"</y>" * 250), "Excessive depth"),
-], ids=["undefined entity", "control character", "cut short", "doctype", "not an envelope", "too deep there"])
+    (lambda body: body.replace(b"value 7", b"x" * 10_000_001, 1), "Text node too long"),
+], ids=["undefined entity", "control character", "cut short", "doctype", "not an envelope", "one too deep",
+        "too deep there", "a text too long"])
 @pytest.mark.parametrize("held", [True, False], ids=["held", "dataStore element"])
 def test_a_large_envelope_that_is_no_good_is_refused_word_for_word_as_a_small_one(broken, words, held):
     """Read by pattern too (a dataStore element): an XML value nested as deep as the parser takes it in
-    a document of its own, but not inside the envelope, is refused as it is in the envelope."""
+    a document of its own, but not inside the envelope, is refused as it is in the envelope; so is one
+    nested one level deeper than a parse that builds a tree takes, and a text longer than it takes."""
     store = DataStore([(f"e{n}", [Value(str(n), "text/plain", f"value {n}")]) for n in range(40)] +
                       [("deep", [make_value("x", "text/xml", "<x/>")])])
     body = broken(envelope(written(store, False, held, False, False), xsi=False))
@@ -368,3 +376,42 @@ def test_a_store_is_read_by_pattern_only_where_that_reads_what_the_parse_does(bo
     assert len(scans) == by_pattern
     if by_pattern:
         assert scans == [expected[1]]
+
+
+def test_what_is_to_come_before_the_store_has_the_envelope_s_own_header_however_the_store_was_cut():
+    """The store's start tag in one Body and another's end tag in a second, with a Header between (the
+    envelope's first, the one read) and one after: the envelope with the store cut out would have only
+    the one after. It is not what a stranger's token is checked on (read as parsed, the store's
+    parameter comes before any Header: none is there to check, and the stranger is refused)."""
+    def header(token):
+        return f'<e:Header><t:token xmlns:t="urn:t">{token}</t:token></e:Header>'
+    inside = written(DataStore([("a", [Value("1", "text/plain", "x")])]), False, False, False, False)
+    assert "<dat:dataStore" in inside  # (the cut: from its start tag to the last end tag of its name)
+    body = envelope(inside, xsi=False).replace(b"</e:Envelope>", (
+        header("mallory") + f'<e:Body><pe:run><pe:processParams><dat:dataStore xmlns:dat="{DAT}">x</dat:dataStore>'
+        "</pe:processParams></pe:run></e:Body>" + header("alice") + "</e:Envelope>").encode())
+    seen = {}
+    for how, reading in (("small", contextlib.nullcontext()), ("large", as_parsed(64, scanned=True))):
+        asked = seen[how] = []
+        with reading:
+            try:
+                read_envelope(body, lambda root: asked.append(root.findtext(f"{{{ENV}}}Header/{{urn:t}}token")))
+            except InvalidParameter:
+                pass
+    assert seen["small"] == ["mallory"] and seen["large"] in (["mallory"], [None])
+
+
+def test_a_piece_that_only_looks_like_items_is_declined_in_time_linear_in_it():
+    """A value the patterns do not take (an xsi:type on its content, as typed stubs write it) whose text
+    holds thousands of look-alike items: the patterns once searched it for an item at every `<`, each
+    search running on to its end (76 s for 256 KB). Read as the usual reading reads it."""
+    inner = '<value id="1" type="t"><content>' * 8000 + "</content>x"
+    store = (f'<dataStore xmlns="{DAT}"><values><value id="0" type="text/plain"><content xsi:type="xsd:string">'
+             f"<![CDATA[{inner}]]></content></value></values><entries><entry name=\"a\"><value>0</value></entry>"
+             "</entries></dataStore>")
+    body = envelope(f"<pe:processParams>{store}</pe:processParams>", xsi=True)
+    started = time.perf_counter()
+    with as_parsed(1 << 16, scanned=True):
+        tree, read = read_envelope(body)
+    assert time.perf_counter() - started < 10  # (0.03 s; 76 s before: no busy machine comes near it)
+    assert list(read.values()) == [usual(body)]
