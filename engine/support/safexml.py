@@ -6,6 +6,7 @@ DOCTYPE is refused outright. Depth is bounded by libxml2's own limit (256 levels
 """
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
@@ -88,7 +89,9 @@ def canonical(element: etree._Element) -> str:
     try:
         return etree.tostring(element, method="c14n", exclusive=True, with_comments=False).decode("utf-8")
     except etree.C14NError:  # C14N 1.0 refuses relative namespace URIs; 2.0 takes them, slower
-        return etree.canonicalize(etree.ElementTree(element), with_comments=False)
+        # (on a copy: it carries the namespaces it uses that were declared above it, which 2.0, given
+        # the element where it stands, would find undeclared)
+        return etree.canonicalize(etree.ElementTree(copy.deepcopy(element)), with_comments=False)
 
 
 # Markup that may hold a `<` that starts no element: skipped when counting start tags.

@@ -1050,3 +1050,11 @@ def test_large_documents_and_large_parsed_stores_are_read_within_the_context_giv
     big = b"".join(dump_xml_document(DataStore([("b", [Value("1", "text/plain", "x" * (1 << 20))])]), False))
     assert load(big).get("b")[0].content == "x" * (1 << 20)  # a body of 1 MB or more
     assert entered == [1, 1]
+
+
+def test_a_store_whose_value_uses_a_relative_namespace_declared_on_the_store_is_read():
+    """A ValueError once (a Server fault, a REST 500): engine.support.safexml.canonical."""
+    document = (b'<dataStore xmlns="http://www.infinica.com/datastore" xmlns:r="rel"><entry name="x" type="text/xml">'
+                b'<value><r:order/></value></entry></dataStore>')
+    (value,) = load(document).get("x")
+    assert value.content == '<r:order xmlns:r="rel"></r:order>'
