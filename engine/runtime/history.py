@@ -139,7 +139,7 @@ def catch_up(pe: "ProcessEngine", rounds: int | None = None) -> int:
             count = rows.move_staged(uow.conn, MOVE_BATCH)
             uow.commit()
         moved, done = moved + count, done + 1
-        if count == 0:
+        if count < MOVE_BATCH:  # no kind filled a batch: each was emptied (no empty transaction to learn it)
             break
     return moved
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Column, Select, and_, bindparam, delete, func, insert, literal_column, select, union_all
+from sqlalchemy import (Column, Integer, Select, Table, and_, bindparam, delete, exists, func, insert, literal_column,
+                        or_, select, union_all)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -76,39 +77,6 @@ def record_statements(dialect: Any, values: dict[str, Any], readers: Iterable[st
     return statements
 
 
-def move_staged(conn: Connection, batch: int) -> int:
-    """Move up to `batch` staged rows of each kind to their tables, oldest first (and the calls staged
-    records carry, to the operation log): how many moved. An end recorded twice keeps its first record.
-    Concurrent movers never move a row twice: on PostgreSQL each takes its rows in one DELETE …
-    RETURNING (a second waits for the first's rows, then finds them gone); SQLite writes one
-    transaction at a time."""
-    moved = 0
-    for staged, target, key, calls in _STAGED:
-        names = [c.name for c in target.c if c.name != "id"]
-        oldest = select(staged.c.stage_id).order_by(staged.c.stage_id).limit(batch)
-        if conn.dialect.name == "postgresql":
-            taken = delete(staged).where(staged.c.stage_id.in_(oldest.scalar_subquery())).returning(
-                *(c for c in staged.c if c.name != "stage_id")).cte("taken")
-            moving = pg_insert(target).from_select(names, select(*(taken.c[n] for n in names)))
-            if key:
-                moving = moving.on_conflict_do_nothing(index_elements=list(key))
-            counted = select(func.count()).select_from(taken).add_cte(moving.cte("moving"))
-            if calls:
-                counted = counted.add_cte(_calls_into_log(taken).cte("logging"))
-            moved += conn.execute(counted).scalar_one()
-            continue
-        last = conn.execute(select(func.max(oldest.subquery().c.stage_id))).scalar()
-        if last is None:
-            continue
-        chosen = select(*(staged.c[n] for n in names)).where(staged.c.stage_id <= last)
-        statement = sqlite_insert(target).from_select(names, chosen)
-        conn.execute(statement.on_conflict_do_nothing(index_elements=list(key)) if key else statement)
-        if calls:
-            conn.execute(_calls_into_log(select(staged).where(staged.c.stage_id <= last).subquery()))
-        moved += conn.execute(delete(staged).where(staged.c.stage_id <= last)).rowcount
-    return moved
-
-
 def _calls_into_log(records: Any) -> Any:
     """The INSERT into the operation log of the calls that staged `records` (a selectable of staged
     records) carry."""
@@ -117,8 +85,79 @@ def _calls_into_log(records: Any) -> Any:
         carried["operation"].is_not(None)))
 
 
+def _taking(staged: Table, target: Table, key: tuple[str, ...] | None, calls: bool) -> Prepared:
+    """PostgreSQL: the move of a batch of `staged`'s oldest rows as one statement that counts them."""
+    names = [c.name for c in target.c if c.name != "id"]
+    oldest = select(staged.c.stage_id).order_by(staged.c.stage_id).limit(bindparam("batch", type_=Integer))
+
+    def build(_: Any) -> Any:
+        taken = delete(staged).where(staged.c.stage_id.in_(oldest.scalar_subquery())).returning(
+            *(c for c in staged.c if c.name != "stage_id")).cte("taken")
+        moving = pg_insert(target).from_select(names, select(*(taken.c[n] for n in names)))
+        if key:
+            moving = moving.on_conflict_do_nothing(index_elements=list(key))
+        counted = select(func.count()).select_from(taken).add_cte(moving.cte("moving"))
+        return counted.add_cte(_calls_into_log(taken).cte("logging")) if calls else counted
+    return Prepared(build)
+
+
+def _copying(staged: Table, target: Table, key: tuple[str, ...] | None, calls: bool) -> tuple[Prepared, ...]:
+    """SQLite: the statements that move `staged`'s rows up to `last` (a stage ID): the last of the
+    batch's, the copy (and the calls the rows carry), and the deletion of what was copied."""
+    names = [c.name for c in target.c if c.name != "id"]
+    last = bindparam("last", type_=Integer)
+    oldest = select(staged.c.stage_id).order_by(staged.c.stage_id).limit(bindparam("batch", type_=Integer))
+    copy = sqlite_insert(target).from_select(names, select(*(staged.c[n] for n in names)).where(staged.c.stage_id <= last))
+    statements = [select(func.max(oldest.subquery().c.stage_id)),
+                  copy.on_conflict_do_nothing(index_elements=list(key)) if key else copy]
+    if calls:
+        statements.append(_calls_into_log(select(staged).where(staged.c.stage_id <= last).subquery()))
+    statements.append(delete(staged).where(staged.c.stage_id <= last))
+    return tuple(Prepared(lambda _, statement=statement: statement) for statement in statements)
+
+
+# Compiled once each: the background move runs every second on every node, and before every history
+# query, with the write lock held (SQLite): building and compiling its statements cost more than
+# moving a second's rows.
+_TAKING = [_taking(*staged) for staged in _STAGED]
+_COPYING = [_copying(*staged) for staged in _STAGED]
+_ANYTHING_STAGED = Prepared(lambda _: select(or_(*(exists(select(staged.c.stage_id)) for staged, *_ in _STAGED))))
+
+
+def move_staged(conn: Connection, batch: int) -> int:
+    """Move up to `batch` staged rows of each kind to their tables, oldest first (and the calls staged
+    records carry, to the operation log): how many moved. An end recorded twice keeps its first record.
+    Concurrent movers never move a row twice: on PostgreSQL each takes its rows in one DELETE …
+    RETURNING (a second waits for the first's rows, then finds them gone); SQLite writes one
+    transaction at a time."""
+    dialect, cursor = conn.dialect, conn.connection.driver_connection.cursor()
+    try:
+        if dialect.name == "postgresql":
+            return sum(_scalar(cursor, *taking(dialect, {"batch": batch})) for taking in _TAKING)
+        moved = 0
+        for last_of, *copies, deleting in _COPYING:
+            last = _scalar(cursor, *last_of(dialect, {"batch": batch}))
+            if last is not None:
+                for copy in copies:
+                    cursor.execute(*copy(dialect, {"last": last}))
+                cursor.execute(*deleting(dialect, {"last": last}))
+                moved += cursor.rowcount
+        return moved
+    finally:
+        cursor.close()
+
+
+def _scalar(cursor: Any, sql: str, params: Any) -> Any:
+    cursor.execute(sql, params)
+    return cursor.fetchone()[0]
+
+
 def anything_staged(conn: Connection) -> bool:
-    return any(conn.execute(select(staged.c.stage_id).limit(1)).first() for staged, *_ in _STAGED)
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        return bool(_scalar(cursor, *_ANYTHING_STAGED(conn.dialect, {})))
+    finally:
+        cursor.close()
 
 
 def add_health_change(conn: Connection, row: dict[str, Any]) -> None:

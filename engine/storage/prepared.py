@@ -83,13 +83,15 @@ class _Compiled:
         self.sql = str(compiled)
         self.keys = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
         self.positional = bool(compiled.positional)
+        # (values the statement fixed itself, such as the OFFSET 0 SQLite adds to a bound LIMIT)
+        self.fixed = {k: compiled.binds[k].value for k in self.keys if not compiled.binds[k].required}
         processors = [dialect.type_descriptor(compiled.binds[k].type).bind_processor(dialect) for k in self.keys]
         self.converted = [(i, p) for i, p in enumerate(processors) if p is not None]
-        getter = itemgetter(*self.keys)
-        self.taken = getter if len(self.keys) > 1 else lambda values: (getter(values),)
+        getter = itemgetter(*self.keys) if self.keys else None
+        self.taken = getter if len(self.keys) > 1 else (lambda values: (getter(values),)) if getter else (lambda _: ())
 
     def parameters(self, values: dict[str, Any]) -> Any:
-        taken = self.taken(values)
+        taken = self.taken({**self.fixed, **values} if self.fixed else values)
         if self.converted:
             taken = list(taken)
             for i, process in self.converted:
