@@ -359,7 +359,6 @@ def _scan_patterns(prefix: str) -> dict[str, Any]:
         "entries end tag": f"</{prefix}:entries".encode() if prefix else b"</entries",
         "entries cut": f"<{prefix}:entry".encode() if prefix else b"<entry",
         "end": _bytes_pattern(rf"</{t}dataStore{_S}*>{_S}*"),
-        "namespaces": f'xmlns:{prefix}="{DATASTORE}"'.encode() if prefix else f'xmlns="{DATASTORE}"'.encode(),
     }
 
 
@@ -376,7 +375,7 @@ def xml_scan(data: bytes | mmap.mmap, at_once: int = _SCANNED_AT_ONCE, aside: in
         raise Declined
     with checked_by_lxml(path if path is not None else data if isinstance(data, bytes) else data[:],
                          aside=len(data) >= aside):
-        return _scanned(data, head, at_once, len(data), _scan_patterns(_prefix(head))["namespaces"], 1)
+        return _scanned(data, head, at_once, len(data), _declarations({_prefix(head) or None: DATASTORE}), 1)
 
 
 def xml_scan_within(data: bytes, start: int, stop: int, scope: dict[str | None, str], depth: int,

@@ -129,10 +129,12 @@ def _end_of_last(body: bytes, name: bytes, after: int) -> int:
     return closing.end()
 
 
+# An XML name as these patterns take it (ASCII: a name they do not take is read as parsed instead).
+_NAME = rb"[A-Za-z_][A-Za-z0-9._-]*"
 # A dataStore element's start tag as the standard form has it: declaring the namespace of its name, and nothing else.
-_STORE_TAG = re.compile(rb"<(?:([A-Za-z_][A-Za-z0-9._-]*):)?dataStore[ \t\r\n]+xmlns(?::([A-Za-z_][A-Za-z0-9._-]*))?"
+_STORE_TAG = re.compile(rb"<(?:(" + _NAME + rb"):)?dataStore[ \t\r\n]+xmlns(?::(" + _NAME + rb"))?"
                         rb"[ \t\r\n]*=[ \t\r\n]*([\"'])" + re.escape(DATASTORE.encode()) + rb"\3[ \t\r\n]*>")
-_END_TAG = re.compile(rb"</((?:[A-Za-z_][A-Za-z0-9._-]*:)?[A-Za-z_][A-Za-z0-9._-]*)[ \t\r\n]*>")
+_END_TAG = re.compile(rb"</((?:" + _NAME + rb":)?" + _NAME + rb")[ \t\r\n]*>")
 _MARK = b"pe-cut-out"
 _AROUND = 1 << 16  # bytes of the envelope around a store read by pattern, at most
 

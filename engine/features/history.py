@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("process_engine.history")
 # Parameters the log never keeps: secrets (and content: see _text).
 _UNLOGGED = ("password", "credential", "secret", "token")
+_OK = Outcome.OK.value  # (read once: every logged call's row has it)
 
 
 # -- the operation log ----------------------------------------------------------------------------
@@ -43,7 +44,7 @@ def audited(operation: str, target_kind: str, target: str | None = None) -> Call
                 return function(pe, principal, *args, **kwargs)  # (inside another call: that one is logged)
             bound = {**dict(zip(positional, args)), **kwargs}  # what the caller gave, by name
             row = {"at": clock.now(), "user_name": principal.name, "operation": operation, "target_kind": target_kind,
-                   "target": _text(bound.get(target)) if target else None, "outcome": Outcome.OK.value,
+                   "target": _text(bound.get(target)) if target else None, "outcome": _OK,
                    "parameters": jsontext.dumps(_parameters(bound, target)), "node": pe.node_id, "message": None}
             pending = rows.PendingOperation(row, ready=row["target"] is not None or target_kind != "execution")
             token = rows.PENDING.set(pending)

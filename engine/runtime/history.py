@@ -32,8 +32,9 @@ _READING = {Privilege.READ.value, Privilege.ADMIN.value}
 
 
 def keeps(pe: "ProcessEngine", wanted: HistoryLevel) -> bool:
-    """Whether this node's level keeps `wanted`'s (read by name: no enum built on the hot path)."""
-    return RANK[pe.settings.history.level] >= RANK[wanted.value]
+    """Whether this node's level keeps `wanted`'s (read by name: no enum built on the hot path, and no
+    `.value` read, which costs an enum property's call: a level is the string it names)."""
+    return RANK[pe.settings.history.level] >= RANK[wanted]
 
 
 def _nodes(values: dict[str, Any]) -> list[str]:

@@ -241,6 +241,26 @@ def test_level_activity_keeps_no_entry_data(engine_factory, repo):
     assert all(v.data is None for v in record.elements)
 
 
+def test_a_history_query_moves_all_that_was_staged_batch_after_batch(engine_factory, repo, monkeypatch):
+    """Ends stage their records, moved on a batch per transaction: a query first moves them all, however
+    many batches that takes, and what it moved is not there to move again."""
+    from engine.runtime.cluster import housekeeping
+    from engine.storage.tables import process_history_staged
+
+    for background in ("HISTORY_MOVE_EVERY_S", "HISTORY_ROLL_UP_EVERY_S"):  # (each moves what is staged first)
+        monkeypatch.setattr(housekeeping, background, 1e9)  # no background move: the query's own alone
+    monkeypatch.setattr(history, "MOVE_BATCH", 2)
+    write_definition(repo, "ok.ipd", '<assign id="a" name="x">done</assign>')
+    pe = engine_factory(repo)
+    ended = {ops.run(pe, ADMIN, "ok.ipd", auto_dispose="never").execution_id for _ in range(5)}
+    with pe.db.unit_of_work(write=False) as uow:
+        assert len(uow.conn.execute(process_history_staged.select()).all()) == 5
+    assert ops.count_history(pe, ADMIN) == 5
+    assert {r.execution_id for r in ops.find_history(pe, ADMIN).items} == ended
+    assert len(ops.find_operations(pe, ADMIN, Query(Param("operation", "equals", ("run",)))).items) == 5
+    assert history.catch_up(pe) == 0
+
+
 def test_retention_deletes_exactly_the_expired_rows(history_pe):
     from engine.storage.tables import history_days, operation_log, process_history
 
