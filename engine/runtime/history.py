@@ -130,18 +130,26 @@ MOVE_BATCH = 500  # staged rows of each kind moved in one transaction: short eno
 def catch_up(pe: "ProcessEngine", rounds: int | None = None) -> int:
     """Move what ends and calls staged to the history's tables, a batch per transaction: all of it (before
     a history query, so that it sees every answered call), or at most `rounds` batches (the background
-    round every node runs). How many rows moved."""
+    round every node runs). How many rows moved.
+
+    It ends once nothing staged before it began is left, not at the first batch that finds less than a
+    batch: on PostgreSQL a batch whose rows another mover took meanwhile waits for that mover, then
+    finds them gone and moves nothing — while later rows, staged by calls answered before the query,
+    are still staged."""
     with pe.db.unit_of_work(write=False) as uow:
-        if not rows.anything_staged(uow.conn):
-            return 0
+        last = rows.staged_up_to(uow.conn)
+    if last is None:
+        return 0
     moved, done = 0, 0
     while rounds is None or done < rounds:
         with pe.db.unit_of_work() as uow:
             count = rows.move_staged(uow.conn, MOVE_BATCH)
             uow.commit()
         moved, done = moved + count, done + 1
-        if count < MOVE_BATCH:  # no kind filled a batch: each was emptied (no empty transaction to learn it)
-            break
+        if count < MOVE_BATCH:  # no kind filled a batch: done, unless another mover held rows staged by now
+            with pe.db.unit_of_work(write=False) as uow:
+                if not rows.staged_before(uow.conn, last):
+                    break
     return moved
 
 

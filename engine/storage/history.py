@@ -121,7 +121,11 @@ def _copying(staged: Table, target: Table, key: tuple[str, ...] | None, calls: b
 # moving a second's rows.
 _TAKING = [_taking(*staged) for staged in _STAGED]
 _COPYING = [_copying(*staged) for staged in _STAGED]
-_ANYTHING_STAGED = Prepared(lambda _: select(or_(*(exists(select(staged.c.stage_id)) for staged, *_ in _STAGED))))
+_LAST_STAGED = Prepared(lambda _: select(*(select(func.max(staged.c.stage_id)).scalar_subquery()
+                                            for staged, *_ in _STAGED)))
+_STAGED_BEFORE = Prepared(lambda _: select(or_(*(
+    exists(select(staged.c.stage_id).where(staged.c.stage_id <= bindparam(f"last_{i}", type_=Integer)))
+    for i, (staged, *_) in enumerate(_STAGED)))))
 
 
 def move_staged(conn: Connection, batch: int) -> int:
@@ -152,10 +156,24 @@ def _scalar(cursor: Any, sql: str, params: Any) -> Any:
     return cursor.fetchone()[0]
 
 
-def anything_staged(conn: Connection) -> bool:
+def staged_up_to(conn: Connection) -> tuple[Any, ...] | None:
+    """The last stage ID of each kind of staged row (None for a kind with none), or None if nothing is
+    staged: what a move that must take everything staged by now takes (`staged_before`)."""
     cursor = conn.connection.driver_connection.cursor()
     try:
-        return bool(_scalar(cursor, *_ANYTHING_STAGED(conn.dialect, {})))
+        cursor.execute(*_LAST_STAGED(conn.dialect, {}))
+        last = tuple(cursor.fetchone())
+    finally:
+        cursor.close()
+    return last if any(stage_id is not None for stage_id in last) else None
+
+
+def staged_before(conn: Connection, last: tuple[Any, ...]) -> bool:
+    """Whether any row staged up to `last` (`staged_up_to`) is still staged."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        return bool(_scalar(cursor, *_STAGED_BEFORE(conn.dialect, {f"last_{i}": stage_id or 0
+                                                                for i, stage_id in enumerate(last)})))
     finally:
         cursor.close()
 

@@ -261,6 +261,35 @@ def test_a_history_query_moves_all_that_was_staged_batch_after_batch(engine_fact
     assert history.catch_up(pe) == 0
 
 
+def test_a_query_moves_all_that_was_staged_when_another_mover_holds_the_oldest(engine_factory, repo, monkeypatch):
+    """Another node's background move holds the oldest staged rows when a query moves what is staged:
+    the query waits for it, and then moves the rest as well — it does not stop at the batch it found
+    taken, and answers with every record ended before it."""
+    import threading
+
+    from engine.runtime.cluster import housekeeping
+    from engine.storage import history as staged_rows
+
+    for background in ("HISTORY_MOVE_EVERY_S", "HISTORY_ROLL_UP_EVERY_S"):
+        monkeypatch.setattr(housekeeping, background, 1e9)  # (the mover below is the only other one)
+    monkeypatch.setattr(history, "MOVE_BATCH", 2)
+    write_definition(repo, "ok.ipd", '<assign id="a" name="x">done</assign>')
+    pe = engine_factory(repo)
+    for _ in range(5):
+        ops.run(pe, ADMIN, "ok.ipd", auto_dispose="never")
+    counted: list[int] = []
+    with pe.db.unit_of_work() as other:  # the other mover: the oldest two taken, not yet committed
+        assert staged_rows.move_staged(other.conn, 2) == 2
+        query = threading.Thread(target=lambda: counted.append(ops.count_history(pe, ADMIN)))
+        query.start()
+        query.join(0.5)
+        assert counted == []  # waiting for the other mover's rows (or, on SQLite, for its write lock)
+        other.commit()
+    query.join(30)
+    assert counted == [5]
+    assert history.catch_up(pe) == 0
+
+
 def test_retention_deletes_exactly_the_expired_rows(history_pe):
     from engine.storage.tables import history_days, operation_log, process_history
 
