@@ -7,6 +7,7 @@ import unittest.mock
 import time
 import uuid
 import warnings
+from datetime import datetime, timezone
 
 import psycopg2
 import pytest
@@ -215,6 +216,32 @@ def test_upgrading_brings_older_sqlite_timestamps_to_the_one_text_form(tmp_path)
         stored = conn.execute("SELECT created_at, state_changed_at, finished_at, disposed_at FROM process_instances")
         assert stored.fetchall() == [("2026-01-02 03:04:05.000000", "2026-01-02 03:04:05.000000",
                                       "2026-01-02 03:04:05.120000", None)]
+
+
+def test_sqlite_timestamps_are_written_as_utc_text_whatever_their_zone_and_however_often_repeated():
+    """One moment is written once and its text reused (a run's timestamps mostly share one millisecond):
+    the same instant in another zone is the same text, a naive time is taken as UTC, and a moment that
+    only looks alike (another zone's wall clock) is not mistaken for it."""
+    from datetime import timedelta
+
+    from sqlalchemy.dialects import sqlite
+
+    from engine.storage import tables
+    from engine.storage.tables import UtcDateTime
+
+    process = UtcDateTime().bind_processor(sqlite.dialect())
+    moment = datetime(2026, 12, 6, 11, 30, 5, 123000, tzinfo=timezone.utc)
+    east = timezone(timedelta(hours=2))
+    for _ in range(2):  # written afresh, then again
+        assert process(moment) == "2026-12-06 11:30:05.123000"
+        assert process(moment.astimezone(east)) == "2026-12-06 11:30:05.123000"
+        assert process(moment.replace(tzinfo=None)) == "2026-12-06 11:30:05.123000"
+        assert process(moment.replace(tzinfo=east)) == "2026-12-06 09:30:05.123000"
+        assert process(None) is None
+    for n in range(200):  # more moments than are kept: each still its own text
+        later = moment + timedelta(milliseconds=n)
+        assert process(later) == f"2026-12-06 11:30:{5 + (123 + n) // 1000:02d}.{(123 + n) % 1000:03d}000"
+    assert len(tables._WRITTEN) <= tables._WRITTEN_KEPT  # (a long-running node's memory stays bounded)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
