@@ -241,18 +241,27 @@ def test_level_activity_keeps_no_entry_data(engine_factory, repo):
     assert all(v.data is None for v in record.elements)
 
 
-def test_a_history_query_moves_all_that_was_staged_batch_after_batch(engine_factory, repo, monkeypatch):
-    """Ends stage their records, moved on a batch per transaction: a query first moves them all, however
-    many batches that takes, and what it moved is not there to move again."""
+@pytest.fixture
+def five_staged(engine_factory, repo, monkeypatch) -> SimpleNamespace:
+    """An engine that moves staged history in batches of two and never in the background (each of those
+    rounds moves what is staged first), and the five runs whose records it has staged (`ended`)."""
     from engine.runtime.cluster import housekeeping
-    from engine.storage.tables import process_history_staged
 
-    for background in ("HISTORY_MOVE_EVERY_S", "HISTORY_ROLL_UP_EVERY_S"):  # (each moves what is staged first)
-        monkeypatch.setattr(housekeeping, background, 1e9)  # no background move: the query's own alone
+    for background in ("HISTORY_MOVE_EVERY_S", "HISTORY_ROLL_UP_EVERY_S"):
+        monkeypatch.setattr(housekeeping, background, 1e9)
     monkeypatch.setattr(history, "MOVE_BATCH", 2)
     write_definition(repo, "ok.ipd", '<assign id="a" name="x">done</assign>')
     pe = engine_factory(repo)
     ended = {ops.run(pe, ADMIN, "ok.ipd", auto_dispose="never").execution_id for _ in range(5)}
+    return SimpleNamespace(pe=pe, ended=ended)
+
+
+def test_a_history_query_moves_all_that_was_staged_batch_after_batch(five_staged):
+    """Ends stage their records, moved on a batch per transaction: a query first moves them all, however
+    many batches that takes, and what it moved is not there to move again."""
+    from engine.storage.tables import process_history_staged
+
+    pe, ended = five_staged.pe, five_staged.ended
     with pe.db.unit_of_work(write=False) as uow:
         assert len(uow.conn.execute(process_history_staged.select()).all()) == 5
     assert ops.count_history(pe, ADMIN) == 5
@@ -261,22 +270,15 @@ def test_a_history_query_moves_all_that_was_staged_batch_after_batch(engine_fact
     assert history.catch_up(pe) == 0
 
 
-def test_a_query_moves_all_that_was_staged_when_another_mover_holds_the_oldest(engine_factory, repo, monkeypatch):
+def test_a_query_moves_all_that_was_staged_when_another_mover_holds_the_oldest(five_staged):
     """Another node's background move holds the oldest staged rows when a query moves what is staged:
     the query waits for it, and then moves the rest as well — it does not stop at the batch it found
     taken, and answers with every record ended before it."""
     import threading
 
-    from engine.runtime.cluster import housekeeping
     from engine.storage import history as staged_rows
 
-    for background in ("HISTORY_MOVE_EVERY_S", "HISTORY_ROLL_UP_EVERY_S"):
-        monkeypatch.setattr(housekeeping, background, 1e9)  # (the mover below is the only other one)
-    monkeypatch.setattr(history, "MOVE_BATCH", 2)
-    write_definition(repo, "ok.ipd", '<assign id="a" name="x">done</assign>')
-    pe = engine_factory(repo)
-    for _ in range(5):
-        ops.run(pe, ADMIN, "ok.ipd", auto_dispose="never")
+    pe = five_staged.pe  # (the mover below is the only other one)
     counted: list[int] = []
     with pe.db.unit_of_work() as other:  # the other mover: the oldest two taken, not yet committed
         assert staged_rows.move_staged(other.conn, 2) == 2
