@@ -6,6 +6,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import (Column, Integer, Select, Table, and_, bindparam, delete, exists, func, insert, literal_column,
@@ -57,6 +58,7 @@ _STAGED = ((process_history_staged, process_history, ("execution_id",), True),
            (operation_log_staged, operation_log, None, False))
 _CALL_COLUMNS = [c.name for c in operation_log.c if c.name != "id"]  # what a staged record may carry
 _CARRIED_AS = [(f"{CARRIED_CALL}{name}", name) for name in _CALL_COLUMNS]  # (its columns there, and the log's)
+_CARRIED, _CALL_VALUES = [column for column, _ in _CARRIED_AS], itemgetter(*_CALL_COLUMNS)
 
 
 def record_statements(dialect: Any, values: dict[str, Any], readers: Iterable[str] = (),
@@ -67,9 +69,7 @@ def record_statements(dialect: Any, values: dict[str, Any], readers: Iterable[st
     if call is None:
         statements = [_RECORD.statement(dialect, values)]
     else:
-        row = dict(values)
-        row.update((column, call[name]) for column, name in _CARRIED_AS)
-        statements = [_RECORD_AND_CALL.statement(dialect, row)]
+        statements = [_RECORD_AND_CALL.statement(dialect, {**values, **dict(zip(_CARRIED, _CALL_VALUES(call)))})]
     names = sorted(set(readers))
     if names:
         carried = {key: values[key] for key in ("execution_id", *RECORD_QUERY_COLUMNS)}
