@@ -18,7 +18,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from ..model.states import END_STATES
-from .prepared import Prepared, Statement, execute_in
+from .prepared import Prepared, Statement, cursor_of, execute_in
 from .tables import (CARRIED_CALL, RECORD_QUERY_COLUMNS, history_days, history_health_changes, history_readers,
                      history_readers_staged, history_trails, operation_log, operation_log_staged, process_history,
                      process_history_staged)
@@ -134,8 +134,8 @@ def move_staged(conn: Connection, batch: int) -> int:
     Concurrent movers never move a row twice: on PostgreSQL each takes its rows in one DELETE …
     RETURNING (a second waits for the first's rows, then finds them gone); SQLite writes one
     transaction at a time."""
-    dialect, cursor = conn.dialect, conn.connection.driver_connection.cursor()
-    try:
+    dialect = conn.dialect
+    with cursor_of(conn) as cursor:
         if dialect.name == "postgresql":
             return sum(_scalar(cursor, *taking(dialect, {"batch": batch})) for taking in _TAKING)
         moved = 0
@@ -147,8 +147,6 @@ def move_staged(conn: Connection, batch: int) -> int:
                 cursor.execute(*deleting(dialect, {"last": last}))
                 moved += cursor.rowcount
         return moved
-    finally:
-        cursor.close()
 
 
 def _scalar(cursor: Any, sql: str, params: Any) -> Any:
@@ -159,23 +157,13 @@ def _scalar(cursor: Any, sql: str, params: Any) -> Any:
 def staged_up_to(conn: Connection) -> tuple[Any, ...] | None:
     """The last stage ID of each kind of staged row (None for a kind with none), or None if nothing is
     staged: what a move that must take everything staged by now takes (`staged_before`)."""
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.execute(*_LAST_STAGED(conn.dialect, {}))
-        last = tuple(cursor.fetchone())
-    finally:
-        cursor.close()
+    last = tuple(_LAST_STAGED.first_row(conn, {}))
     return last if any(stage_id is not None for stage_id in last) else None
 
 
 def staged_before(conn: Connection, last: tuple[Any, ...]) -> bool:
     """Whether any row staged up to `last` (`staged_up_to`) is still staged."""
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        return bool(_scalar(cursor, *_STAGED_BEFORE(conn.dialect, {f"last_{i}": stage_id or 0
-                                                                for i, stage_id in enumerate(last)})))
-    finally:
-        cursor.close()
+    return bool(_STAGED_BEFORE.first_row(conn, {f"last_{i}": stage_id or 0 for i, stage_id in enumerate(last)})[0])
 
 
 def add_health_change(conn: Connection, row: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """Statements sent straight to the driver's cursor, for the hottest writes (every `run` ends in one)."""
 from __future__ import annotations
 
+from contextlib import closing
 from operator import itemgetter
 from typing import Any, Callable, Sequence
 
@@ -42,13 +43,15 @@ class Prepared:
 
     def execute(self, conn: Connection, values: dict[str, Any], shape: Any = None) -> int:
         """Run it inside the unit of work that `conn` belongs to; how many rows it changed."""
-        sql, params = self(conn.dialect, values, shape)
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.execute(sql, params)
+        with cursor_of(conn) as cursor:
+            cursor.execute(*self(conn.dialect, values, shape))
             return cursor.rowcount
-        finally:
-            cursor.close()
+
+    def first_row(self, conn: Connection, values: dict[str, Any], shape: Any = None) -> Any:
+        """Run it (a query) inside the unit of work that `conn` belongs to; its first row, or None."""
+        with cursor_of(conn) as cursor:
+            cursor.execute(*self(conn.dialect, values, shape))
+            return cursor.fetchone()
 
     def execute_many(self, conn: Connection, rows: Sequence[dict[str, Any]], shape: Any = None) -> None:
         if rows:
@@ -66,11 +69,13 @@ def execute_each(target: Any, statements: Sequence[Statement]) -> None:
 
 def execute_in(conn: Connection, statements: Sequence[Statement]) -> None:
     """The statements inside the unit of work that `conn` belongs to."""
-    cursor = conn.connection.driver_connection.cursor()
-    try:
+    with cursor_of(conn) as cursor:
         execute_each(cursor, statements)
-    finally:
-        cursor.close()
+
+
+def cursor_of(conn: Connection) -> "closing[Any]":
+    """A driver cursor inside the unit of work that `conn` belongs to, closed after the `with`."""
+    return closing(conn.connection.driver_connection.cursor())
 
 
 class _Compiled:
