@@ -6,8 +6,9 @@ process. Goal: ours ≥ 3× Spiff.
 REST: requests per second of GET /run beside a bare Flask route answering as much JSON, on the same
 gunicorn settings, with p50 and p99 latency. Goal: ≥ 0.5.
 SOAP: calls per second of SOAP run beside REST GET /run of the same definition, on one server. Goal: ≥ 0.6.
-History: the engine and REST figures at history.level none, instance and activity, taking turns
-(`history.py`; goals: instance ≥ 0.9× none, activity ≥ 0.65× none).
+History: the engine and REST figures at history.level none, instance and activity, taking turns, with
+a second `none` as a control: how far a ratio strays with nothing changed (`history.py`; goals:
+instance ≥ 0.9× none, activity ≥ 0.65× none).
 Scale (`--no-scale` skips it; a few minutes): findExecutions at 1M rows against 10k and raw SQL, on
 PostgreSQL and SQLite, and every instance sorted by each field either way, paged deep (`scale.py`; goal:
 p50 ≤ 50 ms, ≤ 2× 10k); what the indexes of the head revision cost writers against those of the one
