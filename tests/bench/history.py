@@ -13,7 +13,7 @@ The engine's figures again with the history's tables already holding 300,000 rec
 (a busy node's within its retention): what each end adds to them, and to their indexes, costs more there.
 Goals: instance ≥ 0.9× none, activity ≥ 0.65× none. A second engine (and server) at `none` takes its
 turn too, after `activity` as `none` does: its ratio to `none` is what a ratio strays by with nothing
-changed, on this machine in this run (two identical engines have differed by 2-3 %), so a figure can
+changed, on this machine in this run (two identical contenders have differed by 1-7 %), so a figure can
 be told from the goal or not.
 """
 from __future__ import annotations
