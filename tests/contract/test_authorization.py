@@ -18,7 +18,10 @@ diagnostics), the stream role (posting a definition stream), or only a signed-in
 lacking it gets 403 / a Client fault whose detail is an AuthorizationException naming user,
 permission and resource — and the call changed nothing (the instance's stored row, ACEs, watchers and
 log, or the engine state the operation touches, are as before). A caller holding it gets an answer,
-and the operation took effect (checked by the administrator afterwards). `findExecutions`,
+and the operation took effect (checked by the administrator afterwards). Either way, a call of an
+operation that changes something is in the operation log once, by its caller, `refused` or `ok`, naming
+the process it was about (a bulk call: a row on each process it changed too); a read, or an anonymous
+call, is not (CONTRACT §12, `assert_logged`). `findExecutions`,
 `disposeProcesses` and `recoverProcesses` apply the privilege inside the query: a caller without it
 is answered, but without the instance, which stays as it was.
 
@@ -480,6 +483,55 @@ OPERATIONS: tuple[Op, ...] = (
 )
 
 
+# -- what the operation log must show (CONTRACT §12) ---------------------------------------------------
+# The spec's operations that change something: each call of one through either door, allowed or refused,
+# is a row of the operation log, with its caller, its outcome and what it acted on. Written out here
+# from the spec, not read from the engine, so that an operation the engine forgets to log fails.
+STATE_CHANGING = frozenset({
+    "disposeProcess", "disposeProcesses", "instantiate", "reload", "recoverProcess", "recoverProcesses", "run",
+    "setAttribute", "setBreakpoint", "setInstanceConstants", "setLogSettings", "setOnline", "setOwner",
+    "setPermissions", "startProcess", "terminateProcess", "updateCredentials", "createWatcher", "deleteWatcher",
+    "clearCache", "setEngineOnline", "setMaintenanceLevel", "uncacheProcesses", "startService", "clusterConnect",
+    "clusterDisconnect", "garbageCollect"})
+BULK = frozenset({"disposeProcesses", "recoverProcesses"})  # a row for the call, and one on each process changed
+
+
+def logged(case: Case, op: Op) -> list[dict[str, Any]]:
+    """The operation log's rows of `op`'s operation by the case's caller (by anyone, for the anonymous),
+    oldest first, as the administrator reads them."""
+    params = [{"field": "operation", "operation": "equals", "values": {"value": [op.name]}}]
+    if case.caller.user:
+        params.append({"field": "user", "operation": "equals", "values": {"value": [case.caller.user]}})
+    answer = case.admin.session.post(case.admin.server.url("history/operations/query"), timeout=60,
+                                     headers={"Accept": "application/json"},
+                                     json={"query": {"and": {"param": params}, "limit": 1000}})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["operations"]["operation"]
+
+
+def assert_logged(case: Case, op: Op, before: list[dict[str, Any]], outcome: str | None, acted: bool = False) -> None:
+    """The call is in the log once with `outcome` (None: not at all, a read or an anonymous call), naming
+    the case's process; a bulk call that `acted` on it has a row on it too."""
+    rows = logged(case, op)
+    assert rows[:len(before)] == before, f"{op.id}: the log's earlier rows changed"
+    new = rows[len(before):]
+    if outcome is None:
+        assert new == [], f"{op.id} by {case.caller.label} logged, but changes nothing or was no one's: {new}"
+        return
+    assert new, f"{op.id} by {case.caller.label} ({outcome}) is not in the operation log"
+    assert {row["outcome"] for row in new} == {outcome}, new
+    assert case.caller.password not in repr(new), "a password in the operation log"
+    call, *each = new
+    if op.name in BULK:
+        assert call["targetKind"] == "executions" and "target" not in call, call
+        assert [(row["targetKind"], row.get("target")) for row in each] == ([("execution", case.eid)] if acted
+                                                                            else []), each
+        return
+    assert each == [], f"{op.id}: one call, one row: {new}"
+    if op.subject is not None and op.resource == "processInstance":
+        assert (call["targetKind"], call.get("target")) == ("execution", case.eid), call
+
+
 # -- who holds what -----------------------------------------------------------------------------------
 def holds(caller: Caller, need: str) -> bool:
     """Whether `caller` meets `need` on a fresh instance of the owner's, granted as `grant` does."""
@@ -613,7 +665,8 @@ def check(world: World, op: Op, caller: Caller, door: str) -> None:
     if op.prepare:
         op.prepare(case)
     observe = op.observe or (lambda c: c.db.fingerprint(c.eid))
-    before = observe(case)
+    before, calls = observe(case), logged(case, op)
+    changes = op.name in STATE_CHANGING
     if door == "rest":
         case.answer = op.rest(world.rest_as(caller), case.subject)
     else:
@@ -623,12 +676,15 @@ def check(world: World, op: Op, caller: Caller, door: str) -> None:
     try:
         if caller is ANONYMOUS:
             assert_unauthenticated(answer)
+            assert_logged(case, op, calls, None)
         elif unmet and (not op.filtered or (op.refuses_visible and reads(caller, op))):
             # CONTRACT §10: dispose/recover refuse a selected process the caller may not act on; one the
             # caller may not even read is never selected
             assert_refused(answer, [refusal(case, op, need) for need in unmet])
+            assert_logged(case, op, calls, "refused" if changes else None)
         else:
             assert answer.ok, f"{caller.label} may call {op.id}: {answer!r}"
+            assert_logged(case, op, calls, "ok" if changes else None, acted=not unmet)
             if unmet:  # the query left the instance out
                 assert op.left_out(case), f"{op.id} as {caller.label} should leave the instance out: {answer!r}"
             else:
@@ -657,6 +713,11 @@ def assert_refused(answer: Outcome, expected: list[tuple[str, str, str, str]]) -
     assert error is not None and error.get("type") == "AuthorizationException", answer
     said = (error.get("userId"), error.get("permissionName"), error.get("resourceName"), error.get("resourceId"))
     assert said in expected, f"{said} is none of {expected}"
+
+
+def test_the_matrix_plays_every_state_changing_operation() -> None:
+    """So that the operation log is checked for each (`assert_logged`)."""
+    assert STATE_CHANGING - {op.name for op in OPERATIONS} == set()
 
 
 # -- beyond the matrix: grants that change ----------------------------------------------------------------

@@ -12,6 +12,7 @@ from tests.support.namespaces import DAT, Q, pe
 from tests.support.rest import (MODES, XML, call, error, pipeline_of, run, snap, store_entries, waiting, xml,
                                 xml_error)
 from tests.support.server import basic, unique
+from tests.support.soap import store_xml
 
 # The module's server keeps everything the history can (each element a process passed, its end pipeline),
 # and counts a list's total exactly up to 3 matches only, so that a test can go past the limit.
@@ -167,6 +168,26 @@ def test_the_operation_log_shows_the_calls_on_a_process_and_the_one_that_failed(
     only = where(param("target", "equals", execution), param("outcome", "equals", "failed"))
     root = xml(call(server, "POST", "history/operations/query", 200, json=only, headers=XML), "operations")
     assert [(e.get("operation"), e.get("target")) for e in root] == [("terminateProcess", execution)]
+
+
+def test_the_operation_log_keeps_no_data_store_content(server):
+    """CONTRACT §12: a call's parameters, never its content: a data store given as query parameters or as
+    a body, and constants, are not in the log, while the calls are."""
+    external, secret = unique(), f"content-{unique()}"
+    run(server, "echo.ipd", externalId=external, autoDispose="never", **{"in.in": secret})
+    call(server, "POST", "run", 200, params={"processUri": "echo.ipd", "externalId": external, "autoDispose": "never"},
+         data=store_xml(**{"in": secret}), headers={"Content-Type": "application/xml"})
+    held = waiting(server, external, autoDispose="never")["executionId"]
+    call(server, "POST", f"processes/{held}/constants", 200, data=store_xml(limit=secret),
+         headers={"Content-Type": "application/xml"})
+
+    mine = where(param("operation", "in", "run", "setInstanceConstants"), limit=1000)
+    answer = call(server, "POST", "history/operations/query", 200, json=mine)
+    ours = [e for e in entries(answer) if external in {p["value"] for p in e["parameters"].get("parameter", [])}
+            or e.get("target") == held]
+    assert [e["operation"] for e in ours] == ["run", "run", "run", "setInstanceConstants"]
+    assert secret not in answer.text
+    assert secret not in call(server, "POST", "history/operations/query", 200, json=mine, headers=XML).text
 
 
 # -- getHistoryStatistics ------------------------------------------------------------------------------------
