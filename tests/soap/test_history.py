@@ -10,7 +10,7 @@ from lxml import etree
 
 from tests.support.namespaces import Q, dat, pe
 from tests.support.server import USERS, unique
-from tests.support.soap import ENV, XML, Soap, entries, envelope, fault_type, tree
+from tests.support.soap import ENV, XML, Soap, entries, envelope, fault_type, store, tree
 
 # The module's server keeps everything the history can (each element a process passed, its end pipeline),
 # and counts a list's total exactly up to 3 matches only, so that a test can go past the limit.
@@ -108,6 +108,23 @@ def test_the_operation_log_shows_the_calls_on_a_process_and_the_one_that_failed(
         ("run", "ok"), ("terminateProcess", "ok"), ("terminateProcess", "failed")]
     assert wrapper.findtext(pe("totalCount")) == "3" and calls[2].get("message")
     assert "kill" in [p.get("name") for p in calls[1].find(pe("parameters"))]
+
+
+def test_the_operation_log_keeps_no_data_store_content(soap):
+    """A run's processParams and an instance's constants (data stores) are not among the logged parameters,
+    whose calls are."""
+    external, secret = unique(), f"content-{unique()}"
+    soap.result("run", processUri="echo.ipd", externalId=external, processParams=store(**{"in": secret}))
+    held = soap.result("run", processUri="hold.ipd", states=["WAITING"], externalId=external,
+                       autoDispose="never").get("executionId")
+    soap.result("setInstanceConstants", executionId=held, constants=store(limit=secret))
+
+    wrapper = soap.call("findOperations", query={"param": param("operation", "in", "run", "setInstanceConstants"),
+                                                 "limit": 1000})
+    ours = [c for c in wrapper.find(pe("operations"))
+            if external in [p.text for p in c.find(pe("parameters"))] or c.get("target") == held]
+    assert [c.get("operation") for c in ours] == ["run", "run", "setInstanceConstants"]
+    assert secret not in etree.tostring(wrapper, encoding="unicode")
 
 
 def test_statistics_per_process_in_a_window(soap):
