@@ -32,9 +32,12 @@ _OK = Outcome.OK.value  # (read once: every logged call's row has it)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def audited(operation: str, target_kind: str, target: str | None = None) -> Callable[[F], F]:
+def audited(operation: str, target_kind: str, target: str | None = None, *, when_it_changes: bool = False
+            ) -> Callable[[F], F]:
     """A facade operation whose calls the operation log keeps: `operation` as the spec names it, the
-    kind of thing it acts on, and the parameter naming that thing (None: the engine, the node, …)."""
+    kind of thing it acts on, and the parameter naming that thing (None: the engine, the node, …).
+    `when_it_changes`: a read that may change something (a fetch that disposes an ended process), kept
+    only when it did, in the transaction that did it — not when it only read, nor when it was refused."""
     def wrap(function: F) -> F:
         positional = list(inspect.signature(function).parameters)[2:]  # after the engine and the principal
 
@@ -42,10 +45,20 @@ def audited(operation: str, target_kind: str, target: str | None = None) -> Call
         def call(pe: "ProcessEngine", principal: Any, *args: Any, **kwargs: Any) -> Any:
             if not keeps(pe, HistoryLevel.INSTANCE) or rows.PENDING.get() is not None:
                 return function(pe, principal, *args, **kwargs)  # (inside another call: that one is logged)
-            bound = {**dict(zip(positional, args)), **kwargs}  # what the caller gave, by name
-            row = {"at": clock.now(), "user_name": principal.name, "operation": operation, "target_kind": target_kind,
-                   "target": _text(bound.get(target)) if target else None, "outcome": _OK,
-                   "parameters": jsontext.dumps(_parameters(bound, target)), "node": pe.node_id, "message": None}
+
+            def logged() -> dict[str, Any]:
+                bound = {**dict(zip(positional, args)), **kwargs}  # what the caller gave, by name
+                return {"at": clock.now(), "user_name": principal.name, "operation": operation,
+                        "target_kind": target_kind, "target": _text(bound.get(target)) if target else None,
+                        "outcome": _OK, "parameters": jsontext.dumps(_parameters(bound, target)), "node": pe.node_id,
+                        "message": None}
+            if when_it_changes:  # its row built only by a transaction that changes something: a read seldom does
+                token = rows.PENDING.set(rows.PendingOperation(build=logged))
+                try:
+                    return function(pe, principal, *args, **kwargs)
+                finally:
+                    rows.PENDING.reset(token)
+            row = logged()
             pending = rows.PendingOperation(row, ready=row["target"] is not None or target_kind != "execution")
             token = rows.PENDING.set(pending)
             try:

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Iterable
 
 from ..model.datastore import DataStore
+from ..features.history import audited
 from ..support.clock import check_timeout
 from .shared import WaitFor, await_and_deliver, deliver, load
 from ..model.results import ParameterInfo, Snapshot, SnapshotList, ValidationResult
@@ -33,6 +34,7 @@ def get_instance_constants(pe: ProcessEngine, principal: Principal, execution_id
     return codec.decode_store(record.instance_constants)
 
 
+@audited("getProcessSnapshot", "execution", "execution_id", when_it_changes=True)  # (a fetch disposes)
 def get_process_snapshot(pe: ProcessEngine, principal: Principal, execution_id: str, *, peek: bool = False,
                          inspect_pipeline: bool = False) -> Snapshot:
     with pe.db.unit_of_work(write=False) as uow:
@@ -69,6 +71,7 @@ def validate(pe: ProcessEngine, principal: Principal, process_uri: str | None = 
     return ValidationResult(loaded.uri, definition.name, parameters, tuple(definition.elements))
 
 
+@audited("waitForProcess", "execution", "execution_id", when_it_changes=True)
 def wait_for_process(pe: ProcessEngine, principal: Principal, execution_id: str, *, timeout: int = -1,
                      peek: bool = False, after_timestamp: datetime | None = None, inspect_pipeline: bool = False,
                      states: Iterable[str] | None = None, wait_online: bool | None = None,

@@ -7,7 +7,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from operator import itemgetter
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import (Column, Integer, Select, Table, and_, bindparam, delete, exists, func, insert, literal_column,
                         or_, select, union_all)
@@ -278,10 +278,18 @@ class PendingOperation:
     it: the first write transaction the call commits carries it (`flush_pending`), so the log says
     what was committed, in the same commit."""
 
-    def __init__(self, row: dict[str, Any], ready: bool = True) -> None:
-        self.row, self.written = row, False
+    def __init__(self, row: dict[str, Any] | None = None, ready: bool = True,
+                 build: Callable[[], dict[str, Any]] | None = None) -> None:
+        self._row, self._build, self.written = row, build, False
         self.ready = ready  # False until the call knows its target (what it creates): written no sooner
         self.each: list[str] = []  # a bulk call's executions: a row on each too, so each one's history shows it
+
+    @property
+    def row(self) -> dict[str, Any]:
+        """The row (`build` makes it when first asked: for a read, which seldom writes it)."""
+        if self._row is None:
+            self._row = self._build()  # type: ignore[misc]
+        return self._row
 
     def rows(self) -> list[dict[str, Any]]:
         return [self.row, *({**self.row, "target_kind": "execution", "target": e} for e in self.each)]

@@ -170,6 +170,20 @@ def test_the_operation_log_shows_the_calls_on_a_process_and_the_one_that_failed(
     assert [(e.get("operation"), e.get("target")) for e in root] == [("terminateProcess", execution)]
 
 
+def test_the_fetch_that_disposed_a_process_is_in_its_history(server):
+    execution = waiting(server, unique(), peek="true")["executionId"]  # autoDispose fetch
+    call(server, "GET", f"processes/{execution}", 200)  # still waiting: a read, not logged
+    call(server, "POST", f"processes/{execution}/terminate", 200, params={"kill": "true", "peek": "true"})
+    call(server, "GET", f"processes/{execution}", 200, params={"inspectPipeline": "true"})  # ended: disposed by it
+    call(server, "GET", f"processes/{execution}", 404)
+
+    calls = call(server, "GET", f"history/processes/{execution}", 200).json()["processHistory"]["operations"]
+    assert [(c["operation"], c["user"], c["outcome"]) for c in calls["operation"]] == [
+        ("run", "admin", "ok"), ("terminateProcess", "admin", "ok"), ("getProcessSnapshot", "admin", "ok")]
+    assert ("inspectPipeline", "true") in {(p["name"], p["value"]) for p in calls["operation"][2]["parameters"][
+        "parameter"]}
+
+
 def test_the_operation_log_keeps_no_data_store_content(server):
     """CONTRACT §12: a call's parameters, never its content: a data store given as query parameters or as
     a body, and constants, are not in the log, while the calls are."""

@@ -110,6 +110,18 @@ def test_the_operation_log_shows_the_calls_on_a_process_and_the_one_that_failed(
     assert "kill" in [p.get("name") for p in calls[1].find(pe("parameters"))]
 
 
+def test_the_fetch_that_disposed_a_process_is_in_its_history(soap):
+    execution = soap.result("run", processUri="hold.ipd", states=["WAITING"], peek=True).get("executionId")
+    soap.result("waitForProcess", executionId=execution, timeout=0)  # still waiting: a read, not logged
+    soap.result("terminateProcess", executionId=execution, kill=True, peek=True)
+    soap.result("waitForProcess", executionId=execution, timeout=1000)  # ended (autoDispose fetch): disposed by it
+    assert fault_type(soap.fault("getProcessSnapshot", executionId=execution)) == "NotFound"
+
+    calls = soap.result("getHistory", executionId=execution).find(pe("operations"))
+    assert [(c.get("operation"), c.get("outcome"), c.get("target")) for c in calls] == [
+        ("run", "ok", execution), ("terminateProcess", "ok", execution), ("waitForProcess", "ok", execution)]
+
+
 def test_the_operation_log_keeps_no_data_store_content(soap):
     """A run's processParams and an instance's constants (data stores) are not among the logged parameters,
     whose calls are."""

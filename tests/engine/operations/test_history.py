@@ -83,6 +83,33 @@ def test_a_record_outlives_dispose_and_the_terminate_is_in_the_log(history_pe):
     assert ("kill", "true") in terminate.parameters and ("message", "customer cancelled") in terminate.parameters
 
 
+def test_a_fetch_that_disposes_an_ended_process_is_in_the_log_and_other_reads_are_not(history_pe):
+    """An auditor asking who made a process disappear finds the fetch that disposed it (autoDispose
+    `fetch`); a read that changes nothing — of a live process, a peek, a refused one — is no call the
+    log keeps."""
+    fetched, waited = (ops.run(history_pe, ALICE, "waits.ipd", states=["WAITING"], peek=True) for _ in range(2))
+    ops.get_process_snapshot(history_pe, ALICE, fetched.execution_id)  # still waiting: nothing disposed
+    ops.wait_for_process(history_pe, ALICE, waited.execution_id, timeout=0)
+    with pytest.raises(AuthorizationError):
+        ops.get_process_snapshot(history_pe, BOB, fetched.execution_id)
+    for held in (fetched, waited):
+        ops.terminate_process(history_pe, ALICE, held.execution_id, kill=True, peek=True)
+    ops.get_process_snapshot(history_pe, ALICE, fetched.execution_id, peek=True)  # ended, but peeked at
+
+    ops.get_process_snapshot(history_pe, ALICE, fetched.execution_id)
+    ops.wait_for_process(history_pe, ADMIN, waited.execution_id, timeout=1000, inspect_pipeline=True)
+    for held, user, operation in ((fetched, "alice", "getProcessSnapshot"), (waited, ADMIN.name, "waitForProcess")):
+        with pytest.raises(NotFound):
+            ops.get_process_snapshot(history_pe, ADMIN, held.execution_id, peek=True)
+        calls = ops.get_history(history_pe, ADMIN, held.execution_id).operations
+        assert [(c.operation, c.outcome) for c in calls] == [
+            ("run", Outcome.OK), ("terminateProcess", Outcome.OK), (operation, Outcome.OK)]
+        assert (calls[2].user, calls[2].target_kind, calls[2].target) == (user, "execution", held.execution_id)
+    assert ops.get_history(history_pe, ADMIN, waited.execution_id).operations[2].parameters == (
+        ("timeout", "1000"), ("inspectPipeline", "true"))
+    assert {c.user for c in ops.find_operations(history_pe, ADMIN, Query()).items} == {"alice", ADMIN.name}
+
+
 def test_a_refused_call_is_in_the_log_and_changes_nothing(history_pe):
     waiting = ops.run(history_pe, ALICE, "waits.ipd", states=["WAITING"], peek=True)
     with pytest.raises(AuthorizationError):
