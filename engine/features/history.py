@@ -3,7 +3,8 @@ holds, and when it is written, is `runtime/history.py`'s.
 
 The operation log's row of a call rides with the first transaction the call commits
 (storage/history.PendingOperation), so the log says what was committed, in the same commit; a call
-that commits nothing (a refusal, a failure) has it written alone at its end.
+that commits nothing (a refusal, a failure) has it written alone at its end — but a read that may
+change something (a fetch that disposes) is logged only when it did.
 """
 from __future__ import annotations
 
