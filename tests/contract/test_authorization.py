@@ -48,6 +48,7 @@ from engine.security.authentication import hash_password
 from tests.support.authorization import (ADMIN, ANONYMOUS, BROKER, CALLERS, CHALLENGE, OTHERS, OWNER, ROLE_ACE,
                                          STREAM_ROLES, TASKS, USER_ACE, Caller, Database, Outcome, Rest, Soap, entries,
                                          query_xml, settings_toml, unique, NAMED_ADMIN)
+from tests.support.common import param, where
 from tests.support.namespaces import DAT, PE, pe
 from tests.support.server import Server, start_server
 from tests.support.soap import query, store, store_xml
@@ -499,12 +500,11 @@ BULK = frozenset({"disposeProcesses", "recoverProcesses"})  # a row for the call
 def logged(case: Case, op: Op) -> list[dict[str, Any]]:
     """The operation log's rows of `op`'s operation by the case's caller (by anyone, for the anonymous),
     oldest first, as the administrator reads them."""
-    params = [{"field": "operation", "operation": "equals", "values": {"value": [op.name]}}]
+    params = [param("operation", "equals", op.name)]
     if case.caller.user:
-        params.append({"field": "user", "operation": "equals", "values": {"value": [case.caller.user]}})
+        params.append(param("user", "equals", case.caller.user))
     answer = case.admin.session.post(case.admin.server.url("history/operations/query"), timeout=60,
-                                     headers={"Accept": "application/json"},
-                                     json={"query": {"and": {"param": params}, "limit": 1000}})
+                                     headers={"Accept": "application/json"}, json=where(*params, limit=1000))
     assert answer.status_code == 200, answer.text
     return answer.json()["operations"]["operation"]
 

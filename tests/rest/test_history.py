@@ -8,6 +8,7 @@ from datetime import datetime
 
 import pytest
 
+from tests.support.common import param, where
 from tests.support.namespaces import DAT, Q, pe
 from tests.support.rest import (MODES, XML, call, error, pipeline_of, run, snap, store_entries, waiting, xml,
                                 xml_error)
@@ -17,16 +18,6 @@ from tests.support.soap import store_xml
 # The module's server keeps everything the history can (each element a process passed, its end pipeline),
 # and counts a list's total exactly up to 3 matches only, so that a test can go past the limit.
 SERVER_SETTINGS = '[history]\nlevel = "full"\n[query]\ncount_limit = 3\n'
-
-
-def param(field: str, operation: str, *values: str) -> dict:
-    return {"field": field, "operation": operation, "values": {"value": list(values)}}
-
-
-def where(*params: dict, **rest) -> dict:
-    """A JSON query of the params, all of which must hold (and `sort`, `offset`, `limit` as given)."""
-    tree = {"param": params[0]} if len(params) == 1 else {"and": {"param": list(params)}}
-    return {"query": {**tree, **rest}}
 
 
 def newest_first(field: str) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import requests
 from lxml import etree
 
+from tests.support.common import param
 from tests.support.namespaces import Q, dat, pe
 from tests.support.server import USERS, unique
 from tests.support.soap import ENV, XML, Soap, entries, envelope, fault_type, store, tree
@@ -15,10 +16,6 @@ from tests.support.soap import ENV, XML, Soap, entries, envelope, fault_type, st
 # The module's server keeps everything the history can (each element a process passed, its end pipeline),
 # and counts a list's total exactly up to 3 matches only, so that a test can go past the limit.
 SERVER_SETTINGS = '[history]\nlevel = "full"\n[query]\ncount_limit = 3\n'
-
-
-def param(field: str, operation: str, *values: str) -> dict:
-    return {"field": field, "operation": operation, "values": {"value": list(values)}}
 
 
 def rest_xml(server, path: str, **headers: str) -> etree._Element:

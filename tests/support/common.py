@@ -35,3 +35,14 @@ def settles(condition: Callable[[], Any], seconds: float = 10.0) -> Any:
         if value or time.monotonic() > deadline:
             return value or False
         time.sleep(0.01)
+
+
+def param(field: str, operation: str, *values: str) -> dict:
+    """A query's param (CONTRACT §5) as REST's JSON body and zeep's dict write it."""
+    return {"field": field, "operation": operation, "values": {"value": list(values)}}
+
+
+def where(*params: dict, **rest) -> dict:
+    """A JSON query of the params, all of which must hold (and `sort`, `offset`, `limit` as given)."""
+    tree = {"param": params[0]} if len(params) == 1 else {"and": {"param": list(params)}}
+    return {"query": {**tree, **rest}}
